@@ -1,0 +1,116 @@
+"""The HTTP API of ``eams run``: ingest for source systems, and reads of the projections.
+
+In embedded mode this process is the only one that may open the chDB data path, so every
+other command (``eams status``, ``eams rebuild``, the demo's live table, tests) reads
+through here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict
+from typing import TYPE_CHECKING, Any
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.responses import JSONResponse
+
+from projections import queries
+from projections.client import run
+from streams.pipeline import Accepted, process_raw
+
+if TYPE_CHECKING:
+    from eams.runtime import Host
+
+NDJSON_TYPES = ("application/x-ndjson", "application/ndjson", "application/jsonl")
+
+
+def create_api(host: Host) -> FastAPI:
+    """Build the FastAPI app over a running :class:`eams.runtime.Host`."""
+    api = FastAPI(
+        title="EAMS API",
+        description="Employment-assistance monitoring: event ingest and regional read models. "
+        "就业援助监测系统：事件接入与区域读模型。",
+        version="0.1.0",
+    )
+
+    @api.post("/api/ingest", summary="Submit one event (JSON) or a batch (NDJSON)")
+    async def ingest(request: Request) -> JSONResponse:
+        """Validate each input, answer per line, and send every input (accepted or not) to
+        ``eams.ingest.raw``; the stream dead-letters the rejected ones with their bytes."""
+        body = await request.body()
+        ctype = request.headers.get("content-type", "application/json").split(";")[0].strip()
+        source = request.headers.get("x-eams-source", "http")
+        if ctype in NDJSON_TYPES:
+            lines = [(i, ln) for i, ln in enumerate(body.split(b"\n"), 1) if ln.strip()]
+        elif ctype == "application/json":
+            lines = [(None, body)]
+        else:
+            raise HTTPException(
+                415,
+                f"content-type {ctype!r} is not accepted: send application/json for one event "
+                "or application/x-ndjson for one event per line",
+            )
+        answers: list[dict[str, Any]] = []
+        for line, raw in lines:
+            result = process_raw(raw, reference=host.reference, secret=host.secret, line=line)
+            await host.producer.submit(raw, line=line, source=source)
+            answer: dict[str, Any] = {"line": line}
+            if isinstance(result, Accepted):
+                answer.update(status="accepted", event_id=str(result.event_id))
+            else:
+                answer.update(status="rejected", field=result.field, reason=result.reason)
+            answers.append(answer)
+        await host.producer.flush()
+        rejected = sum(1 for a in answers if a["status"] == "rejected")
+        status = 200 if not rejected else (422 if len(answers) == 1 else 207)
+        return JSONResponse(
+            {"accepted": len(answers) - rejected, "rejected": rejected, "results": answers},
+            status_code=status,
+        )
+
+    @api.get("/api/status", summary="Pipeline state: ingest counters, projector positions")
+    async def status() -> dict[str, Any]:
+        """Counters of the ingest agent and the projector's positions and lag."""
+        p = host.projector.stats
+        return {
+            "ingest": asdict(host.ingest_stats),
+            "projector": {
+                "rows": p.rows,
+                "batches": p.batches,
+                "duplicates": p.duplicates,
+                "dead_lettered": p.dead_lettered,
+                "replayed_batches": p.replayed_batches,
+                "positions": p.positions,
+                "highwater": p.highwater,
+                "lag": p.lag,
+                "version": p.version,
+            },
+            "rebuilding": host.rebuilding,
+            "ingest_ready": host.ingest_ready,
+            "clickhouse": host.settings.clickhouse_dsn,
+            "kafka": host.settings.bootstrap,
+        }
+
+    @api.get("/api/overview/cities", summary="Per-city indicators (16 cities for Shandong)")
+    async def cities(days: int | None = None) -> list[dict[str, Any]]:
+        """One row per city; ``days`` limits the facts to the last N days (default: all)."""
+        since = dt.date.today() - dt.timedelta(days=days - 1) if days else None
+        return await run(queries.city_overview, host.store, host.reference, since)
+
+    @api.get("/api/disaster-areas", summary="Regions currently flagged as disaster areas")
+    async def disaster_areas() -> list[dict[str, Any]]:
+        """Active disaster-area flags per region."""
+        return await run(queries.active_disaster_areas, host.store)
+
+    @api.get("/api/projections/counts", summary="Exact counts of every projection")
+    async def counts() -> dict[str, Any]:
+        """Events by type, fact sums, persons, households and disaster areas."""
+        return await run(queries.counts, host.store)
+
+    @api.post("/api/admin/rebuild", summary="Drop the projections and replay from offset 0")
+    async def rebuild() -> dict[str, Any]:
+        """Start a rebuild; poll ``/api/status`` for progress (lag falls to 0)."""
+        await host.rebuild()
+        return {"started": True}
+
+    return api

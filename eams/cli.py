@@ -1,0 +1,358 @@
+"""The ``eams`` command line.  Run ``eams --help`` for the tour.
+
+Every command reads its settings from ``EAMS_*`` variables (see README, Configuration).
+Errors of the project (``EamsError``) are printed as one line that says what was wrong and
+what to do, with exit code 2; no stack traces for users.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from eams.errors import ConfigError
+from eams.settings import Settings
+from events.errors import EamsError
+
+HELP = """EAMS — employment-assistance monitoring (就业援助监测).
+
+Events (registrations, layoff reports, disaster-area flags, services …) enter through the
+HTTP API or `eams import`, flow through Kafka (eams.ingest.raw -> eams.events) and are
+projected into ClickHouse, where per-region facts are kept current.
+
+\b
+Start here:
+  eams demo                 everything at once: broker, worker, a flood scenario, live table
+  eams run                  the worker + API (starts the local Kafka unless EAMS_KAFKA_BOOTSTRAP)
+  eams import FILE          NDJSON events, or CSV with --mapping (e.g. US WARN notices)
+  eams simulate --count N   the seeded Shandong scenario generator
+  eams status               what the running worker has done
+  eams dlq list             rejected inputs with the field and reason; `eams dlq replay`
+  eams kafka start|stop|status, eams rebuild, eams events schema
+"""
+
+app = typer.Typer(
+    help=HELP,
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+kafka_app = typer.Typer(help="The local Apache Kafka broker (4.x, KRaft, one node).")
+events_app = typer.Typer(help="The event catalogue.")
+dlq_app = typer.Typer(help="The dead-letter topic eams.events.dlq (rejected inputs).")
+app.add_typer(kafka_app, name="kafka")
+app.add_typer(events_app, name="events")
+app.add_typer(dlq_app, name="dlq")
+
+console = Console()
+err = Console(stderr=True)
+
+
+def settings() -> Settings:
+    """The settings of this invocation (from EAMS_* variables)."""
+    return Settings()
+
+
+# -- kafka -------------------------------------------------------------------------------
+@kafka_app.command("start")
+def kafka_start() -> None:
+    """Fetch the jars (first time), format storage (first time), start, wait until ready."""
+    from eams.broker import LocalKafka
+
+    s = settings()
+    with console.status("starting Kafka (first start fetches jars from Maven Central)…"):
+        status = LocalKafka(s).start()
+    console.print(f"Kafka is up at {status.bootstrap} (pid {status.pid}, data {status.data_dir})")
+
+
+@kafka_app.command("stop")
+def kafka_stop() -> None:
+    """Stop the local broker cleanly."""
+    from eams.broker import LocalKafka
+
+    stopped = LocalKafka(settings()).stop()
+    console.print("Kafka stopped" if stopped else "Kafka was not running")
+
+
+@kafka_app.command("status")
+def kafka_status() -> None:
+    """Is the local broker running and accepting connections?"""
+    from eams.broker import LocalKafka
+
+    st = LocalKafka(settings()).status()
+    state = "running" if st.running and st.accepting else "not running"
+    console.print(f"Kafka {state}: {st.bootstrap} pid={st.pid} data={st.data_dir}")
+    if not (st.running and st.accepting):
+        raise typer.Exit(1)
+
+
+# -- run ---------------------------------------------------------------------------------
+@app.command("run")
+def run_cmd() -> None:
+    """Run the worker: ingest stream, projector and HTTP API, until Ctrl-C."""
+    from eams.broker import ensure_broker
+    from eams.runtime import serve
+
+    s = settings()
+    ensure_broker(s)
+    _logging(s)
+
+    def ready(_host: Any) -> None:
+        console.print(
+            f"EAMS running: API {s.api_url}/docs · Kafka {s.bootstrap} · "
+            f"ClickHouse {s.clickhouse_dsn}  (Ctrl-C stops)"
+        )
+
+    asyncio.run(serve(s, on_ready=ready))
+
+
+def _logging(s: Settings) -> None:
+    import logging
+
+    level = {"crit": "CRITICAL", "warn": "WARNING"}.get(s.log_level, s.log_level.upper())
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("aiokafka", "faust", "mode", "kafka"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))
+
+
+# -- events ------------------------------------------------------------------------------
+@events_app.command("schema")
+def events_schema(
+    out: Annotated[Path | None, typer.Option(help="Write to this file instead of stdout")] = None,
+) -> None:
+    """Export the JSON Schema (2020-12) of the envelope and every event type."""
+    import orjson
+
+    from events.schema import export_json_schema
+
+    text = orjson.dumps(export_json_schema(), option=orjson.OPT_INDENT_2).decode()
+    if out:
+        out.write_text(text + "\n")
+        console.print(f"wrote {out}")
+    else:
+        sys.stdout.write(text + "\n")
+
+
+# -- import / simulate ---------------------------------------------------------------------
+@app.command("import")
+def import_cmd(
+    file: Annotated[Path, typer.Argument(help="NDJSON (one event per line) or CSV file")],
+    mapping: Annotated[
+        Path | None,
+        typer.Option(help="YAML column mapping for CSV, e.g. deploy/mappings/warn_us.yaml"),
+    ] = None,
+) -> None:
+    """Send a file's events to eams.ingest.raw (validated by the running worker).
+
+    CSV needs a column mapping; rows the mapping cannot convert go to the dead-letter
+    topic with the line and column. Example (real US WARN notices, US hierarchy):
+
+        EAMS_REGION_HIERARCHY=shandong,us \
+            eams import warn.csv --mapping deploy/mappings/warn_us.yaml
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    from eams.broker import ensure_broker
+    from eams.importer import count_lines, import_file
+
+    s = settings()
+    ensure_broker(s)
+    total = count_lines(file) if file.exists() else 0
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err,
+    ) as bar:
+        task = bar.add_task(f"importing {file.name}", total=total)
+        report = asyncio.run(
+            import_file(
+                file,
+                bootstrap=s.bootstrap,
+                hierarchy=s.region_hierarchy,
+                mapping_path=mapping,
+                on_progress=lambda n: bar.update(task, completed=n),
+            )
+        )
+    console.print(
+        f"{report.lines} lines: {report.submitted} submitted to eams.ingest.raw, "
+        f"{report.dead_lettered} dead-lettered (see `eams dlq list`)"
+    )
+
+
+@app.command("simulate")
+def simulate_cmd(
+    count: Annotated[int, typer.Option(help="How many events")] = 10_000,
+    seed: Annotated[int, typer.Option(help="Same seed, same events (ids included)")] = 7,
+    rate: Annotated[float, typer.Option(help="Events per second; 0 = as fast as possible")] = 0,
+    flood_city: Annotated[str, typer.Option(help="City flooded mid-run (code)")] = "371300",
+    flood_at: Annotated[float, typer.Option(help="Share of the run before the flood")] = 0.4,
+    days: Annotated[float, typer.Option(help="Spread occurred_at over the last N days")] = 0,
+    out: Annotated[
+        Path | None, typer.Option(help="Write NDJSON here instead of sending to Kafka")
+    ] = None,
+) -> None:
+    """Generate the Shandong scenario: baseline activity in 16 cities, then a flood that
+    flags counties of one city, layoffs there and temporary-assistance registrations."""
+    from eams.demo import simulate
+
+    s = settings()
+    sent = asyncio.run(
+        simulate(
+            s,
+            count=count,
+            seed=seed,
+            rate=rate,
+            flood_city=flood_city,
+            flood_at=flood_at,
+            days=days,
+            out=out,
+            progress=True,
+        )
+    )
+    console.print(f"{sent} events {'written to ' + str(out) if out else 'sent to eams.ingest.raw'}")
+
+
+@app.command("demo")
+def demo_cmd(
+    count: Annotated[int, typer.Option(help="Events in the scenario")] = 20_000,
+    rate: Annotated[float, typer.Option(help="Events per second")] = 400,
+    seed: Annotated[
+        int | None, typer.Option(help="Scenario seed (default: from the clock)")
+    ] = None,
+    exit_when_done: Annotated[
+        bool, typer.Option(help="Stop once every event is projected (for scripts)")
+    ] = False,
+) -> None:
+    """The live demo: starts Kafka and the worker, plays the flood scenario, and shows a
+    per-city table (zh-CN / English) that changes as the projections change. Ctrl-C stops."""
+    from eams.demo import run_demo
+
+    run_demo(settings(), count=count, rate=rate, seed=seed, exit_when_done=exit_when_done)
+
+
+# -- status / rebuild ------------------------------------------------------------------------
+@app.command("status")
+def status_cmd() -> None:
+    """What the running worker has done: accepted, rejected, duplicates, projector lag."""
+    import orjson
+
+    from eams.client import ApiClient
+
+    st = ApiClient(settings()).status()
+    sys.stdout.write(orjson.dumps(st, option=orjson.OPT_INDENT_2).decode() + "\n")
+
+
+@app.command("rebuild")
+def rebuild_cmd() -> None:
+    """Drop every projection and replay eams.events from offset 0, with a progress bar.
+
+    If `eams run` is running, it rebuilds in place (other commands may not open the
+    embedded engine while it runs); otherwise this command does it itself."""
+    from eams.demo import rebuild
+
+    rebuild(settings())
+
+
+# -- dlq -------------------------------------------------------------------------------------
+@dlq_app.command("list")
+def dlq_list(
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line")] = False,
+    limit: Annotated[int | None, typer.Option(help="Show at most N")] = None,
+) -> None:
+    """Rejected inputs, oldest first: where, when, the field and the reason."""
+    import orjson
+    from rich.table import Table
+
+    from streams.dlq import read_dead_letters
+
+    s = settings()
+    letters = asyncio.run(read_dead_letters(s.bootstrap, limit))
+    if as_json:
+        for d in letters:
+            sys.stdout.write(
+                orjson.dumps(
+                    {
+                        "ref": d.ref,
+                        "source": d.source,
+                        "line": d.line,
+                        "field": d.field,
+                        "reason": d.reason,
+                        "rejected_at": d.rejected_at,
+                        "origin": d.origin,
+                        "raw": d.raw.decode("utf-8", "replace"),
+                    }
+                ).decode()
+                + "\n"
+            )
+        return
+    table = Table(title=f"eams.events.dlq — {len(letters)} rejected 被拒输入")
+    for col in ("ref", "source 来源", "field 字段", "reason 原因", "input 原文"):
+        table.add_column(col, overflow="fold")
+    for d in letters:
+        preview = d.raw.decode("utf-8", "replace")
+        table.add_row(
+            d.ref, d.source, d.field, d.reason, preview if len(preview) < 80 else preview[:77] + "…"
+        )
+    console.print(table)
+    if letters:
+        console.print(
+            "Fix an input and resubmit: eams dlq replay --file fixed.ndjson "
+            "(or `eams dlq replay REF…` to resend originals unchanged)"
+        )
+
+
+@dlq_app.command("replay")
+def dlq_replay(
+    refs: Annotated[
+        list[str] | None, typer.Argument(help="partition:offset of dead letters to resend as is")
+    ] = None,
+    file: Annotated[
+        Path | None, typer.Option(help="NDJSON of corrected events to submit instead")
+    ] = None,
+) -> None:
+    """Re-submit dead letters to eams.ingest.raw: corrected ones from --file, or the
+    originals by REF (after a reference-data fix). Dedupe by event_id makes it repeatable."""
+    from streams.dlq import read_dead_letters, resubmit
+
+    s = settings()
+    items: list[tuple[bytes, str]] = []
+    if file is not None:
+        if not file.exists():
+            raise ConfigError(f"{file}: no such file")
+        lines = [ln.rstrip(b"\r\n") for ln in file.read_bytes().splitlines() if ln.strip()]
+        items += [(ln, f"{file.name}:{i}") for i, ln in enumerate(lines, 1)]
+    if refs:
+        letters = {d.ref: d for d in asyncio.run(read_dead_letters(s.bootstrap))}
+        unknown = [r for r in refs if r not in letters]
+        if unknown:
+            raise ConfigError(f"no dead letter {', '.join(unknown)}; see `eams dlq list` for refs")
+        items += [(letters[r].raw, r) for r in refs]
+    if not items:
+        raise ConfigError("nothing to replay: give REFs or --file FILE (see --help)")
+    n = asyncio.run(resubmit(s.bootstrap, items))
+    console.print(
+        f"{n} inputs re-submitted to eams.ingest.raw; check `eams status` / `eams dlq list`"
+    )
+
+
+def main() -> None:
+    """Entry point: run the CLI, turning project errors into one clear line."""
+    try:
+        app()
+    except EamsError as exc:
+        err.print(f"[bold red]error:[/] {exc}")
+        sys.exit(2)
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

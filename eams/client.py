@@ -1,0 +1,60 @@
+"""A small httpx client of the running ``eams run`` API (the CLI and tests read through it)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from eams.errors import ServiceUnavailableError
+from eams.settings import Settings
+
+
+class ApiClient:
+    """Talks to ``eams run`` at the configured host and port."""
+
+    def __init__(self, settings: Settings, timeout: float = 30.0) -> None:
+        self.base = settings.api_url
+        self._http = httpx.Client(base_url=self.base, timeout=timeout)
+
+    def _get(self, path: str, **params: Any) -> Any:
+        try:
+            response = self._http.get(path, params=params or None)
+        except httpx.TransportError as exc:
+            raise ServiceUnavailableError(
+                f"no EAMS worker answers at {self.base} ({exc.__class__.__name__}); "
+                "start it with `eams run` (or `eams demo`)"
+            ) from exc
+        response.raise_for_status()
+        return response.json()
+
+    def status(self) -> dict[str, Any]:
+        """Pipeline counters and positions."""
+        return dict(self._get("/api/status"))
+
+    def cities(self, days: int | None = None) -> list[dict[str, Any]]:
+        """Per-city overview rows."""
+        return list(self._get("/api/overview/cities", **({"days": days} if days else {})))
+
+    def counts(self) -> dict[str, Any]:
+        """Exact projection counts."""
+        return dict(self._get("/api/projections/counts"))
+
+    def alive(self) -> bool:
+        """True when a worker answers."""
+        try:
+            self.status()
+            return True
+        except ServiceUnavailableError:
+            return False
+
+    def rebuild(self) -> None:
+        """Ask the worker to drop and replay its projections."""
+        try:
+            self._http.post("/api/admin/rebuild").raise_for_status()
+        except httpx.TransportError as exc:
+            raise ServiceUnavailableError(f"no EAMS worker answers at {self.base}") from exc
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._http.close()

@@ -1,0 +1,153 @@
+"""``eams run``: one process hosting the Faust ingest agent, the projector and the API.
+
+Start order:
+
+1. start the local broker if no external one is configured, and create the topics;
+2. open ClickHouse (embedded chDB by default) and apply the schema migrations;
+3. start the Faust app (ingest agent), then the projector, then the HTTP API;
+4. on SIGINT/SIGTERM stop in reverse order: API, projector (flushes its batch), Faust
+   (flushes its producer and commits), then close the store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import uvicorn
+
+from eams.settings import Settings
+from events.regions import RegionReference, load_reference
+from projections.client import Store, run
+from projections.migrations import drop_all, migrate
+from projections.projector import Projector
+from streams import topics
+from streams.app import IngestStats, create_app
+from streams.producer import RawProducer
+
+log = logging.getLogger("eams")
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handling: the host owns SIGINT/SIGTERM."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+class Host:
+    """The parts of a running ``eams run`` process, shared by the API."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.reference: RegionReference = load_reference(settings.region_hierarchy)
+        self.secret = settings.secret()
+        self.store = Store(settings.clickhouse_dsn)
+        self.producer = RawProducer(settings.bootstrap, source="http")
+        self.ingest_stats = IngestStats()
+        self.projector = self._new_projector()
+        self.rebuilding = False
+        self.ingest_ready = False
+        self._stop_projector = asyncio.Event()
+        self._projector_task: asyncio.Task[None] | None = None
+
+    def _new_projector(self) -> Projector:
+        s = self.settings
+        return Projector(
+            bootstrap=s.bootstrap,
+            store=self.store,
+            reference=self.reference,
+            batch=s.projector_batch,
+            linger_ms=s.projector_linger_ms,
+            window=s.dedupe_window,
+        )
+
+    def start_projector(self) -> None:
+        """Run the projector as a task of this loop."""
+        self._stop_projector = asyncio.Event()
+        self._projector_task = asyncio.create_task(
+            self.projector.run(self._stop_projector), name="projector"
+        )
+        self._projector_task.add_done_callback(_crash_if_failed)
+
+    async def stop_projector(self) -> None:
+        """Stop the projector after it flushed its batch."""
+        self._stop_projector.set()
+        if self._projector_task is not None:
+            await self._projector_task
+            self._projector_task = None
+
+    async def rebuild(self) -> None:
+        """Drop every projection and replay ``eams.events`` from offset 0."""
+        self.rebuilding = True
+        try:
+            await self.stop_projector()
+            await run(drop_all, self.store)
+            await run(migrate, self.store)
+            self.projector = self._new_projector()
+            self.start_projector()
+        finally:
+            self.rebuilding = False
+
+
+def _crash_if_failed(task: asyncio.Task[None]) -> None:
+    """A dead projector must not leave a live-looking process: stop the host."""
+    if task.cancelled() or task.exception() is None:
+        return
+    log.error("projector stopped: %s", task.exception())
+    signal.raise_signal(signal.SIGTERM)
+
+
+async def serve(settings: Settings, on_ready: Callable[[Host], Any] | None = None) -> None:
+    """Run everything until SIGINT/SIGTERM (see the module docstring for the order)."""
+    await topics.ensure_topics(settings.bootstrap, settings.topic_partitions)
+    host = Host(settings)
+    await run(migrate, host.store)
+    app, stats = create_app(settings)
+    host.ingest_stats = stats
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await host.producer.__aenter__()
+    host.start_projector()
+    # Faust's start returns once the group has assigned partitions and the dedupe table
+    # has recovered from its changelog; the projector and the API do not wait for that.
+    faust_start = asyncio.create_task(app.start(), name="faust-start")
+    faust_start.add_done_callback(lambda _t: setattr(host, "ingest_ready", True))
+
+    from eams.api import create_api
+
+    config = uvicorn.Config(
+        create_api(host),
+        host=settings.http_host,
+        port=settings.http_port,
+        log_level="warning",
+        lifespan="off",
+        access_log=False,
+    )
+    server = _Server(config)
+    server_task = asyncio.create_task(server.serve(), name="api")
+    while not server.started:
+        if server_task.done():
+            await server_task  # re-raises why it could not start (port taken, …)
+            raise SystemExit(f"the API could not listen on {settings.api_url}")
+        await asyncio.sleep(0.05)
+    if on_ready is not None:
+        on_ready(host)
+    try:
+        await stop.wait()
+    finally:
+        server.should_exit = True
+        await server_task
+        await host.stop_projector()
+        if not faust_start.done():
+            faust_start.cancel()
+        await app.stop()
+        await host.producer.__aexit__(None, None, None)
+        host.store.close()

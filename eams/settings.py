@@ -1,0 +1,94 @@
+"""Settings for every EAMS process, read from the environment (prefix ``EAMS_``).
+
+One class, one place: the CLI, the worker, the tests and the benchmarks all build a
+:class:`Settings` and pass it down; nothing else reads ``os.environ``.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: The checkout this package runs from (deploy/kafka lives beside it).
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Configuration of one EAMS process; every field maps to ``EAMS_<NAME>``."""
+
+    model_config = SettingsConfigDict(env_prefix="EAMS_", frozen=True, extra="ignore")
+
+    state_dir: Path = Field(
+        default=Path(".eams"),
+        description="Where the local broker, the embedded ClickHouse and secrets live.",
+    )
+    kafka_bootstrap: str | None = Field(
+        default=None,
+        description="host:port of an existing Kafka; unset = start the local broker.",
+    )
+    kafka_port: int = Field(default=19092, description="Port of the local broker.")
+    kafka_controller_port: int = Field(default=19093, description="KRaft controller port.")
+    kafka_heap: str = Field(default="512m", description="JVM heap of the local broker.")
+    topic_partitions: int = Field(default=3, ge=1, description="Partitions per EAMS topic.")
+    clickhouse_url: str | None = Field(
+        default=None,
+        description="ClickHouse DSN; unset = chdb://<state_dir>/clickhouse (embedded).",
+    )
+    region_hierarchy: str = Field(
+        default="shandong", description="Region reference checked on ingest: shandong or us."
+    )
+    pseudonym_secret: str | None = Field(
+        default=None,
+        description="HMAC key for national-ID pseudonyms; unset = generated once into "
+        "<state_dir>/pseudonym.key.",
+    )
+    http_host: str = Field(default="127.0.0.1", description="Address the API listens on.")
+    http_port: int = Field(default=8600, description="Port of the API (ingest, reads).")
+    app_id: str = Field(default="eams", description="Faust app id (consumer group prefix).")
+    projector_batch: int = Field(default=20000, ge=1, description="Max rows per insert.")
+    projector_linger_ms: int = Field(default=200, ge=0, description="Max wait to fill a batch.")
+    dedupe_window: int = Field(
+        default=2_000_000, ge=1000, description="Recent event ids the projector remembers."
+    )
+    log_level: str = Field(default="warn", description="crit, error, warn, info or debug.")
+
+    @property
+    def bootstrap(self) -> str:
+        """The Kafka bootstrap address this process talks to."""
+        return self.kafka_bootstrap or f"127.0.0.1:{self.kafka_port}"
+
+    @property
+    def uses_local_kafka(self) -> bool:
+        """True when the project runs its own broker (no ``EAMS_KAFKA_BOOTSTRAP``)."""
+        return self.kafka_bootstrap is None
+
+    @property
+    def clickhouse_dsn(self) -> str:
+        """The ClickHouse DSN: a server URL, or the embedded engine under the state dir."""
+        if self.clickhouse_url:
+            return self.clickhouse_url
+        return f"chdb://{(self.state_dir / 'clickhouse').resolve()}"
+
+    @property
+    def embedded(self) -> bool:
+        """True when projections live in the in-process engine (one process per path)."""
+        return self.clickhouse_dsn.startswith("chdb://")
+
+    @property
+    def api_url(self) -> str:
+        """Base URL of the running ``eams run`` API."""
+        return f"http://{self.http_host}:{self.http_port}"
+
+    def secret(self) -> bytes:
+        """The pseudonym key; generated once (0600) under the state dir if not configured."""
+        if self.pseudonym_secret:
+            return self.pseudonym_secret.encode()
+        path = self.state_dir / "pseudonym.key"
+        if not path.exists():
+            self.state_dir.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_hex(32))
+            path.chmod(0o600)
+        return path.read_text().strip().encode()

@@ -1,0 +1,170 @@
+"""Base classes and field types shared by every payload model of the catalogue.
+
+Every payload is a frozen pydantic model that forbids unknown fields. Field types that
+carry a check (resident ID, USCC, pseudonym, phone, YYYY-MM period) are declared here
+once, so a rejection always reads the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from decimal import Decimal
+from typing import Annotated, ClassVar, Self
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    WithJsonSchema,
+    model_validator,
+)
+
+from events.errors import EventRejectedError
+from events.identity import validate_national_id, validate_uscc
+
+__all__ = [
+    "EventPayload",
+    "Ident",
+    "Money",
+    "NationalId",
+    "PersonId",
+    "PersonPayload",
+    "Phone",
+    "Text",
+    "Uscc",
+    "YearMonth",
+    "not_before",
+]
+
+
+def _as_value_error(check: Callable[[str], str]) -> Callable[[str], str]:
+    """Wrap a validator raising EventRejectedError so pydantic reports it at the field."""
+
+    def run(value: str) -> str:
+        try:
+            return check(value)
+        except EventRejectedError as e:
+            raise ValueError(e.reason) from None
+
+    return run
+
+
+def _phone(value: str) -> str:
+    text = "".join(ch for ch in value.strip() if ch not in " -()")
+    digits = text[1:] if text.startswith("+") else text
+    if not digits.isascii() or not digits.isdigit() or not 5 <= len(digits) <= 15:
+        raise ValueError("expected a phone number of 5-15 digits, e.g. 13812345678")
+    return text
+
+
+NationalId = Annotated[
+    str,
+    AfterValidator(_as_value_error(validate_national_id)),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": "^[0-9]{17}[0-9Xx]$",
+            "description": "18-character resident ID (GB 11643-1999), checksum-validated",
+        }
+    ),
+]
+"""18-character PRC resident ID, checksum-validated, normalised to upper case."""
+
+Uscc = Annotated[
+    str,
+    AfterValidator(_as_value_error(validate_uscc)),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": "^[0-9A-HJ-NPQRTUWXYa-hj-npqrtuwxy]{18}$",
+            "description": "unified social credit code (GB 32100-2015), checksum-validated",
+        }
+    ),
+]
+"""Unified social credit code (GB 32100-2015), checksum-validated, upper case."""
+
+PersonId = Annotated[str, StringConstraints(pattern=r"^p_[0-9a-f]{32}$")]
+"""Pseudonym of a person: ``p_`` + 32 hex characters (see ``events.privacy``)."""
+
+Phone = Annotated[str, AfterValidator(_phone)]
+"""A phone number; spaces and dashes are dropped."""
+
+Ident = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+"""An identifier assigned by a source or by EAMS (alert id, post id, course id …)."""
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+"""Free text of reasonable length."""
+
+YearMonth = Annotated[str, StringConstraints(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]
+"""A calendar month as ``YYYY-MM``."""
+
+Money = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2)]
+"""An amount in yuan (or the source's currency), non-negative, two decimals."""
+
+
+def not_before(other: str) -> Callable[[date | None, ValidationInfo], date | None]:
+    """Build a field validator: this date must not precede field ``other`` (if both set)."""
+
+    def check(value: date | None, info: ValidationInfo) -> date | None:
+        start = info.data.get(other)
+        if value is not None and start is not None and value < start:
+            raise ValueError(f"must not be before {other} ({start.isoformat()})")
+        return value
+
+    return check
+
+
+class EventPayload(BaseModel):
+    """Base of every payload model: frozen, unknown fields rejected.
+
+    ``VERSION`` is the current schema version of the event type; ``AGGREGATE_FIELD``
+    names the payload field that identifies the aggregate when the source gives none.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    VERSION: ClassVar[int] = 1
+    AGGREGATE_FIELD: ClassVar[str | None] = None
+
+    def aggregate_key(self, region: str) -> str | None:
+        """Return the aggregate id this payload implies, or None if it implies none."""
+        if self.AGGREGATE_FIELD is None:
+            return None
+        value = getattr(self, self.AGGREGATE_FIELD, None)
+        return None if value is None else str(value)
+
+
+class PersonPayload(EventPayload):
+    """Mixin for payloads about one person: identity plus masked display fields.
+
+    At ingest a source sends ``national_id`` (and may send ``name``/``phone``);
+    ``events.privacy.pseudonymise`` replaces them by ``person_id`` and the masked
+    fields before anything leaves the ingest boundary. Either ``national_id`` or
+    ``person_id`` must be present.
+    """
+
+    national_id: NationalId | None = None
+    person_id: PersonId | None = None
+    national_id_masked: str | None = None
+    name: (
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)] | None
+    ) = None
+    name_masked: str | None = None
+    phone: Phone | None = None
+    phone_masked: str | None = None
+
+    @model_validator(mode="after")
+    def _identified(self) -> Self:
+        if self.national_id is None and self.person_id is None:
+            raise ValueError(
+                "a person event needs national_id (at ingest) or person_id (the pseudonym)"
+            )
+        return self
+
+    def aggregate_key(self, region: str) -> str | None:
+        """Person events are keyed by the person's pseudonym."""
+        return self.person_id

@@ -1,0 +1,261 @@
+"""Payloads of the people part of the catalogue: registration, recognition, services,
+plans, placements, training, subsidies, public-welfare posts and discovered leads.
+
+All person-bearing payloads derive from ``PersonPayload`` and are keyed by the
+person's pseudonym once ingest has pseudonymised them.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+from uuid import UUID
+
+from pydantic import Field, field_validator
+
+from events.payload_base import EventPayload, Ident, Money, PersonPayload, Text, Uscc, not_before
+from events.vocabulary import (
+    DifficultyReason,
+    EmploymentStatus,
+    ExitReason,
+    Gender,
+    LeadSource,
+    PlacementKind,
+    ServiceKind,
+    SubsidyKind,
+    TargetGroup,
+    VisitChannel,
+)
+
+__all__ = [
+    "HouseholdZeroEmploymentCleared",
+    "HouseholdZeroEmploymentIdentified",
+    "LeadContacted",
+    "LeadConverted",
+    "LeadDiscovered",
+    "PersonExited",
+    "PersonRecognitionRevoked",
+    "PersonRecognized",
+    "PersonRegistered",
+    "PlacementRecorded",
+    "PlanAgreed",
+    "ReferralMade",
+    "ServiceDelivered",
+    "SubsidyApplied",
+    "SubsidyApproved",
+    "SubsidyPaid",
+    "SubsidyRecovered",
+    "TrainingCompleted",
+    "TrainingEnrolled",
+    "VisitRecorded",
+    "WelfarePostAssigned",
+    "WelfarePostOpened",
+    "WelfarePostVacated",
+]
+
+
+class PersonRegistered(PersonPayload):
+    """A person was registered (real-name) as a possible assistance target."""
+
+    target_group: TargetGroup
+    employment_status: EmploymentStatus
+    household_id: Ident | None = None
+    gender: Gender | None = None
+    birth_year: Annotated[int, Field(ge=1900, le=2100)] | None = None
+    registered_on: date | None = None
+    disaster_id: Ident | None = None
+    cites_event: UUID | None = None
+    """event_id of the disaster_area.flagged event this registration responds to."""
+
+
+class PersonRecognized(PersonPayload):
+    """A person was recognised as a member of a target group under the city's rules."""
+
+    target_group: TargetGroup
+    difficulty_reasons: tuple[DifficultyReason, ...] = ()
+    recognised_on: date | None = None
+    valid_until: date | None = None
+    rule_ref: Text | None = None
+
+    _valid_after_start = field_validator("valid_until")(not_before("recognised_on"))
+
+
+class PersonRecognitionRevoked(PersonPayload):
+    """A recognition was revoked (wrongly recognised, or no longer applicable)."""
+
+    target_group: TargetGroup
+    reason: Text
+
+
+class PersonExited(PersonPayload):
+    """A person left the assistance list (dynamic tracking and exit)."""
+
+    reason: ExitReason
+    exited_on: date | None = None
+    note: Text | None = None
+
+
+class HouseholdZeroEmploymentIdentified(EventPayload):
+    """A zero-employment household (no working-age member employed) was identified."""
+
+    AGGREGATE_FIELD = "household_id"
+
+    household_id: Ident
+    members_of_working_age: Annotated[int, Field(ge=1)]
+
+
+class HouseholdZeroEmploymentCleared(EventPayload):
+    """A zero-employment household was cleared: at least one member is now employed."""
+
+    AGGREGATE_FIELD = "household_id"
+
+    household_id: Ident
+    employed_members: Annotated[int, Field(ge=1)] = 1
+
+
+class VisitRecorded(PersonPayload):
+    """A case officer visited or contacted a person (regular visits)."""
+
+    channel: VisitChannel
+    visited_on: date
+    needs: tuple[Text, ...] = ()
+    note: Text | None = None
+
+
+class ServiceDelivered(PersonPayload):
+    """A basic employment service was delivered to a person."""
+
+    service: ServiceKind
+    delivered_on: date | None = None
+    note: Text | None = None
+
+
+class PlanAgreed(PersonPayload):
+    """A one-person-one-plan assistance agreement was signed."""
+
+    plan_id: Ident
+    services: tuple[ServiceKind, ...] = ()
+    subsidies: tuple[SubsidyKind, ...] = ()
+    review_due: date | None = None
+
+
+class ReferralMade(PersonPayload):
+    """A person was referred to a vacancy or employer."""
+
+    referral_id: Ident
+    vacancy_id: Ident | None = None
+    employer_uscc: Uscc | None = None
+    employer_name: Text | None = None
+    job_title: Text | None = None
+
+
+class PlacementRecorded(PersonPayload):
+    """An assisted person took up employment."""
+
+    placement: PlacementKind
+    started_on: date
+    employer_uscc: Uscc | None = None
+    employer_name: Text | None = None
+    monthly_wage: Money | None = None
+
+
+class TrainingEnrolled(PersonPayload):
+    """A person enrolled in a vocational training course."""
+
+    course_id: Ident
+    course_name: Text | None = None
+    provider: Text | None = None
+    starts_on: date | None = None
+
+
+class TrainingCompleted(PersonPayload):
+    """A person finished a training course."""
+
+    course_id: Ident
+    passed: bool = True
+    certificate: Text | None = None
+    completed_on: date | None = None
+
+
+class _SubsidyPayload(PersonPayload):
+    """Fields shared by the subsidy lifecycle events."""
+
+    application_id: Ident
+    subsidy: SubsidyKind
+    amount: Money | None = None
+
+
+class SubsidyApplied(_SubsidyPayload):
+    """A subsidy was applied for (by or for a person)."""
+
+    applied_on: date | None = None
+
+
+class SubsidyApproved(_SubsidyPayload):
+    """A subsidy application was approved."""
+
+    approved_on: date | None = None
+
+
+class SubsidyPaid(_SubsidyPayload):
+    """A subsidy was paid out."""
+
+    amount: Money
+    paid_on: date | None = None
+
+
+class SubsidyRecovered(_SubsidyPayload):
+    """A subsidy paid in error or by fraud was recovered."""
+
+    amount: Money
+    reason: Text
+    fraud_case_id: Ident | None = None
+
+
+class WelfarePostOpened(EventPayload):
+    """A rural or urban public-welfare post was opened."""
+
+    AGGREGATE_FIELD = "post_id"
+
+    post_id: Ident
+    title: Text
+    slots: Annotated[int, Field(ge=1)] = 1
+    employer_name: Text | None = None
+    monthly_allowance: Money | None = None
+
+
+class WelfarePostAssigned(PersonPayload):
+    """A person was assigned to a public-welfare post."""
+
+    post_id: Ident
+    starts_on: date | None = None
+
+
+class WelfarePostVacated(PersonPayload):
+    """A person left a public-welfare post."""
+
+    post_id: Ident
+    reason: Text | None = None
+
+
+class LeadDiscovered(PersonPayload):
+    """Active discovery: a possibly eligible person found in another department's data."""
+
+    lead_id: Ident
+    source: LeadSource
+    suggested_target_group: TargetGroup | None = None
+
+
+class LeadContacted(PersonPayload):
+    """A discovered lead was contacted."""
+
+    lead_id: Ident
+    channel: VisitChannel
+    outcome: Text | None = None
+
+
+class LeadConverted(PersonPayload):
+    """A discovered lead was registered as an assistance target."""
+
+    lead_id: Ident
+    target_group: TargetGroup

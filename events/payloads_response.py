@@ -1,0 +1,224 @@
+"""Payloads of the response part of the catalogue: risk levels, alerts and their
+notifications, contingency-playbook runs, temporary assistance and fraud cases.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from pydantic import AwareDatetime, Field, field_validator
+
+from events.payload_base import (
+    EventPayload,
+    Ident,
+    Money,
+    PersonId,
+    PersonPayload,
+    Text,
+    not_before,
+)
+from events.vocabulary import NotificationChannel, RiskLevel, Severity
+
+__all__ = [
+    "AlertAcknowledged",
+    "AlertEscalated",
+    "AlertRaised",
+    "AlertResolved",
+    "AlertSilenced",
+    "FraudConfirmed",
+    "FraudDismissed",
+    "FraudSuspected",
+    "NotificationFailed",
+    "NotificationSent",
+    "PlaybookActivated",
+    "PlaybookClosed",
+    "PlaybookProposed",
+    "PlaybookStepAssigned",
+    "PlaybookStepCompleted",
+    "PlaybookStepOverdue",
+    "RiskLevelChanged",
+    "TemporaryAssistanceEnded",
+    "TemporaryAssistanceEnrolled",
+]
+
+
+class RiskLevelChanged(EventPayload):
+    """The risk level of the envelope's region changed."""
+
+    previous_level: RiskLevel
+    level: RiskLevel
+    risk_index: float | None = None
+    indicators: dict[str, float] = Field(default_factory=dict)
+    period: Text | None = None
+
+    def aggregate_key(self, region: str) -> str | None:
+        """Risk is keyed per region."""
+        return f"risk:{region}"
+
+
+class _AlertPayload(EventPayload):
+    AGGREGATE_FIELD = "alert_id"
+
+    alert_id: Ident
+
+
+class AlertRaised(_AlertPayload):
+    """A threshold alert started firing."""
+
+    rule: Ident
+    level: Severity
+    summary: Text
+    indicator: Ident | None = None
+    value: float | None = None
+    threshold: float | None = None
+
+
+class AlertEscalated(_AlertPayload):
+    """An unacknowledged alert was escalated to the next roster level or role."""
+
+    to_role: Ident | None = None
+    to_officer: Ident | None = None
+    reason: Text | None = None
+
+
+class AlertAcknowledged(_AlertPayload):
+    """A duty officer acknowledged an alert."""
+
+    note: Text | None = None
+
+
+class AlertSilenced(_AlertPayload):
+    """An alert was silenced until a given time."""
+
+    until: AwareDatetime
+    silence_id: Ident | None = None
+    reason: Text | None = None
+
+
+class AlertResolved(_AlertPayload):
+    """An alert was resolved (automatically when the condition cleared, or by hand)."""
+
+    automatic: bool = False
+    resolution: Text | None = None
+
+
+class _NotificationPayload(EventPayload):
+    AGGREGATE_FIELD = "notification_id"
+
+    notification_id: Ident
+    alert_id: Ident | None = None
+    channel: NotificationChannel
+    recipient: Ident
+    """Roster member or channel name; never a phone number or e-mail address."""
+    attempt: Annotated[int, Field(ge=1)] = 1
+
+
+class NotificationSent(_NotificationPayload):
+    """A notification was delivered on a channel."""
+
+
+class NotificationFailed(_NotificationPayload):
+    """A notification attempt failed."""
+
+    error: Text
+    retryable: bool = True
+    next_attempt_at: AwareDatetime | None = None
+
+
+class _PlaybookPayload(EventPayload):
+    AGGREGATE_FIELD = "run_id"
+
+    run_id: Ident
+
+
+class PlaybookProposed(_PlaybookPayload):
+    """A contingency playbook run was proposed (automatically, by its trigger)."""
+
+    playbook_id: Ident
+    trigger_alert_id: Ident | None = None
+    disaster_id: Ident | None = None
+    drill: bool = False
+
+
+class PlaybookActivated(_PlaybookPayload):
+    """The incident team activated a proposed playbook run."""
+
+    playbook_id: Ident
+    drill: bool = False
+
+
+class PlaybookStepAssigned(_PlaybookPayload):
+    """A playbook step was assigned to an owner with a deadline."""
+
+    step_id: Ident
+    owner_role: Ident
+    assignee: Ident | None = None
+    due_at: AwareDatetime | None = None
+
+
+class PlaybookStepCompleted(_PlaybookPayload):
+    """A playbook step was completed."""
+
+    step_id: Ident
+    outcome: Text | None = None
+
+
+class PlaybookStepOverdue(_PlaybookPayload):
+    """A playbook step passed its deadline without completion."""
+
+    step_id: Ident
+    due_at: AwareDatetime
+
+
+class PlaybookClosed(_PlaybookPayload):
+    """A playbook run was closed."""
+
+    outcome: Text | None = None
+
+
+class TemporaryAssistanceEnrolled(PersonPayload):
+    """A person hit by a disaster was enrolled for temporary assistance."""
+
+    disaster_id: Ident | None = None
+    playbook_run_id: Ident | None = None
+    starts_on: date | None = None
+    ends_on: date | None = None
+
+    _ends_after_start = field_validator("ends_on")(not_before("starts_on"))
+
+
+class TemporaryAssistanceEnded(PersonPayload):
+    """Temporary assistance of a person ended."""
+
+    ended_on: date | None = None
+    reason: Text | None = None
+
+
+class _FraudPayload(EventPayload):
+    AGGREGATE_FIELD = "case_id"
+
+    case_id: Ident
+
+
+class FraudSuspected(_FraudPayload):
+    """A subsidy-fraud check flagged a suspicious case."""
+
+    rule: Ident
+    person_id: PersonId | None = None
+    application_id: Ident | None = None
+    amount: Money | None = None
+    detail: Text | None = None
+
+
+class FraudConfirmed(_FraudPayload):
+    """A suspected fraud case was confirmed; the amount is to be recovered."""
+
+    amount_to_recover: Money | None = None
+    note: Text | None = None
+
+
+class FraudDismissed(_FraudPayload):
+    """A suspected fraud case was dismissed."""
+
+    note: Text | None = None

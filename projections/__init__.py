@@ -1,0 +1,1 @@
+"""ClickHouse projections: schema migrations, the projector, read-model queries and rebuild."""

@@ -1,0 +1,95 @@
+"""One ClickHouse client per process: embedded chDB (``chdb://<dir>``) or a server (``http://``).
+
+chDB allows one process per data path, so in embedded mode the process that runs the
+projector also serves every read (``eams run``); other commands go through its API.
+Calls into the client block, so async callers run them in a thread (:func:`run`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+import clickhouse_connect
+from clickhouse_connect.driver.client import Client
+from clickhouse_connect.driver.exceptions import ClickHouseError
+
+from projections.errors import ProjectionError
+
+T = TypeVar("T")
+
+
+class Store:
+    """A thin, typed wrapper over the clickhouse-connect client with translated errors."""
+
+    def __init__(self, dsn: str) -> None:
+        self.dsn = dsn
+        self.embedded = dsn.startswith("chdb://")
+        self._lock = threading.Lock()
+        try:
+            self.client: Client = clickhouse_connect.get_client(dsn=dsn)
+        except Exception as exc:  # noqa: BLE001 - the driver raises many kinds at open
+            hint = (
+                " Another process may hold this data path (chDB allows one process per "
+                "path): stop it, or talk to it through `eams run`'s API."
+                if self.embedded
+                else " Check EAMS_CLICKHOUSE_URL and that the server is up."
+            )
+            raise ProjectionError(f"cannot open ClickHouse at {dsn}: {exc}.{hint}") from exc
+
+    def command(self, sql: str, settings: dict[str, Any] | None = None) -> Any:
+        """Run a statement that returns no rows."""
+        try:
+            return self.client.command(sql, settings=settings)
+        except ClickHouseError as exc:
+            raise ProjectionError(f"ClickHouse refused: {_short(sql)}: {exc}") from exc
+
+    def rows(self, sql: str, parameters: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        """Run a query and return its rows as tuples."""
+        try:
+            return list(self.client.query(sql, parameters=parameters).result_rows)
+        except ClickHouseError as exc:
+            raise ProjectionError(f"ClickHouse refused: {_short(sql)}: {exc}") from exc
+
+    def dicts(self, sql: str, parameters: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        """Run a query and return its rows as dicts keyed by column name."""
+        try:
+            result = self.client.query(sql, parameters=parameters)
+        except ClickHouseError as exc:
+            raise ProjectionError(f"ClickHouse refused: {_short(sql)}: {exc}") from exc
+        names = result.column_names
+        return [dict(zip(names, row, strict=True)) for row in result.result_rows]
+
+    def scalar(self, sql: str, parameters: dict[str, Any] | None = None) -> Any:
+        """Run a query and return the first column of its first row."""
+        rows = self.rows(sql, parameters)
+        return rows[0][0] if rows else None
+
+    def insert(
+        self,
+        table: str,
+        rows: Sequence[Sequence[Any]],
+        columns: Sequence[str],
+        settings: dict[str, Any] | None = None,
+    ) -> None:
+        """Insert rows (one block) into ``table``."""
+        try:
+            self.client.insert(table, rows, column_names=list(columns), settings=settings)
+        except ClickHouseError as exc:
+            raise ProjectionError(f"insert into {table} failed: {exc}") from exc
+
+    def close(self) -> None:
+        """Release the client (the embedded engine stays up until the process exits)."""
+        self.client.close()
+
+
+async def run(fn: Callable[..., T], *args: Any) -> T:
+    """Run a blocking store call in a worker thread."""
+    return await asyncio.to_thread(fn, *args)
+
+
+def _short(sql: str) -> str:
+    one_line = " ".join(sql.split())
+    return one_line if len(one_line) < 120 else one_line[:117] + "..."

@@ -1,0 +1,109 @@
+"""Read-model queries over the projections (what the API, the demo table and tests read)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from events.regions import RegionReference
+from projections.client import Store
+
+FACT_COLUMNS: tuple[str, ...] = (
+    "events", "layoff_reports", "people_laid_off", "registrations",
+    "reg_employment_difficulty", "reg_rural_surplus_labour", "reg_low_income_graduate",
+    "reg_temporary_assistance", "claims", "services", "placements", "subsidies_paid",
+    "subsidy_amount_paid", "disaster_flags", "disaster_clears",
+)  # fmt: skip
+
+_SUMS = ", ".join(f"sum({c}) AS {c}" for c in FACT_COLUMNS)
+
+_ACTIVE_DISASTER_AREAS = """
+SELECT region, disaster_id, any(city) AS city, argMaxMerge(active) AS active,
+       argMaxMerge(kind) AS kind, argMaxMerge(severity) AS severity,
+       min(since) AS since, max(changed_at) AS changed_at
+FROM disaster_area_state GROUP BY region, disaster_id
+"""
+
+
+def _number(value: Any) -> int | float:
+    return float(value) if isinstance(value, float) else int(value or 0)
+
+
+def fact_totals(store: Store, since: dt.date | None = None) -> dict[str, int | float]:
+    """Sums of every daily-fact column (over all regions), from ``since`` if given."""
+    where = "WHERE day >= {since:Date}" if since else ""
+    rows = store.dicts(f"SELECT {_SUMS} FROM region_daily_facts {where}", {"since": since})
+    return {k: _number(v) for k, v in rows[0].items()} if rows else {}
+
+
+def city_overview(
+    store: Store, reference: RegionReference, since: dt.date | None = None
+) -> list[dict[str, Any]]:
+    """One row per city of the hierarchy: facts since ``since``, active disaster areas,
+    registered persons; cities with no data still appear (with zeros)."""
+    where = "WHERE day >= {since:Date}" if since else ""
+    facts = {
+        r["city"]: r
+        for r in store.dicts(
+            f"SELECT city, {_SUMS} FROM region_daily_facts {where} GROUP BY city",
+            {"since": since},
+        )
+    }
+    disasters = {
+        city: (int(n), str(sev))
+        for city, n, sev in store.rows(
+            f"SELECT city, countIf(active = 1), "
+            f"arrayMin(arrayFilter(x -> x != '', groupArrayIf(severity, active = 1))) "
+            f"FROM ({_ACTIVE_DISASTER_AREAS}) GROUP BY city"
+        )
+    }
+    persons = {
+        city: int(n)
+        for city, n in store.rows(
+            "SELECT c, count() FROM (SELECT argMaxMerge(city) AS c FROM persons "
+            "GROUP BY person_id) GROUP BY c"
+        )
+    }
+    out: list[dict[str, Any]] = []
+    for city in reference.cities():
+        row: dict[str, Any] = {"code": city.code, "name": city.name, "name_en": city.name_en}
+        got = facts.get(city.code, {})
+        row.update({c: _number(got.get(c, 0)) for c in FACT_COLUMNS})
+        areas, severity = disasters.get(city.code, (0, ""))
+        row["disaster_areas"] = areas
+        row["disaster_severity"] = severity if areas else ""
+        row["persons"] = persons.get(city.code, 0)
+        out.append(row)
+    return out
+
+
+def active_disaster_areas(store: Store) -> list[dict[str, Any]]:
+    """Regions currently flagged as disaster areas."""
+    return store.dicts(
+        f"SELECT region, disaster_id, city, kind, severity, since, changed_at "
+        f"FROM ({_ACTIVE_DISASTER_AREAS}) WHERE active = 1 ORDER BY region, disaster_id"
+    )
+
+
+def counts(store: Store) -> dict[str, Any]:
+    """Exact counts of every projection (tests compare them with what was produced)."""
+    by_type = dict(store.rows("SELECT event_type, count() FROM events GROUP BY event_type"))
+    persons = store.dicts(
+        "SELECT count() AS persons, countIf(g != '') AS with_group, "
+        "countIf(s = 'exited') AS exited "
+        "FROM (SELECT argMaxMerge(target_group) AS g, argMaxMerge(status) AS s "
+        "FROM persons GROUP BY person_id)"
+    )[0]
+    households = store.dicts(
+        "SELECT count() AS households, countIf(z = 1) AS zero_employment_open "
+        "FROM (SELECT argMaxMerge(zero_employment) AS z FROM households GROUP BY household_id)"
+    )[0]
+    return {
+        "events": sum(int(v) for v in by_type.values()),
+        "events_by_type": {k: int(v) for k, v in sorted(by_type.items())},
+        "distinct_event_ids": int(store.scalar("SELECT uniqExact(event_id) FROM events") or 0),
+        "facts": fact_totals(store),
+        "persons": {k: int(v) for k, v in persons.items()},
+        "households": {k: int(v) for k, v in households.items()},
+        "active_disaster_areas": len(active_disaster_areas(store)),
+    }

@@ -1,0 +1,133 @@
+"""From an event as stored in ``eams.events`` (JSON) to a row of the ``events`` table.
+
+Pure: the projector feeds it decoded documents; the typed columns it extracts (person,
+target group, people laid off, disaster regions …) are what the materialized views
+aggregate, so the views never parse JSON.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+from uuid import UUID
+
+import orjson
+
+from events.errors import EventRejectedError
+from events.regions import RegionReference
+
+COLUMNS: tuple[str, ...] = (
+    "event_id", "event_type", "schema_version", "occurred_at", "recorded_at", "region",
+    "city", "aggregate_id", "source", "actor", "correlation_id", "causation_id",
+    "person_id", "household_id", "target_group", "status", "enterprise", "laid_off",
+    "headcount_before", "disaster_id", "disaster_kind", "severity", "disaster_regions",
+    "disaster_cities", "amount", "payload", "kafka_partition", "kafka_offset",
+)  # fmt: skip
+
+_REQUIRED = ("event_id", "event_type", "occurred_at", "recorded_at", "region", "payload")
+
+#: Status a person has after an event of this type (payload status wins where given).
+_STATUS_BY_TYPE = {
+    "person.exited": "exited",
+    "placement.recorded": "employed",
+    "temporary_assistance.enrolled": "temporary_assistance",
+}
+
+
+def _ts(doc: dict[str, Any], name: str) -> dt.datetime:
+    value = doc[name]
+    try:
+        parsed = dt.datetime.fromisoformat(value)
+    except (TypeError, ValueError) as exc:
+        raise EventRejectedError(name, f"expected an ISO 8601 time, got {value!r}") from exc
+    if parsed.tzinfo is None:
+        raise EventRejectedError(name, "expected a time with a UTC offset")
+    return parsed
+
+
+def _int(payload: dict[str, Any], name: str) -> int:
+    value = payload.get(name)
+    return int(value) if isinstance(value, int | float) and value > 0 else 0
+
+
+def _amount(value: Any) -> float:
+    """Money arrives as a decimal string ("1500.00") or a number."""
+    try:
+        return float(value) if value is not None else 0.0
+    except (TypeError, ValueError):
+        return 0.0
+
+
+def to_row(
+    doc: dict[str, Any],
+    partition: int,
+    offset: int,
+    reference: RegionReference,
+    disaster_regions: dict[str, list[str]] | None = None,
+) -> tuple[Any, ...]:
+    """The ``events`` row for one decoded event; raises EventRejectedError if malformed.
+
+    ``disaster_regions`` maps a disaster id to the regions flagged so far: a flag or update
+    records them there, and a ``disaster_area.cleared`` that names no regions clears them all.
+    """
+    for name in _REQUIRED:
+        if name not in doc:
+            raise EventRejectedError(name, "missing in an event of eams.events")
+    payload = doc["payload"]
+    if not isinstance(payload, dict):
+        raise EventRejectedError("payload", "expected an object")
+    for pii in ("national_id", "phone", "name"):
+        if payload.get(pii):
+            raise EventRejectedError(
+                f"payload.{pii}", "clear-text personal data must not appear after ingest"
+            )
+    event_type = str(doc["event_type"])
+    region = str(doc["region"])
+    city = reference.city_of(region) or ""
+    regions = [str(r) for r in payload.get("regions") or []]
+    disaster_id = str(payload.get("disaster_id") or "")
+    if disaster_regions is not None and disaster_id and event_type.startswith("disaster_area."):
+        known = disaster_regions.setdefault(disaster_id, [])
+        if event_type == "disaster_area.cleared" and not regions:
+            regions = list(known)
+        else:
+            known.extend(r for r in regions if r not in known)
+    status = payload.get("employment_status") or payload.get("status") or ""
+    status = str(status) or _STATUS_BY_TYPE.get(event_type, "")
+    enterprise = payload.get("enterprise_uscc") or payload.get("uscc") or ""
+    enterprise = enterprise or payload.get("enterprise_name") or ""
+    amount = payload.get("amount")
+    try:
+        event_id = UUID(str(doc["event_id"]))
+    except ValueError as exc:
+        raise EventRejectedError("event_id", f"expected a UUID, got {doc['event_id']!r}") from exc
+    return (
+        event_id,
+        event_type,
+        int(doc.get("schema_version") or 1),
+        _ts(doc, "occurred_at"),
+        _ts(doc, "recorded_at"),
+        region,
+        city,
+        str(doc.get("aggregate_id") or ""),
+        str(doc.get("source") or ""),
+        str(doc.get("actor") or ""),
+        str(doc.get("correlation_id") or ""),
+        str(doc.get("causation_id") or ""),
+        str(payload.get("person_id") or ""),
+        str(payload.get("household_id") or ""),
+        str(payload.get("target_group") or ""),
+        status,
+        str(enterprise),
+        _int(payload, "laid_off"),
+        _int(payload, "headcount_before"),
+        disaster_id,
+        str(payload.get("kind") or ""),
+        str(payload.get("severity") or ""),
+        regions,
+        [reference.city_of(r) or "" for r in regions],
+        _amount(amount),
+        orjson.dumps(payload).decode(),
+        partition,
+        offset,
+    )

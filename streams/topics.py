@@ -1,0 +1,60 @@
+"""Topic names and their creation; every topic is created before anything uses it.
+
+The broker runs with ``auto.create.topics.enable=false`` so that a typo in a topic name
+fails loudly instead of creating a new, empty log.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+INGEST_RAW = "eams.ingest.raw"
+EVENTS = "eams.events"
+DLQ = "eams.events.dlq"
+COMMANDS = "eams.commands"
+
+ALL_TOPICS = (INGEST_RAW, EVENTS, DLQ, COMMANDS)
+
+#: Header names carried by raw and dead-lettered messages.
+H_SOURCE = "eams-source"
+H_LINE = "eams-line"
+H_REASON = "eams-reason"
+H_FIELD = "eams-field"
+H_REJECTED_AT = "eams-rejected-at"
+H_ORIGIN = "eams-origin"
+H_REPLAY_OF = "eams-replay-of"
+
+# The event log is the source of truth: never delete from it.
+_FOREVER = {"retention.ms": "-1", "retention.bytes": "-1"}
+
+
+async def ensure_topics(bootstrap: str, partitions: int) -> None:
+    """Create the EAMS topics if missing (idempotent)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [
+            NewTopic(name, partitions, 1, topic_configs=_FOREVER)
+            for name in ALL_TOPICS
+            if name not in existing
+        ]
+        if missing:
+            with contextlib.suppress(TopicAlreadyExistsError):
+                await admin.create_topics(missing)
+    finally:
+        await admin.close()
+
+
+def header(headers: object, name: str) -> str | None:
+    """The value of header ``name`` in aiokafka's or Faust's header sequence, decoded."""
+    if headers is None:
+        return None
+    items = headers.items() if isinstance(headers, dict) else headers
+    for key, value in items:  # type: ignore[attr-defined]
+        if key == name:
+            return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+    return None

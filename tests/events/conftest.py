@@ -1,0 +1,180 @@
+"""Fixtures for the events tests: region references and raw-event factories."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+
+import pytest
+
+from events.envelope import new_event_id
+from events.identity import make_national_id, make_uscc
+from events.regions import RegionReference, load_reference
+
+NATIONAL_ID = make_national_id("370102", date(1990, 1, 2), 123)
+USCC = make_uscc("91370100MA3C00001")
+PERSON_ID = "p_" + "0" * 32
+
+# A minimal valid current-version payload for every event type of the catalogue.
+MINIMAL_PAYLOADS: dict[str, dict[str, Any]] = {
+    "person.registered": {
+        "national_id": NATIONAL_ID,
+        "target_group": "employment_difficulty",
+        "employment_status": "unemployed",
+    },
+    "person.recognized": {"person_id": PERSON_ID, "target_group": "rural_surplus_labour"},
+    "person.recognition_revoked": {
+        "person_id": PERSON_ID,
+        "target_group": "low_income_graduate",
+        "reason": "income above threshold",
+    },
+    "person.exited": {"person_id": PERSON_ID, "reason": "employed"},
+    "household.zero_employment_identified": {"household_id": "h1", "members_of_working_age": 2},
+    "household.zero_employment_cleared": {"household_id": "h1"},
+    "visit.recorded": {"person_id": PERSON_ID, "channel": "home_visit", "visited_on": "2024-03-01"},
+    "service.delivered": {"person_id": PERSON_ID, "service": "career_guidance"},
+    "plan.agreed": {"person_id": PERSON_ID, "plan_id": "plan-1", "services": ["job_referral"]},
+    "referral.made": {"person_id": PERSON_ID, "referral_id": "r1"},
+    "placement.recorded": {
+        "person_id": PERSON_ID,
+        "placement": "welfare_post",
+        "started_on": "2024-04-01",
+    },
+    "training.enrolled": {"person_id": PERSON_ID, "course_id": "c1"},
+    "training.completed": {"person_id": PERSON_ID, "course_id": "c1"},
+    "subsidy.applied": {"person_id": PERSON_ID, "application_id": "a1", "subsidy": "post"},
+    "subsidy.approved": {"person_id": PERSON_ID, "application_id": "a1", "subsidy": "post"},
+    "subsidy.paid": {
+        "person_id": PERSON_ID,
+        "application_id": "a1",
+        "subsidy": "post",
+        "amount": "1500.00",
+    },
+    "subsidy.recovered": {
+        "person_id": PERSON_ID,
+        "application_id": "a1",
+        "subsidy": "post",
+        "amount": 1500,
+        "reason": "duplicate claim",
+    },
+    "welfare_post.opened": {"post_id": "wp1", "title": "village cleaner"},
+    "welfare_post.assigned": {"person_id": PERSON_ID, "post_id": "wp1"},
+    "welfare_post.vacated": {"person_id": PERSON_ID, "post_id": "wp1"},
+    "lead.discovered": {"national_id": NATIONAL_ID, "lead_id": "l1", "source": "civil_affairs"},
+    "lead.contacted": {"person_id": PERSON_ID, "lead_id": "l1", "channel": "phone"},
+    "lead.converted": {
+        "person_id": PERSON_ID,
+        "lead_id": "l1",
+        "target_group": "employment_difficulty",
+    },
+    "layoff.reported": {"enterprise_uscc": USCC, "headcount_before": 500, "laid_off": 220},
+    "enterprise.headcount_reported": {
+        "uscc": USCC,
+        "period": "2024-02",
+        "base_headcount": 300,
+        "current_headcount": 280,
+    },
+    "unemployment_claim.filed": {"person_id": PERSON_ID},
+    "vacancy.reported": {"vacancy_id": "v1", "openings": 3},
+    "disaster_area.flagged": {
+        "disaster_id": "d1",
+        "kind": "natural_disaster",
+        "severity": "II",
+        "title": "flood",
+        "regions": ["370102", "370300"],
+        "period_start": "2024-07-01",
+    },
+    "disaster_area.updated": {
+        "disaster_id": "d1",
+        "kind": "natural_disaster",
+        "severity": "I",
+        "title": "flood",
+        "regions": ["370102"],
+        "period_start": "2024-07-01",
+        "period_end": "2024-08-01",
+    },
+    "disaster_area.cleared": {"disaster_id": "d1", "period_end": "2024-08-01"},
+    "risk.level_changed": {"previous_level": "normal", "level": "IV", "risk_index": 0.42},
+    "alert.raised": {"alert_id": "al1", "rule": "layoff_200", "level": "III", "summary": "x"},
+    "alert.escalated": {"alert_id": "al1", "to_role": "city_duty"},
+    "alert.acknowledged": {"alert_id": "al1"},
+    "alert.silenced": {"alert_id": "al1", "until": "2024-03-02T00:00:00+08:00"},
+    "alert.resolved": {"alert_id": "al1", "automatic": True},
+    "notification.sent": {"notification_id": "n1", "channel": "wecom", "recipient": "duty-jn"},
+    "notification.failed": {
+        "notification_id": "n1",
+        "channel": "sms",
+        "recipient": "duty-jn",
+        "error": "timeout",
+    },
+    "playbook.proposed": {"run_id": "run1", "playbook_id": "flood"},
+    "playbook.activated": {"run_id": "run1", "playbook_id": "flood"},
+    "playbook.step_assigned": {"run_id": "run1", "step_id": "s1", "owner_role": "incident"},
+    "playbook.step_completed": {"run_id": "run1", "step_id": "s1"},
+    "playbook.step_overdue": {
+        "run_id": "run1",
+        "step_id": "s1",
+        "due_at": "2024-03-01T12:00:00+08:00",
+    },
+    "playbook.closed": {"run_id": "run1"},
+    "temporary_assistance.enrolled": {"person_id": PERSON_ID, "disaster_id": "d1"},
+    "temporary_assistance.ended": {"person_id": PERSON_ID},
+    "fraud.suspected": {"case_id": "f1", "rule": "duplicate_payment", "person_id": PERSON_ID},
+    "fraud.confirmed": {"case_id": "f1", "amount_to_recover": "1500"},
+    "fraud.dismissed": {"case_id": "f1"},
+}
+
+RawEvent = Callable[..., dict[str, Any]]
+
+
+@pytest.fixture(scope="session")
+def shandong() -> RegionReference:
+    """The Shandong region reference."""
+    return load_reference("shandong")
+
+
+@pytest.fixture(scope="session")
+def us() -> RegionReference:
+    """The US (FIPS) region reference."""
+    return load_reference("us")
+
+
+@pytest.fixture
+def raw_event() -> RawEvent:
+    """Factory of raw event dicts: ``raw_event("layoff.reported", payload=…, region=…)``."""
+
+    def build(event_type: str = "layoff.reported", **overrides: Any) -> dict[str, Any]:
+        event: dict[str, Any] = {
+            "event_id": str(new_event_id()),
+            "event_type": event_type,
+            "schema_version": 2 if event_type == "layoff.reported" else 1,
+            "occurred_at": "2024-03-01T09:00:00+08:00",
+            "recorded_at": "2024-03-02T10:00:00+08:00",
+            "region": "370102",
+            "source": "test",
+            "actor": "officer-1",
+            "payload": dict(MINIMAL_PAYLOADS[event_type]),
+        }
+        event.update(overrides)
+        return event
+
+    return build
+
+
+@pytest.fixture(scope="session")
+def minimal_payloads() -> dict[str, dict[str, Any]]:
+    """A minimal valid current-version payload per event type."""
+    return MINIMAL_PAYLOADS
+
+
+@pytest.fixture(scope="session")
+def national_id() -> str:
+    """A valid resident ID (Jinan Lixia district, born 1990-01-02)."""
+    return NATIONAL_ID
+
+
+@pytest.fixture(scope="session")
+def uscc() -> str:
+    """A valid unified social credit code."""
+    return USCC
