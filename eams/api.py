@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
 
+from events.regions import load_reference
 from projections import queries
 from projections.client import run
 from streams.pipeline import Accepted, process_raw
@@ -73,7 +74,7 @@ def create_api(host: Host) -> FastAPI:
         """Counters of the ingest agent and the projector's positions and lag."""
         p = host.projector.stats
         return {
-            "ingest": asdict(host.ingest_stats),
+            "ingest": asdict(host.ingest.stats),
             "projector": {
                 "rows": p.rows,
                 "batches": p.batches,
@@ -86,16 +87,25 @@ def create_api(host: Host) -> FastAPI:
                 "version": p.version,
             },
             "rebuilding": host.rebuilding,
-            "ingest_ready": host.ingest_ready,
+            "ingest_ready": host.ingest.ready.is_set(),
             "clickhouse": host.settings.clickhouse_dsn,
             "kafka": host.settings.bootstrap,
         }
 
     @api.get("/api/overview/cities", summary="Per-city indicators (16 cities for Shandong)")
-    async def cities(days: int | None = None) -> list[dict[str, Any]]:
-        """One row per city; ``days`` limits the facts to the last N days (default: all)."""
+    async def cities(days: int | None = None, hierarchy: str | None = None) -> list[dict[str, Any]]:
+        """One row per city (or US state); ``days`` limits the facts to the last N days."""
         since = dt.date.today() - dt.timedelta(days=days - 1) if days else None
-        return await run(queries.city_overview, host.store, host.reference, since)
+        reference = host.primary
+        if hierarchy:
+            if hierarchy not in host.settings.region_hierarchy.split(","):
+                raise HTTPException(
+                    404,
+                    f"hierarchy {hierarchy!r} is not configured "
+                    f"(EAMS_REGION_HIERARCHY={host.settings.region_hierarchy})",
+                )
+            reference = load_reference(hierarchy)
+        return await run(queries.city_overview, host.store, reference, since)
 
     @api.get("/api/disaster-areas", summary="Regions currently flagged as disaster areas")
     async def disaster_areas() -> list[dict[str, Any]]:

@@ -25,6 +25,7 @@ from eams.errors import BrokerError
 from eams.settings import PROJECT_ROOT, Settings
 
 DEPLOY_DIR = PROJECT_ROOT / "deploy" / "kafka"
+_DETACHED: list[subprocess.Popen[bytes]] = []
 LIB_DIR = DEPLOY_DIR / "target" / "lib"
 
 
@@ -154,6 +155,7 @@ class LocalKafka:
             proc = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
                 cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
             )
+        _DETACHED.append(proc)  # the broker outlives this object; don't warn on collection
         self.pid_file.write_text(str(proc.pid))
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

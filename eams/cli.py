@@ -117,7 +117,7 @@ def _logging(s: Settings) -> None:
 
     level = {"crit": "CRITICAL", "warn": "WARNING"}.get(s.log_level, s.log_level.upper())
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for noisy in ("aiokafka", "faust", "mode", "kafka"):
+    for noisy in ("aiokafka", "kafka"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))
 
 
@@ -137,6 +137,35 @@ def events_schema(
         console.print(f"wrote {out}")
     else:
         sys.stdout.write(text + "\n")
+
+
+# -- regions ---------------------------------------------------------------------------------
+regions_app = typer.Typer(help="The region reference (Shandong GB/T 2260; US FIPS).")
+app.add_typer(regions_app, name="regions")
+
+
+@regions_app.command("list")
+def regions_list(
+    city: Annotated[str | None, typer.Option(help="List this city's counties (code)")] = None,
+    hierarchy: Annotated[str, typer.Option(help="shandong or us")] = "shandong",
+) -> None:
+    """Cities of a hierarchy, or the county-level divisions of one city."""
+    from rich.table import Table
+
+    from events.regions import load_reference
+
+    ref = load_reference(hierarchy)
+    regions = ref.children(city) if city else ref.cities()
+    if city and ref.get(city) is None:
+        raise ConfigError(f"--city {city}: not a city code of {hierarchy}; see `eams regions list`")
+    table = Table(title=f"{hierarchy}: {len(regions)} regions")
+    for col in ("code 代码", "name 名称", "English", "population 人口", "note 备注"):
+        table.add_column(col)
+    for r in regions:
+        note = "statistical zone 统计功能区" if r.is_statistical_zone else ""
+        pop = f"{r.population:,}" if r.population else ""
+        table.add_row(r.code, r.name, r.name_en or "", pop, note)
+    console.print(table)
 
 
 # -- import / simulate ---------------------------------------------------------------------
@@ -176,6 +205,7 @@ def import_cmd(
             import_file(
                 file,
                 bootstrap=s.bootstrap,
+                topic_names=s.topics,
                 hierarchy=s.region_hierarchy,
                 mapping_path=mapping,
                 on_progress=lambda n: bar.update(task, completed=n),
@@ -274,7 +304,7 @@ def dlq_list(
     from streams.dlq import read_dead_letters
 
     s = settings()
-    letters = asyncio.run(read_dead_letters(s.bootstrap, limit))
+    letters = asyncio.run(read_dead_letters(s.bootstrap, s.topics.dlq, limit))
     if as_json:
         for d in letters:
             sys.stdout.write(
@@ -330,14 +360,14 @@ def dlq_replay(
         lines = [ln.rstrip(b"\r\n") for ln in file.read_bytes().splitlines() if ln.strip()]
         items += [(ln, f"{file.name}:{i}") for i, ln in enumerate(lines, 1)]
     if refs:
-        letters = {d.ref: d for d in asyncio.run(read_dead_letters(s.bootstrap))}
+        letters = {d.ref: d for d in asyncio.run(read_dead_letters(s.bootstrap, s.topics.dlq))}
         unknown = [r for r in refs if r not in letters]
         if unknown:
             raise ConfigError(f"no dead letter {', '.join(unknown)}; see `eams dlq list` for refs")
         items += [(letters[r].raw, r) for r in refs]
     if not items:
         raise ConfigError("nothing to replay: give REFs or --file FILE (see --help)")
-    n = asyncio.run(resubmit(s.bootstrap, items))
+    n = asyncio.run(resubmit(s.bootstrap, s.topics.ingest_raw, items))
     console.print(
         f"{n} inputs re-submitted to eams.ingest.raw; check `eams status` / `eams dlq list`"
     )

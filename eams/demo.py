@@ -83,7 +83,8 @@ async def simulate(
             bar.update(task, completed=sent)
             return sent
         ensure_broker(settings)
-        async with RawProducer(settings.bootstrap, source="simulator") as producer:
+        names = settings.topics
+        async with RawProducer(settings.bootstrap, names.ingest_raw, "simulator") as producer:
             for event in scenario:
                 await producer.submit(orjson.dumps(event))
                 sent += 1
@@ -104,6 +105,7 @@ def _worker_env(settings: Settings) -> dict[str, str]:
     env = dict(os.environ)
     env["EAMS_STATE_DIR"] = str(settings.state_dir)
     env["EAMS_KAFKA_BOOTSTRAP"] = settings.bootstrap  # the child must not start a broker
+    env["EAMS_NAMESPACE"] = settings.namespace
     return env
 
 
@@ -288,12 +290,13 @@ async def _rebuild_here(settings: Settings, bar: Progress) -> None:
     from streams.topics import ensure_topics
 
     ensure_broker(settings)
-    await ensure_topics(settings.bootstrap, settings.topic_partitions)
+    await ensure_topics(settings.bootstrap, settings.topic_partitions, settings.topics)
     store = Store(settings.clickhouse_dsn)
     await run(drop_all, store)
     await run(migrate, store)
     projector = Projector(
         bootstrap=settings.bootstrap,
+        topic_names=settings.topics,
         store=store,
         reference=load_reference(settings.region_hierarchy),
         batch=settings.projector_batch,

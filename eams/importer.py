@@ -24,9 +24,9 @@ from aiokafka import AIOKafkaProducer
 
 from eams.errors import ConfigError
 from events.regions import RegionReference, load_reference
-from streams import topics
 from streams.dlq import dlq_headers
 from streams.producer import RawProducer
+from streams.topics import TopicNames
 
 NAMESPACE = uuid.UUID("6f1d1c1e-2f55-4b0e-9b59-3e0f6b1c7a01")
 
@@ -199,6 +199,7 @@ async def import_file(
     path: Path,
     *,
     bootstrap: str,
+    topic_names: TopicNames,
     hierarchy: str,
     mapping_path: Path | None = None,
     on_progress: Callable[[int], None] | None = None,
@@ -214,7 +215,7 @@ async def import_file(
             f"{path}: a CSV file needs --mapping FILE (columns -> event fields), "
             "e.g. deploy/mappings/warn_us.yaml"
         )
-    async with RawProducer(bootstrap, source=source) as producer:
+    async with RawProducer(bootstrap, topic_names.ingest_raw, source=source) as producer:
         if not is_csv:
             with path.open("rb") as fh:
                 for line_no, raw in enumerate(fh, 1):
@@ -246,7 +247,7 @@ async def import_file(
                         f"{path}:{line_no}",
                         str(line_no),
                     )
-                    await dlq.send_and_wait(topics.DLQ, value=raw, headers=headers)
+                    await dlq.send_and_wait(topic_names.dlq, value=raw, headers=headers)
                     report.dead_lettered += 1
                 else:
                     await producer.submit(orjson.dumps(event), line=line_no)

@@ -1,12 +1,12 @@
-"""``eams run``: one process hosting the Faust ingest agent, the projector and the API.
+"""``eams run``: one process hosting the ingest stream, the projector and the API.
 
 Start order:
 
-1. start the local broker if no external one is configured, and create the topics;
+1. create the topics (the CLI has started the local broker if none is configured);
 2. open ClickHouse (embedded chDB by default) and apply the schema migrations;
-3. start the Faust app (ingest agent), then the projector, then the HTTP API;
-4. on SIGINT/SIGTERM stop in reverse order: API, projector (flushes its batch), Faust
-   (flushes its producer and commits), then close the store.
+3. start the projector, the ingest stream (restores its dedupe state), then the HTTP API;
+4. on SIGINT/SIGTERM: stop the API, let the ingest stream finish and commit its batch,
+   let the projector write its batch, then close the store.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from projections.client import Store, run
 from projections.migrations import drop_all, migrate
 from projections.projector import Projector
 from streams import topics
-from streams.app import IngestStats, create_app
+from streams.ingest import IngestStream
 from streams.producer import RawProducer
 
 log = logging.getLogger("eams")
@@ -46,13 +46,20 @@ class Host:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.reference: RegionReference = load_reference(settings.region_hierarchy)
+        # The overview lists the cities of the first configured hierarchy.
+        self.primary = load_reference(settings.region_hierarchy.split(",")[0])
         self.secret = settings.secret()
         self.store = Store(settings.clickhouse_dsn)
-        self.producer = RawProducer(settings.bootstrap, source="http")
-        self.ingest_stats = IngestStats()
+        self.producer = RawProducer(settings.bootstrap, settings.topics.ingest_raw, source="http")
+        self.ingest = IngestStream(
+            bootstrap=settings.bootstrap,
+            topic_names=settings.topics,
+            reference=self.reference,
+            secret=self.secret,
+            window=settings.dedupe_window,
+        )
         self.projector = self._new_projector()
         self.rebuilding = False
-        self.ingest_ready = False
         self._stop_projector = asyncio.Event()
         self._projector_task: asyncio.Task[None] | None = None
 
@@ -60,6 +67,7 @@ class Host:
         s = self.settings
         return Projector(
             bootstrap=s.bootstrap,
+            topic_names=s.topics,
             store=self.store,
             reference=self.reference,
             batch=s.projector_batch,
@@ -105,21 +113,18 @@ def _crash_if_failed(task: asyncio.Task[None]) -> None:
 
 async def serve(settings: Settings, on_ready: Callable[[Host], Any] | None = None) -> None:
     """Run everything until SIGINT/SIGTERM (see the module docstring for the order)."""
-    await topics.ensure_topics(settings.bootstrap, settings.topic_partitions)
+    await topics.ensure_topics(settings.bootstrap, settings.topic_partitions, settings.topics)
     host = Host(settings)
     await run(migrate, host.store)
-    app, stats = create_app(settings)
-    host.ingest_stats = stats
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     await host.producer.__aenter__()
     host.start_projector()
-    # Faust's start returns once the group has assigned partitions and the dedupe table
-    # has recovered from its changelog; the projector and the API do not wait for that.
-    faust_start = asyncio.create_task(app.start(), name="faust-start")
-    faust_start.add_done_callback(lambda _t: setattr(host, "ingest_ready", True))
+    stop_ingest = asyncio.Event()
+    ingest_task = asyncio.create_task(host.ingest.run(stop_ingest), name="ingest")
+    ingest_task.add_done_callback(_crash_if_failed)
 
     from eams.api import create_api
 
@@ -145,9 +150,8 @@ async def serve(settings: Settings, on_ready: Callable[[Host], Any] | None = Non
     finally:
         server.should_exit = True
         await server_task
+        stop_ingest.set()
+        await ingest_task
         await host.stop_projector()
-        if not faust_start.done():
-            faust_start.cancel()
-        await app.stop()
         await host.producer.__aexit__(None, None, None)
         host.store.close()

@@ -12,6 +12,8 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from streams.topics import TopicNames
+
 #: The checkout this package runs from (deploy/kafka lives beside it).
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -47,13 +49,22 @@ class Settings(BaseSettings):
     )
     http_host: str = Field(default="127.0.0.1", description="Address the API listens on.")
     http_port: int = Field(default=8600, description="Port of the API (ingest, reads).")
-    app_id: str = Field(default="eams", description="Faust app id (consumer group prefix).")
+    namespace: str = Field(
+        default="eams",
+        pattern=r"^[a-z][a-z0-9_-]*$",
+        description="Prefix of the topics and the consumer group (eams.events …).",
+    )
     projector_batch: int = Field(default=20000, ge=1, description="Max rows per insert.")
     projector_linger_ms: int = Field(default=200, ge=0, description="Max wait to fill a batch.")
     dedupe_window: int = Field(
         default=2_000_000, ge=1000, description="Recent event ids the projector remembers."
     )
     log_level: str = Field(default="warn", description="crit, error, warn, info or debug.")
+
+    @property
+    def topics(self) -> TopicNames:
+        """The topic names of this namespace."""
+        return TopicNames.for_namespace(self.namespace)
 
     @property
     def bootstrap(self) -> str:

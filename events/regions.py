@@ -91,6 +91,7 @@ class RegionReference:
         self, hierarchy: str, regions: Iterable[Region], aliases: dict[str, str] | None = None
     ) -> None:
         self.hierarchy = hierarchy
+        self._parts: tuple[RegionReference, ...] = ()  # set when several are merged
         self._by_code: dict[str, Region] = {}
         self._children: dict[str, list[Region]] = {}
         for region in regions:
@@ -127,6 +128,8 @@ class RegionReference:
         raise EventRejectedError(field, self._unknown_reason(code))
 
     def _unknown_reason(self, code: object) -> str:
+        if self._parts:
+            return " — nor ".join(part._unknown_reason(code) for part in self._parts)
         if self.hierarchy == "shandong":
             reason = (
                 f"{code!r} is not a Shandong division code "
@@ -297,8 +300,27 @@ _LOADERS = {"shandong": _load_shandong, "us": _load_us}
 
 
 def load_reference(hierarchy: str = "shandong") -> RegionReference:
-    """Load (once per name, cached) the region hierarchy ``shandong`` or ``us``."""
-    return _load_cached(hierarchy)
+    """Load (once per name, cached) the region hierarchy ``shandong`` or ``us``.
+
+    A comma-separated list (``shandong,us``) merges hierarchies into one reference: their
+    codes do not collide (6-digit GB/T 2260 vs 2/5-digit FIPS), and an unknown code is
+    explained against each of them.
+    """
+    names = [n.strip() for n in hierarchy.split(",") if n.strip()]
+    if len(names) <= 1:
+        return _load_cached(names[0] if names else "shandong")
+    return _merge_cached(tuple(names))
+
+
+@cache
+def _merge_cached(names: tuple[str, ...]) -> RegionReference:
+    parts = tuple(_load_cached(n) for n in names)
+    aliases: dict[str, str] = {}
+    for part in reversed(parts):  # the first hierarchy wins an alias both define
+        aliases.update(part._aliases)
+    merged = RegionReference(",".join(names), [r for part in parts for r in part], aliases)
+    merged._parts = parts
+    return merged
 
 
 @cache  # keyed by the name only, so load_reference() and ("shandong") share one object

@@ -38,8 +38,8 @@ from events.regions import RegionReference
 from projections.client import Store, run
 from projections.errors import ProjectionError
 from projections.rows import COLUMNS, to_row
-from streams import topics
 from streams.dlq import dlq_headers
+from streams.topics import TopicNames
 
 log = logging.getLogger(__name__)
 
@@ -94,13 +94,13 @@ class _Pending:
     replay_last: int | None = None  # set while re-reading a write-ahead batch
 
 
-def read_positions(store: Store) -> dict[int, tuple[int, int]]:
+def read_positions(store: Store, topic: str) -> dict[int, tuple[int, int]]:
     """The last write-ahead batch ``(first, last)`` of each partition."""
     rows = store.rows(
         "SELECT partition, argMax(first_offset, last_offset), max(last_offset) "
         "FROM projection_positions WHERE projector = {p:String} AND topic = {t:String} "
         "GROUP BY partition",
-        {"p": NAME, "t": topics.EVENTS},
+        {"p": NAME, "t": topic},
     )
     return {int(p): (int(first), int(last)) for p, first, last in rows}
 
@@ -133,6 +133,7 @@ class Projector:
         self,
         *,
         bootstrap: str,
+        topic_names: TopicNames,
         store: Store,
         reference: RegionReference,
         batch: int = 20000,
@@ -141,6 +142,7 @@ class Projector:
         on_batch: Callable[[ProjectorStats], None] | None = None,
     ) -> None:
         self.bootstrap = bootstrap
+        self.topics = topic_names
         self.store = store
         self.reference = reference
         self.batch = batch
@@ -156,7 +158,7 @@ class Projector:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Project until ``stop`` is set; flushes what is buffered before returning."""
-        positions = await run(read_positions, self.store)
+        positions = await run(read_positions, self.store, self.topics.events)
         self._disaster_regions = await run(read_disaster_regions, self.store)
         consumer = AIOKafkaConsumer(
             bootstrap_servers=self.bootstrap,
@@ -171,10 +173,12 @@ class Projector:
         await self._producer.start()
         try:
             cluster = await consumer._client.fetch_all_metadata()  # noqa: SLF001 - metadata only
-            parts = cluster.partitions_for_topic(topics.EVENTS) or set()
+            parts = cluster.partitions_for_topic(self.topics.events) or set()
             if not parts:
-                raise ProjectionError(f"topic {topics.EVENTS} has no partitions; run `eams run`")
-            tps = [TopicPartition(topics.EVENTS, p) for p in sorted(parts)]
+                raise ProjectionError(
+                    f"topic {self.topics.events} has no partitions; `eams run` creates it"
+                )
+            tps = [TopicPartition(self.topics.events, p) for p in sorted(parts)]
             consumer.assign(tps)
             for tp in tps:
                 pending = _Pending()
@@ -265,7 +269,7 @@ class Projector:
             await run(
                 self.store.insert,
                 "projection_positions",
-                [(NAME, topics.EVENTS, partition, first, last, len(rows))],
+                [(NAME, self.topics.events, partition, first, last, len(rows))],
                 ("projector", "topic", "partition", "first_offset", "last_offset", "rows"),
             )
         else:
@@ -294,7 +298,7 @@ class Projector:
         origin = f"{record.topic}:{record.partition}:{record.offset}"
         headers = dlq_headers(str(exc), exc.field, "projector", origin, None)
         await self._producer.send_and_wait(
-            topics.DLQ, value=record.value, key=record.key, headers=headers
+            self.topics.dlq, value=record.value, key=record.key, headers=headers
         )
         self.stats.dead_lettered += 1
 

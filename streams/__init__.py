@@ -1,1 +1,1 @@
-"""Kafka stream processing: the Faust app, the ingest agent, producers and the dead-letter topic."""
+"""Kafka stream processing: the ingest stream, producers, topics and the dead-letter topic."""

@@ -51,15 +51,17 @@ def dlq_headers(
     return headers
 
 
-async def read_dead_letters(bootstrap: str, limit: int | None = None) -> list[DeadLetter]:
+async def read_dead_letters(
+    bootstrap: str, dlq_topic: str, limit: int | None = None
+) -> list[DeadLetter]:
     """Every dead letter from the start of the topic (oldest first), up to ``limit``."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await consumer.start()
     found: list[DeadLetter] = []
     try:
         parts = await consumer._client.fetch_all_metadata()  # noqa: SLF001 - metadata only
-        partitions = sorted(parts.partitions_for_topic(topics.DLQ) or set())
-        tps = [TopicPartition(topics.DLQ, p) for p in partitions]
+        partitions = sorted(parts.partitions_for_topic(dlq_topic) or set())
+        tps = [TopicPartition(dlq_topic, p) for p in partitions]
         if not tps:
             return []
         consumer.assign(tps)
@@ -96,7 +98,7 @@ async def read_dead_letters(bootstrap: str, limit: int | None = None) -> list[De
 
 
 async def resubmit(
-    bootstrap: str, items: list[tuple[bytes, str]], source: str = "dlq-replay"
+    bootstrap: str, raw_topic: str, items: list[tuple[bytes, str]], source: str = "dlq-replay"
 ) -> int:
     """Send corrected (or unchanged) inputs back to ``eams.ingest.raw``.
 
@@ -111,7 +113,7 @@ async def resubmit(
     try:
         for raw, ref in items:
             await producer.send(
-                topics.INGEST_RAW,
+                raw_topic,
                 value=raw,
                 key=raw_key(raw),
                 headers=[(topics.H_SOURCE, source.encode()), (topics.H_REPLAY_OF, ref.encode())],

@@ -1,6 +1,6 @@
 """The pure steps of ingest: parse -> validate -> pseudonymise, and the raw-message key.
 
-No I/O here: the Faust agent in :mod:`streams.app` feeds bytes in and sends what comes out,
+No I/O here: the ingest stream (:mod:`streams.ingest`) feeds bytes in and sends what comes out,
 so these steps are tested without a broker.
 """
 

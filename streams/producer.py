@@ -14,7 +14,8 @@ from streams.pipeline import raw_key
 class RawProducer:
     """An aiokafka producer of raw inputs, keyed by event id, tagged with their source."""
 
-    def __init__(self, bootstrap: str, source: str) -> None:
+    def __init__(self, bootstrap: str, topic: str, source: str) -> None:
+        self.topic = topic
         self.source = source
         self._producer = AIOKafkaProducer(
             bootstrap_servers=bootstrap,
@@ -48,9 +49,7 @@ class RawProducer:
         headers = [(topics.H_SOURCE, (source or self.source).encode())]
         if line is not None:
             headers.append((topics.H_LINE, str(line).encode()))
-        future = await self._producer.send(
-            topics.INGEST_RAW, value=raw, key=raw_key(raw), headers=headers
-        )
+        future = await self._producer.send(self.topic, value=raw, key=raw_key(raw), headers=headers)
         self._inflight.append(future)
         if len(self._inflight) >= 5000:
             await self.flush()

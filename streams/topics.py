@@ -7,16 +7,40 @@ fails loudly instead of creating a new, empty log.
 from __future__ import annotations
 
 import contextlib
+from dataclasses import dataclass
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
-INGEST_RAW = "eams.ingest.raw"
-EVENTS = "eams.events"
-DLQ = "eams.events.dlq"
-COMMANDS = "eams.commands"
 
-ALL_TOPICS = (INGEST_RAW, EVENTS, DLQ, COMMANDS)
+@dataclass(frozen=True)
+class TopicNames:
+    """The topics of one EAMS namespace (``eams`` by default: ``eams.events`` …).
+
+    A namespace lets several independent pipelines share one broker (tests do).
+    """
+
+    ingest_raw: str
+    events: str
+    dlq: str
+    commands: str
+    dedupe: str
+
+    @classmethod
+    def for_namespace(cls, namespace: str = "eams") -> TopicNames:
+        """The topic names under ``namespace``."""
+        return cls(
+            ingest_raw=f"{namespace}.ingest.raw",
+            events=f"{namespace}.events",
+            dlq=f"{namespace}.events.dlq",
+            commands=f"{namespace}.commands",
+            dedupe=f"{namespace}.ingest.dedupe",
+        )
+
+    def all(self) -> tuple[str, ...]:
+        """Every topic of the namespace."""
+        return (self.ingest_raw, self.events, self.dlq, self.commands, self.dedupe)
+
 
 #: Header names carried by raw and dead-lettered messages.
 H_SOURCE = "eams-source"
@@ -29,17 +53,21 @@ H_REPLAY_OF = "eams-replay-of"
 
 # The event log is the source of truth: never delete from it.
 _FOREVER = {"retention.ms": "-1", "retention.bytes": "-1"}
+# The dedupe changelog keeps the latest mark per event id.
+_COMPACT = {"cleanup.policy": "compact"}
 
 
-async def ensure_topics(bootstrap: str, partitions: int) -> None:
+async def ensure_topics(bootstrap: str, partitions: int, names: TopicNames) -> None:
     """Create the EAMS topics if missing (idempotent)."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
         existing = set(await admin.list_topics())
         missing = [
-            NewTopic(name, partitions, 1, topic_configs=_FOREVER)
-            for name in ALL_TOPICS
+            NewTopic(
+                name, partitions, 1, topic_configs=_COMPACT if name == names.dedupe else _FOREVER
+            )
+            for name in names.all()
             if name not in existing
         ]
         if missing:
@@ -50,7 +78,7 @@ async def ensure_topics(bootstrap: str, partitions: int) -> None:
 
 
 def header(headers: object, name: str) -> str | None:
-    """The value of header ``name`` in aiokafka's or Faust's header sequence, decoded."""
+    """The value of header ``name`` in a Kafka message's header sequence, decoded."""
     if headers is None:
         return None
     items = headers.items() if isinstance(headers, dict) else headers

@@ -1,0 +1,214 @@
+"""The ingest stream: ``<ns>.ingest.raw`` -> ``<ns>.events`` | ``<ns>.events.dlq``.
+
+Per batch of raw messages, in this order (the order is what makes it safe):
+
+1. parse and validate (pydantic) and pseudonymise each input (:mod:`streams.pipeline`);
+2. dedupe by ``event_id`` against the dedupe state, which records *where* an id was first
+   seen (raw ``partition:offset``); new ids are marked;
+3. produce the accepted events (keyed by aggregate id), the dead letters (original bytes,
+   reason in headers) and the new dedupe marks (to the compacted ``<ns>.ingest.dedupe``);
+4. flush the producer: every output of the batch is acknowledged by the broker;
+5. commit the raw offsets of the batch.
+
+A crash anywhere before 5 re-reads the batch. An input whose mark equals its own position
+is the *same* message being re-read, so it is emitted again rather than dropped: nothing is
+lost, and the event log may hold an event twice, which every consumer absorbs by
+``event_id``. An input whose id is marked at another position is a resubmission: dropped.
+
+The dedupe state is restored at start by reading ``<ns>.ingest.dedupe`` to its end (the
+most recent ``window`` ids are kept in memory). One ingest process owns all partitions of
+a namespace (manual assignment, offsets committed to the group ``<ns>.ingest``); there is
+no group rebalance to lose or repeat work.
+
+Why not a Faust agent here: measured on this machine, Faust's per-event agent did ~2,700
+events/s end to end, and after a SIGKILL and restart it dropped messages fetched while its
+table recovered and then stalled its commits on the gap (faust-streaming#312, #606). This
+loop does the same steps in batches, with the commit order above.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.structs import ConsumerRecord, OffsetAndMetadata
+
+from events.regions import RegionReference
+from streams import topics
+from streams.dlq import dlq_headers
+from streams.pipeline import Accepted, process_raw
+from streams.topics import TopicNames
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class IngestStats:
+    """Counters of the ingest stream, shown by ``/api/status``."""
+
+    accepted: int = 0
+    rejected: int = 0
+    duplicates: int = 0
+    batches: int = 0
+    restored_ids: int = 0
+    by_type: dict[str, int] = field(default_factory=dict)
+
+
+class DedupeState:
+    """Event id -> where it was first seen (``partition:offset`` of the raw topic), bounded."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self._marks: OrderedDict[bytes, bytes] = OrderedDict()
+
+    def get(self, event_id: bytes) -> bytes | None:
+        """The mark of ``event_id``, if remembered."""
+        return self._marks.get(event_id)
+
+    def put(self, event_id: bytes, mark: bytes) -> None:
+        """Remember ``event_id`` (evicting the oldest past capacity)."""
+        self._marks[event_id] = mark
+        self._marks.move_to_end(event_id)
+        if len(self._marks) > self.capacity:
+            self._marks.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._marks)
+
+
+class IngestStream:
+    """Consumes every partition of the raw topic and appends valid events to the log."""
+
+    def __init__(
+        self,
+        *,
+        bootstrap: str,
+        topic_names: TopicNames,
+        reference: RegionReference,
+        secret: bytes,
+        window: int = 2_000_000,
+        batch: int = 5000,
+    ) -> None:
+        self.bootstrap = bootstrap
+        self.topics = topic_names
+        self.reference = reference
+        self.secret = secret
+        self.batch = batch
+        self.group = f"{topic_names.events.rsplit('.', 1)[0]}.ingest"
+        self.seen = DedupeState(window)
+        self.stats = IngestStats()
+        self.ready = asyncio.Event()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Restore the dedupe state, then process batches until ``stop`` is set."""
+        producer = AIOKafkaProducer(
+            bootstrap_servers=self.bootstrap,
+            enable_idempotence=True,
+            linger_ms=5,
+            max_batch_size=1024 * 1024,
+            max_request_size=8 * 1024 * 1024,
+        )
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap,
+            group_id=self.group,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_partition_fetch_bytes=4 * 1024 * 1024,
+        )
+        await producer.start()
+        await consumer.start()
+        try:
+            await self._restore()
+            cluster = await consumer._client.fetch_all_metadata()  # noqa: SLF001
+            parts = sorted(cluster.partitions_for_topic(self.topics.ingest_raw) or ())
+            consumer.assign([TopicPartition(self.topics.ingest_raw, p) for p in parts])
+            self.ready.set()
+            while not stop.is_set():
+                fetched = await consumer.getmany(timeout_ms=200, max_records=self.batch)
+                records = [r for rs in fetched.values() for r in rs]
+                if records:
+                    await self._process(records, producer)
+                    await consumer.commit(
+                        {
+                            tp: OffsetAndMetadata(rs[-1].offset + 1, "")
+                            for tp, rs in fetched.items()
+                            if rs
+                        }
+                    )
+        finally:
+            await consumer.stop()
+            await producer.stop()
+
+    async def _restore(self) -> None:
+        """Read the dedupe changelog to its end into memory."""
+        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False)
+        await consumer.start()
+        try:
+            cluster = await consumer._client.fetch_all_metadata()  # noqa: SLF001
+            tps = [
+                TopicPartition(self.topics.dedupe, p)
+                for p in cluster.partitions_for_topic(self.topics.dedupe) or ()
+            ]
+            if not tps:
+                return
+            consumer.assign(tps)
+            await consumer.seek_to_beginning(*tps)
+            ends = await consumer.end_offsets(tps)
+            remaining = {tp for tp in tps if ends[tp] > 0}
+            while remaining:
+                fetched = await consumer.getmany(*remaining, timeout_ms=500, max_records=50_000)
+                for tp, records in fetched.items():
+                    for r in records:
+                        if r.key is not None and r.value is not None:
+                            self.seen.put(r.key, r.value)
+                    if records and records[-1].offset + 1 >= ends[tp]:
+                        remaining.discard(tp)
+                for tp in list(remaining):
+                    if await consumer.position(tp) >= ends[tp]:
+                        remaining.discard(tp)
+            self.stats.restored_ids = len(self.seen)
+        finally:
+            await consumer.stop()
+
+    async def _process(
+        self, records: list[ConsumerRecord[bytes, bytes]], producer: AIOKafkaProducer
+    ) -> None:
+        pending: list[asyncio.Future[object]] = []
+        for r in records:
+            value = r.value or b""
+            source = topics.header(r.headers, topics.H_SOURCE) or "unknown"
+            line = topics.header(r.headers, topics.H_LINE)
+            result = process_raw(
+                value,
+                reference=self.reference,
+                secret=self.secret,
+                line=int(line) if line and line.isdigit() else None,
+            )
+            if not isinstance(result, Accepted):
+                self.stats.rejected += 1
+                origin = f"{r.topic}:{r.partition}:{r.offset}"
+                headers = dlq_headers(result.reason, result.field, source, origin, line)
+                pending.append(
+                    await producer.send(self.topics.dlq, value=value, key=r.key, headers=headers)
+                )
+                continue
+            mark = f"{r.partition}:{r.offset}".encode()
+            event_id = result.event_id.bytes
+            first = self.seen.get(event_id)
+            if first is not None and first != mark:
+                self.stats.duplicates += 1
+                continue
+            if first is None:
+                self.seen.put(event_id, mark)
+                pending.append(await producer.send(self.topics.dedupe, value=mark, key=event_id))
+            pending.append(
+                await producer.send(self.topics.events, value=result.value, key=result.key)
+            )
+            self.stats.accepted += 1
+            self.stats.by_type[result.event_type] = self.stats.by_type.get(result.event_type, 0) + 1
+        # Every output of the batch must be on the broker before its offsets are committed.
+        await asyncio.gather(*pending)
+        self.stats.batches += 1

@@ -1,0 +1,221 @@
+"""Integration fixtures: the real Kafka broker (once per session) and real workers.
+
+The broker is the project's own (``eams.broker.LocalKafka``, Kafka 4.x from Maven Central)
+on test ports; each worker is a real ``eams run`` process with its own state directory
+(so its own embedded ClickHouse) and its own topic namespace, so tests never see each
+other's events. Nothing here is a mock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+from eams.broker import LocalKafka
+from eams.settings import Settings
+
+SECRET = "test-pseudonym-secret"
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The bootstrap address of a real broker: ``EAMS_TEST_KAFKA_BOOTSTRAP`` if set, else the
+    project's local Kafka started under a temporary state dir and stopped at the end."""
+    external = os.environ.get("EAMS_TEST_KAFKA_BOOTSTRAP")
+    if external:
+        yield external
+        return
+    state = tmp_path_factory.mktemp("kafka-state")
+    settings = Settings(state_dir=state, kafka_port=free_port(), kafka_controller_port=free_port())
+    broker = LocalKafka(settings)
+    broker.start()
+    try:
+        yield settings.bootstrap
+    finally:
+        broker.stop()
+
+
+class Worker:
+    """One ``eams run`` process under test, with helpers to wait, kill and restart it."""
+
+    _ids = itertools.count()
+
+    def __init__(self, bootstrap: str, state_dir: Path, namespace: str, **env: str) -> None:
+        self.bootstrap = bootstrap
+        self.state_dir = state_dir
+        self.namespace = namespace
+        self.port = free_port()
+        self.extra_env = env
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log = state_dir / "worker.log"
+        self.settings = Settings(
+            state_dir=state_dir,
+            kafka_bootstrap=bootstrap,
+            namespace=namespace,
+            http_port=self.port,
+            pseudonym_secret=SECRET,
+            **{k.removeprefix("EAMS_").lower(): v for k, v in env.items()},  # type: ignore[arg-type]
+        )
+        self.api = httpx.Client(base_url=f"http://127.0.0.1:{self.port}", timeout=60)
+
+    def env(self) -> dict[str, str]:
+        """The environment of the worker process."""
+        env = dict(os.environ)
+        env.update(
+            EAMS_STATE_DIR=str(self.state_dir),
+            EAMS_KAFKA_BOOTSTRAP=self.bootstrap,
+            EAMS_NAMESPACE=self.namespace,
+            EAMS_HTTP_PORT=str(self.port),
+            EAMS_PSEUDONYM_SECRET=SECRET,
+            EAMS_LOG_LEVEL="info",
+        )
+        env.update(self.extra_env)
+        return env
+
+    def start(self, timeout: float = 90) -> Worker:
+        """Start the process; wait until its API answers and its ingest stream is ready."""
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        with self.log.open("ab") as fh:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "eams.cli", "run"],
+                env=self.env(),
+                stdout=fh,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"worker exited early:\n{self.tail()}")
+            try:
+                status = self.status()
+                if status["ingest_ready"]:
+                    return self
+            except httpx.TransportError:
+                pass
+            time.sleep(0.25)
+        raise AssertionError(f"worker not ready within {timeout}s:\n{self.tail()}")
+
+    def tail(self, lines: int = 40) -> str:
+        """The end of the worker's log."""
+        if not self.log.exists():
+            return "(no log)"
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+
+    def status(self) -> dict[str, Any]:
+        """``/api/status`` of the worker."""
+        return dict(self.api.get("/api/status").raise_for_status().json())
+
+    def counts(self) -> dict[str, Any]:
+        """``/api/projections/counts`` of the worker."""
+        return dict(self.api.get("/api/projections/counts").raise_for_status().json())
+
+    def kill(self) -> None:
+        """SIGKILL: no flush, no commit, no goodbye."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=30)
+
+    def stop(self) -> None:
+        """SIGTERM and wait for a clean exit."""
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=30)
+            raise AssertionError(f"worker ignored SIGTERM for 60s:\n{self.tail()}") from None
+
+    def wait_settled(self, timeout: float = 120) -> dict[str, Any]:
+        """Wait until every raw input is consumed (committed) and every event projected."""
+        deadline = time.monotonic() + timeout
+        names = self.settings.topics
+        while time.monotonic() < deadline:
+            raw_ends, committed, event_ends = asyncio.run(
+                _offsets(self.bootstrap, names.ingest_raw, names.events, f"{self.namespace}.ingest")
+            )
+            raw_done = all(committed.get(p, 0) >= end for p, end in raw_ends.items())
+            if raw_done:
+                positions = {int(p): o for p, o in self.status()["projector"]["positions"].items()}
+                if all(positions.get(p, 0) >= end for p, end in event_ends.items()):
+                    return self.counts()
+            time.sleep(0.3)
+        raise AssertionError(f"pipeline not settled within {timeout}s:\n{self.tail()}")
+
+
+async def _offsets(
+    bootstrap: str, raw: str, events: str, group: str
+) -> tuple[dict[int, int], dict[int, int], dict[int, int]]:
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await consumer.start()
+    await admin.start()
+    try:
+        cluster = await consumer._client.fetch_all_metadata()
+        raw_tps = [TopicPartition(raw, p) for p in cluster.partitions_for_topic(raw) or ()]
+        ev_tps = [TopicPartition(events, p) for p in cluster.partitions_for_topic(events) or ()]
+        ends = await consumer.end_offsets(raw_tps + ev_tps)
+        group_offsets = await admin.list_consumer_group_offsets(group)
+        committed = {
+            tp.partition: meta.offset for tp, meta in group_offsets.items() if tp.topic == raw
+        }
+        return (
+            {tp.partition: ends[tp] for tp in raw_tps},
+            committed,
+            {tp.partition: ends[tp] for tp in ev_tps},
+        )
+    finally:
+        await consumer.stop()
+        await admin.close()
+
+
+@pytest.fixture
+def worker_factory(kafka: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """Make workers: ``worker_factory()`` starts one on a fresh namespace and state dir;
+    ``worker_factory(like=w)`` starts a new process on ``w``'s state and namespace."""
+    started: list[Worker] = []
+
+    def make(like: Worker | None = None, **env: str) -> Worker:
+        if like is not None:
+            worker = Worker(kafka, like.state_dir, like.namespace, **(like.extra_env | env))
+        else:
+            ns = f"t{next(Worker._ids)}-{uuid.uuid4().hex[:6]}"
+            worker = Worker(kafka, tmp_path_factory.mktemp("worker"), ns, **env)
+        started.append(worker)
+        return worker.start()
+
+    yield make
+    for worker in started:
+        try:
+            worker.stop()
+        finally:
+            worker.api.close()
+
+
+@pytest.fixture
+def worker(worker_factory: Any) -> Worker:
+    """A fresh, ready worker on its own namespace and state."""
+    return worker_factory()  # type: ignore[no-any-return]

@@ -1,0 +1,76 @@
+"""Helpers for integration tests: produce scenario events and compute what they must yield."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections import Counter
+from typing import Any
+
+import orjson
+
+from eams.simulator import SHANGHAI, Scenario, ScenarioConfig
+from events.regions import load_reference
+from streams.producer import RawProducer
+
+T0 = dt.datetime(2026, 6, 1, 8, 0, tzinfo=SHANGHAI)
+
+
+def scenario_events(count: int, seed: int = 11, **kw: Any) -> list[dict[str, Any]]:
+    """A reproducible slice of the Shandong scenario, occurred_at spread over 10 days."""
+    cfg = ScenarioConfig(seed=seed, count=count, start=T0, span=dt.timedelta(days=10), **kw)
+    return list(Scenario(load_reference("shandong"), cfg))
+
+
+def produce(bootstrap: str, topic: str, raws: list[bytes], source: str = "test") -> None:
+    """Send raw inputs to the ingest topic and wait for the broker's acks."""
+
+    async def go() -> None:
+        async with RawProducer(bootstrap, topic, source) as producer:
+            for raw in raws:
+                await producer.submit(raw)
+
+    asyncio.run(go())
+
+
+def encode(events: list[dict[str, Any]]) -> list[bytes]:
+    """JSON bytes of each event."""
+    return [orjson.dumps(e) for e in events]
+
+
+def expected(events: list[dict[str, Any]]) -> dict[str, Any]:
+    """What the projections must hold for these (valid, distinct) events, computed here
+    independently of the projector."""
+    by_type = Counter(e["event_type"] for e in events)
+    layoffs = [e for e in events if e["event_type"] == "layoff.reported"]
+    regs = [e for e in events if e["event_type"] == "person.registered"]
+    groups = Counter(e["payload"]["target_group"] for e in regs)
+    flagged = sum(
+        len(e["payload"]["regions"]) for e in events if e["event_type"] == "disaster_area.flagged"
+    )
+    return {
+        "events": len(events),
+        "events_by_type": dict(sorted(by_type.items())),
+        "people_laid_off": sum(e["payload"]["laid_off"] for e in layoffs),
+        "layoff_reports": len(layoffs),
+        "registrations": len(regs),
+        "reg_temporary_assistance": groups["temporary_assistance"],
+        "reg_rural_surplus_labour": groups["rural_surplus_labour"],
+        "claims": by_type["unemployment_claim.filed"],
+        "services": by_type["service.delivered"],
+        "disaster_flags": flagged,
+        "persons": len({e["payload"]["national_id"] for e in regs}),
+    }
+
+
+def assert_counts(counts: dict[str, Any], want: dict[str, Any]) -> None:
+    """Compare every projection count with the expectation, exactly."""
+    facts = counts["facts"]
+    assert counts["events"] == want["events"]
+    assert counts["distinct_event_ids"] == want["events"]
+    assert counts["events_by_type"] == want["events_by_type"]
+    assert facts["events"] == want["events"]
+    for key in ("people_laid_off", "layoff_reports", "registrations", "reg_temporary_assistance",
+                "reg_rural_surplus_labour", "claims", "services", "disaster_flags"):  # fmt: skip
+        assert facts[key] == want[key], key
+    assert counts["persons"]["persons"] == want["persons"]
