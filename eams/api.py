@@ -42,7 +42,9 @@ def create_api(host: Host) -> FastAPI:
         ctype = request.headers.get("content-type", "application/json").split(";")[0].strip()
         source = request.headers.get("x-eams-source", "http")
         if ctype in NDJSON_TYPES:
-            lines = [(i, ln) for i, ln in enumerate(body.split(b"\n"), 1) if ln.strip()]
+            lines: list[tuple[int | None, bytes]] = [
+                (i, ln) for i, ln in enumerate(body.split(b"\n"), 1) if ln.strip()
+            ]
         elif ctype == "application/json":
             lines = [(None, body)]
         else:

@@ -187,6 +187,9 @@ def run_demo(
     settings: Settings, *, count: int, rate: float, seed: int | None, exit_when_done: bool
 ) -> None:
     """Broker + worker + scenario + live table; Ctrl-C stops the worker (and our broker)."""
+    from eams.broker import LocalKafka
+
+    was_running = settings.uses_local_kafka and LocalKafka(settings).pid() is not None
     with console.status("starting Kafka (the first start fetches its jars from Maven Central)…"):
         broker = ensure_broker(settings)
     log = settings.state_dir / "worker.log"
@@ -247,10 +250,10 @@ def run_demo(
             worker.wait(timeout=60)
         except subprocess.TimeoutExpired:
             worker.kill()
-        if broker is not None:
-            broker.stop()
+        if broker is not None and not was_running:
+            broker.stop()  # only the broker this demo started
     console.print(
-        "demo stopped; the event log and projections stay in "
+        "\ndemo stopped; the event log and projections stay in "
         f"{settings.state_dir} (eams run serves them again)"
     )
 
@@ -258,7 +261,7 @@ def run_demo(
 def _settled(status: dict[str, Any], count: int) -> bool:
     ing = status["ingest"]
     handled = ing["accepted"] + ing["rejected"] + ing["duplicates"]
-    return handled >= count and status["projector"]["lag"] == 0
+    return bool(handled >= count and status["projector"]["lag"] == 0)
 
 
 def rebuild(settings: Settings) -> None:

@@ -183,23 +183,23 @@ class Scenario:
             nid, county = self.rng.choice(self.registered)
             return self._envelope(i, "unemployment_claim.filed", county, {"national_id": nid})
         if roll < 0.97:
-            county = self._county()
+            where = self._county()
             return self._envelope(
                 i,
                 "vacancy.reported",
-                county.code,
+                where.code,
                 {
                     "vacancy_id": f"v-{self._uuid()[:8]}",
                     "employer_uscc": self._enterprise(),
                     "openings": self.rng.randint(1, 30),
                 },
             )
-        county = self._county()
+        where = self._county()
         before = self.rng.randint(40, 400)
         return self._envelope(
             i,
             "layoff.reported",
-            county.code,
+            where.code,
             {
                 "enterprise_uscc": self._enterprise(),
                 "industry": self.rng.choice(INDUSTRIES),

@@ -49,7 +49,7 @@ class Store:
     def rows(self, sql: str, parameters: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
         """Run a query and return its rows as tuples."""
         try:
-            return list(self.client.query(sql, parameters=parameters).result_rows)
+            return [tuple(row) for row in self.client.query(sql, parameters=parameters).result_rows]
         except ClickHouseError as exc:
             raise ProjectionError(f"ClickHouse refused: {_short(sql)}: {exc}") from exc
 
@@ -70,7 +70,7 @@ class Store:
     def insert(
         self,
         table: str,
-        rows: Sequence[Sequence[Any]],
+        rows: Sequence[tuple[Any, ...]],
         columns: Sequence[str],
         settings: dict[str, Any] | None = None,
     ) -> None:

@@ -280,8 +280,8 @@ class Projector:
                 "deduplicate_blocks_in_dependent_materialized_views": 1,
             }
             await run(self.store.insert, "events", rows, COLUMNS, settings)
-        for record, exc in rejected:
-            await self._dead_letter(record, exc)
+        for record, reason in rejected:
+            await self._dead_letter(record, reason)
         self.stats.rows += len(rows)
         self.stats.batches += 1
         self.stats.positions[partition] = last + 1

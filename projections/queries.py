@@ -52,7 +52,7 @@ def city_overview(
     disasters = {
         city: (int(n), str(sev))
         for city, n, sev in store.rows(
-            f"SELECT city, countIf(active = 1), "
+            f"SELECT city, uniqExactIf(region, active = 1), "
             f"arrayMin(arrayFilter(x -> x != '', groupArrayIf(severity, active = 1))) "
             f"FROM ({_ACTIVE_DISASTER_AREAS}) GROUP BY city"
         )
