@@ -10,15 +10,14 @@ EamsError                    (events.errors, the root of every project error)
 
 from __future__ import annotations
 
+from eams.settings import ConfigError
 from events.errors import EamsError
+
+__all__ = ["BrokerError", "ConfigError", "EamsError", "ServiceUnavailableError"]
 
 
 class BrokerError(EamsError):
     """The local Kafka broker could not be fetched, formatted, started or reached."""
-
-
-class ConfigError(EamsError):
-    """A setting, a mapping file or an argument is wrong; the message says which and how."""
 
 
 class ServiceUnavailableError(EamsError):

@@ -78,8 +78,17 @@ def load_mapping(path: Path) -> Mapping:
 
     try:
         tz = ZoneInfo(str(doc.get("timezone", "Asia/Shanghai")))
-    except ZoneInfoNotFoundError as exc:
-        raise ConfigError(f"{path}: timezone: unknown zone {doc.get('timezone')!r}") from exc
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ConfigError(
+            f"{path}: timezone: unknown zone {doc.get('timezone')!r} (e.g. Asia/Shanghai)"
+        ) from exc
+    try:
+        version = int(doc.get("schema_version", 1))
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{path}: schema_version: expected an integer") from exc
+    id_columns = doc.get("event_id_from") or ()
+    if not isinstance(id_columns, list | tuple):
+        raise ConfigError(f"{path}: event_id_from: expected a list of column names")
     payload = need("payload")
     if not isinstance(payload, dict):
         raise ConfigError(f"{path}: payload: expected field: {{column: …}} pairs")
@@ -90,11 +99,11 @@ def load_mapping(path: Path) -> Mapping:
         )
     return Mapping(
         event_type=str(need("event_type")),
-        schema_version=int(doc.get("schema_version", 1)),
+        schema_version=version,
         source=str(doc.get("source", f"import:{path.stem}")),
         actor=str(doc.get("actor", "importer")),
         timezone=tz,
-        event_id_from=tuple(doc.get("event_id_from") or ()),
+        event_id_from=tuple(str(c) for c in id_columns),
         region={str(k): str(v) for k, v in region.items()},
         occurred_at=column("occurred_at", need("occurred_at")),
         payload={str(k): column(f"payload.{k}", v) for k, v in payload.items()},
@@ -193,6 +202,11 @@ def _csv_rows(path: Path) -> Iterator[tuple[int, bytes, dict[str, str]]]:
                 yield start, pending.rstrip(b"\r\n"), dict(zip(header, values, strict=False))
             pending = b""
             start = line_no + 1
+        if pending.strip():
+            # A quote never closed before the end of the file: still one record, so it is
+            # converted or dead-lettered like any other, never dropped.
+            values = next(csv.reader(io.StringIO(pending.decode("utf-8", "replace"))))
+            yield start, pending.rstrip(b"\r\n"), dict(zip(header, values, strict=False))
 
 
 async def import_file(

@@ -6,13 +6,20 @@ One class, one place: the CLI, the worker, the tests and the benchmarks all buil
 
 from __future__ import annotations
 
+import os
 import secrets
 from pathlib import Path
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from events.errors import EamsError
 from streams.topics import TopicNames
+
+
+class ConfigError(EamsError):
+    """A setting, a mapping file or an argument is wrong; the message says which and how."""
+
 
 #: The checkout this package runs from (deploy/kafka lives beside it).
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -100,6 +107,16 @@ class Settings(BaseSettings):
         path = self.state_dir / "pseudonym.key"
         if not path.exists():
             self.state_dir.mkdir(parents=True, exist_ok=True)
-            path.write_text(secrets.token_hex(32))
-            path.chmod(0o600)
-        return path.read_text().strip().encode()
+            # Created 0600 from the start, written whole, then moved into place.
+            tmp = path.with_suffix(".tmp")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_hex(32))
+            os.replace(tmp, path)
+        key = path.read_text().strip()
+        if len(key) < 32:
+            raise ConfigError(
+                f"{path} holds no usable key ({len(key)} characters); restore it from a backup "
+                "(existing pseudonyms depend on it) or set EAMS_PSEUDONYM_SECRET"
+            )
+        return key.encode()

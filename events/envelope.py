@@ -194,7 +194,12 @@ class Envelope(BaseModel):
             raise ValueError(
                 "datetime without time zone; give an offset, e.g. 2024-03-01T09:00:00+08:00"
             )
-        return value.astimezone(SHANGHAI)
+        try:
+            return value.astimezone(SHANGHAI)
+        except OverflowError:
+            raise ValueError(
+                "time is out of range once converted to Asia/Shanghai; expected a real date"
+            ) from None
 
     @property
     def payload_type(self) -> type[EventPayload]:
@@ -245,7 +250,7 @@ def parse_event(
             envelope = Envelope.model_validate(data)
         except ValidationError as e:
             raise rejection_from_validation_error(e, model=Envelope) from None
-        except (TypeError, ValueError) as e:  # last resort: never let a raw error escape
+        except (TypeError, ValueError, OverflowError) as e:  # last resort: never escape raw
             raise EventRejectedError("(body)", f"could not be validated: {e}") from None
         reference.require(envelope.region, "region")
         for i, code in enumerate(getattr(envelope.payload, "regions", ())):

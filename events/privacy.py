@@ -41,6 +41,8 @@ def pseudonym(national_id: str, secret: bytes) -> str:
 
 
 def _looks_like_national_id(value: str) -> bool:
+    if len(value) != 18 or not value[:17].isdigit():
+        return False  # cheap pre-check: most keys (pseudonyms, credit codes) stop here
     try:
         validate_national_id(value)
     except EventRejectedError:

@@ -261,6 +261,10 @@ class Projector:
             except EventRejectedError as exc:
                 rejected.append((record, exc))
                 continue
+            except (TypeError, ValueError, KeyError, OverflowError) as exc:
+                # One odd document must not stop the projection of everything after it.
+                rejected.append((record, EventRejectedError("(body)", f"cannot project: {exc}")))
+                continue
             if not ids.add(row[0].bytes):
                 self.stats.duplicates += 1
                 continue

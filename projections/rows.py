@@ -84,14 +84,11 @@ def to_row(
     event_type = str(doc["event_type"])
     region = str(doc["region"])
     city = reference.city_of(region) or ""
-    regions = [str(r) for r in payload.get("regions") or []]
+    raw_regions = payload.get("regions") or []
+    if not isinstance(raw_regions, list):
+        raise EventRejectedError("payload.regions", "expected a list of region codes")
+    regions = [str(r) for r in raw_regions]
     disaster_id = str(payload.get("disaster_id") or "")
-    if disaster_regions is not None and disaster_id and event_type.startswith("disaster_area."):
-        known = disaster_regions.setdefault(disaster_id, [])
-        if event_type == "disaster_area.cleared" and not regions:
-            regions = list(known)
-        else:
-            known.extend(r for r in regions if r not in known)
     status = payload.get("employment_status") or payload.get("status") or ""
     status = str(status) or _STATUS_BY_TYPE.get(event_type, "")
     enterprise = payload.get("enterprise_uscc") or payload.get("uscc") or ""
@@ -101,12 +98,24 @@ def to_row(
         event_id = UUID(str(doc["event_id"]))
     except ValueError as exc:
         raise EventRejectedError("event_id", f"expected a UUID, got {doc['event_id']!r}") from exc
+    try:
+        version = int(doc.get("schema_version") or 1)
+    except (TypeError, ValueError) as exc:
+        raise EventRejectedError("schema_version", "expected an integer") from exc
+    occurred_at, recorded_at = _ts(doc, "occurred_at"), _ts(doc, "recorded_at")
+    # Only a document that passed every check may widen what a later clear applies to.
+    if disaster_regions is not None and disaster_id and event_type.startswith("disaster_area."):
+        known = disaster_regions.setdefault(disaster_id, [])
+        if event_type == "disaster_area.cleared" and not regions:
+            regions = list(known)
+        else:
+            known.extend(r for r in regions if r not in known)
     return (
         event_id,
         event_type,
-        int(doc.get("schema_version") or 1),
-        _ts(doc, "occurred_at"),
-        _ts(doc, "recorded_at"),
+        version,
+        occurred_at,
+        recorded_at,
         region,
         city,
         str(doc.get("aggregate_id") or ""),
