@@ -8,7 +8,6 @@ through here.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, HTTPException, Request
@@ -76,7 +75,7 @@ def create_api(host: Host) -> FastAPI:
         """Counters of the ingest agent and the projector's positions and lag."""
         p = host.projector.stats
         return {
-            "ingest": asdict(host.ingest.stats),
+            "ingest": host.ingest.stats(),
             "projector": {
                 "rows": p.rows,
                 "batches": p.batches,
@@ -89,7 +88,7 @@ def create_api(host: Host) -> FastAPI:
                 "version": p.version,
             },
             "rebuilding": host.rebuilding,
-            "ingest_ready": host.ingest.ready.is_set(),
+            "ingest_ready": host.ingest.ready,
             "clickhouse": host.settings.clickhouse_dsn,
             "kafka": host.settings.bootstrap,
         }

@@ -4,8 +4,9 @@ Start order:
 
 1. create the topics (the CLI has started the local broker if none is configured);
 2. open ClickHouse (embedded chDB by default) and apply the schema migrations;
-3. start the projector, the ingest stream (restores its dedupe state), then the HTTP API;
-4. on SIGINT/SIGTERM: stop the API, let the ingest stream finish and commit its batch,
+3. start the projector, the ingest stream in its own process (:mod:`eams.ingest_process`;
+   it restores its dedupe state), then the HTTP API;
+4. on SIGINT/SIGTERM: stop the API, let the ingest process finish and commit its batch,
    let the projector write its batch, then close the store.
 """
 
@@ -20,13 +21,13 @@ from typing import Any
 
 import uvicorn
 
+from eams.ingest_process import IngestProcess
 from eams.settings import Settings
 from events.regions import RegionReference, load_reference
 from projections.client import Store, run
 from projections.migrations import drop_all, migrate
 from projections.projector import Projector
 from streams import topics
-from streams.ingest import IngestStream
 from streams.producer import RawProducer
 
 log = logging.getLogger("eams")
@@ -51,13 +52,7 @@ class Host:
         self.secret = settings.secret()
         self.store = Store(settings.clickhouse_dsn)
         self.producer = RawProducer(settings.bootstrap, settings.topics.ingest_raw, source="http")
-        self.ingest = IngestStream(
-            bootstrap=settings.bootstrap,
-            topic_names=settings.topics,
-            reference=self.reference,
-            secret=self.secret,
-            window=settings.dedupe_window,
-        )
+        self.ingest = IngestProcess(settings)
         self.projector = self._new_projector()
         self.rebuilding = False
         self._stop_projector = asyncio.Event()
@@ -111,6 +106,14 @@ def _crash_if_failed(task: asyncio.Task[None]) -> None:
     signal.raise_signal(signal.SIGTERM)
 
 
+async def _watch_ingest(host: Host, stop: asyncio.Event) -> None:
+    """A dead ingest child must not leave a live-looking worker: stop everything."""
+    while host.ingest.alive:
+        await asyncio.sleep(0.5)
+    log.error("the ingest process ended (exit code %s); stopping", host.ingest.exitcode)
+    stop.set()
+
+
 async def serve(settings: Settings, on_ready: Callable[[Host], Any] | None = None) -> None:
     """Run everything until SIGINT/SIGTERM (see the module docstring for the order)."""
     await topics.ensure_topics(settings.bootstrap, settings.topic_partitions, settings.topics)
@@ -122,9 +125,8 @@ async def serve(settings: Settings, on_ready: Callable[[Host], Any] | None = Non
         loop.add_signal_handler(sig, stop.set)
     await host.producer.__aenter__()
     host.start_projector()
-    stop_ingest = asyncio.Event()
-    ingest_task = asyncio.create_task(host.ingest.run(stop_ingest), name="ingest")
-    ingest_task.add_done_callback(_crash_if_failed)
+    host.ingest.start()
+    watch = asyncio.create_task(_watch_ingest(host, stop), name="watch-ingest")
 
     from eams.api import create_api
 
@@ -150,8 +152,8 @@ async def serve(settings: Settings, on_ready: Callable[[Host], Any] | None = Non
     finally:
         server.should_exit = True
         await server_task
-        stop_ingest.set()
-        await ingest_task
+        watch.cancel()
+        await host.ingest.stop()
         await host.stop_projector()
         await host.producer.__aexit__(None, None, None)
         host.store.close()

@@ -33,13 +33,14 @@ import logging
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import ConsumerRecord, OffsetAndMetadata
 
 from events.regions import RegionReference
 from streams import topics
 from streams.dlq import dlq_headers
 from streams.pipeline import Accepted, process_raw
+from streams.producer import BatchSender, new_producer
 from streams.topics import TopicNames
 
 log = logging.getLogger(__name__)
@@ -104,13 +105,7 @@ class IngestStream:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Restore the dedupe state, then process batches until ``stop`` is set."""
-        producer = AIOKafkaProducer(
-            bootstrap_servers=self.bootstrap,
-            enable_idempotence=True,
-            linger_ms=5,
-            max_batch_size=1024 * 1024,
-            max_request_size=8 * 1024 * 1024,
-        )
+        producer = new_producer(self.bootstrap)
         consumer = AIOKafkaConsumer(
             bootstrap_servers=self.bootstrap,
             group_id=self.group,
@@ -120,6 +115,7 @@ class IngestStream:
         )
         await producer.start()
         await consumer.start()
+        sender = BatchSender(producer)
         try:
             await self._restore()
             cluster = await consumer._client.fetch_all_metadata()  # noqa: SLF001
@@ -130,7 +126,7 @@ class IngestStream:
                 fetched = await consumer.getmany(timeout_ms=200, max_records=self.batch)
                 records = [r for rs in fetched.values() for r in rs]
                 if records:
-                    await self._process(records, producer)
+                    await self._process(records, sender)
                     await consumer.commit(
                         {
                             tp: OffsetAndMetadata(rs[-1].offset + 1, "")
@@ -174,9 +170,8 @@ class IngestStream:
             await consumer.stop()
 
     async def _process(
-        self, records: list[ConsumerRecord[bytes, bytes]], producer: AIOKafkaProducer
+        self, records: list[ConsumerRecord[bytes, bytes]], sender: BatchSender
     ) -> None:
-        pending: list[asyncio.Future[object]] = []
         for r in records:
             value = r.value or b""
             source = topics.header(r.headers, topics.H_SOURCE) or "unknown"
@@ -191,9 +186,7 @@ class IngestStream:
                 self.stats.rejected += 1
                 origin = f"{r.topic}:{r.partition}:{r.offset}"
                 headers = dlq_headers(result.reason, result.field, source, origin, line)
-                pending.append(
-                    await producer.send(self.topics.dlq, value=value, key=r.key, headers=headers)
-                )
+                await sender.add(self.topics.dlq, value, r.key, headers)
                 continue
             mark = f"{r.partition}:{r.offset}".encode()
             event_id = result.event_id.bytes
@@ -203,12 +196,10 @@ class IngestStream:
                 continue
             if first is None:
                 self.seen.put(event_id, mark)
-                pending.append(await producer.send(self.topics.dedupe, value=mark, key=event_id))
-            pending.append(
-                await producer.send(self.topics.events, value=result.value, key=result.key)
-            )
+                await sender.add(self.topics.dedupe, mark, event_id)
+            await sender.add(self.topics.events, result.value, result.key)
             self.stats.accepted += 1
             self.stats.by_type[result.event_type] = self.stats.by_type.get(result.event_type, 0) + 1
         # Every output of the batch must be on the broker before its offsets are committed.
-        await asyncio.gather(*pending)
+        await sender.flush()
         self.stats.batches += 1
