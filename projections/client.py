@@ -80,6 +80,21 @@ class Store:
         except ClickHouseError as exc:
             raise ProjectionError(f"insert into {table} failed: {exc}") from exc
 
+    def insert_columns(
+        self,
+        table: str,
+        columns: Sequence[Sequence[Any]],
+        names: Sequence[str],
+        settings: dict[str, Any] | None = None,
+    ) -> None:
+        """Insert column-oriented data (one sequence per column; ~30 % faster than rows)."""
+        try:
+            self.client.insert(
+                table, columns, column_names=list(names), column_oriented=True, settings=settings
+            )
+        except ClickHouseError as exc:
+            raise ProjectionError(f"insert into {table} failed: {exc}") from exc
+
     def close(self) -> None:
         """Release the client (the embedded engine stays up until the process exits)."""
         self.client.close()

@@ -283,7 +283,8 @@ class Projector:
                 "insert_deduplication_token": f"{NAME}:{partition}:{first}:{last}",
                 "deduplicate_blocks_in_dependent_materialized_views": 1,
             }
-            await run(self.store.insert, "events", rows, COLUMNS, settings)
+            columns = list(zip(*rows, strict=True))
+            await run(self.store.insert_columns, "events", columns, COLUMNS, settings)
         for record, reason in rejected:
             await self._dead_letter(record, reason)
         self.stats.rows += len(rows)

@@ -24,7 +24,6 @@ class TopicNames:
     events: str
     dlq: str
     commands: str
-    dedupe: str
 
     @classmethod
     def for_namespace(cls, namespace: str = "eams") -> TopicNames:
@@ -34,12 +33,11 @@ class TopicNames:
             events=f"{namespace}.events",
             dlq=f"{namespace}.events.dlq",
             commands=f"{namespace}.commands",
-            dedupe=f"{namespace}.ingest.dedupe",
         )
 
     def all(self) -> tuple[str, ...]:
         """Every topic of the namespace."""
-        return (self.ingest_raw, self.events, self.dlq, self.commands, self.dedupe)
+        return (self.ingest_raw, self.events, self.dlq, self.commands)
 
 
 #: Header names carried by raw and dead-lettered messages.
@@ -50,11 +48,11 @@ H_FIELD = "eams-field"
 H_REJECTED_AT = "eams-rejected-at"
 H_ORIGIN = "eams-origin"
 H_REPLAY_OF = "eams-replay-of"
+H_EVENT_ID = "eams-event-id"  # on eams.events: the event id (16 bytes)
+H_RAW_MARK = "eams-raw-mark"  # on eams.events: raw partition:offset it was appended from
 
 # The event log is the source of truth: never delete from it.
 _FOREVER = {"retention.ms": "-1", "retention.bytes": "-1"}
-# The dedupe changelog keeps the latest mark per event id.
-_COMPACT = {"cleanup.policy": "compact"}
 
 
 async def ensure_topics(bootstrap: str, partitions: int, names: TopicNames) -> None:
@@ -64,9 +62,7 @@ async def ensure_topics(bootstrap: str, partitions: int, names: TopicNames) -> N
     try:
         existing = set(await admin.list_topics())
         missing = [
-            NewTopic(
-                name, partitions, 1, topic_configs=_COMPACT if name == names.dedupe else _FOREVER
-            )
+            NewTopic(name, partitions, 1, topic_configs=_FOREVER)
             for name in names.all()
             if name not in existing
         ]
