@@ -35,7 +35,9 @@ CREATE TABLE IF NOT EXISTS events
     projected_at      DateTime64(3, 'Asia/Shanghai') DEFAULT now64(3)
 )
 ENGINE = MergeTree
-PARTITION BY toYYYYMM(occurred_at)
+-- Yearly partitions: imports of historical notices (US WARN data reaches back to 1999)
+-- put decades into one insert, and ClickHouse refuses more than 100 partitions per block.
+PARTITION BY toYear(occurred_at)
 ORDER BY (event_type, region, occurred_at, event_id)
 SETTINGS non_replicated_deduplication_window = 10000;
 
