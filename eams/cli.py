@@ -51,7 +51,8 @@ app.add_typer(events_app, name="events")
 app.add_typer(dlq_app, name="dlq")
 
 console = Console()
-err = Console(stderr=True)
+# soft_wrap: an error is one line (greppable in logs), never hard-wrapped at 80 columns
+err = Console(stderr=True, soft_wrap=True)
 
 
 def settings() -> Settings:
@@ -190,9 +191,16 @@ def import_cmd(
     from eams.broker import ensure_broker
     from eams.importer import count_lines, import_file
 
+    if not file.exists():
+        raise ConfigError(f"{file}: no such file")
+    if file.suffix.lower() == ".csv" and mapping is None:
+        raise ConfigError(
+            f"{file}: a CSV file needs --mapping FILE (columns -> event fields), "
+            "e.g. deploy/mappings/warn_us.yaml"
+        )
     s = settings()
     ensure_broker(s)
-    total = count_lines(file) if file.exists() else 0
+    total = count_lines(file)
     with Progress(
         "[progress.description]{task.description}",
         BarColumn(),

@@ -102,6 +102,9 @@ def counts(store: Store) -> dict[str, Any]:
         "events": sum(int(v) for v in by_type.values()),
         "events_by_type": {k: int(v) for k, v in sorted(by_type.items())},
         "distinct_event_ids": int(store.scalar("SELECT uniqExact(event_id) FROM events") or 0),
+        "events_in_statistical_zones": int(
+            store.scalar("SELECT countIf(region_is_statistical_zone = 1) FROM events") or 0
+        ),
         "facts": fact_totals(store),
         "persons": {k: int(v) for k, v in persons.items()},
         "households": {k: int(v) for k, v in households.items()},

@@ -18,8 +18,8 @@ from events.regions import RegionReference
 
 COLUMNS: tuple[str, ...] = (
     "event_id", "event_type", "schema_version", "occurred_at", "recorded_at", "region",
-    "city", "aggregate_id", "source", "actor", "correlation_id", "causation_id",
-    "person_id", "household_id", "target_group", "status", "enterprise", "laid_off",
+    "region_is_statistical_zone", "city", "aggregate_id", "source", "actor", "correlation_id",
+    "causation_id", "person_id", "household_id", "target_group", "status", "enterprise", "laid_off",
     "headcount_before", "disaster_id", "disaster_kind", "severity", "disaster_regions",
     "disaster_cities", "amount", "payload", "kafka_partition", "kafka_offset",
 )  # fmt: skip
@@ -48,6 +48,11 @@ def _ts(doc: dict[str, Any], name: str) -> dt.datetime:
 def _int(payload: dict[str, Any], name: str) -> int:
     value = payload.get(name)
     return int(value) if isinstance(value, int | float) and value > 0 else 0
+
+
+def _zone(reference: RegionReference, code: str) -> bool:
+    region = reference.get(code)
+    return bool(region and region.is_statistical_zone)
 
 
 def _amount(value: Any) -> float:
@@ -117,6 +122,7 @@ def to_row(
         occurred_at,
         recorded_at,
         region,
+        1 if _zone(reference, region) else 0,
         city,
         str(doc.get("aggregate_id") or ""),
         str(doc.get("source") or ""),

@@ -10,6 +10,8 @@ CREATE TABLE IF NOT EXISTS events
     occurred_at       DateTime64(3, 'Asia/Shanghai'),
     recorded_at       DateTime64(3, 'Asia/Shanghai'),
     region            LowCardinality(String),
+    -- 1 for a statistical development zone (GB/T 2260 codes xx7x): accepted, but flagged
+    region_is_statistical_zone UInt8,
     city              LowCardinality(String),
     aggregate_id      String,
     source            LowCardinality(String),

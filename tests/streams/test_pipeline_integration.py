@@ -158,3 +158,16 @@ def test_v1_layoff_is_upcast_on_the_way_in(worker: Worker) -> None:
     counts = worker.wait_settled()
     assert counts["facts"]["people_laid_off"] == 260
     assert counts["events_by_type"] == {"layoff.reported": 1}
+
+
+def test_statistical_zone_is_accepted_and_flagged(worker: Worker) -> None:
+    zone = _event("layoff.reported", {"enterprise_name": "高新区某电子厂", "laid_off": 30},
+                  region="370176", schema_version=2)  # fmt: skip
+    county = _event("layoff.reported", {"enterprise_name": "历下区某商场", "laid_off": 12},
+                    region="370102", schema_version=2)  # fmt: skip
+    produce(worker.bootstrap, worker.settings.topics.ingest_raw, encode([zone, county]))
+    counts = worker.wait_settled()
+    assert counts["events"] == 2
+    assert counts["events_in_statistical_zones"] == 1
+    jinan = next(r for r in worker.api.get("/api/overview/cities").json() if r["code"] == "370100")
+    assert jinan["people_laid_off"] == 42  # a zone's figures roll up to its city
