@@ -14,7 +14,8 @@ What it measures, in one run on the same broker:
    clickhouse-connect into a plain MergeTree table in its own chDB, no validation, no
    views. Events/s = N / (first fetch .. last insert).
 
-It prints both rates, their ratio, the producer's rate, and the worker's peak RSS (VmHWM).
+It prints both rates, their ratio, the producer's rate, and the peak RSS (VmHWM) of the
+worker and of its ingest child process.
 Event generation and encoding happen before any clock starts.
 """
 
@@ -77,6 +78,15 @@ async def produce(bootstrap: str, topic: str, raws: list[bytes]) -> float:
         for raw in raws:
             await producer.submit(raw)
     return time.perf_counter() - t0
+
+
+def children(pid: int) -> list[int]:
+    """Direct children of a process (the ingest child of ``eams run``)."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        text = (task / "children").read_text().split()
+        found += [int(c) for c in text]
+    return found
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -172,6 +182,7 @@ def main() -> None:
             time.sleep(0.05)
         pipeline_s = time.perf_counter() - t0
         rss = peak_rss_mb(worker.pid)
+        child_rss = sum(peak_rss_mb(c) for c in children(worker.pid))
         counts = api.get("/api/projections/counts", timeout=120).json()
     finally:
         worker.terminate()
@@ -197,7 +208,8 @@ def main() -> None:
     print(f"baseline raw consume+insert    {baseline_eps:>12,.0f} events/s  "
           f"({baseline['seconds']:.1f} s)")  # fmt: skip
     print(f"ratio pipeline / baseline      {pipeline_eps / baseline_eps:>12.2f}")
-    print(f"worker peak RSS                {rss:>12,.0f} MiB")
+    print(f"worker peak RSS (projector)    {rss:>12,.0f} MiB")
+    print(f"ingest process peak RSS        {child_rss:>12,.0f} MiB")
     if counts["events"] != n:
         raise SystemExit(f"projected {counts['events']} events, expected {n}")
 

@@ -40,8 +40,11 @@ def _die_with_parent() -> None:
 def _child(
     settings: dict[str, Any], shared: SynchronizedString, ready: MpEvent, stop: MpEvent
 ) -> None:
+    from eams.runtime import tune_gc
+
     _die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    tune_gc()
     asyncio.run(_run(Settings(**settings), shared, ready, stop))
 
 

@@ -19,6 +19,8 @@ import hashlib
 import hmac
 from typing import Any
 
+import orjson
+
 from events.catalogue import PII_FIELDS
 from events.envelope import Envelope
 from events.errors import EventRejectedError
@@ -50,18 +52,16 @@ def _looks_like_national_id(value: str) -> bool:
     return True
 
 
-def pseudonymise(envelope: Envelope, secret: bytes) -> Envelope:
-    """Return ``envelope`` with personal data replaced by a pseudonym and masked fields.
-
-    Idempotent: ``pseudonymise(pseudonymise(e, s), s) == pseudonymise(e, s)``.
-    """
+def _changes(envelope: Envelope, secret: bytes) -> tuple[dict[str, Any], str]:
+    """What pseudonymising ``envelope`` changes: payload fields, and the aggregate id."""
     payload = envelope.payload
     aggregate_id = envelope.aggregate_id
+    update: dict[str, Any] = {}
     if isinstance(payload, PersonPayload):
-        update: dict[str, Any] = {}
         clear_id = payload.national_id
+        person_id = payload.person_id
         if payload.national_id is not None:
-            update["person_id"] = pseudonym(payload.national_id, secret)
+            person_id = update["person_id"] = pseudonym(payload.national_id, secret)
             update["national_id_masked"] = mask_national_id(payload.national_id)
             update["national_id"] = None
         if payload.name is not None:
@@ -70,10 +70,8 @@ def pseudonymise(envelope: Envelope, secret: bytes) -> Envelope:
         if payload.phone is not None:
             update["phone_masked"] = mask_phone(payload.phone)
             update["phone"] = None
-        if update:
-            payload = payload.model_copy(update=update)
         if aggregate_id is None or aggregate_id == clear_id:
-            aggregate_id = payload.aggregate_key(envelope.region)
+            aggregate_id = person_id  # person events are keyed by the pseudonym
     elif aggregate_id is None:
         aggregate_id = payload.aggregate_key(envelope.region)
     if aggregate_id is None:
@@ -81,9 +79,41 @@ def pseudonymise(envelope: Envelope, secret: bytes) -> Envelope:
     elif _looks_like_national_id(aggregate_id):
         # A clear ID used as a key would leak through Kafka keys and projections.
         aggregate_id = pseudonym(aggregate_id, secret)
-    if payload is envelope.payload and aggregate_id == envelope.aggregate_id:
+    return update, aggregate_id
+
+
+def pseudonymise(envelope: Envelope, secret: bytes) -> Envelope:
+    """Return ``envelope`` with personal data replaced by a pseudonym and masked fields.
+
+    Idempotent: ``pseudonymise(pseudonymise(e, s), s) == pseudonymise(e, s)``.
+    """
+    update, aggregate_id = _changes(envelope, secret)
+    if not update and aggregate_id == envelope.aggregate_id:
         return envelope
+    payload = envelope.payload.model_copy(update=update) if update else envelope.payload
     return envelope.model_copy(update={"payload": payload, "aggregate_id": aggregate_id})
+
+
+def pseudonymised_json(envelope: Envelope, secret: bytes) -> tuple[bytes, bytes]:
+    """``(partition key, JSON)`` of ``pseudonymise(envelope)`` without building it.
+
+    The ingest hot path: the same changes as :func:`pseudonymise`, applied to the JSON
+    document instead of copying two models (same bytes as ``pseudonymise(e).to_json()``).
+    """
+    update, aggregate_id = _changes(envelope, secret)
+    doc = envelope.as_dict()
+    doc["aggregate_id"] = aggregate_id
+    payload = doc["payload"]
+    for name, value in update.items():
+        if value is None:
+            payload.pop(name, None)
+        else:
+            payload[name] = value
+    if update:
+        # Keep the field order of the model, as to_json() would.
+        order = type(envelope.payload).model_fields
+        doc["payload"] = {k: payload[k] for k in order if k in payload}
+    return aggregate_id.encode("utf-8"), orjson.dumps(doc)
 
 
 def assert_no_clear_pii(envelope: Envelope) -> None:

@@ -14,7 +14,7 @@ import orjson
 
 from events.envelope import parse_event
 from events.errors import EventRejectedError
-from events.privacy import pseudonymise
+from events.privacy import pseudonymised_json
 from events.regions import RegionReference
 
 
@@ -42,14 +42,11 @@ def process_raw(
     """Validate and pseudonymise one raw input; never raises for bad input."""
     try:
         envelope = parse_event(raw, reference=reference, line=line)
-        envelope = pseudonymise(envelope, secret)
     except EventRejectedError as exc:
         return Rejected(field=exc.field, reason=str(exc))
+    key, value = pseudonymised_json(envelope, secret)
     return Accepted(
-        event_id=envelope.event_id,
-        event_type=envelope.event_type,
-        key=envelope.partition_key(),
-        value=envelope.to_json(),
+        event_id=envelope.event_id, event_type=envelope.event_type, key=key, value=value
     )
 
 

@@ -140,3 +140,24 @@ def test_layoff_aggregate_is_enterprise(
     assert pseudonymise(named, SECRET).aggregate_id == "Acme"
     given = parse_event(raw_event(aggregate_id="site-9"), reference=shandong)
     assert pseudonymise(given, SECRET).aggregate_id == "site-9"
+
+
+def test_pseudonymised_json_is_byte_identical_to_the_model_path() -> None:
+    """The ingest hot path must produce exactly what pseudonymise().to_json() produces."""
+    import datetime as dt
+
+    from eams.simulator import SHANGHAI, Scenario, ScenarioConfig
+    from events.envelope import parse_event
+    from events.privacy import pseudonymise, pseudonymised_json
+    from events.regions import load_reference
+
+    reference = load_reference("shandong")
+    start = dt.datetime(2026, 5, 1, tzinfo=SHANGHAI)
+    config = ScenarioConfig(seed=5, count=600, start=start, span=dt.timedelta(days=3))
+    for raw in Scenario(reference, config):
+        envelope = parse_event(raw, reference=reference)
+        model = pseudonymise(envelope, b"k")
+        key, value = pseudonymised_json(envelope, b"k")
+        assert value == model.to_json()
+        assert key == model.partition_key()
+        assert b'national_id"' not in value and b'"name"' not in value
