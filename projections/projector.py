@@ -23,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,6 +38,7 @@ from projections.client import Store, run
 from projections.errors import ProjectionError
 from projections.rows import COLUMNS, to_row
 from streams.dlq import dlq_headers
+from streams.ingest import DedupeState
 from streams.topics import TopicNames
 
 log = logging.getLogger(__name__)
@@ -46,24 +46,8 @@ log = logging.getLogger(__name__)
 NAME = "events"
 
 
-class RecentIds:
-    """A bounded set of recent event ids (oldest evicted first)."""
-
-    def __init__(self, capacity: int) -> None:
-        self.capacity = capacity
-        self._ids: OrderedDict[bytes, None] = OrderedDict()
-
-    def add(self, event_id: bytes) -> bool:
-        """Remember ``event_id``; False if it was already there (a duplicate)."""
-        if event_id in self._ids:
-            return False
-        self._ids[event_id] = None
-        if len(self._ids) > self.capacity:
-            self._ids.popitem(last=False)
-        return True
-
-    def __len__(self) -> int:
-        return len(self._ids)
+#: The projector's window of recent event ids (no marks needed: just seen or not).
+RecentIds = DedupeState
 
 
 @dataclass

@@ -78,6 +78,13 @@ class DedupeState:
         if len(self._marks) > self.capacity:
             self._marks.popitem(last=False)
 
+    def add(self, event_id: bytes) -> bool:
+        """Remember ``event_id`` with no mark; False if it was already there (a duplicate)."""
+        if event_id in self._marks:
+            return False
+        self.put(event_id, b"")
+        return True
+
     def __len__(self) -> int:
         return len(self._marks)
 
