@@ -89,12 +89,21 @@ def test_late_events_do_not_overwrite_newer_state(worker: Worker) -> None:
                     "started_on": "2026-06-03"}, at=T0 + dt.timedelta(days=2))  # fmt: skip
     late_service = _event("service.delivered", {"national_id": nid, "service": "counselling"},
                           at=T0 + dt.timedelta(days=1))  # fmt: skip
+    # A zero-employment household cleared on day 3, identified on day 1: the clear arrives
+    # first; another household is identified and stays open.
+    cleared = _event("household.zero_employment_cleared", {"household_id": "hh-1"},
+                     at=T0 + dt.timedelta(days=3))  # fmt: skip
+    found = _event("household.zero_employment_identified",
+                   {"household_id": "hh-1", "members_of_working_age": 2})  # fmt: skip
+    other = _event("household.zero_employment_identified",
+                   {"household_id": "hh-2", "members_of_working_age": 3})  # fmt: skip
     # Arrival order: the newest first, the registration last.
     produce(worker.bootstrap, worker.settings.topics.ingest_raw,
-            encode([placed, late_service, registered]))  # fmt: skip
+            encode([placed, late_service, cleared, registered, found, other]))  # fmt: skip
     counts = worker.wait_settled()
-    assert counts["events"] == 3
+    assert counts["events"] == 6
     assert counts["persons"] == {"persons": 1, "with_group": 1, "exited": 0}
+    assert counts["households"] == {"households": 2, "zero_employment_open": 1}
     rows = worker.api.get("/api/overview/cities").json()
     jinan = next(r for r in rows if r["code"] == "370100")
     assert jinan["persons"] == 1 and jinan["placements"] == 1 and jinan["registrations"] == 1
