@@ -12,14 +12,35 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 
 from events.regions import load_reference
-from projections import queries
+from projections import alert_queries, queries
 from projections.client import run
 from streams.pipeline import Accepted, process_raw
 
 if TYPE_CHECKING:
     from eams.runtime import Host
+
+
+class AckBody(BaseModel):
+    """Who acknowledges, and an optional note."""
+
+    actor: str = Field(min_length=1, max_length=64)
+    note: str | None = Field(default=None, max_length=500)
+
+
+class SilenceBody(BaseModel):
+    """Who silences, for how long, and why."""
+
+    actor: str = Field(min_length=1, max_length=64)
+    minutes: int = Field(gt=0, le=7 * 24 * 60)
+    reason: str | None = Field(default=None, max_length=500)
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone(dt.timedelta(hours=8)))
+
 
 NDJSON_TYPES = ("application/x-ndjson", "application/ndjson", "application/jsonl")
 
@@ -117,6 +138,76 @@ def create_api(host: Host) -> FastAPI:
     async def counts() -> dict[str, Any]:
         """Events by type, fact sums, persons, households and disaster areas."""
         return await run(queries.counts, host.store)
+
+    @api.get("/api/indicators", summary="Current indicator values per region")
+    async def indicators(region: str | None = None) -> dict[str, Any]:
+        """The values the last evaluation used (indicator -> region -> value)."""
+        values = host.evaluator.values if host.evaluator is not None else {}
+        if region:
+            return {name: per.get(region) for name, per in values.items()}
+        return dict(values)
+
+    @api.get("/api/alerts", summary="Alerts (filter by region, level, status)")
+    async def alerts(
+        region: str | None = None, level: str | None = None, status: str | None = "open"
+    ) -> list[dict[str, Any]]:
+        """Most severe and newest first. ``status``: open (default), firing, acknowledged,
+        silenced, resolved, or empty for all."""
+        regions = {region} if region else None
+        return await run(
+            alert_queries.list_alerts,
+            host.store,
+            _now(),
+            regions=regions,
+            level=level,
+            status=status or None,
+        )
+
+    @api.get("/api/alerts/{alert_id}", summary="One alert")
+    async def alert(alert_id: str) -> dict[str, Any]:
+        """The alert's current state, with its report deadline and whether it is overdue."""
+        found = await run(alert_queries.get_alert, host.store, alert_id, _now())
+        if found is None:
+            raise HTTPException(404, f"no alert {alert_id!r}; see GET /api/alerts")
+        return found
+
+    @api.get("/api/alerts/{alert_id}/timeline", summary="An alert's events and notifications")
+    async def alert_timeline(alert_id: str) -> list[dict[str, Any]]:
+        """Every lifecycle event and notification attempt of the alert, in order."""
+        return await run(alert_queries.timeline, host.store, alert_id)
+
+    @api.post("/api/alerts/{alert_id}/ack", summary="Acknowledge an alert")
+    async def ack(alert_id: str, body: AckBody) -> dict[str, Any]:
+        """Record who acknowledged it (stops reminders and escalation)."""
+        found = await run(alert_queries.get_alert, host.store, alert_id, _now())
+        if found is None:
+            raise HTTPException(404, f"no alert {alert_id!r}")
+        if found["status"] == "resolved":
+            raise HTTPException(409, f"alert {alert_id} is already resolved")
+        await host.append_command(
+            "alert.acknowledged",
+            found["region"],
+            alert_id,
+            body.actor,
+            {"alert_id": alert_id, "note": body.note},
+        )
+        return {"alert_id": alert_id, "acknowledged_by": body.actor}
+
+    @api.post("/api/alerts/{alert_id}/silence", summary="Silence an alert for a while")
+    async def silence(alert_id: str, body: SilenceBody) -> dict[str, Any]:
+        """No notifications until ``minutes`` from now."""
+        found = await run(alert_queries.get_alert, host.store, alert_id, _now())
+        if found is None:
+            raise HTTPException(404, f"no alert {alert_id!r}")
+        until = _now() + dt.timedelta(minutes=body.minutes)
+        await host.append_command(
+            "alert.silenced",
+            found["region"],
+            alert_id,
+            body.actor,
+            {"alert_id": alert_id, "until": until.isoformat(), "reason": body.reason},
+        )
+        return {"alert_id": alert_id, "silenced_until": until.isoformat()}
 
     @api.post("/api/admin/rebuild", summary="Drop the projections and replay from offset 0")
     async def rebuild() -> dict[str, Any]:

@@ -55,6 +55,8 @@ class Host:
         self.ingest = IngestProcess(settings)
         self.projector = self._new_projector()
         self.rebuilding = False
+        self.evaluator: Any = None
+        self.dispatcher: Any = None
         self._stop_projector = asyncio.Event()
         self._projector_task: asyncio.Task[None] | None = None
 
@@ -84,6 +86,101 @@ class Host:
         if self._projector_task is not None:
             await self._projector_task
             self._projector_task = None
+
+    async def append_command(
+        self, event_type: str, region: str, key: str, actor: str, payload: dict[str, Any]
+    ) -> None:
+        """Append an event decided by a command of a user (ack, silence …), with its actor."""
+        import datetime as dt
+
+        from events.envelope import Envelope, new_event_id
+
+        now = dt.datetime.now(dt.timezone(dt.timedelta(hours=8)))
+        envelope = Envelope.model_validate(
+            {
+                "event_id": new_event_id(),
+                "event_type": event_type,
+                "schema_version": 1,
+                "occurred_at": now,
+                "recorded_at": now,
+                "region": region,
+                "aggregate_id": key,
+                "source": "eams.api",
+                "actor": actor,
+                "payload": {k: v for k, v in payload.items() if v is not None},
+            }
+        )
+        await self._alert_producer.send_and_wait(
+            self.settings.topics.events, envelope.to_json(), key=key.encode()
+        )
+
+    def caught_up(self) -> bool:
+        """True when the projector has read every partition of the log to its end."""
+        stats = self.projector.stats
+        return bool(stats.highwater) and stats.lag == 0 and not self.rebuilding
+
+    async def start_alerting(self) -> list[asyncio.Task[None]]:
+        """Start the evaluator (and the dispatcher when a roster is configured)."""
+        from alerting.dispatch import Dispatcher
+        from alerting.evaluator import Evaluator
+        from alerting.indicator_names import INDICATOR_NAMES
+        from alerting.roster import load_roster
+        from alerting.rules import load_rules
+        from projections.risk_index import load_components
+        from streams.producer import BatchSender, new_producer
+
+        s = self.settings
+        rules = load_rules(s.rules, indicators=INDICATOR_NAMES, reference=self.reference)
+        self._alert_producer = new_producer(s.bootstrap)
+        await self._alert_producer.start()
+        self.evaluator = Evaluator(
+            store=self.store,
+            reference=self.primary,
+            rules=rules,
+            components=load_components(s.risk_index),
+            sender=BatchSender(self._alert_producer),
+            topic_names=s.topics,
+            interval=s.risk_interval,
+        )
+        self._stop_alerting = asyncio.Event()
+        tasks = [
+            asyncio.create_task(
+                self.evaluator.run(self._stop_alerting, self.caught_up), name="evaluator"
+            )
+        ]
+        if s.roster is not None:
+            self.dispatcher = Dispatcher(
+                store=self.store,
+                reference=self.primary,
+                roster=load_roster(s.roster),
+                sender=BatchSender(self._alert_producer),
+                topic_names=s.topics,
+                rules=rules,
+            )
+            self.evaluator.listeners.append(self.dispatcher.on_fired)
+            tasks.append(asyncio.create_task(self._dispatch_loop(), name="dispatcher"))
+        return tasks
+
+    async def _dispatch_loop(self) -> None:
+        while not self.caught_up() and not self._stop_alerting.is_set():
+            await asyncio.sleep(0.1)
+        assert self.dispatcher is not None
+        await self.dispatcher.restore()
+        while not self._stop_alerting.is_set():
+            try:
+                await self.dispatcher.tick()
+            except Exception:  # noqa: BLE001 - reminders must survive one bad cycle
+                log.exception("reminder cycle failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop_alerting.wait(), self.settings.risk_interval)
+
+    async def stop_alerting(self, tasks: list[asyncio.Task[None]]) -> None:
+        """Stop evaluating and let deliveries under way finish."""
+        self._stop_alerting.set()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if self.dispatcher is not None:
+            await self.dispatcher.drain()
+        await self._alert_producer.stop()
 
     async def rebuild(self) -> None:
         """Drop every projection and replay ``eams.events`` from offset 0."""
@@ -140,6 +237,7 @@ async def serve(settings: Settings, on_ready: Callable[[Host], Any] | None = Non
     host.start_projector()
     host.ingest.start()
     watch = asyncio.create_task(_watch_ingest(host, stop), name="watch-ingest")
+    alerting = await host.start_alerting()
 
     from eams.api import create_api
 
@@ -166,6 +264,7 @@ async def serve(settings: Settings, on_ready: Callable[[Host], Any] | None = Non
         server.should_exit = True
         await server_task
         watch.cancel()
+        await host.stop_alerting(alerting)
         await host.ingest.stop()
         await host.stop_projector()
         await host.producer.__aexit__(None, None, None)

@@ -67,6 +67,17 @@ class Settings(BaseSettings):
         default=2_000_000, ge=1000, description="Recent event ids the projector remembers."
     )
     log_level: str = Field(default="warn", description="crit, error, warn, info or debug.")
+    rules: Path = Field(
+        default=PROJECT_ROOT / "alerting" / "rules" / "default.yaml",
+        description="Alert rules: a YAML file or a directory of them (eams rules lint).",
+    )
+    roster: Path | None = Field(
+        default=None, description="Duty roster and channels (YAML); unset = no notifications."
+    )
+    risk_index: Path | None = Field(
+        default=None, description="Risk-index weights (YAML); unset = documented defaults."
+    )
+    risk_interval: float = Field(default=2.0, gt=0, description="Seconds between evaluations.")
 
     @property
     def topics(self) -> TopicNames:

@@ -52,6 +52,7 @@ from events.payloads_people import (
 from events.payloads_response import (
     AlertAcknowledged,
     AlertEscalated,
+    AlertLevelChanged,
     AlertRaised,
     AlertResolved,
     AlertSilenced,
@@ -128,6 +129,7 @@ CATALOGUE_SECTIONS: dict[str, dict[str, type[EventPayload]]] = {
         "risk.level_changed": RiskLevelChanged,
         "alert.raised": AlertRaised,
         "alert.escalated": AlertEscalated,
+        "alert.level_changed": AlertLevelChanged,
         "alert.acknowledged": AlertAcknowledged,
         "alert.silenced": AlertSilenced,
         "alert.resolved": AlertResolved,

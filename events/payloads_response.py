@@ -23,6 +23,7 @@ from events.vocabulary import NotificationChannel, RiskLevel, Severity
 __all__ = [
     "AlertAcknowledged",
     "AlertEscalated",
+    "AlertLevelChanged",
     "AlertRaised",
     "AlertResolved",
     "AlertSilenced",
@@ -70,6 +71,17 @@ class AlertRaised(_AlertPayload):
     level: Severity
     summary: Text
     indicator: Ident | None = None
+    value: float | None = None
+    threshold: float | None = None
+    pending_since: AwareDatetime | None = None
+
+
+class AlertLevelChanged(_AlertPayload):
+    """A firing alert's level went up or down (the condition is the same alert)."""
+
+    rule: Ident
+    previous_level: Severity
+    level: Severity
     value: float | None = None
     threshold: float | None = None
 

@@ -100,9 +100,9 @@ class Store:
         self.client.close()
 
 
-async def run(fn: Callable[..., T], *args: Any) -> T:
+async def run(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """Run a blocking store call in a worker thread."""
-    return await asyncio.to_thread(fn, *args)
+    return await asyncio.to_thread(fn, *args, **kwargs)
 
 
 def _short(sql: str) -> str:

@@ -9,7 +9,8 @@ from events.regions import RegionReference
 from projections.client import Store
 
 FACT_COLUMNS: tuple[str, ...] = (
-    "events", "layoff_reports", "people_laid_off", "registrations",
+    "events", "layoff_reports", "people_laid_off", "concentrated_layoffs", "vacancy_openings",
+    "registrations",
     "reg_employment_difficulty", "reg_rural_surplus_labour", "reg_low_income_graduate",
     "reg_temporary_assistance", "claims", "services", "placements", "subsidies_paid",
     "subsidy_amount_paid", "disaster_flags", "disaster_clears",

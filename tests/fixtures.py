@@ -30,6 +30,7 @@ from eams.broker import LocalKafka
 from eams.settings import Settings
 
 SECRET = "test-pseudonym-secret"
+NO_RULES = Path(__file__).parent / "data" / "no_rules.yaml"
 
 
 def free_port() -> int:
@@ -76,7 +77,7 @@ class Worker:
             namespace=namespace,
             http_port=self.port,
             pseudonym_secret=SECRET,
-            **{k.removeprefix("EAMS_").lower(): v for k, v in env.items()},  # type: ignore[arg-type]
+            **({"rules": NO_RULES} | {k.removeprefix("EAMS_").lower(): v for k, v in env.items()}),  # type: ignore[arg-type]
         )
         self.api = httpx.Client(base_url=f"http://127.0.0.1:{self.port}", timeout=60)
 
@@ -90,6 +91,7 @@ class Worker:
             EAMS_HTTP_PORT=str(self.port),
             EAMS_PSEUDONYM_SECRET=SECRET,
             EAMS_LOG_LEVEL="info",
+            EAMS_RULES=str(NO_RULES),
         )
         env.update(self.extra_env)
         return env

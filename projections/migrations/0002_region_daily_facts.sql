@@ -7,6 +7,8 @@ CREATE TABLE IF NOT EXISTS region_daily_facts
     events                      UInt64,
     layoff_reports              UInt64,
     people_laid_off             UInt64,
+    concentrated_layoffs        UInt64,
+    vacancy_openings            UInt64,
     registrations               UInt64,
     reg_employment_difficulty   UInt64,
     reg_rural_surplus_labour    UInt64,
@@ -32,6 +34,9 @@ SELECT
     count() AS events,
     countIf(event_type = 'layoff.reported') AS layoff_reports,
     sumIf(laid_off, event_type = 'layoff.reported') AS people_laid_off,
+    -- concentrated layoff: 200+ people at one enterprise in one report (published practice)
+    countIf(event_type = 'layoff.reported' AND laid_off >= 200) AS concentrated_layoffs,
+    sumIf(JSONExtractUInt(payload, 'openings'), event_type = 'vacancy.reported') AS vacancy_openings,
     countIf(event_type = 'person.registered') AS registrations,
     countIf(event_type = 'person.registered' AND target_group = 'employment_difficulty')
         AS reg_employment_difficulty,
@@ -49,6 +54,8 @@ SELECT
     toUInt64(0) AS disaster_flags,
     toUInt64(0) AS disaster_clears
 FROM events
+-- facts are about people and the labour market, not about the system's own responses
+WHERE event_type NOT LIKE 'alert.%' AND event_type NOT LIKE 'notification.%'
 GROUP BY region, day;
 
 -- A disaster flag counts for each region it names (not for the region of the report).
@@ -59,6 +66,7 @@ SELECT
     toDate(occurred_at) AS day,
     toUInt64(0) AS events,
     toUInt64(0) AS layoff_reports, toUInt64(0) AS people_laid_off,
+    toUInt64(0) AS concentrated_layoffs, toUInt64(0) AS vacancy_openings,
     toUInt64(0) AS registrations, toUInt64(0) AS reg_employment_difficulty,
     toUInt64(0) AS reg_rural_surplus_labour, toUInt64(0) AS reg_low_income_graduate,
     toUInt64(0) AS reg_temporary_assistance, toUInt64(0) AS claims, toUInt64(0) AS services,

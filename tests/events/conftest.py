@@ -98,6 +98,12 @@ MINIMAL_PAYLOADS: dict[str, dict[str, Any]] = {
     "risk.level_changed": {"previous_level": "normal", "level": "IV", "risk_index": 0.42},
     "alert.raised": {"alert_id": "al1", "rule": "layoff_200", "level": "III", "summary": "x"},
     "alert.escalated": {"alert_id": "al1", "to_role": "city_duty"},
+    "alert.level_changed": {
+        "alert_id": "al1",
+        "rule": "r1",
+        "previous_level": "III",
+        "level": "II",
+    },
     "alert.acknowledged": {"alert_id": "al1"},
     "alert.silenced": {"alert_id": "al1", "until": "2024-03-02T00:00:00+08:00"},
     "alert.resolved": {"alert_id": "al1", "automatic": True},

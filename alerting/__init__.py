@@ -1,0 +1,1 @@
+"""Risk rules, alert lifecycle and notifications to duty officers."""

@@ -1,0 +1,237 @@
+"""The evaluator: indicators -> rules -> alert lifecycle events in the event log.
+
+Every ``interval`` seconds, in the process that owns the projections:
+
+1. compute every indicator for every region (:mod:`projections.indicators`), the composite
+   risk index, and the reporting gaps of data-gap rules;
+2. step each (rule, region) state machine (:mod:`alerting.engine`);
+3. turn transitions into ``alert.raised`` / ``alert.level_changed`` / ``alert.resolved``
+   events and append them to ``<ns>.events`` keyed by alert id (flushed before going on);
+4. hand the transitions to the notification stage.
+
+One condition is one alert, whatever the restarts: before its first evaluation the
+evaluator waits until the projector has caught up with the log, then restores the firing
+alerts from the ``alerts`` projection; event ids are derived from (alert, transition, time),
+so an event appended twice is counted once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from alerting.engine import AlertState, Transition, step
+from alerting.rules import Rule, RuleSet
+from events.envelope import Envelope
+from events.regions import RegionReference
+from projections import alert_queries
+from projections.client import Store, run
+from projections.indicators import SUMMED, Values, compute, last_report_age_days
+from projections.risk_index import Component, risk_index
+from streams.producer import BatchSender
+from streams.topics import TopicNames
+
+log = logging.getLogger(__name__)
+
+SHANGHAI = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
+NAMESPACE = uuid.UUID("0b7f4f0e-6a9d-4c55-9d4e-0a1c2b3d4e5f")
+#: Indicators that are zero where nothing happened (others are None: no data).
+ZERO_WHEN_ABSENT = frozenset(SUMMED) | {"disaster_area", "risk_index"}
+
+
+@dataclass(frozen=True)
+class Fired:
+    """A transition with everything the notification stage needs."""
+
+    alert_id: str
+    rule: Rule
+    region: str
+    transition: Transition
+
+
+def scope_regions(rule: Rule, reference: RegionReference) -> list[str]:
+    """The region codes a rule watches."""
+    scope = rule.scope
+    if scope.regions:
+        return list(scope.regions)
+    if scope.level == "province":
+        return [reference.root().code]
+    if scope.level == "city":
+        cities = [c.code for c in reference.cities()]
+        return [c for c in cities if scope.within in (None, c)]
+    under = scope.within
+    return [
+        c.code
+        for c in reference.counties()
+        if under is None or under in [a.code for a in reference.ancestors(c.code)]
+    ]
+
+
+class Evaluator:
+    """Evaluates the rules periodically and appends alert events."""
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        reference: RegionReference,
+        rules: RuleSet,
+        components: tuple[Component, ...],
+        sender: BatchSender,
+        topic_names: TopicNames,
+        interval: float = 2.0,
+        now: Callable[[], dt.datetime] = lambda: dt.datetime.now(SHANGHAI),
+    ) -> None:
+        self.store = store
+        self.reference = reference
+        self.rules = rules
+        self.components = components
+        self.sender = sender
+        self.topics = topic_names
+        self.interval = interval
+        self.now = now
+        self.states: dict[tuple[str, str], AlertState] = {}
+        self.alert_ids: dict[tuple[str, str], str] = {}
+        self.values: Values = {}
+        self.evaluations = 0
+        self.listeners: list[Callable[[Sequence[Fired]], Awaitable[None]]] = []
+
+    async def restore(self) -> int:
+        """Rebuild the firing states from the alerts projection; returns how many."""
+        rows = await run(alert_queries.list_alerts, self.store, self.now(), status="open")
+        restored = 0
+        for row in rows:
+            rule = self.rules.by_id(row["rule"]) if row["rule"] else None
+            if rule is None:
+                continue
+            key = (rule.id, row["region"])
+            self.alert_ids[key] = row["alert_id"]
+            self.states[key] = AlertState(
+                level=row["level"],
+                pending_level=None,
+                pending_since=None,
+                clear_since=None,
+                firing_since=row["firing_since"],
+                value=row["value"],
+            )
+            restored += 1
+        return restored
+
+    async def run(self, stop: asyncio.Event, caught_up: Callable[[], bool]) -> None:
+        """Wait for the projector to catch up, restore, then evaluate until ``stop``."""
+        while not caught_up() and not stop.is_set():
+            await asyncio.sleep(0.1)
+        restored = await self.restore()
+        log.info("evaluator: %d firing alerts restored", restored)
+        while not stop.is_set():
+            try:
+                await self.evaluate(self.now())
+            except Exception:  # noqa: BLE001 - one bad cycle must not stop monitoring
+                log.exception("evaluation failed; retrying next cycle")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=self.interval)
+
+    async def indicator_values(self, now: dt.datetime) -> Values:
+        """Every indicator the rules may use, as of ``now``."""
+        values = await run(compute, self.store, self.reference, now.date())
+        values["risk_index"] = risk_index(values, self.components)
+        for rule in self.rules.rules:
+            if rule.kind == "data_gap" and rule.source and rule.cadence:
+                ages = await run(last_report_age_days, self.store, self.reference, rule.source, now)
+                cadence_days = rule.cadence.total_seconds() / 86400
+                values[rule.indicator] = {k: v / cadence_days for k, v in ages.items()}
+        return values
+
+    async def evaluate(self, now: dt.datetime) -> list[Fired]:
+        """One evaluation cycle; returns what fired, changed level or resolved."""
+        self.values = await self.indicator_values(now)
+        fired: list[Fired] = []
+        for rule in self.rules.rules:
+            per_region = self.values.get(rule.indicator, {})
+            absent = 0.0 if rule.indicator in ZERO_WHEN_ABSENT else None
+            for region in scope_regions(rule, self.reference):
+                key = (rule.id, region)
+                state = self.states.get(key, AlertState.initial())
+                value = per_region.get(region, absent)
+                new_state, transitions = step(rule, state, value, now)
+                self.states[key] = new_state
+                for t in transitions:
+                    if t.kind == "pending":
+                        continue
+                    if t.kind == "raised":
+                        self.alert_ids[key] = alert_id_for(rule.id, region, t.at)
+                    alert_id = self.alert_ids.get(key)
+                    if alert_id is None:
+                        continue
+                    fired.append(Fired(alert_id, rule, region, t))
+                    if t.kind == "resolved":
+                        self.alert_ids.pop(key, None)
+        for f in fired:
+            envelope = self.envelope(f)
+            await self.sender.add(self.topics.events, envelope.to_json(), f.alert_id.encode())
+        await self.sender.flush()
+        self.evaluations += 1
+        for listener in self.listeners:
+            await listener(fired)
+        return fired
+
+    def envelope(self, f: Fired) -> Envelope:
+        """The alert event of one transition."""
+        t = f.transition
+        region = self.reference.get(f.region)
+        name = region.name if region else f.region
+        payload: dict[str, Any] = {"alert_id": f.alert_id}
+        if t.kind == "raised":
+            event_type = "alert.raised"
+            payload.update(
+                rule=f.rule.id,
+                level=t.level,
+                indicator=f.rule.indicator,
+                value=t.value,
+                threshold=t.threshold,
+                summary=f"{name} {f.rule.title}: {_num(t.value)}（阈值 {_num(t.threshold)}）",
+            )
+        elif t.kind in ("level_raised", "level_lowered"):
+            event_type = "alert.level_changed"
+            payload.update(
+                rule=f.rule.id,
+                previous_level=t.previous_level,
+                level=t.level,
+                value=t.value,
+                threshold=t.threshold,
+            )
+        else:
+            event_type = "alert.resolved"
+            payload.update(automatic=True, resolution=f"指标回落 value {_num(t.value)}")
+        event_id = uuid.uuid5(NAMESPACE, f"{f.alert_id}|{t.kind}|{t.level}|{t.at.isoformat()}")
+        return Envelope.model_validate(
+            {
+                "event_id": event_id,
+                "event_type": event_type,
+                "schema_version": 1,
+                "occurred_at": t.at,
+                "recorded_at": self.now(),
+                "region": f.region,
+                "aggregate_id": f.alert_id,
+                "source": "eams.alerting",
+                "actor": "eams.alerting",
+                "payload": {k: v for k, v in payload.items() if v is not None},
+            }
+        )
+
+
+def alert_id_for(rule_id: str, region: str, at: dt.datetime) -> str:
+    """A stable id of one alert: the rule, the region and when it started firing."""
+    return f"{rule_id}:{region}:{at.astimezone(SHANGHAI).strftime('%Y%m%dT%H%M%S')}"[:64]
+
+
+def _num(value: float | None) -> str:
+    if value is None:
+        return "—"
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.2f}".rstrip("0").rstrip(".")
