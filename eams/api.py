@@ -30,6 +30,12 @@ class AckBody(BaseModel):
     note: str | None = Field(default=None, max_length=500)
 
 
+class ActorBody(BaseModel):
+    """Who does it."""
+
+    actor: str = Field(min_length=1, max_length=64)
+
+
 class SilenceBody(BaseModel):
     """Who silences, for how long, and why."""
 
@@ -208,6 +214,44 @@ def create_api(host: Host) -> FastAPI:
             {"alert_id": alert_id, "until": until.isoformat(), "reason": body.reason},
         )
         return {"alert_id": alert_id, "silenced_until": until.isoformat()}
+
+    @api.post("/api/alerts/{alert_id}/unsilence", summary="End an alert's silence now")
+    async def unsilence(alert_id: str, body: ActorBody) -> dict[str, Any]:
+        """Notifications resume from now on."""
+        found = await run(alert_queries.get_alert, host.store, alert_id, _now())
+        if found is None:
+            raise HTTPException(404, f"no alert {alert_id!r}")
+        await host.append_command(
+            "alert.silenced",
+            found["region"],
+            alert_id,
+            body.actor,
+            {"alert_id": alert_id, "until": _now().isoformat(), "reason": "unsilenced 取消静默"},
+        )
+        return {"alert_id": alert_id, "silenced_until": None}
+
+    @api.get("/api/rules/backtest", summary="Replay history through the rules")
+    async def rules_backtest(
+        start: dt.date, end: dt.date, rule: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Transitions the rules would have produced, day by day, from ``start`` to ``end``."""
+        from alerting.backtest import run_backtest
+
+        if host.evaluator is None:
+            raise HTTPException(503, "the evaluator is not running")
+        try:
+            return await run(
+                run_backtest,
+                host.store,
+                host.primary,
+                host.evaluator.rules,
+                host.evaluator.components,
+                start,
+                end,
+                rule,
+            )
+        except ValueError as exc:
+            raise HTTPException(422, str(exc)) from exc
 
     @api.post("/api/admin/rebuild", summary="Drop the projections and replay from offset 0")
     async def rebuild() -> dict[str, Any]:

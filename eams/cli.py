@@ -381,6 +381,179 @@ def dlq_replay(
     )
 
 
+# -- alerts (duty officers) -----------------------------------------------------------------
+alerts_app = typer.Typer(help="Duty officers: alerts (预警) — list, show, ack, silence.")
+rules_app = typer.Typer(help="Alert rules (YAML): lint and backtest.")
+app.add_typer(alerts_app, name="alerts")
+app.add_typer(rules_app, name="rules")
+
+LEVEL_ZH = {"I": "红色 I级", "II": "橙色 II级", "III": "黄色 III级", "IV": "蓝色 IV级"}
+STATUS_ZH = {
+    "firing": "告警中",
+    "acknowledged": "已确认",
+    "silenced": "已静默",
+    "resolved": "已解除",
+}
+
+
+def _api() -> Any:
+    from eams.client import ApiClient
+
+    return ApiClient(settings())
+
+
+@alerts_app.command("list")
+def alerts_list(
+    region: Annotated[
+        str | None, typer.Option(help="Region code (a city covers its counties)")
+    ] = None,
+    level: Annotated[str | None, typer.Option(help="I, II, III or IV")] = None,
+    status: Annotated[
+        str, typer.Option(help="open, firing, acknowledged, silenced, resolved or all")
+    ] = "open",
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line")] = False,
+) -> None:
+    """Open alerts, most severe first (告警列表)."""
+    import orjson
+    from rich.table import Table
+
+    rows = _api().get(
+        "/api/alerts",
+        **{
+            k: v
+            for k, v in {
+                "region": region,
+                "level": level,
+                "status": "" if status == "all" else status,
+            }.items()
+            if v is not None
+        },
+    )
+    if as_json:
+        for row in rows:
+            sys.stdout.write(orjson.dumps(row).decode() + "\n")
+        return
+    table = Table(title=f"{len(rows)} alerts 预警")
+    for col in (
+        "id",
+        "level 级别",
+        "region 地区",
+        "rule 规则",
+        "value 值",
+        "status 状态",
+        "since 开始",
+    ):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        table.add_row(
+            r["alert_id"],
+            LEVEL_ZH.get(r["level"], r["level"]),
+            r["region"],
+            r["rule"],
+            f"{r['value']:g} / {r['threshold']:g}",
+            STATUS_ZH.get(r["status"], r["status"]),
+            str(r["firing_since"])[:19],
+        )
+    console.print(table)
+
+
+@alerts_app.command("show")
+def alerts_show(
+    alert_id: Annotated[str, typer.Argument(help="Alert id (from `eams alerts list`)")],
+) -> None:
+    """One alert and its timeline: lifecycle events and every notification attempt."""
+    api = _api()
+    alert = api.get(f"/api/alerts/{alert_id}")
+    console.print(
+        f"[bold]{alert['alert_id']}[/] {LEVEL_ZH.get(alert['level'], '')} "
+        f"{STATUS_ZH.get(alert['status'], alert['status'])} — {alert['summary']}"
+    )
+    for e in api.get(f"/api/alerts/{alert_id}/timeline"):
+        console.print(
+            f"  {str(e['occurred_at'])[:19]}  {e['event_type']:<22} {e['actor']}  {e['payload']}"
+        )
+
+
+@alerts_app.command("ack")
+def alerts_ack(
+    alert_id: Annotated[str, typer.Argument(help="Alert id")],
+    actor: Annotated[str, typer.Option(help="Who acknowledges (your roster id)")],
+    note: Annotated[str | None, typer.Option(help="What you did or will do")] = None,
+) -> None:
+    """Acknowledge an alert: reminders and escalation stop (确认)."""
+    _api().post(f"/api/alerts/{alert_id}/ack", {"actor": actor, "note": note})
+    console.print(f"{alert_id} acknowledged by {actor}")
+
+
+@alerts_app.command("silence")
+def alerts_silence(
+    alert_id: Annotated[str, typer.Argument(help="Alert id")],
+    actor: Annotated[str, typer.Option(help="Who silences")],
+    minutes: Annotated[int, typer.Option(help="For how long")] = 60,
+    reason: Annotated[str | None, typer.Option(help="Why")] = None,
+) -> None:
+    """No notifications for this alert for a while (静默)."""
+    done = _api().post(
+        f"/api/alerts/{alert_id}/silence", {"actor": actor, "minutes": minutes, "reason": reason}
+    )
+    console.print(f"{alert_id} silenced until {done['silenced_until']}")
+
+
+@alerts_app.command("unsilence")
+def alerts_unsilence(
+    alert_id: Annotated[str, typer.Argument(help="Alert id")],
+    actor: Annotated[str, typer.Option(help="Who ends the silence")],
+) -> None:
+    """End a silence now (取消静默)."""
+    _api().post(f"/api/alerts/{alert_id}/unsilence", {"actor": actor})
+    console.print(f"{alert_id}: silence ended")
+
+
+@rules_app.command("lint")
+def rules_lint(
+    path: Annotated[
+        Path | None, typer.Argument(help="Rules file or folder (default: EAMS_RULES)")
+    ] = None,
+) -> None:
+    """Check rule files; every problem is printed as file:line: message (exit 1 if any)."""
+    from alerting.indicator_names import INDICATOR_NAMES
+    from alerting.rules import lint_rules
+    from events.regions import load_reference
+
+    s = settings()
+    target = path or s.rules
+    problems = lint_rules(
+        target, indicators=INDICATOR_NAMES, reference=load_reference(s.region_hierarchy)
+    )
+    for problem in problems:
+        sys.stdout.write(f"{problem}\n")
+    if problems:
+        err.print(f"{len(problems)} problem(s) in {target}")
+        raise typer.Exit(1)
+    console.print(f"{target}: OK")
+
+
+@rules_app.command("backtest")
+def rules_backtest(
+    from_: Annotated[str, typer.Option("--from", help="First day, YYYY-MM-DD")],
+    to: Annotated[str, typer.Option(help="Last day, YYYY-MM-DD")],
+    rule: Annotated[str | None, typer.Option(help="Only this rule id")] = None,
+) -> None:
+    """Replay history day by day through the rules of the running worker and print which
+    alerts would have fired, changed level or resolved, and when."""
+    rows = _api().get(
+        "/api/rules/backtest",
+        **{k: v for k, v in {"start": from_, "end": to, "rule": rule}.items() if v},
+    )
+    for r in rows:
+        level = r["level"] or r["previous_level"] or ""
+        sys.stdout.write(
+            f"{r['at'][:10]}  {r['kind']:<14} {level:<4} {r['region']:<7} "
+            f"{r['rule']:<36} value={r['value']}\n"
+        )
+    console.print(f"{len(rows)} transitions")
+
+
 def main() -> None:
     """Entry point: run the CLI, turning project errors into one clear line."""
     try:

@@ -6,7 +6,7 @@ from typing import Any
 
 import httpx
 
-from eams.errors import ServiceUnavailableError
+from eams.errors import RequestRefusedError, ServiceUnavailableError
 from eams.settings import Settings
 
 
@@ -18,15 +18,31 @@ class ApiClient:
         self._http = httpx.Client(base_url=self.base, timeout=timeout)
 
     def _get(self, path: str, **params: Any) -> Any:
+        return self._call("GET", path, params=params or None)
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
         try:
-            response = self._http.get(path, params=params or None)
+            response = self._http.request(method, path, **kwargs)
         except httpx.TransportError as exc:
             raise ServiceUnavailableError(
                 f"no EAMS worker answers at {self.base} ({exc.__class__.__name__}); "
                 "start it with `eams run` (or `eams demo`)"
             ) from exc
-        response.raise_for_status()
+        if response.status_code >= 400:
+            try:
+                detail = response.json().get("detail", response.text)
+            except ValueError:
+                detail = response.text
+            raise RequestRefusedError(f"{method} {path}: {response.status_code}: {detail}")
         return response.json()
+
+    def get(self, path: str, **params: Any) -> Any:
+        """GET a path of the API (JSON answer)."""
+        return self._get(path, **params)
+
+    def post(self, path: str, body: dict[str, Any] | None = None, **params: Any) -> Any:
+        """POST JSON to a path of the API (JSON answer)."""
+        return self._call("POST", path, json=body or {}, params=params or None)
 
     def status(self) -> dict[str, Any]:
         """Pipeline counters and positions."""

@@ -132,6 +132,7 @@ def start_worker(settings: Settings, log: Path, timeout: float = 120) -> subproc
     raise ServiceUnavailableError(f"the worker did not answer within {timeout:.0f}s; see {log}")
 
 
+LEVEL_LABEL = {"I": "红 I", "II": "橙 II", "III": "黄 III", "IV": "蓝 IV"}
 LEVEL_STYLE = {
     "I": "bold white on red",
     "II": "bold black on dark_orange",
@@ -140,7 +141,22 @@ LEVEL_STYLE = {
 }
 
 
-def city_table(rows: list[dict[str, Any]], status: dict[str, Any], title: str) -> Table:
+def city_levels(alerts: list[dict[str, Any]]) -> dict[str, str]:
+    """The most severe open alert level per city (a county's alert counts for its city)."""
+    order = {"I": 0, "II": 1, "III": 2, "IV": 3}
+    out: dict[str, str] = {}
+    for a in alerts:
+        city = a.get("city") or a["region"]
+        for code in {city, a["region"]}:
+            if code not in out or order.get(a["level"], 9) < order.get(out[code], 9):
+                out[code] = a["level"]
+    return out
+
+
+def city_table(
+    rows: list[dict[str, Any]], status: dict[str, Any], title: str,
+    levels: dict[str, str] | None = None,
+) -> Table:  # fmt: skip
     """The live per-city table (labels in zh-CN with English)."""
     table = Table(title=title, caption=_caption(status), expand=False)
     for label, justify in (
@@ -154,11 +170,18 @@ def city_table(rows: list[dict[str, Any]], status: dict[str, Any], title: str) -
         ("灾区县 Disaster areas", "center"),
     ):
         table.add_column(label, justify=justify)  # type: ignore[arg-type]
+    table.add_column("预警 Alert", justify="center")
     for r in rows:
         area = Text("—")
         if r["disaster_areas"]:
             sev = r["disaster_severity"] or "IV"
             area = Text(f" {r['disaster_areas']} · {sev}级 ", style=LEVEL_STYLE.get(sev, ""))
+        level = (levels or {}).get(r["code"])
+        alert = (
+            Text(f" {LEVEL_LABEL[level]} ", style=LEVEL_STYLE.get(level, ""))
+            if level
+            else Text("—")
+        )
         table.add_row(
             f"{r['name']} {r.get('name_en') or ''}",
             f"{r['registrations']:,}",
@@ -168,6 +191,7 @@ def city_table(rows: list[dict[str, Any]], status: dict[str, Any], title: str) -
             f"{r['claims']:,}",
             f"{r['services']:,}",
             area,
+            alert,
         )
     return table
 
@@ -232,11 +256,12 @@ def run_demo(
             while True:
                 status = client.status()
                 rows = client.cities()
+                alerts = client.get("/api/alerts")
                 title = (
                     f"山东省就业援助监测 Shandong employment-assistance monitor — "
                     f"sent 已发送 {progress['sent']:,}/{count:,}"
                 )
-                live.update(Group(city_table(rows, status, title)))
+                live.update(Group(city_table(rows, status, title, city_levels(alerts))))
                 if failure:
                     raise failure[0]
                 if exit_when_done and done.is_set() and _settled(status, count):

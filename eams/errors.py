@@ -13,7 +13,13 @@ from __future__ import annotations
 from eams.settings import ConfigError
 from events.errors import EamsError
 
-__all__ = ["BrokerError", "ConfigError", "EamsError", "ServiceUnavailableError"]
+__all__ = [
+    "BrokerError",
+    "ConfigError",
+    "EamsError",
+    "RequestRefusedError",
+    "ServiceUnavailableError",
+]
 
 
 class BrokerError(EamsError):
@@ -22,3 +28,7 @@ class BrokerError(EamsError):
 
 class ServiceUnavailableError(EamsError):
     """`eams run` is not answering; the message says how to start it."""
+
+
+class RequestRefusedError(EamsError):
+    """The running worker refused a request (unknown alert, resolved already …)."""

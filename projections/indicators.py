@@ -73,8 +73,13 @@ def _known(reference: RegionReference, rows: Iterable[tuple[Any, ...]]) -> list[
     return [(str(r[0]), float(r[1] or 0)) for r in rows if reference.get(str(r[0])) is not None]
 
 
-def compute(store: Store, reference: RegionReference, today: dt.date) -> Values:
-    """Every indicator for every region with data, as of ``today`` (inclusive)."""
+def compute(
+    store: Store, reference: RegionReference, today: dt.date, *, historical: bool = False
+) -> Values:
+    """Every indicator for every region with data, as of ``today`` (inclusive).
+
+    ``historical`` computes the disaster-area state as it was at the end of ``today`` from
+    the flags and clears in the log (for backtests) instead of the current state."""
     d7 = today - dt.timedelta(days=6)
     d28 = today - dt.timedelta(days=27)
     facts = store.rows(
@@ -133,7 +138,9 @@ def compute(store: Store, reference: RegionReference, today: dt.date) -> Values:
         _roll_sum(reference, base.get("_openings_28d", {})),
     )
     values["job_loss_rate"] = _job_loss_rate(store, reference)
-    values["disaster_area"] = _disaster(store, reference)
+    values["disaster_area"] = (
+        _disaster_as_of(store, reference, today) if historical else _disaster(store, reference)
+    )
     return values
 
 
@@ -173,6 +180,23 @@ def _disaster(store: Store, reference: RegionReference) -> dict[str, float]:
     rows = store.rows(
         "SELECT region, argMaxMerge(active) AS a, argMaxMerge(severity) AS s "
         "FROM disaster_area_state GROUP BY region, disaster_id"
+    )
+    per_region: dict[str, float] = {}
+    for region, active, severity in rows:
+        if active and reference.get(str(region)) is not None:
+            number = float(SEVERITY_NUMBER.get(str(severity), 1))
+            per_region[str(region)] = max(per_region.get(str(region), 0.0), number)
+    return _roll_max(reference, per_region)
+
+
+def _disaster_as_of(store: Store, reference: RegionReference, day: dt.date) -> dict[str, float]:
+    rows = store.rows(
+        "SELECT flagged, argMax(toUInt8(event_type != 'disaster_area.cleared'), "
+        "(occurred_at, kafka_offset)), argMax(toString(severity), (occurred_at, kafka_offset)) "
+        "FROM events ARRAY JOIN disaster_regions AS flagged "
+        "WHERE event_type LIKE 'disaster_area.%' AND toDate(occurred_at) <= {d:Date} "
+        "GROUP BY flagged, disaster_id",
+        {"d": day},
     )
     per_region: dict[str, float] = {}
     for region, active, severity in rows:
