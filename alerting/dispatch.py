@@ -242,6 +242,7 @@ class Dispatcher:
             "alert_id": alert_id,
             "channel": channel,
             "recipient": officer,
+            "attempt": attempt.number,
         }
         if d.ok:
             event_type = "notification.sent"

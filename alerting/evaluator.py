@@ -130,6 +130,9 @@ class Evaluator:
         restored = await self.restore()
         log.info("evaluator: %d firing alerts restored", restored)
         while not stop.is_set():
+            if not caught_up():  # a rebuild is replaying: the projections are partial
+                await asyncio.sleep(0.1)
+                continue
             try:
                 await self.evaluate(self.now())
             except Exception:  # noqa: BLE001 - one bad cycle must not stop monitoring

@@ -145,8 +145,12 @@ def main() -> None:
     broker = None
     bootstrap = args.bootstrap
     if not bootstrap:
-        settings = Settings(state_dir=work / "kafka-state", kafka_port=free_port(),
-                            kafka_controller_port=free_port(), kafka_heap="1g")  # fmt: skip
+        settings = Settings(
+            state_dir=work / "kafka-state",
+            kafka_port=free_port(),
+            kafka_controller_port=free_port(),
+            kafka_heap="1g",
+        )
         broker = LocalKafka(settings)
         broker.start()
         bootstrap = settings.bootstrap
@@ -155,11 +159,21 @@ def main() -> None:
     ns = f"bench-{uuid.uuid4().hex[:6]}"
     names = TopicNames.for_namespace(ns)
     port = free_port()
-    env = dict(os.environ, EAMS_STATE_DIR=str(work / "worker"), EAMS_KAFKA_BOOTSTRAP=bootstrap,
-               EAMS_NAMESPACE=ns, EAMS_HTTP_PORT=str(port))  # fmt: skip
+    env = dict(
+        os.environ,
+        EAMS_STATE_DIR=str(work / "worker"),
+        EAMS_KAFKA_BOOTSTRAP=bootstrap,
+        EAMS_NAMESPACE=ns,
+        EAMS_HTTP_PORT=str(port),
+    )
     log = (work / "worker.log").open("wb")
-    worker = subprocess.Popen([sys.executable, "-m", "eams.cli", "run"], env=env, stdout=log,
-                              stderr=subprocess.STDOUT, cwd=ROOT)  # fmt: skip
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "eams.cli", "run"],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=ROOT,
+    )
     api = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10)
     try:
         while True:
@@ -171,8 +185,7 @@ def main() -> None:
             if worker.poll() is not None:
                 raise SystemExit(f"worker exited; see {work / 'worker.log'}")
             time.sleep(0.2)
-        print(f"pipeline: producing {n:,} events and waiting until all are projected …",
-              flush=True)  # fmt: skip
+        print(f"pipeline: producing {n:,} events and waiting until all are projected …", flush=True)
         t0 = time.perf_counter()
         produce_s = asyncio.run(produce(bootstrap, names.ingest_raw, raws))
         while True:
@@ -192,8 +205,10 @@ def main() -> None:
     print("baseline: aiokafka getmany -> clickhouse-connect insert (no validation) …", flush=True)
     out = subprocess.run(
         [sys.executable, "-c", BASELINE, bootstrap, names.events, str(n), str(work / "baseline")],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     baseline = json.loads(out.stdout.strip().splitlines()[-1])
     if broker is not None:
         broker.stop()
@@ -205,8 +220,10 @@ def main() -> None:
     print(f"projected (exact count check)  {counts['events']:>12,}")
     print(f"producer rate                  {n / produce_s:>12,.0f} events/s")
     print(f"pipeline end to end            {pipeline_eps:>12,.0f} events/s  ({pipeline_s:.1f} s)")
-    print(f"baseline raw consume+insert    {baseline_eps:>12,.0f} events/s  "
-          f"({baseline['seconds']:.1f} s)")  # fmt: skip
+    print(
+        f"baseline raw consume+insert    {baseline_eps:>12,.0f} events/s  "
+        f"({baseline['seconds']:.1f} s)"
+    )
     print(f"ratio pipeline / baseline      {pipeline_eps / baseline_eps:>12.2f}")
     print(f"worker peak RSS (projector)    {rss:>12,.0f} MiB")
     print(f"ingest process peak RSS        {child_rss:>12,.0f} MiB")

@@ -115,9 +115,9 @@ class Host:
         )
 
     def caught_up(self) -> bool:
-        """True when the projector has read every partition of the log to its end."""
-        stats = self.projector.stats
-        return bool(stats.highwater) and stats.lag == 0 and not self.rebuilding
+        """True when the projector has projected everything the log held when it started
+        (and no rebuild is under way): decisions taken on the projections are sound."""
+        return self.projector.stats.caught_up and not self.rebuilding
 
     async def start_alerting(self) -> list[asyncio.Task[None]]:
         """Start the evaluator (and the dispatcher when a roster is configured)."""
@@ -167,6 +167,9 @@ class Host:
         assert self.dispatcher is not None
         await self.dispatcher.restore()
         while not self._stop_alerting.is_set():
+            if not self.caught_up():
+                await asyncio.sleep(0.1)
+                continue
             try:
                 await self.dispatcher.tick()
             except Exception:  # noqa: BLE001 - reminders must survive one bad cycle

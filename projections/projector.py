@@ -62,6 +62,16 @@ class ProjectorStats:
     positions: dict[int, int] = field(default_factory=dict)  # next offset per partition
     highwater: dict[int, int] = field(default_factory=dict)
     version: int = 0  # bumps after every batch; the console waits on it
+    start_ends: dict[int, int] = field(default_factory=dict)  # log ends when it started
+    caught_up: bool = False  # True once everything in the log at start is projected
+
+    def note_progress(self) -> None:
+        """Set ``caught_up`` once every partition reached its end offset at start (a
+        snapshot: under constant load the live lag is rarely exactly zero)."""
+        if not self.caught_up and self.start_ends:
+            self.caught_up = all(
+                self.positions.get(p, 0) >= end for p, end in self.start_ends.items()
+            )
 
     @property
     def lag(self) -> int:
@@ -164,6 +174,8 @@ class Projector:
                 )
             tps = [TopicPartition(self.topics.events, p) for p in sorted(parts)]
             consumer.assign(tps)
+            ends = await consumer.end_offsets(tps)
+            self.stats.start_ends = {tp.partition: ends[tp] for tp in tps}
             for tp in tps:
                 pending = _Pending()
                 if tp.partition in positions:
@@ -180,6 +192,7 @@ class Projector:
                 self._ids[tp.partition] = await run(
                     seed_ids, self.store, tp.partition, before, self.window // max(1, len(tps))
                 )
+            self.stats.note_progress()  # an empty log is caught up at once
             await self._loop(consumer, tps, stop)
         finally:
             await consumer.stop()
@@ -274,6 +287,7 @@ class Projector:
         self.stats.rows += len(rows)
         self.stats.batches += 1
         self.stats.positions[partition] = last + 1
+        self.stats.note_progress()
         self.stats.version += 1
         self.changed.set()
         self.changed = asyncio.Event()

@@ -1,0 +1,336 @@
+"""Alert latency: triggering event in the log -> e-mail at the SMTP server, under load.
+
+    .venv/bin/python benchmarks/alert_latency.py [--alerts 1000] [--load 5000] [--wave 50]
+
+One run, on the embedded default:
+
+- a real broker (started here unless ``--bootstrap``), a real ``eams run`` worker with one
+  county-level disaster rule (pending 0, keep-firing 0) and a roster whose province duty
+  officer receives every alert by e-mail, a real SMTP server (aiosmtpd) on loopback;
+- a background load of ``--load`` scenario events per second into the ingest topic;
+- alerts in waves: ``--wave`` counties are flagged as disaster areas at once; each
+  flag's time is the Kafka timestamp of its record in ``<ns>.events`` (read back from the
+  log), and the alert's time is when the SMTP server received the e-mail naming that
+  county; then the counties are cleared and the next wave starts once all resolved.
+
+It prints p50, p95, p99 and max over all alerts, and, as the baseline measured in the same
+run, the time from the flag's append to the worker's ``/api/disaster-areas`` showing it
+(what the evaluator waits for before it can decide anything).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import email
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from email.header import decode_header, make_header
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from aiokafka import AIOKafkaConsumer, TopicPartition  # noqa: E402
+from aiosmtpd.controller import Controller  # noqa: E402
+
+from eams.broker import LocalKafka  # noqa: E402
+from eams.settings import Settings  # noqa: E402
+from eams.simulator import SHANGHAI, Scenario, ScenarioConfig  # noqa: E402
+from events.regions import load_reference  # noqa: E402
+from streams.producer import RawProducer  # noqa: E402
+from streams.topics import TopicNames  # noqa: E402
+
+RULES = """rules:
+  - id: bench-disaster-county
+    title: 灾区 / Disaster area
+    indicator: disaster_area
+    kind: absolute
+    scope: {level: county}
+    levels:
+      IV: {enter: 1, exit: 1}
+    pending: 0s
+    keep_firing: 0s
+"""
+REGION = re.compile(r"region (\d{6})")
+
+
+def free_port() -> int:
+    """A free TCP port on loopback."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Inbox:
+    """SMTP handler: when each region's firing e-mail arrived."""
+
+    def __init__(self) -> None:
+        self.arrived: dict[str, float] = {}
+        self.lock = threading.Lock()
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        now = time.time()
+        msg = email.message_from_bytes(envelope.content)
+        subject = str(make_header(decode_header(msg["Subject"] or "")))
+        body = msg.get_payload(decode=True)
+        text = body.decode("utf-8", "replace") if isinstance(body, bytes) else ""
+        if "解除" not in subject:
+            for code in REGION.findall(text):
+                with self.lock:
+                    self.arrived.setdefault(code, now)
+        return "250 OK"
+
+
+def background_load(bootstrap: str, topic: str, rate: float, stop: threading.Event) -> None:
+    """Scenario events at ``rate`` per second until ``stop``."""
+
+    async def go() -> None:
+        cfg = ScenarioConfig(seed=99, count=10_000_000, flood_at=2.0)
+        scenario = iter(Scenario(load_reference("shandong"), cfg))
+        async with RawProducer(bootstrap, topic, "load") as producer:
+            began = time.monotonic()
+            sent = 0
+            while not stop.is_set():
+                for _ in range(int(rate / 20)):
+                    await producer.submit(orjson.dumps(next(scenario)))
+                    sent += 1
+                await producer.flush()
+                ahead = sent / rate - (time.monotonic() - began)
+                if ahead > 0:
+                    await asyncio.sleep(ahead)
+
+    asyncio.run(go())
+
+
+class LogTail:
+    """Tails the event log in a thread: the Kafka timestamp of each disaster flag."""
+
+    def __init__(self, bootstrap: str, topic: str) -> None:
+        self.bootstrap = bootstrap
+        self.topic = topic
+        self.flags: dict[tuple[str, str], float] = {}  # (disaster id, county) -> seconds
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=lambda: asyncio.run(self._run()), daemon=True)
+
+    async def _run(self) -> None:
+        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False)
+        await consumer.start()
+        try:
+            cluster = await consumer._client.fetch_all_metadata()
+            parts = cluster.partitions_for_topic(self.topic) or ()
+            tps = [TopicPartition(self.topic, p) for p in parts]
+            consumer.assign(tps)
+            await consumer.seek_to_beginning(*tps)
+            while not self.stop.is_set():
+                batch = await consumer.getmany(timeout_ms=100, max_records=50_000)
+                for records in batch.values():
+                    for r in records:
+                        if b"disaster_area.flagged" in (r.value or b""):
+                            doc = orjson.loads(r.value or b"{}")
+                            for code in doc["payload"]["regions"]:
+                                key = (doc["payload"]["disaster_id"], code)
+                                self.flags.setdefault(key, r.timestamp / 1000)
+        finally:
+            await consumer.stop()
+
+
+def flag(county: str, disaster_id: str, cleared: bool = False) -> bytes:
+    """A flag (or clear) of one county."""
+    now = dt.datetime.now(SHANGHAI)
+    payload: dict[str, Any] = {"disaster_id": disaster_id}
+    if cleared:
+        payload.update(period_end=now.date().isoformat(), regions=[county])
+        event_type = "disaster_area.cleared"
+    else:
+        payload.update(
+            kind="natural_disaster",
+            severity="IV",
+            regions=[county],
+            title="基准测试",
+            period_start=now.date().isoformat(),
+        )
+        event_type = "disaster_area.flagged"
+    return orjson.dumps(
+        {
+            "event_id": str(uuid.uuid4()),
+            "event_type": event_type,
+            "schema_version": 1,
+            "occurred_at": now.isoformat(),
+            "recorded_at": now.isoformat(),
+            "region": county[:4] + "00",
+            "source": "bench",
+            "actor": "bench",
+            "payload": payload,
+        }
+    )
+
+
+async def send(bootstrap: str, topic: str, raws: list[bytes]) -> None:
+    """Produce and wait for acks."""
+    async with RawProducer(bootstrap, topic, "bench") as producer:
+        for raw in raws:
+            await producer.submit(raw)
+
+
+def pct(values: list[float], q: float) -> float:
+    """The q-quantile (0..1) of values."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def main() -> None:
+    """Run the benchmark and print the figures."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--alerts", type=int, default=1000)
+    parser.add_argument("--load", type=float, default=5000.0, help="background events/s")
+    parser.add_argument("--wave", type=int, default=50, help="counties flagged at once")
+    parser.add_argument("--interval", type=float, default=0.2, help="EAMS_RISK_INTERVAL")
+    parser.add_argument("--bootstrap")
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="eams-alert-bench-"))
+    broker = None
+    bootstrap = args.bootstrap
+    if not bootstrap:
+        ks = Settings(
+            state_dir=work / "kafka",
+            kafka_port=free_port(),
+            kafka_controller_port=free_port(),
+            kafka_heap="1g",
+        )
+        broker = LocalKafka(ks)
+        broker.start()
+        bootstrap = ks.bootstrap
+    inbox = Inbox()
+    smtp_port = free_port()
+    smtp = Controller(inbox, hostname="127.0.0.1", port=smtp_port)
+    smtp.start()
+    (work / "rules.yaml").write_text(RULES)
+    (work / "roster.yaml").write_text(
+        f"channels: {{smtp: {{host: 127.0.0.1, port: {smtp_port}, sender: eams@example.gov.cn}}}}\n"
+        "officers:\n  - {id: province-duty, tier: province, regions: ['370000'], "
+        "contacts: {email: duty@example.gov.cn}}\n"
+        "policy: {repeat_interval: 1d, escalate_after: 1d}\n"
+    )
+    ns = f"alertbench-{uuid.uuid4().hex[:6]}"
+    names = TopicNames.for_namespace(ns)
+    port = free_port()
+    env = dict(
+        os.environ,
+        EAMS_STATE_DIR=str(work / "worker"),
+        EAMS_KAFKA_BOOTSTRAP=bootstrap,
+        EAMS_NAMESPACE=ns,
+        EAMS_HTTP_PORT=str(port),
+        EAMS_RULES=str(work / "rules.yaml"),
+        EAMS_ROSTER=str(work / "roster.yaml"),
+        EAMS_RISK_INTERVAL=str(args.interval),
+        EAMS_PROJECTOR_LINGER_MS="100",
+    )
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "eams.cli", "run"],
+        env=env,
+        cwd=ROOT,
+        stdout=(work / "worker.log").open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+    api = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10)
+    stop = threading.Event()
+    load = threading.Thread(
+        target=background_load, args=(bootstrap, names.ingest_raw, args.load, stop), daemon=True
+    )
+    counties = [c.code for c in load_reference("shandong").counties() if not c.is_statistical_zone]
+    tail = LogTail(bootstrap, names.events)
+    try:
+        while True:
+            try:
+                if api.get("/api/status").json()["ingest_ready"]:
+                    break
+            except httpx.TransportError:
+                pass
+            time.sleep(0.2)
+        load.start()
+        tail.thread.start()
+        time.sleep(3)
+        done = 0
+        wave_no = 0
+        latencies: list[float] = []
+        baseline: list[float] = []
+        while done < args.alerts:
+            wave = counties[: min(args.wave, args.alerts - done)]
+            inbox.arrived.clear()
+            did = f"bench-{wave_no}"
+            asyncio.run(send(bootstrap, names.ingest_raw, [flag(c, did) for c in wave]))
+            deadline = time.monotonic() + 60
+            seen_at: dict[str, float] = {}
+            while time.monotonic() < deadline and len(inbox.arrived) < len(wave):
+                if len(seen_at) < len(wave):
+                    now = time.time()
+                    for a in api.get("/api/disaster-areas").json():
+                        if a["disaster_id"] == did:
+                            seen_at.setdefault(a["region"], now)
+                time.sleep(0.02)
+            time.sleep(0.3)  # the tail has read the flags long before the e-mails came
+            for c in wave:
+                appended = tail.flags.get((did, c))
+                if appended is None:
+                    continue
+                if c in inbox.arrived:
+                    latencies.append(inbox.arrived[c] - appended)
+                if c in seen_at:
+                    baseline.append(seen_at[c] - appended)
+            asyncio.run(send(bootstrap, names.ingest_raw, [flag(c, did, True) for c in wave]))
+            while any(a["region"] in wave for a in api.get("/api/alerts").json()):
+                time.sleep(0.1)
+            done += len(wave)
+            wave_no += 1
+            print(
+                f"  {done}/{args.alerts} alerts, {len(latencies)} measured "
+                f"(mails {len(inbox.arrived)}, flags {len(tail.flags)}, seen {len(seen_at)})",
+                flush=True,
+            )
+        status = api.get("/api/status").json()
+    finally:
+        stop.set()
+        tail.stop.set()
+        worker.terminate()
+        worker.wait(timeout=60)
+        smtp.stop()
+        if broker is not None:
+            broker.stop()
+
+    print()
+    print(f"alerts measured            {len(latencies):>8} of {args.alerts}")
+    print(
+        f"background load            {args.load:>8,.0f} events/s "
+        f"(worker accepted {status['ingest']['accepted']:,})"
+    )
+    print(f"evaluation interval        {args.interval:>8.2f} s")
+    print(f"event log -> SMTP  p50     {statistics.median(latencies):>8.3f} s")
+    print(f"                   p95     {pct(latencies, 0.95):>8.3f} s")
+    print(f"                   p99     {pct(latencies, 0.99):>8.3f} s")
+    print(f"                   max     {max(latencies):>8.3f} s")
+    print(
+        f"baseline: log -> visible in projections p50 {statistics.median(baseline):.3f} s, "
+        f"p99 {pct(baseline, 0.99):.3f} s"
+    )
+    ratio = statistics.median(latencies) / statistics.median(baseline)
+    print(f"ratio p50 alert / p50 visible          {ratio:.2f}")
+
+
+if __name__ == "__main__":
+    main()
