@@ -2,6 +2,8 @@
 
 For each transition the evaluator hands over, and on a periodic tick for reminders:
 
+0. **inhibit**: an alert whose parent region has a firing alert of the same indicator at
+   the same or a more severe level is recorded as ``alert.inhibited`` and not sent;
 1. **route**: city-tier officers on duty for the alert's region or its city; levels in
    ``policy.notify_province_at`` (I and II by default) reach province duty at once;
 2. **mute**: an acknowledged alert gets no reminders, a silenced one nothing until the
@@ -31,7 +33,7 @@ from alerting.notify.base import Delivery, Notifier
 from alerting.notify.message import AlertMessage, MessageKind
 from alerting.notify.retry import Attempt, deliver
 from alerting.roster import Officer, Roster
-from alerting.rules import RuleSet
+from alerting.rules import Rule, RuleSet, severity
 from events.envelope import Envelope
 from events.regions import RegionReference
 from projections import alert_queries
@@ -94,6 +96,7 @@ class Dispatcher:
         now: Callable[[], dt.datetime] = lambda: dt.datetime.now(SHANGHAI),
         retry_base_delay: float = 1.0,
         rules: RuleSet | None = None,
+        open_alerts: Callable[[], list[tuple[str, Rule, str, str]]] | None = None,
     ) -> None:
         self.store = store
         self.reference = reference
@@ -104,6 +107,8 @@ class Dispatcher:
         self.now = now
         self.retry_base_delay = retry_base_delay
         self.rules = rules
+        self.open_alerts = open_alerts
+        self.inhibited: set[str] = set()
         self.sent: set[str] = set()
         self.last_round: dict[str, tuple[int, dt.datetime]] = {}  # alert -> (round, at)
         self.escalated: set[str] = set()
@@ -147,8 +152,37 @@ class Dispatcher:
                 t.at,
             )
             tag = f"{t.kind}:{level}:{t.at.isoformat()}"
+            if kind == "firing" and (by := self.inhibitor(f, level)) is not None:
+                if f.alert_id not in self.inhibited:
+                    self.inhibited.add(f.alert_id)
+                    await self.append(
+                        "alert.inhibited",
+                        f.region,
+                        f.alert_id,
+                        {
+                            "alert_id": f.alert_id,
+                            "by_alert_id": by,
+                            "reason": "上级地区同类预警已在处置 / parent region already alerted",
+                        },
+                    )
+                continue
             for officer in self.recipients(f.region, level, t.at):
                 self._spawn(self.notify_officer(f.alert_id, tag, officer, message))
+
+    def inhibitor(self, f: Fired, level: str) -> str | None:
+        """The id of a firing alert that covers ``f``: same indicator, on a parent region,
+        at the same or a more severe level (Alertmanager-style inhibition along the tree)."""
+        if self.open_alerts is None:
+            return None
+        parents = {r.code for r in self.reference.ancestors(f.region)}
+        for alert_id, rule, region, other in self.open_alerts():
+            if (
+                region in parents
+                and rule.indicator == f.rule.indicator
+                and severity(other) >= severity(level)
+            ):
+                return alert_id
+        return None
 
     async def tick(self) -> None:
         """Reminders and escalation for open, unacknowledged alerts."""

@@ -102,6 +102,16 @@ class Evaluator:
         self.evaluations = 0
         self.listeners: list[Callable[[Sequence[Fired]], Awaitable[None]]] = []
 
+    def open_alerts(self) -> list[tuple[str, Rule, str, str]]:
+        """(alert id, rule, region, level) of every alert firing now."""
+        out: list[tuple[str, Rule, str, str]] = []
+        for (rule_id, region), alert_id in self.alert_ids.items():
+            state = self.states.get((rule_id, region))
+            rule = self.rules.by_id(rule_id)
+            if state is not None and state.level is not None and rule is not None:
+                out.append((alert_id, rule, region, state.level))
+        return out
+
     async def restore(self) -> int:
         """Rebuild the firing states from the alerts projection; returns how many."""
         rows = await run(alert_queries.list_alerts, self.store, self.now(), status="open")

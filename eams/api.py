@@ -44,6 +44,24 @@ class SilenceBody(BaseModel):
     reason: str | None = Field(default=None, max_length=500)
 
 
+def _deadline(host: Host, row: dict[str, Any]) -> dict[str, Any]:
+    """Add the emergency plans' report deadline (2 h for I-II, 12 h for III by default) and
+    whether it has passed without an acknowledgement."""
+    from alerting.roster import Policy
+
+    policy = host.dispatcher.roster.policy if host.dispatcher is not None else Policy()
+    limit = policy.report_deadline.get(row.get("level") or "")
+    since = row.get("firing_since")
+    if limit is None or since is None:
+        row["report_due"] = None
+        row["report_overdue"] = False
+        return row
+    due = since + limit
+    row["report_due"] = due
+    row["report_overdue"] = row["status"] == "firing" and _now() > due
+    return row
+
+
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone(dt.timedelta(hours=8)))
 
@@ -160,7 +178,7 @@ def create_api(host: Host) -> FastAPI:
         """Most severe and newest first. ``status``: open (default), firing, acknowledged,
         silenced, resolved, or empty for all."""
         regions = {region} if region else None
-        return await run(
+        rows = await run(
             alert_queries.list_alerts,
             host.store,
             _now(),
@@ -168,6 +186,7 @@ def create_api(host: Host) -> FastAPI:
             level=level,
             status=status or None,
         )
+        return [_deadline(host, row) for row in rows]
 
     @api.get("/api/alerts/{alert_id}", summary="One alert")
     async def alert(alert_id: str) -> dict[str, Any]:
@@ -175,7 +194,7 @@ def create_api(host: Host) -> FastAPI:
         found = await run(alert_queries.get_alert, host.store, alert_id, _now())
         if found is None:
             raise HTTPException(404, f"no alert {alert_id!r}; see GET /api/alerts")
-        return found
+        return _deadline(host, found)
 
     @api.get("/api/alerts/{alert_id}/timeline", summary="An alert's events and notifications")
     async def alert_timeline(alert_id: str) -> list[dict[str, Any]]:

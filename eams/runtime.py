@@ -156,6 +156,7 @@ class Host:
                 sender=BatchSender(self._alert_producer),
                 topic_names=s.topics,
                 rules=rules,
+                open_alerts=self.evaluator.open_alerts,
             )
             self.evaluator.listeners.append(self.dispatcher.on_fired)
             tasks.append(asyncio.create_task(self._dispatch_loop(), name="dispatcher"))

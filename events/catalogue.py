@@ -52,6 +52,7 @@ from events.payloads_people import (
 from events.payloads_response import (
     AlertAcknowledged,
     AlertEscalated,
+    AlertInhibited,
     AlertLevelChanged,
     AlertRaised,
     AlertResolved,
@@ -130,6 +131,7 @@ CATALOGUE_SECTIONS: dict[str, dict[str, type[EventPayload]]] = {
         "alert.raised": AlertRaised,
         "alert.escalated": AlertEscalated,
         "alert.level_changed": AlertLevelChanged,
+        "alert.inhibited": AlertInhibited,
         "alert.acknowledged": AlertAcknowledged,
         "alert.silenced": AlertSilenced,
         "alert.resolved": AlertResolved,

@@ -53,6 +53,7 @@ EVENT_TYPE_LABELS: dict[str, dict[str, str]] = {
     "alert.raised": {"zh": "预警触发", "en": "Alert raised"},
     "alert.escalated": {"zh": "预警升级", "en": "Alert escalated"},
     "alert.level_changed": {"zh": "预警级别变化", "en": "Alert level changed"},
+    "alert.inhibited": {"zh": "预警被抑制", "en": "Alert inhibited"},
     "alert.acknowledged": {"zh": "预警已确认", "en": "Alert acknowledged"},
     "alert.silenced": {"zh": "预警静默", "en": "Alert silenced"},
     "alert.resolved": {"zh": "预警解除", "en": "Alert resolved"},

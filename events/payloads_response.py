@@ -23,6 +23,7 @@ from events.vocabulary import NotificationChannel, RiskLevel, Severity
 __all__ = [
     "AlertAcknowledged",
     "AlertEscalated",
+    "AlertInhibited",
     "AlertLevelChanged",
     "AlertRaised",
     "AlertResolved",
@@ -84,6 +85,15 @@ class AlertLevelChanged(_AlertPayload):
     level: Severity
     value: float | None = None
     threshold: float | None = None
+
+
+class AlertInhibited(_AlertPayload):
+    """Notifications for this alert are held back: a firing alert on a parent region (or an
+    active playbook for the area) already covers it."""
+
+    by_alert_id: Ident | None = None
+    by_playbook_run: Ident | None = None
+    reason: Text | None = None
 
 
 class AlertEscalated(_AlertPayload):

@@ -14,7 +14,8 @@ SELECT alert_id, any(rule) AS rule, any(region) AS region, any(city) AS city,
        argMaxIfMerge(threshold) AS threshold, min(firing_since) AS firing_since,
        max(resolved_at) AS resolved_at, max(acknowledged_at) AS acknowledged_at,
        argMaxIfMerge(acknowledged_by) AS acknowledged_by, argMaxIfMerge(ack_note) AS ack_note,
-       max(silenced_until) AS silenced_until, sum(events) AS events
+       max(silenced_until) AS silenced_until, max(inhibited_at) AS inhibited_at,
+       sum(events) AS events
 FROM alerts GROUP BY alert_id
 """
 
@@ -31,6 +32,9 @@ def _status(row: dict[str, Any], now: dt.datetime) -> str:
     acked = row["acknowledged_at"]
     if acked is not None and acked.year >= _EPOCH_YEAR:
         return "acknowledged"
+    inhibited = row["inhibited_at"]
+    if inhibited is not None and inhibited.year >= _EPOCH_YEAR:
+        return "inhibited"
     return "firing"
 
 
@@ -40,7 +44,7 @@ def _aware(value: dt.datetime) -> dt.datetime:
 
 def _clean(row: dict[str, Any], now: dt.datetime) -> dict[str, Any]:
     row["status"] = _status(row, now)
-    for key in ("resolved_at", "acknowledged_at", "silenced_until"):
+    for key in ("resolved_at", "acknowledged_at", "silenced_until", "inhibited_at"):
         if row[key] is not None and row[key].year < _EPOCH_YEAR:
             row[key] = None
     if row["status"] != "acknowledged" and row["acknowledged_at"] is None:
@@ -58,7 +62,7 @@ def list_alerts(
     status: str | None = None,
 ) -> list[dict[str, Any]]:
     """Alerts, most severe and newest first; filter by regions (code or city), level, status
-    (``open`` = firing, acknowledged or silenced)."""
+    (``open`` = firing, acknowledged, silenced or inhibited)."""
     rows = [_clean(r, now) for r in store.dicts(_CURRENT) if r["firing_since"] is not None]
     if regions:
         rows = [r for r in rows if r["region"] in regions or r["city"] in regions]

@@ -177,10 +177,9 @@ def _job_loss_rate(store: Store, reference: RegionReference) -> dict[str, float]
 
 
 def _disaster(store: Store, reference: RegionReference) -> dict[str, float]:
-    rows = store.rows(
-        "SELECT region, argMaxMerge(active) AS a, argMaxMerge(severity) AS s "
-        "FROM disaster_area_state GROUP BY region, disaster_id"
-    )
+    from projections.queries import ACTIVE_DISASTER_AREAS
+
+    rows = store.rows(f"SELECT region, active, severity FROM ({ACTIVE_DISASTER_AREAS})")
     per_region: dict[str, float] = {}
     for region, active, severity in rows:
         if active and reference.get(str(region)) is not None:
@@ -190,12 +189,22 @@ def _disaster(store: Store, reference: RegionReference) -> dict[str, float]:
 
 
 def _disaster_as_of(store: Store, reference: RegionReference, day: dt.date) -> dict[str, float]:
+    """The disaster state at the end of ``day``, from the log (same rules as the current
+    state: a region's latest event wins, and a clear naming no region clears them all)."""
     rows = store.rows(
-        "SELECT flagged, argMax(toUInt8(event_type != 'disaster_area.cleared'), "
-        "(occurred_at, kafka_offset)), argMax(toString(severity), (occurred_at, kafka_offset)) "
+        "SELECT s.flagged, toUInt8(s.active = 1 AND s.flagged_at > "
+        "ifNull(g.cleared_at, toDateTime64(0, 3))), s.severity FROM ("
+        "SELECT flagged, disaster_id, "
+        "argMax(toUInt8(event_type != 'disaster_area.cleared'), (occurred_at, kafka_offset)) "
+        "AS active, argMax(toString(severity), (occurred_at, kafka_offset)) AS severity, "
+        "maxIf(occurred_at, event_type != 'disaster_area.cleared') AS flagged_at "
         "FROM events ARRAY JOIN disaster_regions AS flagged "
         "WHERE event_type LIKE 'disaster_area.%' AND toDate(occurred_at) <= {d:Date} "
-        "GROUP BY flagged, disaster_id",
+        "GROUP BY flagged, disaster_id) AS s LEFT JOIN ("
+        "SELECT disaster_id, max(occurred_at) AS cleared_at FROM events "
+        "WHERE event_type = 'disaster_area.cleared' AND empty(disaster_regions) "
+        "AND toDate(occurred_at) <= {d:Date} GROUP BY disaster_id) AS g "
+        "ON s.disaster_id = g.disaster_id SETTINGS join_use_nulls = 1",
         {"d": day},
     )
     per_region: dict[str, float] = {}

@@ -99,14 +99,6 @@ def read_positions(store: Store, topic: str) -> dict[int, tuple[int, int]]:
     return {int(p): (int(first), int(last)) for p, first, last in rows}
 
 
-def read_disaster_regions(store: Store) -> dict[str, list[str]]:
-    """The regions each disaster has flagged so far (for a clear that names none)."""
-    rows = store.rows(
-        "SELECT disaster_id, groupUniqArray(region) FROM disaster_area_state GROUP BY disaster_id"
-    )
-    return {str(d): sorted(str(r) for r in regions) for d, regions in rows}
-
-
 def seed_ids(store: Store, partition: int, before: int, capacity: int) -> RecentIds:
     """The recent ids of ``partition`` below offset ``before``, as they were when written."""
     ids = RecentIds(capacity)
@@ -145,7 +137,6 @@ class Projector:
         self.on_batch = on_batch
         self.stats = ProjectorStats()
         self._ids: dict[int, RecentIds] = {}
-        self._disaster_regions: dict[str, list[str]] = {}
         self._pending: dict[int, _Pending] = {}
         self._producer: AIOKafkaProducer | None = None
         self.changed = asyncio.Event()
@@ -153,7 +144,6 @@ class Projector:
     async def run(self, stop: asyncio.Event) -> None:
         """Project until ``stop`` is set; flushes what is buffered before returning."""
         positions = await run(read_positions, self.store, self.topics.events)
-        self._disaster_regions = await run(read_disaster_regions, self.store)
         consumer = AIOKafkaConsumer(
             bootstrap_servers=self.bootstrap,
             enable_auto_commit=False,
@@ -251,7 +241,7 @@ class Projector:
                 doc = orjson.loads(record.value or b"")
                 if not isinstance(doc, dict):
                     raise EventRejectedError("(body)", "expected a JSON object")
-                row = to_row(doc, partition, record.offset, self.reference, self._disaster_regions)
+                row = to_row(doc, partition, record.offset, self.reference)
             except orjson.JSONDecodeError as exc:
                 rejected.append((record, EventRejectedError("(body)", f"not JSON: {exc}")))
                 continue

@@ -18,12 +18,26 @@ FACT_COLUMNS: tuple[str, ...] = (
 
 _SUMS = ", ".join(f"sum({c}) AS {c}" for c in FACT_COLUMNS)
 
-_ACTIVE_DISASTER_AREAS = """
-SELECT region, disaster_id, any(city) AS city, argMaxMerge(active) AS active,
-       argMaxMerge(kind) AS kind, argMaxMerge(severity) AS severity,
-       min(since) AS since, max(changed_at) AS changed_at
-FROM disaster_area_state GROUP BY region, disaster_id
+#: Every (region, disaster) ever flagged, with ``active`` resolved against both kinds of
+#: clear: one naming the region (latest event wins), and one naming no region (clears the
+#: whole disaster as of its time, even for flags that arrive later but happened before).
+ACTIVE_DISASTER_AREAS = """
+SELECT s.region AS region, s.disaster_id AS disaster_id, s.city AS city,
+       toUInt8(s.active = 1 AND s.flagged_at > ifNull(g.cleared_at, toDateTime64(0, 3))) AS active,
+       s.kind AS kind, s.severity AS severity, s.since AS since,
+       greatest(s.changed_at, ifNull(g.cleared_at, toDateTime64(0, 3))) AS changed_at
+FROM (
+    SELECT region, disaster_id, any(city) AS city, argMaxMerge(active) AS active,
+           argMaxMerge(kind) AS kind, argMaxMerge(severity) AS severity,
+           min(since) AS since, max(changed_at) AS changed_at, max(flagged_at) AS flagged_at
+    FROM disaster_area_state GROUP BY region, disaster_id
+) AS s
+LEFT JOIN (
+    SELECT disaster_id, max(cleared_at) AS cleared_at FROM disaster_clears GROUP BY disaster_id
+) AS g ON s.disaster_id = g.disaster_id
+SETTINGS join_use_nulls = 1
 """
+_ACTIVE_DISASTER_AREAS = ACTIVE_DISASTER_AREAS
 
 
 def _number(value: Any) -> int | float:

@@ -68,12 +68,12 @@ def to_row(
     partition: int,
     offset: int,
     reference: RegionReference,
-    disaster_regions: dict[str, list[str]] | None = None,
 ) -> tuple[Any, ...]:
     """The ``events`` row for one decoded event; raises EventRejectedError if malformed.
 
-    ``disaster_regions`` maps a disaster id to the regions flagged so far: a flag or update
-    records them there, and a ``disaster_area.cleared`` that names no regions clears them all.
+    A ``disaster_area.cleared`` that names no regions keeps an empty ``disaster_regions``:
+    it clears every region of its disaster, which the queries resolve (see
+    ``projections.queries.ACTIVE_DISASTER_AREAS``) whatever order the events arrive in.
     """
     for name in _REQUIRED:
         if name not in doc:
@@ -108,13 +108,6 @@ def to_row(
     except (TypeError, ValueError) as exc:
         raise EventRejectedError("schema_version", "expected an integer") from exc
     occurred_at, recorded_at = _ts(doc, "occurred_at"), _ts(doc, "recorded_at")
-    # Only a document that passed every check may widen what a later clear applies to.
-    if disaster_regions is not None and disaster_id and event_type.startswith("disaster_area."):
-        known = disaster_regions.setdefault(disaster_id, [])
-        if event_type == "disaster_area.cleared" and not regions:
-            regions = list(known)
-        else:
-            known.extend(r for r in regions if r not in known)
     return (
         event_id,
         event_type,

@@ -9,7 +9,8 @@ CREATE TABLE IF NOT EXISTS disaster_area_state
     kind          AggregateFunction(argMax, String, Tuple(DateTime64(3, 'Asia/Shanghai'), UInt64)),
     severity      AggregateFunction(argMax, String, Tuple(DateTime64(3, 'Asia/Shanghai'), UInt64)),
     since         SimpleAggregateFunction(min, DateTime64(3, 'Asia/Shanghai')),
-    changed_at    SimpleAggregateFunction(max, DateTime64(3, 'Asia/Shanghai'))
+    changed_at    SimpleAggregateFunction(max, DateTime64(3, 'Asia/Shanghai')),
+    flagged_at    SimpleAggregateFunction(max, DateTime64(3, 'Asia/Shanghai'))
 )
 ENGINE = AggregatingMergeTree
 ORDER BY (region, disaster_id)
@@ -24,11 +25,29 @@ SELECT
     argMaxState(toString(disaster_kind), (occurred_at, kafka_offset)) AS kind,
     argMaxState(toString(severity), (occurred_at, kafka_offset)) AS severity,
     min(occurred_at) AS since,
-    max(occurred_at) AS changed_at
+    max(occurred_at) AS changed_at,
+    maxIf(occurred_at, event_type != 'disaster_area.cleared') AS flagged_at
 FROM events
 ARRAY JOIN disaster_regions AS flagged, disaster_cities AS flagged_city
 WHERE event_type IN ('disaster_area.flagged', 'disaster_area.updated', 'disaster_area.cleared')
 GROUP BY flagged, disaster_id;
+
+-- A clear that names no regions clears every region of its disaster, including regions
+-- whose flag arrives after the clear (offices report late): the queries compare times.
+CREATE TABLE IF NOT EXISTS disaster_clears
+(
+    disaster_id   String,
+    cleared_at    SimpleAggregateFunction(max, DateTime64(3, 'Asia/Shanghai'))
+)
+ENGINE = AggregatingMergeTree
+ORDER BY disaster_id
+SETTINGS non_replicated_deduplication_window = 10000;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS mv_disaster_clears TO disaster_clears AS
+SELECT disaster_id, max(occurred_at) AS cleared_at
+FROM events
+WHERE event_type = 'disaster_area.cleared' AND empty(disaster_regions)
+GROUP BY disaster_id;
 
 CREATE TABLE IF NOT EXISTS persons
 (

@@ -16,6 +16,7 @@ CREATE TABLE IF NOT EXISTS alerts
     acknowledged_by AggregateFunction(argMaxIf, String, Tuple(DateTime64(3, 'Asia/Shanghai'), UInt64), UInt8),
     ack_note        AggregateFunction(argMaxIf, String, Tuple(DateTime64(3, 'Asia/Shanghai'), UInt64), UInt8),
     silenced_until  SimpleAggregateFunction(max, DateTime64(3, 'Asia/Shanghai')),
+    inhibited_at    SimpleAggregateFunction(max, DateTime64(3, 'Asia/Shanghai')),
     events          SimpleAggregateFunction(sum, UInt64)
 )
 ENGINE = AggregatingMergeTree
@@ -45,6 +46,7 @@ SELECT
                   toUInt8(event_type = 'alert.acknowledged')) AS ack_note,
     maxIf(parseDateTime64BestEffortOrZero(JSONExtractString(payload, 'until'), 3, 'Asia/Shanghai'),
           event_type = 'alert.silenced') AS silenced_until,
+    maxIf(occurred_at, event_type = 'alert.inhibited') AS inhibited_at,
     count() AS events
 FROM events
 WHERE event_type LIKE 'alert.%'

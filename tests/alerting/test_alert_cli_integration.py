@@ -87,7 +87,7 @@ def test_backtest_list_ack_and_silence_from_the_cli(worker_factory: Any, tmp_pat
     lines = [ln for ln in done.stdout.splitlines() if "disaster-city" in ln]
     assert lines[0].startswith(f"{flagged_on.date()}  raised") and " III " in lines[0]
     resolved = (today - dt.timedelta(days=4)).date()
-    assert any(ln.startswith(f"{resolved}  resolved") for ln in lines)
+    assert any(ln.startswith(f"{resolved}  resolved") for ln in lines), done.stdout
     assert lines[-1].startswith(f"{today.date()}  raised") and " I " in lines[-1]
 
     deadline = time.monotonic() + 30

@@ -13,25 +13,15 @@ clear   the flag is cleared: the alert resolves after keep-firing (2 s) and a re
 from __future__ import annotations
 
 import datetime as dt
-import threading
 import time
 import uuid
-from collections.abc import Iterator
-from email import message_from_bytes
-from email.header import decode_header, make_header
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
-import uvicorn
-from aiosmtpd.controller import Controller
-from fixtures import Worker, free_port
+from fixtures import Worker
 from helpers import encode, produce
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import Route
 
 from eams.simulator import SHANGHAI
 
@@ -67,56 +57,6 @@ rules:
 """
 
 
-class Mailbox:
-    """An aiosmtpd handler that keeps every message it receives."""
-
-    def __init__(self) -> None:
-        self.messages: list[tuple[list[str], str, str]] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
-        msg = message_from_bytes(envelope.content)
-        subject = str(make_header(decode_header(msg["Subject"])))
-        body = msg.get_payload(decode=True)
-        text = body.decode("utf-8") if isinstance(body, bytes) else str(msg.get_payload())
-        self.messages.append((list(envelope.rcpt_tos), subject, text))
-        return "250 OK"
-
-
-@pytest.fixture
-def mailbox() -> Iterator[tuple[Mailbox, int]]:
-    """A real SMTP server on loopback."""
-    box = Mailbox()
-    port = free_port()
-    controller = Controller(box, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield box, port
-    controller.stop()
-
-
-@pytest.fixture
-def robot() -> Iterator[tuple[list[dict[str, Any]], int]]:
-    """A WeCom group-robot endpoint on loopback (answers like the real one)."""
-    received: list[dict[str, Any]] = []
-
-    async def send(request: Request) -> JSONResponse:
-        body = orjson.loads(await request.body())
-        if body.get("msgtype") != "markdown":
-            return JSONResponse({"errcode": 40008, "errmsg": "invalid message type"})
-        received.append(body)
-        return JSONResponse({"errcode": 0, "errmsg": "ok"})
-
-    port = free_port()
-    app = Starlette(routes=[Route("/cgi-bin/webhook/send", send, methods=["POST"])])
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
-    yield received, port
-    server.should_exit = True
-    thread.join(timeout=10)
-
-
 def _event(event_type: str, region: str, payload: dict[str, Any], **kw: Any) -> dict[str, Any]:
     at = dt.datetime.now(SHANGHAI).isoformat()
     return {
@@ -144,7 +84,7 @@ def _wait(what: str, check: Any, timeout: float = 30, worker: Worker | None = No
 
 def test_flood_alert_notify_restart_ack_and_resolve(
     worker_factory: Any,
-    mailbox: tuple[Mailbox, int],
+    mailbox: tuple[Any, int],
     robot: tuple[list[Any], int],
     tmp_path: Path,
 ) -> None:

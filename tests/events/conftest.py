@@ -104,6 +104,7 @@ MINIMAL_PAYLOADS: dict[str, dict[str, Any]] = {
         "previous_level": "III",
         "level": "II",
     },
+    "alert.inhibited": {"alert_id": "al1", "by_alert_id": "al0"},
     "alert.acknowledged": {"alert_id": "al1"},
     "alert.silenced": {"alert_id": "al1", "until": "2024-03-02T00:00:00+08:00"},
     "alert.resolved": {"alert_id": "al1", "automatic": True},

@@ -107,28 +107,21 @@ def flag(ref: RegionReference, event_type: str = "disaster_area.flagged", **payl
 
 
 def test_disaster_regions_and_cities(ref: RegionReference) -> None:
-    known: dict[str, list[str]] = {}
-    row = row_of(flag(ref, regions=["370102", "371302"]), ref, disaster_regions=known)
+    row = row_of(flag(ref, regions=["370102", "371302"]), ref)
     assert (row["disaster_id"], row["disaster_kind"]) == ("d1", "natural_disaster")
     assert row["severity"] == "II"
     assert row["disaster_regions"] == ["370102", "371302"]
     assert row["disaster_cities"] == ["370100", "371300"]
-    assert known == {"d1": ["370102", "371302"]}
 
 
-def test_clear_without_regions_takes_the_flagged_ones(ref: RegionReference) -> None:
-    known: dict[str, list[str]] = {"other": ["370300"]}
-    row_of(flag(ref, regions=["370102"]), ref, disaster_regions=known)
-    update = flag(ref, "disaster_area.updated", regions=["371302", "370102"])
-    row_of(update, ref, disaster_regions=known)
+def test_clear_without_regions_stays_a_whole_disaster_clear(ref: RegionReference) -> None:
+    """The row keeps what the event says; the queries apply a region-less clear to every
+    region of the disaster, whatever order flag and clear arrive in."""
     clear = stored(ref, "disaster_area.cleared", {"disaster_id": "d1", "period_end": "2024-08-01"})
-    row = row_of(clear, ref, disaster_regions=known)
-    assert row["disaster_regions"] == ["370102", "371302"]
-    assert row["disaster_cities"] == ["370100", "371300"]
-    assert row_of(clear, ref)["disaster_regions"] == []  # nothing known, nothing to clear
+    assert row_of(clear, ref)["disaster_regions"] == []
     partial = clear["payload"] | {"regions": ["371302"]}
-    row = row_of(clear | {"payload": partial}, ref, disaster_regions=known)
-    assert row["disaster_regions"] == ["371302"]  # a clear naming regions keeps its own
+    row = row_of(clear | {"payload": partial}, ref)
+    assert row["disaster_regions"] == ["371302"] and row["disaster_cities"] == ["371300"]
 
 
 @pytest.mark.parametrize("pii", ["national_id", "phone", "name"])
@@ -165,14 +158,6 @@ def test_bad_schema_version_is_rejected(ref: RegionReference) -> None:
     doc["schema_version"] = "x"
     with pytest.raises(EventRejectedError):
         to_row(doc, 0, 0, ref)
-
-
-def test_rejected_flag_does_not_record_regions(ref: RegionReference) -> None:
-    doc = flag(ref, regions=["370102"]) | {"occurred_at": "2024-07-01T09:00:00"}
-    known: dict[str, list[str]] = {}
-    with pytest.raises(EventRejectedError):
-        to_row(doc, 0, 0, ref, known)
-    assert known == {}
 
 
 def test_recent_ids_reports_duplicates_and_evicts_oldest() -> None:

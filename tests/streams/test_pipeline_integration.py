@@ -180,3 +180,21 @@ def test_statistical_zone_is_accepted_and_flagged(worker: Worker) -> None:
     assert counts["events_in_statistical_zones"] == 1
     jinan = next(r for r in worker.api.get("/api/overview/cities").json() if r["code"] == "370100")
     assert jinan["people_laid_off"] == 42  # a zone's figures roll up to its city
+
+
+def test_a_clear_that_arrives_before_its_flag_still_clears(worker: Worker) -> None:
+    flagged = _event("disaster_area.flagged", {"disaster_id": "late", "kind": "epidemic",
+                     "severity": "III", "regions": ["371302", "371311"], "title": "疫情",
+                     "period_start": "2026-06-01"})  # fmt: skip
+    cleared = _event("disaster_area.cleared", {"disaster_id": "late", "period_end": "2026-06-05"},
+                     at=T0 + dt.timedelta(days=4))  # fmt: skip
+    other = _event("disaster_area.flagged", {"disaster_id": "still", "kind": "epidemic",
+                   "severity": "IV", "regions": ["370102"], "title": "疫情",
+                   "period_start": "2026-06-02"}, at=T0 + dt.timedelta(days=1))  # fmt: skip
+    produce(worker.bootstrap, worker.settings.topics.ingest_raw, encode([cleared]))
+    worker.wait_settled()
+    produce(worker.bootstrap, worker.settings.topics.ingest_raw, encode([flagged, other]))
+    counts = worker.wait_settled()
+    assert counts["active_disaster_areas"] == 1
+    areas = worker.api.get("/api/disaster-areas").json()
+    assert [(a["region"], a["disaster_id"]) for a in areas] == [("370102", "still")]
