@@ -3,7 +3,8 @@
 For each day of the range the indicators are computed as of the end of that day (rolling
 windows end there; disaster-area state from the flags and clears up to that day), and each
 (rule, region) series goes through the same state machine the evaluator uses. The result
-says which alerts would have fired, changed level or resolved, and when.
+says which alerts would have fired, changed level or resolved, and when. Rules of the
+absolute kind are replayed; the other kinds are evaluated live only (for now).
 """
 
 from __future__ import annotations
@@ -49,8 +50,8 @@ def run_backtest(
         day += dt.timedelta(days=1)
     out: list[dict[str, Any]] = []
     for rule in selected:
-        if rule.kind == "data_gap":
-            continue  # reporting gaps are about the present, not replayable per day here
+        if rule.kind != "absolute":
+            continue  # gaps, baselines and trailing lows are evaluated live, not replayed yet
         absent = 0.0 if rule.indicator in ZERO_WHEN_ABSENT else None
         for region in scope_regions(rule, reference):
             series = [(at, v.get(rule.indicator, {}).get(region, absent)) for at, v in days]

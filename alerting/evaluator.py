@@ -41,6 +41,12 @@ log = logging.getLogger(__name__)
 
 SHANGHAI = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
 NAMESPACE = uuid.UUID("0b7f4f0e-6a9d-4c55-9d4e-0a1c2b3d4e5f")
+PERIOD_DAYS = {
+    "day": dt.timedelta(days=1),
+    "week": dt.timedelta(days=7),
+    "month": dt.timedelta(days=30),
+    "year": dt.timedelta(days=365),
+}
 #: Indicators that are zero where nothing happened (others are None: no data).
 ZERO_WHEN_ABSENT = frozenset(SUMMED) | {"disaster_area", "risk_index"}
 
@@ -101,6 +107,7 @@ class Evaluator:
         self.values: Values = {}
         self.evaluations = 0
         self.listeners: list[Callable[[Sequence[Fired]], Awaitable[None]]] = []
+        self._warned: set[str] = set()
 
     def open_alerts(self) -> list[tuple[str, Rule, str, str]]:
         """(alert id, rule, region, level) of every alert firing now."""
@@ -151,14 +158,42 @@ class Evaluator:
                 await asyncio.wait_for(stop.wait(), timeout=self.interval)
 
     async def indicator_values(self, now: dt.datetime) -> Values:
-        """Every indicator the rules may use, as of ``now``."""
-        values = await run(compute, self.store, self.reference, now.date())
-        values["risk_index"] = risk_index(values, self.components)
+        """Every indicator as of ``now``, plus one series per rule whose kind derives its
+        value (key ``rule:<id>``): data gaps, and ratios to a baseline period."""
+        cache: dict[dt.date, Values] = {}
+
+        async def at(day: dt.date) -> Values:
+            if day not in cache:
+                found = await run(compute, self.store, self.reference, day)
+                found["risk_index"] = risk_index(found, self.components)
+                cache[day] = found
+            return cache[day]
+
+        values = dict(await at(now.date()))
         for rule in self.rules.rules:
+            key = f"rule:{rule.id}"
             if rule.kind == "data_gap" and rule.source and rule.cadence:
                 ages = await run(last_report_age_days, self.store, self.reference, rule.source, now)
                 cadence_days = rule.cadence.total_seconds() / 86400
-                values[rule.indicator] = {k: v / cadence_days for k, v in ages.items()}
+                values[key] = {k: v / cadence_days for k, v in ages.items()}
+            elif rule.kind == "ratio_to_baseline" and rule.baseline is not None:
+                current = values.get(rule.indicator, {})
+                prior: dict[str, float] = {}
+                for k in range(1, rule.baseline.periods_back + 1):
+                    day = now.date() - PERIOD_DAYS[rule.baseline.period] * k
+                    for region, v in (await at(day)).get(rule.indicator, {}).items():
+                        prior[region] = prior.get(region, 0.0) + v
+                n = rule.baseline.periods_back
+                values[key] = {
+                    region: current.get(region, 0.0) / (total / n)
+                    for region, total in prior.items()
+                    if total > 0  # no baseline, no ratio: the rule sees no data there
+                }
+            elif rule.kind == "rise_over_low":
+                values[key] = {}  # the trailing-low series is not built yet: no data
+                if rule.id not in self._warned:
+                    self._warned.add(rule.id)
+                    log.warning("rule %s: rise_over_low is not evaluated yet (no data)", rule.id)
         return values
 
     async def evaluate(self, now: dt.datetime) -> list[Fired]:
@@ -166,8 +201,10 @@ class Evaluator:
         self.values = await self.indicator_values(now)
         fired: list[Fired] = []
         for rule in self.rules.rules:
-            per_region = self.values.get(rule.indicator, {})
-            absent = 0.0 if rule.indicator in ZERO_WHEN_ABSENT else None
+            derived = f"rule:{rule.id}"
+            per_region = self.values.get(derived, self.values.get(rule.indicator, {}))
+            plain = derived not in self.values and rule.indicator in ZERO_WHEN_ABSENT
+            absent = 0.0 if plain else None
             for region in scope_regions(rule, self.reference):
                 key = (rule.id, region)
                 state = self.states.get(key, AlertState.initial())
