@@ -229,13 +229,17 @@ class Projector:
             await self._write(partition, chunk, replay=False)
             pending.since = now
 
-    async def _write(
-        self, partition: int, chunk: list[ConsumerRecord[bytes, bytes]], *, replay: bool
-    ) -> None:
-        first, last = chunk[0].offset, chunk[-1].offset
+    def _convert(
+        self, partition: int, chunk: list[ConsumerRecord[bytes, bytes]]
+    ) -> tuple[
+        list[tuple[Any, ...]], list[tuple[ConsumerRecord[bytes, bytes], EventRejectedError]], int
+    ]:
+        """Rows of the new events of a batch, the documents to dead-letter, and how many
+        duplicates were dropped (in order: the dedupe window is per partition)."""
         ids = self._ids[partition]
         rows: list[tuple[Any, ...]] = []
         rejected: list[tuple[ConsumerRecord[bytes, bytes], EventRejectedError]] = []
+        duplicates = 0
         for record in chunk:
             try:
                 doc = orjson.loads(record.value or b"")
@@ -253,9 +257,19 @@ class Projector:
                 rejected.append((record, EventRejectedError("(body)", f"cannot project: {exc}")))
                 continue
             if not ids.add(row[0].bytes):
-                self.stats.duplicates += 1
+                duplicates += 1
                 continue
             rows.append(row)
+        return rows, rejected, duplicates
+
+    async def _write(
+        self, partition: int, chunk: list[ConsumerRecord[bytes, bytes]], *, replay: bool
+    ) -> None:
+        first, last = chunk[0].offset, chunk[-1].offset
+        # Decoding and converting a batch is CPU work: do it off the event loop, so the API,
+        # the evaluator and deliveries stay responsive while a large batch is projected.
+        rows, rejected, duplicates = await run(self._convert, partition, chunk)
+        self.stats.duplicates += duplicates
         if not replay:
             await run(
                 self.store.insert,
