@@ -1,0 +1,55 @@
+"""Rosters: loading, duty hours (overnight too) and who hears about what."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from alerting.roster import SHANGHAI, load_roster
+from eams.errors import ConfigError
+
+EXAMPLE = Path(__file__).parents[2] / "deploy" / "roster.example.yaml"
+
+
+def at(hour: int) -> dt.datetime:
+    return dt.datetime(2026, 7, 1, hour, 30, tzinfo=SHANGHAI)
+
+
+def test_example_roster_loads_with_secrets_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("DINGTALK_SECRET", "SECabc")
+    roster = load_roster(EXAMPLE)
+    assert [o.id for o in roster.officers] == ["linyi-day", "linyi-night", "province-duty"]
+    assert roster.channels["dingtalk"]["province-duty"]["secret"] == "SECabc"
+    assert roster.policy.escalate_after == dt.timedelta(minutes=15)
+    assert roster.policy.report_deadline["III"] == dt.timedelta(hours=12)
+
+
+def test_day_and_overnight_shifts_cover_the_clock() -> None:
+    roster = load_roster(EXAMPLE)
+    chain = ["371302", "371300", "370000"]
+    for hour, expected in ((9, "linyi-day"), (19, "linyi-day"), (20, "linyi-night"),
+                           (2, "linyi-night"), (7, "linyi-night")):  # fmt: skip
+        assert [o.id for o in roster.responsible(chain, "city", at(hour))] == [expected]
+    assert [o.id for o in roster.responsible(chain, "province", at(3))] == ["province-duty"]
+    assert roster.responsible(["370102", "370100", "370000"], "city", at(9)) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        ("officers:\n  - {id: a, regions: [x], tier: county}\n", "tier must be city or province"),
+        ("officers:\n  - {id: a, hours: '8-20', regions: [x]}\n", "hours must look like"),
+        ("officers:\n  - {name: nobody}\n", "needs id, regions"),
+        ("policy: {escalate_after: soon}\n", "policy"),
+    ],
+)
+def test_mistakes_name_the_file_and_entry(tmp_path: Path, text: str, needle: str) -> None:
+    path = tmp_path / "roster.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as info:
+        load_roster(path)
+    assert str(path) in str(info.value) and needle in str(info.value)
