@@ -7,7 +7,8 @@ For each transition the evaluator hands over, and on a periodic tick for reminde
 1. **route**: city-tier officers on duty for the alert's region or its city; levels in
    ``policy.notify_province_at`` (I and II by default) reach province duty at once;
 2. **mute**: an acknowledged alert gets no reminders, a silenced one nothing until the
-   silence ends (the ``alerts`` projection says which);
+   silence ends (the ``alerts`` projection says which), and recurring mute windows of the
+   policy hold back the levels they name until they end;
 3. **dedup**: every notification has a stable id (alert, kind, round, officer, channel);
    ids already in the log as ``notification.sent`` are never sent again, so a restart
    repeats nothing that was delivered;
@@ -166,6 +167,9 @@ class Dispatcher:
                         },
                     )
                 continue
+            if kind == "firing" and self.roster.policy.muted(level, t.at):
+                self.last_round[f.alert_id] = (0, t.at - self.roster.policy.repeat_interval)
+                continue  # a mute window: the first reminder after it carries the news
             for officer in self.recipients(f.region, level, t.at):
                 self._spawn(self.notify_officer(f.alert_id, tag, officer, message))
 
@@ -209,7 +213,7 @@ class Dispatcher:
             if now - since >= policy.escalate_after and alert_id not in self.escalated:
                 self.escalated.add(alert_id)
                 await self.escalate(alert_id, row, message)
-            if now - last >= policy.repeat_interval:
+            if now - last >= policy.repeat_interval and not policy.muted(level, now):
                 rnd += 1
                 self.last_round[alert_id] = (rnd, now)
                 for officer in self.recipients(row["region"], level, now):

@@ -62,6 +62,35 @@ class Officer:
         return start <= now < end if start <= end else (now >= start or now < end)
 
 
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+@dataclass(frozen=True)
+class MuteWindow:
+    """A recurring quiet period (Asia/Shanghai): alerts of ``levels`` are not sent during it;
+    reminders resume after it. Levels I and II are never muted unless listed."""
+
+    days: frozenset[int]  # 0 = Monday
+    hours: tuple[dt.time, dt.time]
+    levels: frozenset[str]
+
+    def mutes(self, level: str, at: dt.datetime) -> bool:
+        """True when an alert of ``level`` at ``at`` falls in this window."""
+        if level not in self.levels:
+            return False
+        local = at.astimezone(SHANGHAI)
+        start, end = self.hours
+        now = local.time()
+        if start == end:  # the whole day
+            return local.weekday() in self.days
+        if start < end:
+            return local.weekday() in self.days and start <= now < end
+        # Overnight: the part after midnight belongs to the window that began the day before.
+        if now >= start:
+            return local.weekday() in self.days
+        return (local.weekday() - 1) % 7 in self.days and now < end
+
+
 @dataclass(frozen=True)
 class Policy:
     """Who is told what, and when to escalate and remind."""
@@ -77,6 +106,11 @@ class Policy:
         }
     )
     link_base: str = "http://127.0.0.1:8600/alerts/"
+    mute_windows: tuple[MuteWindow, ...] = ()
+
+    def muted(self, level: str, at: dt.datetime) -> bool:
+        """True when a recurring mute window holds back alerts of ``level`` at ``at``."""
+        return any(w.mutes(level, at) for w in self.mute_windows)
 
 
 @dataclass(frozen=True)
@@ -118,6 +152,22 @@ def _hours(text: str | None, where: str) -> tuple[dt.time, dt.time] | None:
     return dt.time(h1, m1), end
 
 
+def _mute_window(raw: Any, where: str) -> MuteWindow:
+    if not isinstance(raw, dict):
+        raise ConfigError(
+            f"{where}: expected {{days: [sat, sun], hours: 00:00-08:00, levels: [IV]}}"
+        )
+    days = raw.get("days") or list(DAYS)
+    bad = [d for d in days if str(d).lower()[:3] not in DAYS]
+    if bad:
+        raise ConfigError(f"{where}: days: unknown {bad}; use mon … sun")
+    hours = _hours(str(raw.get("hours", "00:00-24:00")), where) or (dt.time(0), dt.time(0))
+    levels = frozenset(str(x) for x in raw.get("levels") or ["IV", "III"])
+    if not levels <= {"I", "II", "III", "IV"}:
+        raise ConfigError(f"{where}: levels must be among I, II, III, IV")
+    return MuteWindow(frozenset(DAYS.index(str(d).lower()[:3]) for d in days), hours, levels)
+
+
 def load_roster(path: Path) -> Roster:
     """Read a roster file; errors name the file and the entry."""
     try:
@@ -156,6 +206,10 @@ def load_roster(path: Path) -> Roster:
             repeat_interval=parse_duration(raw_policy.get("repeat_interval", "30m")),
             report_deadline=deadlines,
             link_base=str(raw_policy.get("link_base", Policy.link_base)),
+            mute_windows=tuple(
+                _mute_window(w, f"{path}: policy.mute_windows[{i}]")
+                for i, w in enumerate(raw_policy.get("mute_windows") or [])
+            ),
         )
     except ValueError as exc:
         raise ConfigError(f"{path}: policy: {exc}") from exc

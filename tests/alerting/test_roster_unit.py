@@ -53,3 +53,30 @@ def test_mistakes_name_the_file_and_entry(tmp_path: Path, text: str, needle: str
     with pytest.raises(ConfigError) as info:
         load_roster(path)
     assert str(path) in str(info.value) and needle in str(info.value)
+
+
+def test_mute_windows_hold_back_only_the_levels_they_name(tmp_path: Path) -> None:
+    path = tmp_path / "roster.yaml"
+    path.write_text(
+        "policy:\n  mute_windows:\n"
+        "    - {days: [sat, sun], hours: '00:00-24:00', levels: [IV]}\n"
+        "    - {days: [fri], hours: '22:00-06:00', levels: [IV, III]}\n"
+    )
+    policy = load_roster(path).policy
+    saturday = dt.datetime(2026, 7, 4, 11, 0, tzinfo=SHANGHAI)
+    assert policy.muted("IV", saturday) and not policy.muted("III", saturday)
+    assert not policy.muted("I", saturday)  # red alerts are never muted unless listed
+    friday_late = dt.datetime(2026, 7, 3, 23, 0, tzinfo=SHANGHAI)
+    saturday_early = dt.datetime(2026, 7, 4, 5, 0, tzinfo=SHANGHAI)
+    saturday_after = dt.datetime(2026, 7, 4, 7, 0, tzinfo=SHANGHAI)
+    assert policy.muted("III", friday_late) and policy.muted("III", saturday_early)
+    assert not policy.muted("III", saturday_after)
+    assert not policy.muted("IV", dt.datetime(2026, 7, 1, 11, 0, tzinfo=SHANGHAI))  # Wednesday
+
+
+def test_a_bad_mute_window_names_its_entry(tmp_path: Path) -> None:
+    path = tmp_path / "roster.yaml"
+    path.write_text("policy:\n  mute_windows:\n    - {days: [someday]}\n")
+    with pytest.raises(ConfigError) as info:
+        load_roster(path)
+    assert "policy.mute_windows[0]" in str(info.value) and "someday" in str(info.value)
