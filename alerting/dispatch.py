@@ -35,6 +35,7 @@ from alerting.notify.message import AlertMessage, MessageKind
 from alerting.notify.retry import Attempt, deliver
 from alerting.roster import Officer, Roster
 from alerting.rules import Rule, RuleSet, severity
+from alerting.silences import Silence, from_rows, silenced
 from events.envelope import Envelope
 from events.regions import RegionReference
 from projections import alert_queries
@@ -110,6 +111,7 @@ class Dispatcher:
         self.rules = rules
         self.open_alerts = open_alerts
         self.inhibited: set[str] = set()
+        self.silences: list[Silence] = []
         self.sent: set[str] = set()
         self.last_round: dict[str, tuple[int, dt.datetime]] = {}  # alert -> (round, at)
         self.escalated: set[str] = set()
@@ -119,6 +121,7 @@ class Dispatcher:
     async def restore(self) -> None:
         """Remember what was already delivered (from the log, via the projection)."""
         self.sent = await run(alert_queries.sent_notifications, self.store)
+        await self.refresh_silences()
 
     # -- routing ---------------------------------------------------------------------------
     def chain(self, region: str) -> list[str]:
@@ -167,6 +170,9 @@ class Dispatcher:
                         },
                     )
                 continue
+            chain = self.chain(f.region)
+            if silenced(self.silences, f.rule.id, chain, level, t.at) is not None:
+                continue  # a silence holds: nobody is told (the alert itself stands)
             if kind == "firing" and self.roster.policy.muted(level, t.at):
                 self.last_round[f.alert_id] = (0, t.at - self.roster.policy.repeat_interval)
                 continue  # a mute window: the first reminder after it carries the news
@@ -188,8 +194,13 @@ class Dispatcher:
                 return alert_id
         return None
 
+    async def refresh_silences(self) -> None:
+        """Reload the silences from the log (they change rarely; read every tick)."""
+        self.silences = from_rows(await run(alert_queries.silence_rows, self.store))
+
     async def tick(self) -> None:
         """Reminders and escalation for open, unacknowledged alerts."""
+        await self.refresh_silences()
         now = self.now()
         policy = self.roster.policy
         rows = await run(alert_queries.list_alerts, self.store, now, status="firing")
@@ -213,6 +224,9 @@ class Dispatcher:
             if now - since >= policy.escalate_after and alert_id not in self.escalated:
                 self.escalated.add(alert_id)
                 await self.escalate(alert_id, row, message)
+            held = silenced(self.silences, row["rule"], self.chain(row["region"]), level, now)
+            if held is not None:
+                continue
             if now - last >= policy.repeat_interval and not policy.muted(level, now):
                 rnd += 1
                 self.last_round[alert_id] = (rnd, now)

@@ -159,8 +159,11 @@ def main() -> None:
     ns = f"bench-{uuid.uuid4().hex[:6]}"
     names = TopicNames.for_namespace(ns)
     port = free_port()
+    # The pipeline alone: no alert rules (the evaluator would add its own events and work).
+    (work / "no_rules.yaml").write_text("rules: []\n")
     env = dict(
         os.environ,
+        EAMS_RULES=str(work / "no_rules.yaml"),
         EAMS_STATE_DIR=str(work / "worker"),
         EAMS_KAFKA_BOOTSTRAP=bootstrap,
         EAMS_NAMESPACE=ns,

@@ -36,6 +36,17 @@ class ActorBody(BaseModel):
     actor: str = Field(min_length=1, max_length=64)
 
 
+class SilenceRuleBody(BaseModel):
+    """A silence by matchers: every given matcher must match."""
+
+    actor: str = Field(min_length=1, max_length=64)
+    rule: str | None = Field(default=None, max_length=64)
+    region: str | None = Field(default=None, max_length=16)
+    level: str | None = Field(default=None, pattern=r"^(I|II|III|IV)$")
+    minutes: int = Field(gt=0, le=30 * 24 * 60)
+    reason: str | None = Field(default=None, max_length=500)
+
+
 class SilenceBody(BaseModel):
     """Who silences, for how long, and why."""
 
@@ -248,6 +259,61 @@ def create_api(host: Host) -> FastAPI:
             {"alert_id": alert_id, "until": _now().isoformat(), "reason": "unsilenced 取消静默"},
         )
         return {"alert_id": alert_id, "silenced_until": None}
+
+    @api.get("/api/silences", summary="Silences by matchers")
+    async def silences(include_ended: bool = False) -> list[dict[str, Any]]:
+        """Silences in force (or all, with ``include_ended``)."""
+        from dataclasses import asdict
+
+        from alerting.silences import from_rows
+
+        found = from_rows(await run(alert_queries.silence_rows, host.store))
+        now = _now()
+        return [
+            asdict(s) | {"active": s.active(now)}
+            for s in found
+            if include_ended or s.active(now) or s.starts_at > now
+        ]
+
+    @api.post("/api/silences", summary="Silence alerts by rule, region and level")
+    async def add_silence(body: SilenceRuleBody) -> dict[str, Any]:
+        """Alerts matching every given matcher are not notified for ``minutes``."""
+        import uuid
+
+        if not (body.rule or body.region or body.level):
+            raise HTTPException(422, "give at least one matcher: rule, region or level")
+        if body.region and host.reference.get(body.region) is None:
+            raise HTTPException(422, f"region: {body.region!r} is not a known region code")
+        silence_id = f"s-{uuid.uuid4().hex[:12]}"
+        start = _now()
+        payload = {
+            "silence_id": silence_id,
+            "rule": body.rule,
+            "region": body.region,
+            "level": body.level,
+            "starts_at": start.isoformat(),
+            "ends_at": (start + dt.timedelta(minutes=body.minutes)).isoformat(),
+            "reason": body.reason,
+        }
+        region = body.region or host.primary.root().code
+        await host.append_command("silence.created", region, silence_id, body.actor, payload)
+        return payload
+
+    @api.delete("/api/silences/{silence_id}", summary="End a silence now")
+    async def end_silence(silence_id: str, actor: str) -> dict[str, Any]:
+        """Notifications for the alerts it matched resume."""
+        from alerting.silences import from_rows
+
+        found = {
+            s.silence_id: s for s in from_rows(await run(alert_queries.silence_rows, host.store))
+        }
+        if silence_id not in found:
+            raise HTTPException(404, f"no silence {silence_id!r}; see GET /api/silences")
+        region = found[silence_id].region or host.primary.root().code
+        await host.append_command(
+            "silence.expired", region, silence_id, actor, {"silence_id": silence_id}
+        )
+        return {"silence_id": silence_id, "ended": True}
 
     @api.get("/api/rules/backtest", summary="Replay history through the rules")
     async def rules_backtest(

@@ -509,6 +509,57 @@ def alerts_unsilence(
     console.print(f"{alert_id}: silence ended")
 
 
+silences_app = typer.Typer(help="Silences by matchers (静默): rule, region (and below), level.")
+app.add_typer(silences_app, name="silences")
+
+
+@silences_app.command("add")
+def silences_add(
+    actor: Annotated[str, typer.Option(help="Who silences")],
+    minutes: Annotated[int, typer.Option(help="For how long")],
+    rule: Annotated[str | None, typer.Option(help="Only this rule id")] = None,
+    region: Annotated[str | None, typer.Option(help="This region and everything under it")] = None,
+    level: Annotated[str | None, typer.Option(help="Only this level (I-IV)")] = None,
+    reason: Annotated[str | None, typer.Option(help="Why")] = None,
+) -> None:
+    """Hold back notifications of every alert matching all the given matchers."""
+    done = _api().post(
+        "/api/silences",
+        {
+            "actor": actor,
+            "minutes": minutes,
+            "rule": rule,
+            "region": region,
+            "level": level,
+            "reason": reason,
+        },
+    )
+    console.print(f"silence {done['silence_id']} until {done['ends_at']}")
+
+
+@silences_app.command("list")
+def silences_list(
+    include_ended: Annotated[bool, typer.Option("--all", help="Ended ones too")] = False,
+) -> None:
+    """Silences in force (and planned)."""
+    for s in _api().get("/api/silences", include_ended=include_ended):
+        matchers = " ".join(f"{k}={s[k]}" for k in ("rule", "region", "level") if s[k])
+        sys.stdout.write(
+            f"{s['silence_id']}  {matchers}  until {s['ends_at']}  by {s['actor']}"
+            f"{'' if s['active'] else '  (not active)'}\n"
+        )
+
+
+@silences_app.command("remove")
+def silences_remove(
+    silence_id: Annotated[str, typer.Argument(help="Silence id")],
+    actor: Annotated[str, typer.Option(help="Who ends it")],
+) -> None:
+    """End a silence now."""
+    _api()._call("DELETE", f"/api/silences/{silence_id}", params={"actor": actor})
+    console.print(f"{silence_id} ended")
+
+
 @rules_app.command("lint")
 def rules_lint(
     path: Annotated[

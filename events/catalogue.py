@@ -69,6 +69,8 @@ from events.payloads_response import (
     PlaybookStepCompleted,
     PlaybookStepOverdue,
     RiskLevelChanged,
+    SilenceCreated,
+    SilenceExpired,
     TemporaryAssistanceEnded,
     TemporaryAssistanceEnrolled,
 )
@@ -134,6 +136,8 @@ CATALOGUE_SECTIONS: dict[str, dict[str, type[EventPayload]]] = {
         "alert.inhibited": AlertInhibited,
         "alert.acknowledged": AlertAcknowledged,
         "alert.silenced": AlertSilenced,
+        "silence.created": SilenceCreated,
+        "silence.expired": SilenceExpired,
         "alert.resolved": AlertResolved,
         "notification.sent": NotificationSent,
         "notification.failed": NotificationFailed,

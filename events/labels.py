@@ -56,6 +56,8 @@ EVENT_TYPE_LABELS: dict[str, dict[str, str]] = {
     "alert.inhibited": {"zh": "预警被抑制", "en": "Alert inhibited"},
     "alert.acknowledged": {"zh": "预警已确认", "en": "Alert acknowledged"},
     "alert.silenced": {"zh": "预警静默", "en": "Alert silenced"},
+    "silence.created": {"zh": "新建静默规则", "en": "Silence created"},
+    "silence.expired": {"zh": "静默规则结束", "en": "Silence ended"},
     "alert.resolved": {"zh": "预警解除", "en": "Alert resolved"},
     "notification.sent": {"zh": "通知已发送", "en": "Notification sent"},
     "notification.failed": {"zh": "通知发送失败", "en": "Notification failed"},

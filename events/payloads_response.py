@@ -28,6 +28,8 @@ __all__ = [
     "AlertRaised",
     "AlertResolved",
     "AlertSilenced",
+    "SilenceCreated",
+    "SilenceExpired",
     "FraudConfirmed",
     "FraudDismissed",
     "FraudSuspected",
@@ -115,6 +117,31 @@ class AlertSilenced(_AlertPayload):
 
     until: AwareDatetime
     silence_id: Ident | None = None
+    reason: Text | None = None
+
+
+class SilenceCreated(EventPayload):
+    """A silence by matchers: alerts matching every given matcher are not notified between
+    ``starts_at`` and ``ends_at`` (Alertmanager-style). ``region`` matches the region and
+    everything under it."""
+
+    AGGREGATE_FIELD = "silence_id"
+
+    silence_id: Ident
+    rule: Ident | None = None
+    region: Ident | None = None
+    level: Severity | None = None
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime
+    reason: Text | None = None
+
+
+class SilenceExpired(EventPayload):
+    """A silence was ended early by hand."""
+
+    AGGREGATE_FIELD = "silence_id"
+
+    silence_id: Ident
     reason: Text | None = None
 
 

@@ -100,6 +100,18 @@ def timeline(store: Store, alert_id: str) -> list[dict[str, Any]]:
     )
 
 
+def silence_rows(store: Store) -> list[dict[str, Any]]:
+    """Every silence: its creating payload, actor and whether it was expired by hand."""
+    return store.dicts(
+        "SELECT aggregate_id AS silence_id, "
+        "anyIf(actor, event_type = 'silence.created') AS actor, "
+        "anyIf(payload, event_type = 'silence.created') AS payload, "
+        "countIf(event_type = 'silence.expired') > 0 AS expired "
+        "FROM events WHERE event_type IN ('silence.created', 'silence.expired') "
+        "GROUP BY aggregate_id"
+    )
+
+
 def sent_notifications(store: Store) -> set[str]:
     """Ids of notifications already delivered (a restart must not send them again)."""
     rows = store.rows(

@@ -107,6 +107,13 @@ MINIMAL_PAYLOADS: dict[str, dict[str, Any]] = {
     "alert.inhibited": {"alert_id": "al1", "by_alert_id": "al0"},
     "alert.acknowledged": {"alert_id": "al1"},
     "alert.silenced": {"alert_id": "al1", "until": "2024-03-02T00:00:00+08:00"},
+    "silence.created": {
+        "silence_id": "s1",
+        "region": "371300",
+        "starts_at": "2024-03-01T00:00:00+08:00",
+        "ends_at": "2024-03-02T00:00:00+08:00",
+    },
+    "silence.expired": {"silence_id": "s1"},
     "alert.resolved": {"alert_id": "al1", "automatic": True},
     "notification.sent": {"notification_id": "n1", "channel": "wecom", "recipient": "duty-jn"},
     "notification.failed": {
