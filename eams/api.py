@@ -212,12 +212,17 @@ def create_api(host: Host) -> FastAPI:
         """Every lifecycle event and notification attempt of the alert, in order."""
         return await run(alert_queries.timeline, host.store, alert_id)
 
+    async def existing_alert(alert_id: str) -> dict[str, Any]:
+        """The alert a command is about, or 404 saying where to look."""
+        found = await run(alert_queries.get_alert, host.store, alert_id, _now())
+        if found is None:
+            raise HTTPException(404, f"no alert {alert_id!r}; see GET /api/alerts")
+        return found
+
     @api.post("/api/alerts/{alert_id}/ack", summary="Acknowledge an alert")
     async def ack(alert_id: str, body: AckBody) -> dict[str, Any]:
         """Record who acknowledged it (stops reminders and escalation)."""
-        found = await run(alert_queries.get_alert, host.store, alert_id, _now())
-        if found is None:
-            raise HTTPException(404, f"no alert {alert_id!r}")
+        found = await existing_alert(alert_id)
         if found["status"] == "resolved":
             raise HTTPException(409, f"alert {alert_id} is already resolved")
         await host.append_command(
@@ -232,9 +237,7 @@ def create_api(host: Host) -> FastAPI:
     @api.post("/api/alerts/{alert_id}/silence", summary="Silence an alert for a while")
     async def silence(alert_id: str, body: SilenceBody) -> dict[str, Any]:
         """No notifications until ``minutes`` from now."""
-        found = await run(alert_queries.get_alert, host.store, alert_id, _now())
-        if found is None:
-            raise HTTPException(404, f"no alert {alert_id!r}")
+        found = await existing_alert(alert_id)
         until = _now() + dt.timedelta(minutes=body.minutes)
         await host.append_command(
             "alert.silenced",
@@ -248,9 +251,7 @@ def create_api(host: Host) -> FastAPI:
     @api.post("/api/alerts/{alert_id}/unsilence", summary="End an alert's silence now")
     async def unsilence(alert_id: str, body: ActorBody) -> dict[str, Any]:
         """Notifications resume from now on."""
-        found = await run(alert_queries.get_alert, host.store, alert_id, _now())
-        if found is None:
-            raise HTTPException(404, f"no alert {alert_id!r}")
+        found = await existing_alert(alert_id)
         await host.append_command(
             "alert.silenced",
             found["region"],

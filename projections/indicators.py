@@ -176,16 +176,21 @@ def _job_loss_rate(store: Store, reference: RegionReference) -> dict[str, float]
     return {k: 100.0 * (b - current.get(k, 0.0)) / b for k, b in base.items() if b > 0}
 
 
-def _disaster(store: Store, reference: RegionReference) -> dict[str, float]:
-    from projections.queries import ACTIVE_DISASTER_AREAS
-
-    rows = store.rows(f"SELECT region, active, severity FROM ({ACTIVE_DISASTER_AREAS})")
+def _severities(reference: RegionReference, rows: Iterable[tuple[Any, ...]]) -> dict[str, float]:
+    """(region, active, severity) rows -> the most severe active flag per region, rolled up."""
     per_region: dict[str, float] = {}
     for region, active, severity in rows:
         if active and reference.get(str(region)) is not None:
             number = float(SEVERITY_NUMBER.get(str(severity), 1))
             per_region[str(region)] = max(per_region.get(str(region), 0.0), number)
     return _roll_max(reference, per_region)
+
+
+def _disaster(store: Store, reference: RegionReference) -> dict[str, float]:
+    from projections.queries import ACTIVE_DISASTER_AREAS
+
+    rows = store.rows(f"SELECT region, active, severity FROM ({ACTIVE_DISASTER_AREAS})")
+    return _severities(reference, rows)
 
 
 def _disaster_as_of(store: Store, reference: RegionReference, day: dt.date) -> dict[str, float]:
@@ -207,12 +212,7 @@ def _disaster_as_of(store: Store, reference: RegionReference, day: dt.date) -> d
         "ON s.disaster_id = g.disaster_id SETTINGS join_use_nulls = 1",
         {"d": day},
     )
-    per_region: dict[str, float] = {}
-    for region, active, severity in rows:
-        if active and reference.get(str(region)) is not None:
-            number = float(SEVERITY_NUMBER.get(str(severity), 1))
-            per_region[str(region)] = max(per_region.get(str(region), 0.0), number)
-    return _roll_max(reference, per_region)
+    return _severities(reference, rows)
 
 
 def last_report_age_days(
