@@ -13,8 +13,9 @@ import datetime as dt
 from typing import Any
 
 from alerting.engine import backtest
-from alerting.evaluator import SHANGHAI, ZERO_WHEN_ABSENT, scope_regions
+from alerting.evaluator import ZERO_WHEN_ABSENT, scope_regions
 from alerting.rules import RuleSet
+from events.envelope import SHANGHAI
 from events.regions import RegionReference
 from projections.client import Store
 from projections.indicators import Values, compute

@@ -29,17 +29,17 @@ import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from alerting.evaluator import SHANGHAI, Fired
+from alerting.evaluator import Fired
 from alerting.notify.base import Delivery, Notifier
 from alerting.notify.message import AlertMessage, MessageKind
 from alerting.notify.retry import Attempt, deliver
 from alerting.roster import Officer, Roster
 from alerting.rules import Rule, RuleSet, severity
 from alerting.silences import Silence, from_rows, silenced
-from events.envelope import Envelope
+from events.envelope import SHANGHAI, internal_event
 from events.regions import RegionReference
 from projections import alert_queries
-from projections.client import Store, run
+from projections.client import Store, aware, run
 from streams.producer import BatchSender
 from streams.topics import TopicNames
 
@@ -206,7 +206,7 @@ class Dispatcher:
         rows = await run(alert_queries.list_alerts, self.store, now, status="firing")
         for row in rows:
             alert_id = row["alert_id"]
-            since = _aware(row["firing_since"])
+            since = aware(row["firing_since"])
             level = row["level"] or "IV"
             rnd, last = self.last_round.get(alert_id, (0, since))
             rule = self.rules.by_id(row["rule"]) if self.rules is not None else None
@@ -312,19 +312,16 @@ class Dispatcher:
     ) -> None:
         """Append one event to the log (flushed before returning)."""
         now = self.now()
-        envelope = Envelope.model_validate(
-            {
-                "event_id": uuid.uuid5(NAMESPACE, f"{event_type}|{key}|{salt}"),
-                "event_type": event_type,
-                "schema_version": 1,
-                "occurred_at": now,
-                "recorded_at": now,
-                "region": region,
-                "aggregate_id": key[:64],
-                "source": "eams.alerting",
-                "actor": "eams.alerting",
-                "payload": {k: v for k, v in payload.items() if v is not None},
-            }
+        envelope = internal_event(
+            event_type,
+            region=region,
+            aggregate_id=key[:64],
+            actor="eams.alerting",
+            source="eams.alerting",
+            payload=payload,
+            occurred_at=now,
+            recorded_at=now,
+            event_id=uuid.uuid5(NAMESPACE, f"{event_type}|{key}|{salt}"),
         )
         async with self._lock:
             await self.sender.add(self.topics.events, envelope.to_json(), key[:64].encode())
@@ -376,10 +373,6 @@ class Dispatcher:
 def _notification_id(alert_id: str, tag: str, officer: str, channel: str) -> str:
     digest = hashlib.blake2b(f"{alert_id}|{tag}|{officer}|{channel}".encode(), digest_size=12)
     return f"n-{digest.hexdigest()}"
-
-
-def _aware(value: dt.datetime) -> dt.datetime:
-    return value if value.tzinfo else value.replace(tzinfo=SHANGHAI)
 
 
 def _replace(message: AlertMessage, **changes: Any) -> AlertMessage:

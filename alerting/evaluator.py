@@ -28,7 +28,7 @@ from typing import Any
 
 from alerting.engine import AlertState, Transition, step
 from alerting.rules import Rule, RuleSet
-from events.envelope import Envelope
+from events.envelope import SHANGHAI, Envelope, internal_event
 from events.regions import RegionReference
 from projections import alert_queries
 from projections.client import Store, run
@@ -39,7 +39,6 @@ from streams.topics import TopicNames
 
 log = logging.getLogger(__name__)
 
-SHANGHAI = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
 NAMESPACE = uuid.UUID("0b7f4f0e-6a9d-4c55-9d4e-0a1c2b3d4e5f")
 PERIOD_DAYS = {
     "day": dt.timedelta(days=1),
@@ -260,19 +259,16 @@ class Evaluator:
             event_type = "alert.resolved"
             payload.update(automatic=True, resolution=f"指标回落 value {_num(t.value)}")
         event_id = uuid.uuid5(NAMESPACE, f"{f.alert_id}|{t.kind}|{t.level}|{t.at.isoformat()}")
-        return Envelope.model_validate(
-            {
-                "event_id": event_id,
-                "event_type": event_type,
-                "schema_version": 1,
-                "occurred_at": t.at,
-                "recorded_at": self.now(),
-                "region": f.region,
-                "aggregate_id": f.alert_id,
-                "source": "eams.alerting",
-                "actor": "eams.alerting",
-                "payload": {k: v for k, v in payload.items() if v is not None},
-            }
+        return internal_event(
+            event_type,
+            region=f.region,
+            aggregate_id=f.alert_id,
+            actor="eams.alerting",
+            source="eams.alerting",
+            payload=payload,
+            event_id=event_id,
+            occurred_at=t.at,
+            recorded_at=self.now(),
         )
 
 

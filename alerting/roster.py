@@ -37,8 +37,8 @@ import yaml
 
 from alerting.durations import parse_duration
 from eams.errors import ConfigError
+from events.envelope import SHANGHAI
 
-SHANGHAI = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
 _ENV = re.compile(r"\$\{([A-Z0-9_]+)\}")
 
 

@@ -48,7 +48,8 @@ from aiosmtpd.controller import Controller  # noqa: E402
 
 from eams.broker import LocalKafka  # noqa: E402
 from eams.settings import Settings  # noqa: E402
-from eams.simulator import SHANGHAI, Scenario, ScenarioConfig  # noqa: E402
+from eams.simulator import Scenario, ScenarioConfig  # noqa: E402
+from events.envelope import SHANGHAI  # noqa: E402
 from events.regions import load_reference  # noqa: E402
 from streams.producer import RawProducer  # noqa: E402
 from streams.topics import TopicNames  # noqa: E402

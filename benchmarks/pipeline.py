@@ -60,7 +60,7 @@ def generate(n: int) -> list[bytes]:
 
     import orjson
 
-    from eams.simulator import SHANGHAI
+    from events.envelope import SHANGHAI
 
     cfg = ScenarioConfig(
         seed=2024,

@@ -14,6 +14,7 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from events.envelope import SHANGHAI
 from events.regions import load_reference
 from projections import alert_queries, queries
 from projections.client import run
@@ -74,7 +75,7 @@ def _deadline(host: Host, row: dict[str, Any]) -> dict[str, Any]:
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone(dt.timedelta(hours=8)))
+    return dt.datetime.now(SHANGHAI)
 
 
 NDJSON_TYPES = ("application/x-ndjson", "application/ndjson", "application/jsonl")

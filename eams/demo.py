@@ -50,7 +50,7 @@ async def simulate(
     """Play the scenario into Kafka (or a file) at ``rate`` events/s (0 = flat out)."""
     import datetime as dt
 
-    from eams.simulator import SHANGHAI
+    from events.envelope import SHANGHAI
 
     span = dt.timedelta(days=days)
     start = dt.datetime.now(SHANGHAI) - span if days else None

@@ -91,24 +91,15 @@ class Host:
         self, event_type: str, region: str, key: str, actor: str, payload: dict[str, Any]
     ) -> None:
         """Append an event decided by a command of a user (ack, silence …), with its actor."""
-        import datetime as dt
+        from events.envelope import internal_event
 
-        from events.envelope import Envelope, new_event_id
-
-        now = dt.datetime.now(dt.timezone(dt.timedelta(hours=8)))
-        envelope = Envelope.model_validate(
-            {
-                "event_id": new_event_id(),
-                "event_type": event_type,
-                "schema_version": 1,
-                "occurred_at": now,
-                "recorded_at": now,
-                "region": region,
-                "aggregate_id": key,
-                "source": "eams.api",
-                "actor": actor,
-                "payload": {k: v for k, v in payload.items() if v is not None},
-            }
+        envelope = internal_event(
+            event_type,
+            region=region,
+            aggregate_id=key,
+            actor=actor,
+            source="eams.api",
+            payload=payload,
         )
         await self._alert_producer.send_and_wait(
             self.settings.topics.events, envelope.to_json(), key=key.encode()

@@ -237,6 +237,38 @@ def _decode(raw: bytes | bytearray | memoryview | str | dict[str, Any]) -> dict[
     return data
 
 
+def internal_event(
+    event_type: str,
+    *,
+    region: str,
+    aggregate_id: str,
+    actor: str,
+    source: str,
+    payload: dict[str, Any],
+    event_id: uuid.UUID | None = None,
+    occurred_at: datetime | None = None,
+    recorded_at: datetime | None = None,
+) -> Envelope:
+    """An event EAMS decides itself (alert lifecycle, notifications, users' commands): the
+    current schema version of its type, payload fields that are None left out, a new
+    time-ordered id unless a derived one makes appending it twice harmless."""
+    now = _now()
+    return Envelope.model_validate(
+        {
+            "event_id": event_id or new_event_id(),
+            "event_type": event_type,
+            "schema_version": PAYLOADS[event_type].VERSION,
+            "occurred_at": occurred_at or now,
+            "recorded_at": recorded_at or now,
+            "region": region,
+            "aggregate_id": aggregate_id,
+            "source": source,
+            "actor": actor,
+            "payload": {k: v for k, v in payload.items() if v is not None},
+        }
+    )
+
+
 def parse_event(
     raw: bytes | str | dict[str, Any], *, reference: RegionReference, line: int | None = None
 ) -> Envelope:

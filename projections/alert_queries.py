@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from projections.client import Store
+from projections.client import Store, aware
 
 _CURRENT = """
 SELECT alert_id, any(rule) AS rule, any(region) AS region, any(city) AS city,
@@ -27,7 +27,7 @@ def _status(row: dict[str, Any], now: dt.datetime) -> str:
     if resolved is not None and resolved.year >= _EPOCH_YEAR:
         return "resolved"
     silenced = row["silenced_until"]
-    if silenced is not None and silenced.year >= _EPOCH_YEAR and _aware(silenced) > now:
+    if silenced is not None and silenced.year >= _EPOCH_YEAR and aware(silenced) > now:
         return "silenced"
     acked = row["acknowledged_at"]
     if acked is not None and acked.year >= _EPOCH_YEAR:
@@ -36,10 +36,6 @@ def _status(row: dict[str, Any], now: dt.datetime) -> str:
     if inhibited is not None and inhibited.year >= _EPOCH_YEAR:
         return "inhibited"
     return "firing"
-
-
-def _aware(value: dt.datetime) -> dt.datetime:
-    return value if value.tzinfo else value.replace(tzinfo=dt.timezone(dt.timedelta(hours=8)))
 
 
 def _clean(row: dict[str, Any], now: dt.datetime) -> dict[str, Any]:

@@ -8,6 +8,7 @@ Calls into the client block, so async callers run them in a thread (:func:`run`)
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
@@ -16,6 +17,7 @@ import clickhouse_connect
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import ClickHouseError
 
+from events.envelope import SHANGHAI
 from projections.errors import ProjectionError
 
 T = TypeVar("T")
@@ -98,6 +100,14 @@ class Store:
     def close(self) -> None:
         """Release the client (the embedded engine stays up until the process exits)."""
         self.client.close()
+
+
+def aware(value: Any) -> Any:
+    """A datetime read from the store, made tz-aware: columns are Asia/Shanghai, and the
+    embedded engine may hand them back naive. Anything else is returned as it is."""
+    if isinstance(value, dt.datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=SHANGHAI)
+    return value
 
 
 async def run(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:

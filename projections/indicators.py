@@ -29,7 +29,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from events.regions import RegionReference
-from projections.client import Store
+from projections.client import Store, aware
 
 Values = dict[str, dict[str, float]]  # indicator -> region code -> value
 
@@ -144,15 +144,6 @@ def compute(
     return values
 
 
-def _aware(value: object) -> dt.datetime | None:
-    """A datetime from the store, made tz-aware (naive ones are Asia/Shanghai)."""
-    if not isinstance(value, dt.datetime):
-        return None
-    if value.tzinfo is None:
-        return value.replace(tzinfo=dt.timezone(dt.timedelta(hours=8)))
-    return value
-
-
 def _years_back(day: dt.date, years: int) -> dt.date:
     try:
         return day.replace(year=day.year - years)
@@ -221,7 +212,7 @@ def last_report_age_days(
     """Days since ``event_type`` was last seen, for every city and the province. A region
     that never reported counts from the first event the system ever recorded (silence is
     never zero)."""
-    since_start = _aware(store.scalar("SELECT min(recorded_at) FROM events"))
+    since_start = aware(store.scalar("SELECT min(recorded_at) FROM events"))
     if since_start is None:
         return {}
     last: dict[str, dt.datetime] = {}
@@ -230,8 +221,8 @@ def last_report_age_days(
         {"t": event_type},
     )
     for region, seen in rows:
-        at = _aware(seen)
-        if at is None or reference.get(str(region)) is None:
+        at = aware(seen)
+        if not isinstance(at, dt.datetime) or reference.get(str(region)) is None:
             continue
         for target in _ancestors(reference, str(region)):
             if target not in last or at > last[target]:

@@ -9,7 +9,8 @@ from typing import Any
 
 import orjson
 
-from eams.simulator import SHANGHAI, Scenario, ScenarioConfig
+from eams.simulator import Scenario, ScenarioConfig
+from events.envelope import SHANGHAI
 from events.regions import load_reference
 from streams.producer import RawProducer
 

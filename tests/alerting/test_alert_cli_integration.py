@@ -15,7 +15,7 @@ import orjson
 import pytest
 from helpers import encode, produce
 
-from eams.simulator import SHANGHAI
+from events.envelope import SHANGHAI
 
 LINYI = "371300"
 RULES = """rules:

@@ -23,7 +23,7 @@ import pytest
 from fixtures import Worker
 from helpers import encode, produce
 
-from eams.simulator import SHANGHAI
+from events.envelope import SHANGHAI
 
 pytestmark = pytest.mark.integration
 

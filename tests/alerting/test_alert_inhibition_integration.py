@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from helpers import encode, produce
 
-from eams.simulator import SHANGHAI
+from events.envelope import SHANGHAI
 
 pytestmark = pytest.mark.integration
 

@@ -9,9 +9,10 @@ from typing import Any
 import pytest
 
 import alerting.evaluator as evaluator_module
-from alerting.evaluator import SHANGHAI, Evaluator
+from alerting.evaluator import Evaluator
 from alerting.indicator_names import INDICATOR_NAMES
 from alerting.rules import load_rules_text
+from events.envelope import SHANGHAI
 from events.regions import load_reference
 from projections.risk_index import DEFAULT_COMPONENTS
 

@@ -318,3 +318,20 @@ def test_unparsable_body(body: bytes, shandong: RegionReference) -> None:
     err = _reject(body, shandong, line=3)
     assert err.field == "(body)"
     assert err.line == 3
+
+
+def test_internal_event_takes_the_current_version_and_drops_none_fields() -> None:
+    import uuid
+
+    from events.envelope import internal_event
+
+    fixed = uuid.UUID(int=7)
+    event = internal_event(
+        "layoff.reported", region="371302", aggregate_id="x", actor="eams.api", source="eams.api",
+        payload={"enterprise_name": "厂", "laid_off": 3, "industry": None}, event_id=fixed,
+    )  # fmt: skip
+    assert event.schema_version == 2 and event.event_id == fixed
+    assert "industry" not in event.as_dict()["payload"]
+    assert event.occurred_at.utcoffset() == event.recorded_at.utcoffset()
+    assert internal_event("alert.acknowledged", region="371300", aggregate_id="a", actor="u",
+                          source="s", payload={"alert_id": "a"}).event_id != fixed  # fmt: skip
