@@ -24,11 +24,8 @@ import argparse
 import asyncio
 import datetime as dt
 import email
-import os
 import re
 import statistics
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -37,17 +34,11 @@ from email.header import decode_header, make_header
 from pathlib import Path
 from typing import Any
 
-import httpx
 import orjson
-
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
 from aiokafka import AIOKafkaConsumer, TopicPartition  # noqa: E402
 from aiosmtpd.controller import Controller  # noqa: E402
+from common import Worker, broker, free_port  # noqa: E402 (puts the project on sys.path)
 
-from eams.broker import LocalKafka  # noqa: E402
-from eams.settings import Settings  # noqa: E402
 from eams.simulator import Scenario, ScenarioConfig  # noqa: E402
 from events.envelope import SHANGHAI  # noqa: E402
 from events.regions import load_reference  # noqa: E402
@@ -66,15 +57,6 @@ RULES = """rules:
     keep_firing: 0s
 """
 REGION = re.compile(r"region (\d{6})")
-
-
-def free_port() -> int:
-    """A free TCP port on loopback."""
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Inbox:
@@ -205,18 +187,7 @@ def main() -> None:
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="eams-alert-bench-"))
-    broker = None
-    bootstrap = args.bootstrap
-    if not bootstrap:
-        ks = Settings(
-            state_dir=work / "kafka",
-            kafka_port=free_port(),
-            kafka_controller_port=free_port(),
-            kafka_heap="1g",
-        )
-        broker = LocalKafka(ks)
-        broker.start()
-        bootstrap = ks.bootstrap
+    bootstrap, local_broker = broker(work, args.bootstrap)
     inbox = Inbox()
     smtp_port = free_port()
     smtp = Controller(inbox, hostname="127.0.0.1", port=smtp_port)
@@ -228,28 +199,13 @@ def main() -> None:
         "contacts: {email: duty@example.gov.cn}}\n"
         "policy: {repeat_interval: 1d, escalate_after: 1d}\n"
     )
-    ns = f"alertbench-{uuid.uuid4().hex[:6]}"
-    names = TopicNames.for_namespace(ns)
-    port = free_port()
-    env = dict(
-        os.environ,
-        EAMS_STATE_DIR=str(work / "worker"),
-        EAMS_KAFKA_BOOTSTRAP=bootstrap,
-        EAMS_NAMESPACE=ns,
-        EAMS_HTTP_PORT=str(port),
-        EAMS_RULES=str(work / "rules.yaml"),
-        EAMS_ROSTER=str(work / "roster.yaml"),
-        EAMS_RISK_INTERVAL=str(args.interval),
-        EAMS_PROJECTOR_LINGER_MS="100",
-    )
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "eams.cli", "run"],
-        env=env,
-        cwd=ROOT,
-        stdout=(work / "worker.log").open("wb"),
-        stderr=subprocess.STDOUT,
-    )
-    api = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10)
+    worker = Worker(
+        work, bootstrap, "alertbench",
+        EAMS_RULES=str(work / "rules.yaml"), EAMS_ROSTER=str(work / "roster.yaml"),
+        EAMS_RISK_INTERVAL=str(args.interval), EAMS_PROJECTOR_LINGER_MS="100",
+    )  # fmt: skip
+    names = TopicNames.for_namespace(worker.namespace)
+    api = worker.api
     stop = threading.Event()
     load = threading.Thread(
         target=background_load, args=(bootstrap, names.ingest_raw, args.load, stop), daemon=True
@@ -257,13 +213,7 @@ def main() -> None:
     counties = [c.code for c in load_reference("shandong").counties() if not c.is_statistical_zone]
     tail = LogTail(bootstrap, names.events)
     try:
-        while True:
-            try:
-                if api.get("/api/status").json()["ingest_ready"]:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.2)
+        worker.wait_ready()
         load.start()
         tail.thread.start()
         time.sleep(3)
@@ -308,11 +258,10 @@ def main() -> None:
     finally:
         stop.set()
         tail.stop.set()
-        worker.terminate()
-        worker.wait(timeout=60)
+        worker.stop()
         smtp.stop()
-        if broker is not None:
-            broker.stop()
+        if local_broker is not None:
+            local_broker.stop()
 
     print()
     print(f"alerts measured            {len(latencies):>8} of {args.alerts}")

@@ -24,34 +24,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
-import httpx
+from common import Worker, broker  # (puts the project on sys.path)
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from eams.broker import LocalKafka  # noqa: E402
-from eams.settings import Settings  # noqa: E402
 from eams.simulator import Scenario, ScenarioConfig  # noqa: E402
 from events.regions import load_reference  # noqa: E402
 from streams.producer import RawProducer  # noqa: E402
 from streams.topics import TopicNames  # noqa: E402
-
-
-def free_port() -> int:
-    """A free TCP port on loopback."""
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def generate(n: int) -> list[bytes]:
@@ -142,52 +126,16 @@ def main() -> None:
     n = args.events
 
     work = Path(tempfile.mkdtemp(prefix="eams-bench-"))
-    broker = None
-    bootstrap = args.bootstrap
-    if not bootstrap:
-        settings = Settings(
-            state_dir=work / "kafka-state",
-            kafka_port=free_port(),
-            kafka_controller_port=free_port(),
-            kafka_heap="1g",
-        )
-        broker = LocalKafka(settings)
-        broker.start()
-        bootstrap = settings.bootstrap
+    bootstrap, local_broker = broker(work, args.bootstrap)
     print(f"generating {n:,} scenario events …", flush=True)
     raws = generate(n)
-    ns = f"bench-{uuid.uuid4().hex[:6]}"
-    names = TopicNames.for_namespace(ns)
-    port = free_port()
     # The pipeline alone: no alert rules (the evaluator would add its own events and work).
     (work / "no_rules.yaml").write_text("rules: []\n")
-    env = dict(
-        os.environ,
-        EAMS_RULES=str(work / "no_rules.yaml"),
-        EAMS_STATE_DIR=str(work / "worker"),
-        EAMS_KAFKA_BOOTSTRAP=bootstrap,
-        EAMS_NAMESPACE=ns,
-        EAMS_HTTP_PORT=str(port),
-    )
-    log = (work / "worker.log").open("wb")
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "eams.cli", "run"],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        cwd=ROOT,
-    )
-    api = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10)
+    worker = Worker(work, bootstrap, "bench", EAMS_RULES=str(work / "no_rules.yaml"))
+    names = TopicNames.for_namespace(worker.namespace)
+    api = worker.api
     try:
-        while True:
-            try:
-                if api.get("/api/status").json()["ingest_ready"]:
-                    break
-            except httpx.TransportError:
-                pass
-            if worker.poll() is not None:
-                raise SystemExit(f"worker exited; see {work / 'worker.log'}")
-            time.sleep(0.2)
+        worker.wait_ready()
         print(f"pipeline: producing {n:,} events and waiting until all are projected …", flush=True)
         t0 = time.perf_counter()
         produce_s = asyncio.run(produce(bootstrap, names.ingest_raw, raws))
@@ -197,12 +145,11 @@ def main() -> None:
                 break
             time.sleep(0.05)
         pipeline_s = time.perf_counter() - t0
-        rss = peak_rss_mb(worker.pid)
-        child_rss = sum(peak_rss_mb(c) for c in children(worker.pid))
+        rss = peak_rss_mb(worker.proc.pid)
+        child_rss = sum(peak_rss_mb(c) for c in children(worker.proc.pid))
         counts = api.get("/api/projections/counts", timeout=120).json()
     finally:
-        worker.terminate()
-        worker.wait(timeout=60)
+        worker.stop()
     del raws
 
     print("baseline: aiokafka getmany -> clickhouse-connect insert (no validation) …", flush=True)
@@ -213,8 +160,8 @@ def main() -> None:
         check=True,
     )
     baseline = json.loads(out.stdout.strip().splitlines()[-1])
-    if broker is not None:
-        broker.stop()
+    if local_broker is not None:
+        local_broker.stop()
 
     pipeline_eps = n / pipeline_s
     baseline_eps = baseline["events"] / baseline["seconds"]

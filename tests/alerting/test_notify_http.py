@@ -11,7 +11,6 @@ import asyncio
 import base64
 import hashlib
 import hmac
-import socket
 import threading
 import time
 from collections import Counter, defaultdict
@@ -22,6 +21,7 @@ from typing import Any
 
 import pytest
 import uvicorn
+from fixtures import free_port
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -65,12 +65,6 @@ MESSAGE = AlertMessage(
     report_due=FIRED + timedelta(hours=2),
     values={"失业保险申领": 845.0},
 )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 # --- the fake third parties: a real HTTP server speaking their protocols --------------------

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
@@ -14,6 +13,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP as SMTPServer
 from aiosmtpd.smtp import AuthResult, Envelope, Session
+from fixtures import free_port
 
 from alerting.notify import AlertMessage, NotifyConfigError, SmtpNotifier
 
@@ -33,12 +33,6 @@ MESSAGE = AlertMessage(
     link="https://eams.hrss.example/alerts/al-0192",
     report_due=FIRED + timedelta(hours=2),
 )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Mailbox:

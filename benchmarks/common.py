@@ -1,0 +1,78 @@
+"""What both benchmarks need: a free port, a broker, and a real ``eams run`` worker."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from eams.broker import LocalKafka  # noqa: E402
+from eams.settings import Settings  # noqa: E402
+
+
+def free_port() -> int:
+    """A free TCP port on loopback."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def broker(work: Path, bootstrap: str | None) -> tuple[str, LocalKafka | None]:
+    """``bootstrap`` if given, else the project's own broker started under ``work``."""
+    if bootstrap:
+        return bootstrap, None
+    settings = Settings(state_dir=work / "kafka-state", kafka_port=free_port(),
+                        kafka_controller_port=free_port(), kafka_heap="1g")  # fmt: skip
+    local = LocalKafka(settings)
+    local.start()
+    return settings.bootstrap, local
+
+
+class Worker:
+    """A real ``eams run`` process on a fresh namespace and state dir under ``work``."""
+
+    def __init__(self, work: Path, bootstrap: str, prefix: str, **env: str) -> None:
+        self.namespace = f"{prefix}-{uuid.uuid4().hex[:6]}"
+        port = free_port()
+        self.log = work / "worker.log"
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "eams.cli", "run"],
+            env=dict(
+                os.environ,
+                EAMS_STATE_DIR=str(work / "worker"),
+                EAMS_KAFKA_BOOTSTRAP=bootstrap,
+                EAMS_NAMESPACE=self.namespace,
+                EAMS_HTTP_PORT=str(port),
+                **env,
+            ),  # fmt: skip
+            stdout=self.log.open("wb"),
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+        )
+        self.api = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10)
+
+    def wait_ready(self) -> None:
+        """Until the API answers and the ingest stream owns its partitions."""
+        while True:
+            try:
+                if self.api.get("/api/status").json()["ingest_ready"]:
+                    return
+            except httpx.TransportError:
+                pass
+            if self.proc.poll() is not None:
+                raise SystemExit(f"worker exited; see {self.log}")
+            time.sleep(0.2)
+
+    def stop(self) -> None:
+        """SIGTERM and wait."""
+        self.proc.terminate()
+        self.proc.wait(timeout=60)
