@@ -54,6 +54,7 @@ EVENT_TYPE_LABELS: dict[str, dict[str, str]] = {
     "alert.escalated": {"zh": "预警升级", "en": "Alert escalated"},
     "alert.level_changed": {"zh": "预警级别变化", "en": "Alert level changed"},
     "alert.inhibited": {"zh": "预警被抑制", "en": "Alert inhibited"},
+    "alert.inhibition_ended": {"zh": "预警抑制解除", "en": "Alert inhibition ended"},
     "alert.acknowledged": {"zh": "预警已确认", "en": "Alert acknowledged"},
     "alert.silenced": {"zh": "预警静默", "en": "Alert silenced"},
     "silence.created": {"zh": "新建静默规则", "en": "Silence created"},

@@ -24,6 +24,7 @@ __all__ = [
     "AlertAcknowledged",
     "AlertEscalated",
     "AlertInhibited",
+    "AlertInhibitionEnded",
     "AlertLevelChanged",
     "AlertRaised",
     "AlertResolved",
@@ -95,6 +96,13 @@ class AlertInhibited(_AlertPayload):
 
     by_alert_id: Ident | None = None
     by_playbook_run: Ident | None = None
+    reason: Text | None = None
+
+
+class AlertInhibitionEnded(_AlertPayload):
+    """What inhibited this alert no longer holds (the parent alert resolved, or the playbook
+    run closed); its notifications resume."""
+
     reason: Text | None = None
 
 
@@ -188,6 +196,9 @@ class PlaybookProposed(_PlaybookPayload):
     trigger_alert_id: Ident | None = None
     disaster_id: Ident | None = None
     drill: bool = False
+    level: Severity | None = None
+    """The severity variant proposed (I most severe); alerts of this level or lower in the
+    run's area are inhibited while the run is active."""
 
 
 class PlaybookActivated(_PlaybookPayload):
@@ -195,6 +206,7 @@ class PlaybookActivated(_PlaybookPayload):
 
     playbook_id: Ident
     drill: bool = False
+    level: Severity | None = None
 
 
 class PlaybookStepAssigned(_PlaybookPayload):

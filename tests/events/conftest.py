@@ -105,6 +105,7 @@ MINIMAL_PAYLOADS: dict[str, dict[str, Any]] = {
         "level": "II",
     },
     "alert.inhibited": {"alert_id": "al1", "by_alert_id": "al0"},
+    "alert.inhibition_ended": {"alert_id": "al1", "reason": "parent resolved"},
     "alert.acknowledged": {"alert_id": "al1"},
     "alert.silenced": {"alert_id": "al1", "until": "2024-03-02T00:00:00+08:00"},
     "silence.created": {
