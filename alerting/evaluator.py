@@ -28,24 +28,19 @@ from typing import Any
 
 from alerting.engine import AlertState, Transition, step
 from alerting.rules import Rule, RuleSet
+from alerting.series import IndicatorHistory, rule_values
 from events.envelope import SHANGHAI, Envelope, internal_event
 from events.regions import RegionReference
 from projections import alert_queries
 from projections.client import Store, run
-from projections.indicators import SUMMED, Values, compute, last_report_age_days
-from projections.risk_index import Component, risk_index
+from projections.indicators import SUMMED, Values
+from projections.risk_index import Component
 from streams.producer import BatchSender
 from streams.topics import TopicNames
 
 log = logging.getLogger(__name__)
 
 NAMESPACE = uuid.UUID("0b7f4f0e-6a9d-4c55-9d4e-0a1c2b3d4e5f")
-PERIOD_DAYS = {
-    "day": dt.timedelta(days=1),
-    "week": dt.timedelta(days=7),
-    "month": dt.timedelta(days=30),
-    "year": dt.timedelta(days=365),
-}
 #: Indicators that are zero where nothing happened (others are None: no data).
 ZERO_WHEN_ABSENT = frozenset(SUMMED) | {"disaster_area", "risk_index"}
 
@@ -106,7 +101,7 @@ class Evaluator:
         self.values: Values = {}
         self.evaluations = 0
         self.listeners: list[Callable[[Sequence[Fired]], Awaitable[None]]] = []
-        self._warned: set[str] = set()
+        self.history = IndicatorHistory(store, reference, components)
 
     def open_alerts(self) -> list[tuple[str, Rule, str, str]]:
         """(alert id, rule, region, level) of every alert firing now."""
@@ -158,42 +153,8 @@ class Evaluator:
 
     async def indicator_values(self, now: dt.datetime) -> Values:
         """Every indicator as of ``now``, plus one series per rule whose kind derives its
-        value (key ``rule:<id>``): data gaps, and ratios to a baseline period."""
-        cache: dict[dt.date, Values] = {}
-
-        async def at(day: dt.date) -> Values:
-            if day not in cache:
-                found = await run(compute, self.store, self.reference, day)
-                found["risk_index"] = risk_index(found, self.components)
-                cache[day] = found
-            return cache[day]
-
-        values = dict(await at(now.date()))
-        for rule in self.rules.rules:
-            key = f"rule:{rule.id}"
-            if rule.kind == "data_gap" and rule.source and rule.cadence:
-                ages = await run(last_report_age_days, self.store, self.reference, rule.source, now)
-                cadence_days = rule.cadence.total_seconds() / 86400
-                values[key] = {k: v / cadence_days for k, v in ages.items()}
-            elif rule.kind == "ratio_to_baseline" and rule.baseline is not None:
-                current = values.get(rule.indicator, {})
-                prior: dict[str, float] = {}
-                for k in range(1, rule.baseline.periods_back + 1):
-                    day = now.date() - PERIOD_DAYS[rule.baseline.period] * k
-                    for region, v in (await at(day)).get(rule.indicator, {}).items():
-                        prior[region] = prior.get(region, 0.0) + v
-                n = rule.baseline.periods_back
-                values[key] = {
-                    region: current.get(region, 0.0) / (total / n)
-                    for region, total in prior.items()
-                    if total > 0  # no baseline, no ratio: the rule sees no data there
-                }
-            elif rule.kind == "rise_over_low":
-                values[key] = {}  # the trailing-low series is not built yet: no data
-                if rule.id not in self._warned:
-                    self._warned.add(rule.id)
-                    log.warning("rule %s: rise_over_low is not evaluated yet (no data)", rule.id)
-        return values
+        value (key ``rule:<id>``): see :mod:`alerting.series`."""
+        return await run(rule_values, self.rules.rules, now, self.history)
 
     async def evaluate(self, now: dt.datetime) -> list[Fired]:
         """One evaluation cycle; returns what fired, changed level or resolved."""

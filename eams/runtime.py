@@ -230,8 +230,8 @@ async def serve(settings: Settings, on_ready: Callable[[Host], Any] | None = Non
         loop.add_signal_handler(sig, stop.set)
     await host.producer.__aenter__()
     host.start_projector()
-    host.ingest.start()
-    watch = asyncio.create_task(_watch_ingest(host, stop), name="watch-ingest")
+    # Configuration errors (rules, roster) and a taken port must stop us before the ingest
+    # child is spawned: a child orphaned mid-spawn prints a traceback nobody can act on.
     alerting = await host.start_alerting()
 
     from eams.api import create_api
@@ -251,6 +251,8 @@ async def serve(settings: Settings, on_ready: Callable[[Host], Any] | None = Non
             await server_task  # re-raises why it could not start (port taken, …)
             raise SystemExit(f"the API could not listen on {settings.api_url}")
         await asyncio.sleep(0.05)
+    host.ingest.start()
+    watch = asyncio.create_task(_watch_ingest(host, stop), name="watch-ingest")
     if on_ready is not None:
         on_ready(host)
     try:

@@ -137,7 +137,7 @@ def compute(
         _roll_sum(reference, base.get("_registrations_28d", {})),
         _roll_sum(reference, base.get("_openings_28d", {})),
     )
-    values["job_loss_rate"] = _job_loss_rate(store, reference)
+    values["job_loss_rate"] = _job_loss_rate(store, reference, today)
     values["disaster_area"] = (
         _disaster_as_of(store, reference, today) if historical else _disaster(store, reference)
     )
@@ -151,15 +151,18 @@ def _years_back(day: dt.date, years: int) -> dt.date:
         return day.replace(year=day.year - years, day=28)
 
 
-def _job_loss_rate(store: Store, reference: RegionReference) -> dict[str, float]:
-    """% of base headcount lost, over the latest report of each monitored enterprise."""
+def _job_loss_rate(store: Store, reference: RegionReference, today: dt.date) -> dict[str, float]:
+    """% of base headcount lost, over the latest report up to ``today`` of each monitored
+    enterprise."""
     rows = store.rows(
         "SELECT region, sum(b), sum(c) FROM (SELECT enterprise, "
         "argMax(region, occurred_at) AS region, "
         "argMax(JSONExtractUInt(payload, 'base_headcount'), occurred_at) AS b, "
         "argMax(JSONExtractUInt(payload, 'current_headcount'), occurred_at) AS c "
-        "FROM events WHERE event_type = 'enterprise.headcount_reported' GROUP BY enterprise) "
-        "GROUP BY region"
+        "FROM events WHERE event_type = 'enterprise.headcount_reported' "
+        "AND toDate(occurred_at) <= {today:Date} GROUP BY enterprise) "
+        "GROUP BY region",
+        {"today": today},
     )
     known = [r for r in rows if reference.get(str(r[0])) is not None]
     base = _roll_sum(reference, {str(r[0]): float(r[1]) for r in known})
@@ -215,10 +218,16 @@ def last_report_age_days(
     since_start = aware(store.scalar("SELECT min(recorded_at) FROM events"))
     if since_start is None:
         return {}
+    if since_start > now:  # a replay of days before EAMS recorded anything: count from the
+        # first period any event describes, or report no data before that
+        since_start = aware(store.scalar("SELECT min(occurred_at) FROM events"))
+        if since_start is None or since_start > now:
+            return {}
     last: dict[str, dt.datetime] = {}
     rows = store.rows(
-        "SELECT region, max(occurred_at) FROM events WHERE event_type = {t:String} GROUP BY region",
-        {"t": event_type},
+        "SELECT region, max(occurred_at) FROM events WHERE event_type = {t:String} "
+        "AND occurred_at <= {now:DateTime64(3)} GROUP BY region",
+        {"t": event_type, "now": now},
     )
     for region, seen in rows:
         at = aware(seen)
