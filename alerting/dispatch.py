@@ -3,25 +3,38 @@
 For each transition the evaluator hands over, and on a periodic tick for reminders:
 
 0. **inhibit**: an alert whose parent region has a firing alert of the same indicator at
-   the same or a more severe level is recorded as ``alert.inhibited`` and not sent;
+   the same or a more severe level, or whose area has an active playbook run at the same
+   or a more severe variant, is recorded as ``alert.inhibited`` and not sent; when the
+   inhibitor goes (parent resolved, run closed) ``alert.inhibition_ended`` is recorded and
+   the alert is notified as firing;
 1. **route**: city-tier officers on duty for the alert's region or its city; levels in
    ``policy.notify_province_at`` (I and II by default) reach province duty at once;
 2. **mute**: an acknowledged alert gets no reminders, a silenced one nothing until the
    silence ends (the ``alerts`` projection says which), and recurring mute windows of the
    policy hold back the levels they name until they end;
-3. **dedup**: every notification has a stable id (alert, kind, round, officer, channel);
-   ids already in the log as ``notification.sent`` are never sent again, so a restart
-   repeats nothing that was delivered;
-4. **send with retry** (:func:`alerting.notify.retry.deliver`): every attempt becomes a
-   ``notification.sent`` or ``notification.failed`` event;
-5. **escalate**: unacknowledged after ``policy.escalate_after`` -> province duty is told,
+3. **group**: notifications are queued per officer and region group (``policy.group_by``,
+   the city by default); a new group is sent after ``group_wait``, alerts added to a group
+   already notified wait until ``group_interval`` after its last message; one message
+   carries every queued alert of the group;
+4. **dedup**: every alert in a message has a stable notification id (alert, kind, round,
+   officer, channel); ids already in the log as ``notification.sent`` are never sent
+   again, so a restart repeats nothing that was delivered. After a restart, firing alerts
+   that no notification ever reached (the worker died between the alert and its message)
+   are notified;
+5. **send with retry** (:func:`alerting.notify.retry.deliver`): every attempt becomes a
+   ``notification.sent`` or ``notification.failed`` event per alert of the message;
+6. **escalate**: unacknowledged after ``policy.escalate_after`` -> province duty is told,
    and ``alert.escalated`` is appended; **remind** every ``policy.repeat_interval`` until
-   acknowledged.
+   acknowledged;
+7. **hand over**: an officer whose shift began within ``policy.handover_window`` gets one
+   brief of the open alerts of their regions (once per shift, restarts included).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
 import datetime as dt
 import hashlib
 import logging
@@ -40,11 +53,34 @@ from events.envelope import SHANGHAI, internal_event
 from events.regions import RegionReference
 from projections import alert_queries
 from projections.client import Store, aware, run
+from projections.playbook_queries import ActiveRun, active_runs
 from streams.producer import BatchSender
 from streams.topics import TopicNames
 
 log = logging.getLogger(__name__)
 NAMESPACE = uuid.UUID("3c0c8f4e-1b7a-4d47-8a55-5b2f4d9e6a10")
+
+
+@dataclasses.dataclass(frozen=True)
+class Item:
+    """One alert waiting in a group: ``tag`` names the notice (raised, reminder round …)."""
+
+    alert_id: str
+    tag: str
+    message: AlertMessage
+
+
+@dataclasses.dataclass
+class Group:
+    """The queue of one officer and region group."""
+
+    officer: Officer
+    items: dict[tuple[str, str], Item] = dataclasses.field(default_factory=dict)
+    last_sent: float | None = None  # loop time of its last message
+    task: asyncio.Task[None] | None = None
+
+
+_KIND_ORDER = {"escalation": 0, "firing": 1, "handover": 2, "reminder": 3, "resolved": 4}
 
 
 def build_notifiers(channels: dict[str, Any]) -> dict[str, dict[str, Notifier]]:
@@ -111,6 +147,9 @@ class Dispatcher:
         self.rules = rules
         self.open_alerts = open_alerts
         self.inhibited: set[str] = set()
+        self.runs: list[ActiveRun] = []
+        self.groups: dict[tuple[str, str], Group] = {}
+        self._flush_now = asyncio.Event()
         self.silences: list[Silence] = []
         self.sent: set[str] = set()
         self.last_round: dict[str, tuple[int, dt.datetime]] = {}  # alert -> (round, at)
@@ -119,9 +158,27 @@ class Dispatcher:
         self._lock = asyncio.Lock()
 
     async def restore(self) -> None:
-        """Remember what was already delivered (from the log, via the projection)."""
+        """Remember what was already delivered and what is inhibited (from the log, via the
+        projections); notify firing alerts that no message ever reached."""
         self.sent = await run(alert_queries.sent_notifications, self.store)
         await self.refresh_silences()
+        now = self.now()
+        rows = await run(alert_queries.list_alerts, self.store, now, status="open")
+        self.inhibited = {r["alert_id"] for r in rows if r["status"] == "inhibited"}
+        notified = await run(alert_queries.notified_alerts, self.store)
+        for row in rows:
+            if row["status"] != "firing" or row["alert_id"] in notified:
+                continue
+            level = row["level"] or "IV"
+            since = aware(row["firing_since"])
+            if silenced(self.silences, row["rule"], self.chain(row["region"]), level, now):
+                continue
+            if self.roster.policy.muted(level, now):
+                continue  # the first reminder after the window carries it
+            message = self.row_message(row, "firing", since)
+            for officer in self.recipients(row["region"], level, now):
+                self.enqueue(officer, row["alert_id"], f"raised:{level}", message)
+        self.schedule()
 
     # -- routing ---------------------------------------------------------------------------
     def chain(self, region: str) -> list[str]:
@@ -155,21 +212,17 @@ class Dispatcher:
                 t.threshold,
                 t.at,
             )
-            tag = f"{t.kind}:{level}:{t.at.isoformat()}"
-            if kind == "firing" and (by := self.inhibitor(f, level)) is not None:
-                if f.alert_id not in self.inhibited:
-                    self.inhibited.add(f.alert_id)
-                    await self.append(
-                        "alert.inhibited",
-                        f.region,
-                        f.alert_id,
-                        {
-                            "alert_id": f.alert_id,
-                            "by_alert_id": by,
-                            "reason": "上级地区同类预警已在处置 / parent region already alerted",
-                        },
-                    )
-                continue
+            tag = _tag(t.kind, level, t.at)
+            if kind == "resolved":
+                self.inhibited.discard(f.alert_id)
+            if kind == "firing":
+                by = self.inhibitor(f.region, f.rule.indicator, level, exclude=f.alert_id)
+                if by is not None:
+                    if f.alert_id not in self.inhibited:
+                        await self.inhibit(f.alert_id, f.region, by, t.at)
+                    continue
+                if f.alert_id in self.inhibited:  # a level change outgrew its inhibitor
+                    await self.end_inhibition(f.alert_id, f.region, t.at)
             chain = self.chain(f.region)
             if silenced(self.silences, f.rule.id, chain, level, t.at) is not None:
                 continue  # a silence holds: nobody is told (the alert itself stands)
@@ -177,50 +230,92 @@ class Dispatcher:
                 self.last_round[f.alert_id] = (0, t.at - self.roster.policy.repeat_interval)
                 continue  # a mute window: the first reminder after it carries the news
             for officer in self.recipients(f.region, level, t.at):
-                self._spawn(self.notify_officer(f.alert_id, tag, officer, message))
+                self.enqueue(officer, f.alert_id, tag, message)
+        self.schedule()
 
-    def inhibitor(self, f: Fired, level: str) -> str | None:
-        """The id of a firing alert that covers ``f``: same indicator, on a parent region,
-        at the same or a more severe level (Alertmanager-style inhibition along the tree)."""
-        if self.open_alerts is None:
-            return None
-        parents = {r.code for r in self.reference.ancestors(f.region)}
-        for alert_id, rule, region, other in self.open_alerts():
+    def inhibitor(
+        self, region: str, indicator: str, level: str, exclude: str = ""
+    ) -> tuple[str, str] | None:
+        """What covers an alert of ``indicator`` at ``level`` in ``region``, as
+        (``alert`` | ``playbook``, id): a firing alert of the same indicator on a parent
+        region at the same or a more severe level (Alertmanager-style inhibition along the
+        tree), or an active playbook run for the region or an ancestor at the same or a
+        more severe variant."""
+        parents = {r.code for r in self.reference.ancestors(region)}
+        for alert_id, rule, other_region, other in self.open_alerts() if self.open_alerts else []:
             if (
-                region in parents
-                and rule.indicator == f.rule.indicator
+                alert_id != exclude
+                and other_region in parents
+                and rule.indicator == indicator
                 and severity(other) >= severity(level)
             ):
-                return alert_id
+                return ("alert", alert_id)
+        for r in self.runs:
+            if (r.region == region or r.region in parents) and (
+                r.level is None or severity(r.level) >= severity(level)
+            ):
+                return ("playbook", r.run_id)
         return None
+
+    async def inhibit(
+        self, alert_id: str, region: str, by: tuple[str, str], at: dt.datetime
+    ) -> None:
+        """Record that ``by`` holds back the notifications of ``alert_id``."""
+        self.inhibited.add(alert_id)
+        kind, ident = by
+        payload: dict[str, Any] = {"alert_id": alert_id}
+        if kind == "alert":
+            payload.update(
+                by_alert_id=ident, reason="上级地区同类预警已在处置 / parent region already alerted"
+            )
+        else:
+            payload.update(
+                by_playbook_run=ident,
+                reason="应急预案已启动，由处置组负责 / an active playbook covers the area",
+            )
+        await self.append("alert.inhibited", region, alert_id, payload, salt=at.isoformat())
+
+    async def end_inhibition(self, alert_id: str, region: str, at: dt.datetime) -> None:
+        """Record that nothing inhibits ``alert_id`` any more."""
+        self.inhibited.discard(alert_id)
+        payload = {"alert_id": alert_id, "reason": "抑制条件已消失 / the inhibitor has gone"}
+        await self.append("alert.inhibition_ended", region, alert_id, payload, salt=at.isoformat())
 
     async def refresh_silences(self) -> None:
         """Reload the silences from the log (they change rarely; read every tick)."""
         self.silences = from_rows(await run(alert_queries.silence_rows, self.store))
 
     async def tick(self) -> None:
-        """Reminders and escalation for open, unacknowledged alerts."""
+        """Inhibition changes, reminders, escalation and shift handovers."""
         await self.refresh_silences()
+        self.runs = await run(active_runs, self.store)
         now = self.now()
         policy = self.roster.policy
-        rows = await run(alert_queries.list_alerts, self.store, now, status="firing")
+        rows = await run(alert_queries.list_alerts, self.store, now, status="open")
+        for row in rows:
+            if row["status"] not in ("firing", "inhibited"):
+                continue
+            alert_id = row["alert_id"]
+            level = row["level"] or "IV"
+            by = self.inhibitor(row["region"], row["indicator"], level, exclude=alert_id)
+            if by is not None and alert_id not in self.inhibited:
+                await self.inhibit(alert_id, row["region"], by, now)
+            elif by is None and alert_id in self.inhibited:
+                await self.end_inhibition(alert_id, row["region"], now)
+                if not silenced(self.silences, row["rule"], self.chain(row["region"]), level, now):
+                    notice = self.row_message(row, "firing", now)
+                    for officer in self.recipients(row["region"], level, now):
+                        tag = f"uninhibited:{now.isoformat()}"
+                        self.enqueue(officer, alert_id, tag, notice)
+                self.last_round[alert_id] = (0, now)
         for row in rows:
             alert_id = row["alert_id"]
+            if row["status"] != "firing" or alert_id in self.inhibited:
+                continue
             since = aware(row["firing_since"])
             level = row["level"] or "IV"
             rnd, last = self.last_round.get(alert_id, (0, since))
-            rule = self.rules.by_id(row["rule"]) if self.rules is not None else None
-            message = self.message(
-                alert_id,
-                "reminder",
-                level,
-                rule.title if rule is not None else row["summary"],
-                row["region"],
-                row["indicator"],
-                row["value"],
-                row["threshold"],
-                since,
-            )
+            message = self.row_message(row, "reminder", since)
             if now - since >= policy.escalate_after and alert_id not in self.escalated:
                 self.escalated.add(alert_id)
                 await self.escalate(alert_id, row, message)
@@ -231,7 +326,50 @@ class Dispatcher:
                 rnd += 1
                 self.last_round[alert_id] = (rnd, now)
                 for officer in self.recipients(row["region"], level, now):
-                    self._spawn(self.notify_officer(alert_id, f"reminder:{rnd}", officer, message))
+                    self.enqueue(officer, alert_id, f"reminder:{rnd}", message)
+        self.handover(rows, now)
+        self.schedule()
+
+    def handover(self, rows: list[dict[str, Any]], now: dt.datetime) -> None:
+        """Brief each officer whose shift began within the handover window on the open
+        alerts of their regions that fired before the shift (acknowledged ones included:
+        the work goes on)."""
+        window = self.roster.policy.handover_window
+        for officer in self.roster.officers:
+            start = officer.shift_start(now)
+            if start is None or now - start > window:
+                continue
+            tag = f"handover:{start.isoformat()}"
+            for row in rows:
+                level = row["level"] or "IV"
+                if row["status"] not in ("firing", "acknowledged"):
+                    continue
+                if row["alert_id"] in self.inhibited or aware(row["firing_since"]) >= start:
+                    continue  # inhibited, or fired during this shift: already told
+                if not set(self.chain(row["region"])) & set(officer.regions):
+                    continue
+                if (
+                    officer.tier == "province"
+                    and level not in self.roster.policy.notify_province_at
+                ):
+                    continue
+                message = self.row_message(row, "handover", aware(row["firing_since"]))
+                self.enqueue(officer, row["alert_id"], tag, message)
+
+    def row_message(self, row: dict[str, Any], kind: MessageKind, at: dt.datetime) -> AlertMessage:
+        """The message about an alert of the projection."""
+        rule = self.rules.by_id(row["rule"]) if self.rules is not None else None
+        return self.message(
+            row["alert_id"],
+            kind,
+            row["level"] or "IV",
+            rule.title if rule is not None else row["summary"],
+            row["region"],
+            row["indicator"],
+            row["value"],
+            row["threshold"],
+            at,
+        )
 
     async def escalate(self, alert_id: str, row: dict[str, Any], message: AlertMessage) -> None:
         """Nobody acknowledged in time: tell province duty and record the escalation."""
@@ -239,7 +377,7 @@ class Dispatcher:
         officers = self.roster.responsible(chain, "province", self.now())
         escalation = _replace(message, kind="escalation")
         for officer in officers:
-            self._spawn(self.notify_officer(alert_id, "escalation", officer, escalation))
+            self.enqueue(officer, alert_id, "escalation", escalation)
         await self.append(
             "alert.escalated",
             row["region"],
@@ -252,11 +390,56 @@ class Dispatcher:
             },
         )
 
-    # -- delivery --------------------------------------------------------------------------
-    async def notify_officer(
-        self, alert_id: str, tag: str, officer: Officer, message: AlertMessage
-    ) -> None:
-        """Send one message to one officer on every channel they have."""
+    # -- grouping and delivery -------------------------------------------------------------
+    def group_key(self, region: str) -> str:
+        """The region group of an alert (``policy.group_by``)."""
+        by = self.roster.policy.group_by
+        if by == "province":
+            return self.reference.root().code
+        if by == "city":
+            return self.reference.city_of(region) or region
+        return region
+
+    def enqueue(self, officer: Officer, alert_id: str, tag: str, message: AlertMessage) -> None:
+        """Queue one notice for an officer; :meth:`schedule` sends the queues."""
+        key = (officer.id, self.group_key(message.region_code))
+        group = self.groups.setdefault(key, Group(officer))
+        group.officer = officer
+        group.items[(alert_id, tag)] = Item(alert_id, tag, message)
+
+    def schedule(self) -> None:
+        """Start the timer of every group with queued notices and none running."""
+        loop = asyncio.get_running_loop()
+        policy = self.roster.policy
+        for key, group in self.groups.items():
+            if not group.items or group.task is not None:
+                continue
+            if group.last_sent is None:
+                delay = policy.group_wait.total_seconds()
+            else:
+                due = group.last_sent + policy.group_interval.total_seconds()
+                delay = max(0.0, due - loop.time())
+            group.task = asyncio.create_task(self._flush_after(key, delay))
+            self._tasks.add(group.task)
+            group.task.add_done_callback(self._tasks.discard)
+
+    async def _flush_after(self, key: tuple[str, str], delay: float) -> None:
+        if delay > 0 and not self._flush_now.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._flush_now.wait(), timeout=delay)
+        group = self.groups[key]
+        items = list(group.items.values())
+        group.items.clear()
+        group.task = None
+        group.last_sent = asyncio.get_running_loop().time()
+        try:
+            await self.notify_group(group.officer, items)
+        finally:
+            if group.items:  # queued while this message was being sent
+                self.schedule()
+
+    async def notify_group(self, officer: Officer, items: list[Item]) -> None:
+        """Send one message with every queued alert to one officer, on each channel."""
         for channel, address in officer.contacts.items():
             kind = "email" if channel == "email" else channel
             notifiers = self.notifiers.get(kind) or {}
@@ -266,17 +449,43 @@ class Dispatcher:
             if notifier is None:
                 log.warning("no %s channel %r configured for %s", kind, address, officer.id)
                 continue
-            nid = _notification_id(alert_id, tag, officer.id, kind)
-            if nid in self.sent:
+            pending = [
+                (it, _notification_id(it.alert_id, it.tag, officer.id, kind)) for it in items
+            ]
+            pending = [(it, nid) for it, nid in pending if nid not in self.sent]
+            if not pending:
                 continue
-            self.sent.add(nid)
+            self.sent.update(nid for _, nid in pending)
+            pending.sort(key=lambda p: _order(p[0].message))
+            lead = pending[0][0].message
+            message = dataclasses.replace(lead, others=tuple(it.message for it, _ in pending[1:]))
 
-            async def record(attempt: Attempt, nid: str = nid, kind: str = kind) -> None:
-                await self.record_attempt(alert_id, nid, kind, officer.id, message, attempt)
+            async def record(attempt: Attempt, pending: Any = pending, kind: str = kind) -> None:
+                await self.record_attempts(
+                    [(it.alert_id, nid, it.message) for it, nid in pending],
+                    kind,
+                    officer.id,
+                    attempt,
+                )
 
             await deliver(
                 notifier, message, address, on_attempt=record, base_delay=self.retry_base_delay
             )
+
+    async def record_attempts(
+        self,
+        sent: list[tuple[str, str, AlertMessage]],
+        channel: str,
+        officer: str,
+        attempt: Attempt,
+    ) -> None:
+        """Every attempt is an event, one per alert the message carried."""
+        for alert_id, nid, message in sent:
+            await self.record_attempt(
+                alert_id, nid, channel, officer, message, attempt, flush=False
+            )
+        async with self._lock:
+            await self.sender.flush()
 
     async def record_attempt(
         self,
@@ -286,6 +495,8 @@ class Dispatcher:
         officer: str,
         message: AlertMessage,
         attempt: Attempt,
+        *,
+        flush: bool = True,
     ) -> None:
         """Every attempt is an event."""
         d: Delivery = attempt.delivery
@@ -305,12 +516,21 @@ class Dispatcher:
                 retryable=d.recoverable,
                 next_attempt_at=attempt.next_at,
             )
-        await self.append(event_type, message.region_code, nid, payload, salt=f"{attempt.number}")
+        await self.append(
+            event_type, message.region_code, nid, payload, salt=f"{attempt.number}", flush=flush
+        )
 
     async def append(
-        self, event_type: str, region: str, key: str, payload: dict[str, Any], salt: str = ""
+        self,
+        event_type: str,
+        region: str,
+        key: str,
+        payload: dict[str, Any],
+        salt: str = "",
+        *,
+        flush: bool = True,
     ) -> None:
-        """Append one event to the log (flushed before returning)."""
+        """Append one event to the log (flushed before returning unless ``flush`` is off)."""
         now = self.now()
         envelope = internal_event(
             event_type,
@@ -325,7 +545,8 @@ class Dispatcher:
         )
         async with self._lock:
             await self.sender.add(self.topics.events, envelope.to_json(), key[:64].encode())
-            await self.sender.flush()
+            if flush:
+                await self.sender.flush()
 
     def message(
         self,
@@ -359,15 +580,24 @@ class Dispatcher:
             report_due=(at + deadline) if deadline and kind != "resolved" else None,
         )
 
-    def _spawn(self, coro: Any) -> None:
-        task = asyncio.create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
     async def drain(self) -> None:
-        """Wait for deliveries under way (at shutdown)."""
-        if self._tasks:
+        """Send what is queued at once and wait for deliveries under way (at shutdown)."""
+        self._flush_now.set()
+        while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+
+def _tag(kind: str, level: str, at: dt.datetime) -> str:
+    """The notice's name within its alert: the first notice is ``raised:<level>`` (so a
+    restart can name it again); later changes carry their time, to the millisecond."""
+    if kind == "raised":
+        return f"raised:{level}"
+    return f"{kind}:{level}:{at.astimezone(SHANGHAI).isoformat(timespec='milliseconds')}"
+
+
+def _order(message: AlertMessage) -> tuple[int, int, str]:
+    """Lead with escalations and new alerts, the most severe first."""
+    return (_KIND_ORDER.get(message.kind, 9), -severity(message.level), message.region_code)
 
 
 def _notification_id(alert_id: str, tag: str, officer: str, channel: str) -> str:
@@ -376,6 +606,4 @@ def _notification_id(alert_id: str, tag: str, officer: str, channel: str) -> str
 
 
 def _replace(message: AlertMessage, **changes: Any) -> AlertMessage:
-    import dataclasses
-
     return dataclasses.replace(message, **changes)

@@ -21,6 +21,11 @@ policy:
   repeat_interval: 30m          # reminders until acknowledged
   report_deadline: {I: 2h, II: 2h, III: 12h}   # emergency plans' report deadlines
   link_base: http://127.0.0.1:8600/alerts/
+  group_by: city                # one message per officer and city (county | city | province)
+  group_wait: 0s                # the first alert of a group goes at once (an emergency)
+  group_interval: 1m            # later alerts of a group wait this long after its last message
+  handover_window: 30m          # an officer whose shift began this recently gets a handover
+                                # brief of the open alerts of their regions
 ```
 """
 
@@ -53,6 +58,16 @@ class Officer:
     hours: tuple[dt.time, dt.time] | None
     contacts: dict[str, str]
 
+    def shift_start(self, at: dt.datetime) -> dt.datetime | None:
+        """When the shift that covers ``at`` began (None: always on duty, or off duty)."""
+        if self.hours is None or not self.on_duty(at):
+            return None
+        local = at.astimezone(SHANGHAI)
+        start = local.replace(
+            hour=self.hours[0].hour, minute=self.hours[0].minute, second=0, microsecond=0
+        )
+        return start if start <= local else start - dt.timedelta(days=1)
+
     def on_duty(self, at: dt.datetime) -> bool:
         """True when ``at`` (any zone) falls in the officer's hours in Asia/Shanghai."""
         if self.hours is None:
@@ -62,6 +77,7 @@ class Officer:
         return start <= now < end if start <= end else (now >= start or now < end)
 
 
+GROUP_BY = ("county", "city", "province")
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
@@ -107,6 +123,10 @@ class Policy:
     )
     link_base: str = "http://127.0.0.1:8600/alerts/"
     mute_windows: tuple[MuteWindow, ...] = ()
+    group_by: str = "city"
+    group_wait: dt.timedelta = dt.timedelta(0)
+    group_interval: dt.timedelta = dt.timedelta(minutes=1)
+    handover_window: dt.timedelta = dt.timedelta(minutes=30)
 
     def muted(self, level: str, at: dt.datetime) -> bool:
         """True when a recurring mute window holds back alerts of ``level`` at ``at``."""
@@ -210,7 +230,13 @@ def load_roster(path: Path) -> Roster:
                 _mute_window(w, f"{path}: policy.mute_windows[{i}]")
                 for i, w in enumerate(raw_policy.get("mute_windows") or [])
             ),
+            group_by=str(raw_policy.get("group_by", "city")),
+            group_wait=parse_duration(raw_policy.get("group_wait", "0s")),
+            group_interval=parse_duration(raw_policy.get("group_interval", "1m")),
+            handover_window=parse_duration(raw_policy.get("handover_window", "30m")),
         )
     except ValueError as exc:
         raise ConfigError(f"{path}: policy: {exc}") from exc
+    if policy.group_by not in GROUP_BY:
+        raise ConfigError(f"{path}: policy.group_by must be one of {', '.join(GROUP_BY)}")
     return Roster(tuple(officers), _env(doc.get("channels") or {}), policy)

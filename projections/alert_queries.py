@@ -15,6 +15,7 @@ SELECT alert_id, any(rule) AS rule, any(region) AS region, any(city) AS city,
        max(resolved_at) AS resolved_at, max(acknowledged_at) AS acknowledged_at,
        argMaxIfMerge(acknowledged_by) AS acknowledged_by, argMaxIfMerge(ack_note) AS ack_note,
        max(silenced_until) AS silenced_until, max(inhibited_at) AS inhibited_at,
+       max(inhibition_ended_at) AS inhibition_ended_at,
        sum(events) AS events
 FROM alerts GROUP BY alert_id
 """
@@ -33,14 +34,25 @@ def _status(row: dict[str, Any], now: dt.datetime) -> str:
     if acked is not None and acked.year >= _EPOCH_YEAR:
         return "acknowledged"
     inhibited = row["inhibited_at"]
-    if inhibited is not None and inhibited.year >= _EPOCH_YEAR:
+    ended = row.get("inhibition_ended_at")
+    if (
+        inhibited is not None
+        and inhibited.year >= _EPOCH_YEAR
+        and (ended is None or inhibited > ended)
+    ):
         return "inhibited"
     return "firing"
 
 
 def _clean(row: dict[str, Any], now: dt.datetime) -> dict[str, Any]:
     row["status"] = _status(row, now)
-    for key in ("resolved_at", "acknowledged_at", "silenced_until", "inhibited_at"):
+    for key in (
+        "resolved_at",
+        "acknowledged_at",
+        "silenced_until",
+        "inhibited_at",
+        "inhibition_ended_at",
+    ):
         if row[key] is not None and row[key].year < _EPOCH_YEAR:
             row[key] = None
     if row["status"] != "acknowledged" and row["acknowledged_at"] is None:
@@ -106,6 +118,15 @@ def silence_rows(store: Store) -> list[dict[str, Any]]:
         "FROM events WHERE event_type IN ('silence.created', 'silence.expired') "
         "GROUP BY aggregate_id"
     )
+
+
+def notified_alerts(store: Store) -> set[str]:
+    """Ids of alerts that at least one notification reached."""
+    rows = store.rows(
+        "SELECT DISTINCT JSONExtractString(payload, 'alert_id') FROM events "
+        "WHERE event_type = 'notification.sent'"
+    )
+    return {str(r[0]) for r in rows}
 
 
 def sent_notifications(store: Store) -> set[str]:

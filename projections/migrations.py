@@ -90,14 +90,15 @@ def migrate(store: Store) -> list[int]:
 
 
 def created_objects() -> list[str]:
-    """Every table and view the migrations create, views first (drop order)."""
+    """Every table and view the migrations create, once each, views first (drop order); a
+    later migration may recreate a view with a new definition."""
     views: list[str] = []
     tables: list[str] = []
     for migration in load_migrations():
         for statement in migration.statements:
             for kind, name in _CREATED.findall(statement):
                 (views if "VIEW" in kind.upper() else tables).append(name)
-    return views + tables
+    return list(dict.fromkeys(views + tables))
 
 
 def drop_all(store: Store) -> None:

@@ -183,8 +183,18 @@ class WebhookNotifier(HttpChannel):
 
     @staticmethod
     def payload(message: AlertMessage) -> dict[str, Any]:
-        """The JSON object sent for ``message``."""
+        """The JSON object sent for ``message``; the further alerts of its group are in
+        ``group`` (each with the same fields, without ``subject`` and ``text``)."""
         subject, text = render(message)
+        return {
+            **WebhookNotifier._fields(message),
+            "subject": subject,
+            "text": text,
+            "group": [WebhookNotifier._fields(o) for o in message.others],
+        }
+
+    @staticmethod
+    def _fields(message: AlertMessage) -> dict[str, Any]:
         return {
             "alert_id": message.alert_id,
             "kind": message.kind,
@@ -197,8 +207,6 @@ class WebhookNotifier(HttpChannel):
             "threshold": message.threshold,
             "fired_at": message.fired_at.isoformat(),
             "link": message.link,
-            "subject": subject,
-            "text": text,
         }
 
     async def send(self, message: AlertMessage, recipient: str) -> Delivery:

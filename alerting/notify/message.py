@@ -43,11 +43,16 @@ LEVEL_NAMES: dict[str, tuple[str, str]] = {
     "IV": ("蓝色", "blue"),
 }
 
-MessageKind = Literal["firing", "reminder", "escalation", "resolved"]
+MessageKind = Literal["firing", "reminder", "escalation", "resolved", "handover"]
 _KINDS: tuple[str, ...] = get_args(MessageKind)
 
 # Subject tag after the level, per kind ("" for a plain firing notice).
-_KIND_TAGS: dict[str, str] = {"firing": "", "reminder": "·提醒", "escalation": "·升级"}
+_KIND_TAGS: dict[str, str] = {
+    "firing": "",
+    "reminder": "·提醒",
+    "escalation": "·升级",
+    "handover": "·交接",
+}
 
 
 class AlertMessageError(NotifyError):
@@ -63,6 +68,9 @@ class AlertMessage:
     ``"I"``..``"IV"``; ``value``/``threshold`` are ``None`` when the alert has no single
     figure (a data-gap alert). ``fired_at`` and ``report_due`` must be timezone-aware.
     ``values`` holds other indicator values that fired, keyed by their display label.
+    ``others`` are the further alerts of the same group sent in this one message (grouping:
+    one message per region group); each is rendered as one line after the lead alert.
+    ``handover`` is the brief an officer gets when their shift starts.
     """
 
     alert_id: str
@@ -79,6 +87,7 @@ class AlertMessage:
     link: str
     report_due: datetime | None = None
     values: dict[str, float] = field(default_factory=dict)
+    others: tuple[AlertMessage, ...] = ()
 
     def __post_init__(self) -> None:
         if self.kind not in _KINDS:
@@ -132,7 +141,8 @@ def _subject(message: AlertMessage) -> str:
         tag = f"【解除 {_level_text(message)}】"
     else:
         tag = f"【{_level_text(message)}{_KIND_TAGS[message.kind]}】"
-    return f"{tag}{message.region_name} {_figure(message)}"
+    more = f"（另有 {len(message.others)} 条）" if message.others else ""
+    return f"{tag}{message.region_name} {_figure(message)}{more}"
 
 
 def _lead(message: AlertMessage) -> str:
@@ -147,6 +157,8 @@ def _lead(message: AlertMessage) -> str:
             return f"提醒：{where}{level}仍未确认，请尽快处置：{message.rule_title}。"
         case "escalation":
             return f"升级：{where}{level}超时无人确认，现升级通知您：{message.rule_title}。"
+        case "handover":
+            return f"交接班：您已接班，{where}{level}仍在处置中：{message.rule_title}。"
         case _:
             return f"解除：{where}{level}已解除（{message.rule_title}），无需再处置。"
 
@@ -156,6 +168,15 @@ def _other_values(message: AlertMessage) -> str | None:
         return None
     parts = [f"{label} {format_number(v)}" for label, v in message.values.items()]
     return "其他指标：" + "；".join(parts)
+
+
+def _group_line(other: AlertMessage) -> str:
+    """One further alert of a group: ``【橙色预警 II级·提醒】临沂市 兰山区 裁员人数 …``."""
+    return f"{_subject(other)} {other.link}"
+
+
+def _group_header(message: AlertMessage) -> str:
+    return f"同组另有 {len(message.others)} 条预警，一并通知："
 
 
 def _deadline(message: AlertMessage) -> str | None:
@@ -171,9 +192,10 @@ def _english(message: AlertMessage) -> str:
         figure += f" {format_number(message.value)}"
     if message.threshold is not None:
         figure += f" (threshold {format_number(message.threshold)})"
+    more = f" (+{len(message.others)} more in this group)" if message.others else ""
     return (
         f"EAMS alert {message.kind}: level {message.level} ({colour}) "
-        f"in region {message.region_code}, {figure}."
+        f"in region {message.region_code}, {figure}.{more}"
     )
 
 
@@ -200,12 +222,11 @@ def render(message: AlertMessage) -> tuple[str, str]:
     deadline = _deadline(message)
     if deadline:
         lines.append(deadline)
-    lines += [
-        f"查看预警：{message.link}",
-        f"预警编号：{message.alert_id}",
-        "",
-        _english(message),
-    ]
+    lines += [f"查看预警：{message.link}", f"预警编号：{message.alert_id}"]
+    if message.others:
+        lines += ["", _group_header(message)]
+        lines += [f"- {_group_line(o)}" for o in message.others]
+    lines += ["", _english(message)]
     return _subject(message), "\n".join(lines) + "\n"
 
 
@@ -233,7 +254,13 @@ def render_markdown(message: AlertMessage) -> str:
     deadline = _deadline(message)
     if deadline:
         parts.append(f"**{deadline}**")
-    parts += [f"[查看预警]({_markdown_url(message.link)})", _english(message)]
+    parts.append(f"[查看预警]({_markdown_url(message.link)})")
+    if message.others:
+        parts.append(_group_header(message))
+        parts.append(
+            "\n".join(f"- [{_subject(o)}]({_markdown_url(o.link)})" for o in message.others)
+        )
+    parts.append(_english(message))
     return "\n\n".join(parts)
 
 

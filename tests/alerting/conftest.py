@@ -25,6 +25,7 @@ class Mailbox:
 
     def __init__(self) -> None:
         self.messages: list[tuple[list[str], str, str]] = []
+        self.arrived: list[float] = []  # time.monotonic() of each message, in order
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
         msg = message_from_bytes(envelope.content)
@@ -32,6 +33,7 @@ class Mailbox:
         body = msg.get_payload(decode=True)
         text = body.decode("utf-8") if isinstance(body, bytes) else str(msg.get_payload())
         self.messages.append((list(envelope.rcpt_tos), subject, text))
+        self.arrived.append(time.monotonic())
         return "250 OK"
 
 

@@ -104,7 +104,7 @@ officers:
       contacts: {{email: province-a@example.gov.cn}}}}
   - {{id: jinan-a, name: 济南值班甲, tier: city, regions: ["370100"],
       contacts: {{email: jinan-a@example.gov.cn}}}}
-policy: {{repeat_interval: 2s, escalate_after: 1h, link_base: "http://console/alerts/"}}
+policy: {{repeat_interval: 2s, group_interval: 1s, escalate_after: 1h, link_base: "http://console/alerts/"}}
 """)
     env = {"EAMS_RULES": str(rules), "EAMS_ROSTER": str(roster), "EAMS_RISK_INTERVAL": "0.3"}
     worker = worker_factory(**env)

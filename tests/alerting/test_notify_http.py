@@ -223,6 +223,7 @@ async def test_webhook_delivers_signed_json(server: Server) -> None:
         "link": "https://eams.hrss.example/alerts/al-0192",
         "subject": subject,
         "text": text,
+        "group": [],
     }
 
 

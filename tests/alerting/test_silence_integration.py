@@ -37,7 +37,7 @@ def test_silenced_region_gets_no_mail_until_the_silence_ends(
         f"channels: {{smtp: {{host: 127.0.0.1, port: {port}, sender: eams@example.gov.cn}}}}\n"
         "officers:\n  - {id: linyi-a, tier: city, regions: ['371300'], "
         "contacts: {email: linyi-a@example.gov.cn}}\n"
-        "policy: {repeat_interval: 1s, escalate_after: 1h}\n"
+        "policy: {repeat_interval: 1s, group_interval: 1s, escalate_after: 1h}\n"
     )
     worker = worker_factory(
         EAMS_RULES=str(tmp_path / "rules.yaml"),
