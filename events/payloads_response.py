@@ -1,11 +1,12 @@
 """Payloads of the response part of the catalogue: risk levels, alerts and their
-notifications, contingency-playbook runs, temporary assistance and fraud cases.
+notifications, contingency-playbook runs and the job fairs they schedule, temporary
+assistance and fraud cases.
 """
 
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import AwareDatetime, Field, field_validator
 
@@ -34,10 +35,13 @@ __all__ = [
     "FraudConfirmed",
     "FraudDismissed",
     "FraudSuspected",
+    "JobFairScheduled",
     "NotificationFailed",
     "NotificationSent",
     "PlaybookActivated",
     "PlaybookClosed",
+    "PlaybookDeclined",
+    "PlaybookNoteAdded",
     "PlaybookProposed",
     "PlaybookStepAssigned",
     "PlaybookStepCompleted",
@@ -199,14 +203,24 @@ class PlaybookProposed(_PlaybookPayload):
     level: Severity | None = None
     """The severity variant proposed (I most severe); alerts of this level or lower in the
     run's area are inhibited while the run is active."""
+    area: Ident | None = None
+    """The region code the run covers, at its trigger's scope level (a county, city or the
+    province); the envelope's region is normally the same."""
 
 
 class PlaybookActivated(_PlaybookPayload):
-    """The incident team activated a proposed playbook run."""
+    """The incident team activated a proposed playbook run (or a drill activated itself)."""
 
     playbook_id: Ident
     drill: bool = False
     level: Severity | None = None
+
+
+class PlaybookDeclined(_PlaybookPayload):
+    """The incident team declined a proposed playbook run, saying why."""
+
+    playbook_id: Ident
+    reason: Text
 
 
 class PlaybookStepAssigned(_PlaybookPayload):
@@ -219,10 +233,17 @@ class PlaybookStepAssigned(_PlaybookPayload):
 
 
 class PlaybookStepCompleted(_PlaybookPayload):
-    """A playbook step was completed."""
+    """A playbook step was completed (an approval step: approved by ``completed_by``)."""
 
     step_id: Ident
     outcome: Text | None = None
+    completed_by: Ident | None = None
+    """Who completed it; the envelope's actor too, kept here for the after-action report."""
+    note: Text | None = None
+    evidence: Text | None = None
+    """Where the proof lives: a document number, file reference or link."""
+    counts: dict[str, float] = Field(default_factory=dict)
+    """Figures the step produced, e.g. ``{"people_enrolled": 120}``."""
 
 
 class PlaybookStepOverdue(_PlaybookPayload):
@@ -232,10 +253,35 @@ class PlaybookStepOverdue(_PlaybookPayload):
     due_at: AwareDatetime
 
 
+class PlaybookNoteAdded(_PlaybookPayload):
+    """A member of the incident team added a note to a run (or to one of its steps)."""
+
+    note: Text
+    step_id: Ident | None = None
+
+
 class PlaybookClosed(_PlaybookPayload):
-    """A playbook run was closed."""
+    """A playbook run was closed, with its after-action report."""
 
     outcome: Text | None = None
+    report: dict[str, Any] = Field(default_factory=dict)
+    """The after-action report: people enrolled and placed, subsidies paid, step timings
+    against their deadlines (``playbooks.aggregate.after_action_report``)."""
+    forced: bool = False
+    """Closed while steps were still open; ``reason`` says why."""
+    reason: Text | None = None
+
+
+class JobFairScheduled(EventPayload):
+    """A job fair was scheduled in the envelope's region (by a playbook run or by hand)."""
+
+    AGGREGATE_FIELD = "fair_id"
+
+    fair_id: Ident
+    title: Text
+    scheduled_for: date
+    venue: Text | None = None
+    playbook_run_id: Ident | None = None
 
 
 class TemporaryAssistanceEnrolled(PersonPayload):

@@ -125,6 +125,7 @@ MINIMAL_PAYLOADS: dict[str, dict[str, Any]] = {
     },
     "playbook.proposed": {"run_id": "run1", "playbook_id": "flood"},
     "playbook.activated": {"run_id": "run1", "playbook_id": "flood"},
+    "playbook.declined": {"run_id": "run1", "playbook_id": "flood", "reason": "false alarm"},
     "playbook.step_assigned": {"run_id": "run1", "step_id": "s1", "owner_role": "incident"},
     "playbook.step_completed": {"run_id": "run1", "step_id": "s1"},
     "playbook.step_overdue": {
@@ -132,7 +133,13 @@ MINIMAL_PAYLOADS: dict[str, dict[str, Any]] = {
         "step_id": "s1",
         "due_at": "2024-03-01T12:00:00+08:00",
     },
+    "playbook.note_added": {"run_id": "run1", "note": "roads to the site reopened"},
     "playbook.closed": {"run_id": "run1"},
+    "job_fair.scheduled": {
+        "fair_id": "jf1",
+        "title": "flood relief fair",
+        "scheduled_for": "2024-07-10",
+    },
     "temporary_assistance.enrolled": {"person_id": PERSON_ID, "disaster_id": "d1"},
     "temporary_assistance.ended": {"person_id": PERSON_ID},
     "fraud.suspected": {"case_id": "f1", "rule": "duplicate_payment", "person_id": PERSON_ID},
