@@ -340,6 +340,10 @@ def create_api(host: Host) -> FastAPI:
         except ValueError as exc:
             raise HTTPException(422, str(exc)) from exc
 
+    from eams.api_playbooks import router as playbook_router
+
+    api.include_router(playbook_router(host))
+
     @api.post("/api/admin/rebuild", summary="Drop the projections and replay from offset 0")
     async def rebuild() -> dict[str, Any]:
         """Start a rebuild; poll ``/api/status`` for progress (lag falls to 0)."""

@@ -28,6 +28,7 @@ from eams.client import ApiClient
 from eams.errors import ServiceUnavailableError
 from eams.settings import Settings
 from eams.simulator import Scenario, ScenarioConfig
+from events.errors import EamsError
 from events.regions import load_reference
 from streams.producer import RawProducer
 
@@ -261,7 +262,8 @@ def run_demo(
                     f"山东省就业援助监测 Shandong employment-assistance monitor — "
                     f"sent 已发送 {progress['sent']:,}/{count:,}"
                 )
-                live.update(Group(city_table(rows, status, title, city_levels(alerts))))
+                table = city_table(rows, status, title, city_levels(alerts))
+                live.update(Group(table, *playbook_lines(client)))
                 if failure:
                     raise failure[0]
                 if exit_when_done and done.is_set() and _settled(status, count):
@@ -281,6 +283,24 @@ def run_demo(
         "\ndemo stopped; the event log and projections stay in "
         f"{settings.state_dir} (eams run serves them again)"
     )
+
+
+def playbook_lines(client: ApiClient) -> list[str]:
+    """One line per playbook run, with the command that moves a proposed one on."""
+    try:
+        runs = client.get("/api/playbook-runs")
+    except EamsError:  # the playbook runtime is still starting
+        return []
+    lines = []
+    for r in runs[:5]:
+        status = {"proposed": "待启动 proposed", "active": "处置中 active"}.get(
+            r["status"], r["status"]
+        )
+        line = f"应急预案 playbook [bold]{r['run_id']}[/] {r['level']}级 {status}"
+        if r["status"] == "proposed":
+            line += f" — eams playbooks activate {r['run_id']} --actor incident-team"
+        lines.append(line)
+    return lines
 
 
 def _settled(status: dict[str, Any], count: int) -> bool:

@@ -57,6 +57,7 @@ class Host:
         self.rebuilding = False
         self.evaluator: Any = None
         self.dispatcher: Any = None
+        self.playbooks: Any = None
         self._stop_projector = asyncio.Event()
         self._projector_task: asyncio.Task[None] | None = None
 
@@ -117,6 +118,8 @@ class Host:
         from alerting.indicator_names import INDICATOR_NAMES
         from alerting.roster import load_roster
         from alerting.rules import load_rules
+        from playbooks.lint import load_library
+        from playbooks.runner import PlaybookRunner
         from projections.risk_index import load_components
         from streams.producer import BatchSender, new_producer
 
@@ -151,6 +154,21 @@ class Host:
             )
             self.evaluator.listeners.append(self.dispatcher.on_fired)
             tasks.append(asyncio.create_task(self._dispatch_loop(), name="dispatcher"))
+        self.playbooks = PlaybookRunner(
+            store=self.store,
+            reference=self.primary,
+            library=load_library(s.playbooks, reference=self.primary),
+            sender=BatchSender(self._alert_producer),
+            topic_names=s.topics,
+            dispatcher=self.dispatcher,
+        )
+        self.evaluator.listeners.append(self.playbooks.on_fired)
+        tasks.append(
+            asyncio.create_task(
+                self.playbooks.loop(self._stop_alerting, self.caught_up, s.risk_interval),
+                name="playbooks",
+            )
+        )
         return tasks
 
     async def _dispatch_loop(self) -> None:
@@ -173,6 +191,8 @@ class Host:
         """Stop evaluating and let deliveries under way finish."""
         self._stop_alerting.set()
         await asyncio.gather(*tasks, return_exceptions=True)
+        if self.playbooks is not None:
+            await self.playbooks.drain()
         if self.dispatcher is not None:
             await self.dispatcher.drain()
         await self._alert_producer.stop()

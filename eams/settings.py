@@ -71,6 +71,10 @@ class Settings(BaseSettings):
         default=PROJECT_ROOT / "alerting" / "rules" / "default.yaml",
         description="Alert rules: a YAML file or a directory of them (eams rules lint).",
     )
+    playbooks: Path = Field(
+        default=PROJECT_ROOT / "playbooks" / "library",
+        description="Contingency playbooks: a directory of YAML definitions (eams playbooks lint).",
+    )
     roster: Path | None = Field(
         default=None, description="Duty roster and channels (YAML); unset = no notifications."
     )

@@ -18,6 +18,8 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from email import message_from_bytes
+from email.header import decode_header, make_header
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +27,7 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from aiosmtpd.controller import Controller
 
 from eams.broker import LocalKafka
 from eams.settings import Settings
@@ -221,3 +224,31 @@ def worker_factory(kafka: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
 def worker(worker_factory: Any) -> Worker:
     """A fresh, ready worker on its own namespace and state."""
     return worker_factory()  # type: ignore[no-any-return]
+
+
+class Mailbox:
+    """An aiosmtpd handler that keeps every message it receives."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[list[str], str, str]] = []
+        self.arrived: list[float] = []  # time.monotonic() of each message, in order
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        msg = message_from_bytes(envelope.content)
+        subject = str(make_header(decode_header(msg["Subject"])))
+        body = msg.get_payload(decode=True)
+        text = body.decode("utf-8") if isinstance(body, bytes) else str(msg.get_payload())
+        self.messages.append((list(envelope.rcpt_tos), subject, text))
+        self.arrived.append(time.monotonic())
+        return "250 OK"
+
+
+@pytest.fixture
+def mailbox() -> Iterator[tuple[Mailbox, int]]:
+    """A real SMTP server on loopback."""
+    box = Mailbox()
+    port = free_port()
+    controller = Controller(box, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield box, port
+    controller.stop()

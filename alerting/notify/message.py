@@ -43,7 +43,7 @@ LEVEL_NAMES: dict[str, tuple[str, str]] = {
     "IV": ("蓝色", "blue"),
 }
 
-MessageKind = Literal["firing", "reminder", "escalation", "resolved", "handover"]
+MessageKind = Literal["firing", "reminder", "escalation", "resolved", "handover", "playbook"]
 _KINDS: tuple[str, ...] = get_args(MessageKind)
 
 # Subject tag after the level, per kind ("" for a plain firing notice).
@@ -52,6 +52,7 @@ _KIND_TAGS: dict[str, str] = {
     "reminder": "·提醒",
     "escalation": "·升级",
     "handover": "·交接",
+    "playbook": "·预案",
 }
 
 
@@ -159,6 +160,8 @@ def _lead(message: AlertMessage) -> str:
             return f"升级：{where}{level}超时无人确认，现升级通知您：{message.rule_title}。"
         case "handover":
             return f"交接班：您已接班，{where}{level}仍在处置中：{message.rule_title}。"
+        case "playbook":
+            return f"应急预案（{message.level}级响应）：{where} {message.rule_title}。"
         case _:
             return f"解除：{where}{level}已解除（{message.rule_title}），无需再处置。"
 

@@ -1,0 +1,229 @@
+"""The incident team's HTTP API: playbooks, their runs, steps and outcomes.
+
+Every command names its actor and goes through the one writer of the runs
+(:class:`playbooks.runner.PlaybookRunner`); a command that no longer fits the run (activate
+after decline, complete a step twice, a step whose dependencies are open) answers 409 with
+the reason, an unknown run or playbook 404.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from typing import TYPE_CHECKING, Any
+
+from fastapi import APIRouter, HTTPException
+from pydantic import BaseModel, Field
+
+from events.envelope import SHANGHAI
+from playbooks.aggregate import Activate, AddNote, AssignStep, Command, CompleteStep, Decline
+from playbooks.errors import CommandRejectedError, UnknownPlaybookError
+from projections import playbook_queries
+from projections.client import run
+
+if TYPE_CHECKING:
+    from eams.runtime import Host
+    from playbooks.runner import PlaybookRunner
+
+Actor = Field(min_length=1, max_length=64)
+
+
+class ActorOnly(BaseModel):
+    """Who does it."""
+
+    actor: str = Actor
+
+
+class DeclineBody(BaseModel):
+    """Who declines, and why (required)."""
+
+    actor: str = Actor
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class AssignBody(BaseModel):
+    """Who assigns the step to whom."""
+
+    actor: str = Actor
+    assignee: str = Field(min_length=1, max_length=64)
+
+
+class CompleteBody(BaseModel):
+    """Who completes (or approves) the step, with an optional note and evidence."""
+
+    actor: str = Actor
+    note: str | None = Field(default=None, max_length=500)
+    evidence: str | None = Field(default=None, max_length=500)
+
+
+class NoteBody(BaseModel):
+    """A note on the run, or on one of its steps."""
+
+    actor: str = Actor
+    note: str = Field(min_length=1, max_length=500)
+    step_id: str | None = Field(default=None, max_length=64)
+
+
+class CloseBody(BaseModel):
+    """Who closes; ``force`` with a ``reason`` closes with steps still open."""
+
+    actor: str = Actor
+    force: bool = False
+    reason: str | None = Field(default=None, max_length=500)
+
+
+def _plain(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    return value
+
+
+def router(host: Host) -> APIRouter:
+    """The playbook routes of one worker."""
+    api = APIRouter(tags=["playbooks 应急预案"])
+
+    def runner() -> PlaybookRunner:
+        if host.playbooks is None or not host.playbooks.restored:
+            raise HTTPException(503, "the playbook runtime is starting; try again shortly")
+        return host.playbooks  # type: ignore[no-any-return]
+
+    async def command(run_id: str, cmd: Command) -> dict[str, Any]:
+        r = runner()
+        if r.state(run_id).status == "none":
+            raise HTTPException(404, f"no playbook run {run_id!r}; see GET /api/playbook-runs")
+        try:
+            decided = await r.command(run_id, cmd)
+        except CommandRejectedError as exc:
+            raise HTTPException(409, str(exc)) from exc
+        return {"run_id": run_id, "events": [t for t, _ in decided], "run": describe(run_id)}
+
+    def describe(run_id: str) -> dict[str, Any]:
+        r = runner()
+        state = r.state(run_id)
+        out: dict[str, Any] = _plain(state)
+        try:
+            definition = r.definition(state)
+        except UnknownPlaybookError:
+            return out
+        out["title"] = definition.title
+        out["steps"] = [
+            _plain(state.steps.get(step.id))
+            | {
+                "title": step.title,
+                "approval": step.approval,
+                "depends_on": list(step.depends_on),
+                "action": step.action.kind if step.action else None,
+                "owner_title": definition.roles.get(step.owner, step.owner),
+            }  # fmt: skip
+            for step in definition.steps
+            if step.id in state.steps
+        ]
+        return out
+
+    @api.get("/api/playbooks", summary="The playbook library")
+    async def library() -> list[dict[str, Any]]:
+        """Every playbook: id, title, trigger, activation mode and steps."""
+        return [
+            {"id": p.id, "title": p.title, "activation": p.activation, "drill": p.drill,
+             "trigger": _plain(p.trigger), "levels": list(p.variants),
+             "steps": [{"id": s.id, "title": s.title, "owner": s.owner,
+                        "action": s.action.kind if s.action else None} for s in p.steps]}
+            for p in runner().library
+        ]  # fmt: skip
+
+    @api.get("/api/playbooks/{playbook_id}/simulate", summary="Dry run on current data")
+    async def simulate(playbook_id: str, region: str, level: str = "II") -> dict[str, Any]:
+        """The steps and the actions the playbook would take for ``region`` now; changes
+        nothing."""
+        from playbooks.runner import simulate as dry_run
+
+        if level not in ("I", "II", "III", "IV"):
+            raise HTTPException(422, "level must be I, II, III or IV")
+        try:
+            return await run(dry_run, runner(), playbook_id, region, level)
+        except UnknownPlaybookError as exc:
+            raise HTTPException(404, str(exc)) from exc
+        except CommandRejectedError as exc:
+            raise HTTPException(422, str(exc)) from exc
+
+    @api.get("/api/playbook-runs", summary="Runs (filter by status and region)")
+    async def runs(status: str | None = None, region: str | None = None) -> list[dict[str, Any]]:
+        """Runs from the projection, newest first; ``status`` proposed | active | declined |
+        closed."""
+        regions = {region} if region else None
+        return await run(playbook_queries.list_runs, host.store, status=status, regions=regions)
+
+    @api.get("/api/playbook-runs/board", summary="The playbook board: active runs and steps")
+    async def board() -> list[dict[str, Any]]:
+        """Active runs with their steps, owners and overdue steps."""
+        return await run(playbook_queries.board, host.store, dt.datetime.now(SHANGHAI))
+
+    @api.get("/api/playbook-runs/{run_id}", summary="One run: state, steps, outcomes")
+    async def show(run_id: str) -> dict[str, Any]:
+        """The run as its writer knows it, with the figures of its outcomes."""
+        if runner().state(run_id).status == "none":
+            raise HTTPException(404, f"no playbook run {run_id!r}")
+        outcomes = await run(playbook_queries.run_outcomes, host.store, run_id)
+        return describe(run_id) | {"outcomes": outcomes}
+
+    @api.get("/api/playbook-runs/{run_id}/timeline", summary="A run's events and outcomes")
+    async def timeline(run_id: str) -> list[dict[str, Any]]:
+        """Every event of the run and the outcome events that name it, in order."""
+        return await run(playbook_queries.run_timeline, host.store, run_id)
+
+    @api.post("/api/playbook-runs/{run_id}/activate", summary="Activate a proposed run")
+    async def activate(run_id: str, body: ActorOnly) -> dict[str, Any]:
+        """Every step is assigned to its owner role with its deadline from now."""
+        return await command(run_id, Activate(actor=body.actor))
+
+    @api.post("/api/playbook-runs/{run_id}/decline", summary="Decline a proposed run")
+    async def decline(run_id: str, body: DeclineBody) -> dict[str, Any]:
+        """The run ends unstarted, with the reason."""
+        return await command(run_id, Decline(actor=body.actor, reason=body.reason))
+
+    @api.post("/api/playbook-runs/{run_id}/steps/{step_id}/assign", summary="Assign a step")
+    async def assign(run_id: str, step_id: str, body: AssignBody) -> dict[str, Any]:
+        """Give an open step to a person (its deadline stays)."""
+        return await command(run_id, AssignStep(step_id, body.assignee, body.actor))
+
+    @api.post(
+        "/api/playbook-runs/{run_id}/steps/{step_id}/complete",
+        summary="Complete (or approve) a step",
+    )
+    async def complete(run_id: str, step_id: str, body: CompleteBody) -> dict[str, Any]:
+        """Completing an approval step approves; its dependants' actions then run."""
+        return await command(
+            run_id, CompleteStep(step_id, body.actor, note=body.note, evidence=body.evidence)
+        )
+
+    @api.post("/api/playbook-runs/{run_id}/notes", summary="Add a note")
+    async def note(run_id: str, body: NoteBody) -> dict[str, Any]:
+        """A note on the run or one of its steps."""
+        return await command(run_id, AddNote(body.actor, body.note, body.step_id))
+
+    @api.post("/api/playbook-runs/{run_id}/close", summary="Close with the after-action report")
+    async def close(run_id: str, body: CloseBody) -> dict[str, Any]:
+        """Close an active run; the after-action report (people enrolled, placed, subsidies
+        paid, step timings against deadlines) is recorded in ``playbook.closed``."""
+        r = runner()
+        if r.state(run_id).status == "none":
+            raise HTTPException(404, f"no playbook run {run_id!r}")
+        try:
+            report = await r.close(run_id, body.actor, force=body.force, reason=body.reason)
+        except CommandRejectedError as exc:
+            raise HTTPException(409, str(exc)) from exc
+        return {"run_id": run_id, "report": report}
+
+    @api.get("/api/temporary-assistance", summary="Temporary-assistance enrolment per region")
+    async def enrolment() -> list[dict[str, Any]]:
+        """Enrolled now, in total and ended, per county and city."""
+        today = dt.datetime.now(SHANGHAI).date()
+        return await run(playbook_queries.enrolment_by_region, host.store, today)
+
+    return api

@@ -1,0 +1,649 @@
+"""The playbook runtime in ``eams run``: proposals, the single writer of every run, actions.
+
+- **Proposals.** For every alert raised (or raised a level) the evaluator hands over, the
+  library's triggers are matched with the kinds of disaster flagged in the alert's region;
+  a matching playbook with no open run for the same area is proposed
+  (``playbook.proposed``); an ``automatic`` (drill) playbook is activated at once.
+- **One writer.** Every command on every run (from the API and CLI, and the runtime's own)
+  goes through :meth:`PlaybookRunner.command`, one at a time under one lock: the run's
+  state is folded from its events (:mod:`playbooks.aggregate`), the decision's events are
+  appended to ``<ns>.events`` keyed by the run id and flushed, then applied. Two commands
+  racing on a run are decided in arrival order; the second sees the first's effect and
+  is refused if it no longer fits (e.g. activate after decline).
+- **Actions.** After each change and on every tick, the steps whose automated action is
+  ready (dependencies completed) are run and then completed with their figures:
+  enrol the affected (``temporary_assistance.enrolled``), open welfare posts
+  (``welfare_post.opened``), pay the subsidy batch after its approval step
+  (``subsidy.paid``), schedule a job fair (``job_fair.scheduled``), notify the officers of
+  the area through the alerting channels. Event ids are derived from (run, step, subject),
+  so an action repeated after a crash adds nothing the projections count twice, and the
+  people already enrolled or paid are skipped.
+- **Timers.** Open steps past their deadline are marked ``playbook.step_overdue`` and the
+  area's duty officers (province included) are told; enrolments of a run end
+  (``temporary_assistance.ended``) once the disaster flag has been cleared for the grace
+  period of the run's variant; new registrations citing the disaster are enrolled while
+  the run is active.
+- **Restarts.** At start, after the projector has caught up, every run is folded again
+  from the log; nothing is kept elsewhere.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import uuid
+from collections.abc import Callable, Sequence
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from events.envelope import SHANGHAI, internal_event
+from events.regions import RegionReference
+from playbooks.aggregate import (
+    RUN_EVENT_TYPES,
+    Activate,
+    Close,
+    Command,
+    CompleteStep,
+    MarkOverdue,
+    Propose,
+    RunState,
+    after_action_report,
+    apply,
+    decide,
+    overdue_steps,
+    ready_actions,
+)
+from playbooks.errors import CommandRejectedError
+from playbooks.model import Library, Playbook, Step
+from projections import alert_queries, playbook_queries
+from projections.client import Store, aware, run
+from projections.queries import ACTIVE_DISASTER_AREAS
+from streams.producer import BatchSender
+from streams.topics import TopicNames
+
+if TYPE_CHECKING:
+    from alerting.dispatch import Dispatcher
+    from alerting.evaluator import Fired
+
+log = logging.getLogger(__name__)
+NAMESPACE = uuid.UUID("7d3f2a64-0c1e-4b8e-9f5a-2e6b1c0d9a47")
+ACTOR = "eams.playbooks"
+
+
+class PlaybookRunner:
+    """Proposes runs, decides every command on them, and carries out their actions."""
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        reference: RegionReference,
+        library: Library,
+        sender: BatchSender,
+        topic_names: TopicNames,
+        dispatcher: Dispatcher | None = None,
+        now: Callable[[], dt.datetime] = lambda: dt.datetime.now(SHANGHAI),
+    ) -> None:
+        self.store = store
+        self.reference = reference
+        self.library = library
+        self.sender = sender
+        self.topics = topic_names
+        self.dispatcher = dispatcher
+        self.now = now
+        self.states: dict[str, RunState] = {}
+        self.restored = False
+        self._lock = asyncio.Lock()  # the single writer of every run
+        self._acting = asyncio.Lock()  # one action at a time
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # -- state -----------------------------------------------------------------------------
+    async def restore(self) -> int:
+        """Fold every run from the log (via the events table); returns how many."""
+        rows = await run(
+            self.store.rows,
+            "SELECT aggregate_id, event_type, payload, occurred_at FROM events "
+            "WHERE event_type IN {types:Array(String)} "
+            "ORDER BY aggregate_id, kafka_partition, kafka_offset",
+            {"types": list(RUN_EVENT_TYPES)},
+        )
+        states: dict[str, RunState] = {}
+        for run_id, event_type, payload, occurred_at in rows:
+            state = states.get(run_id) or RunState(run_id)
+            states[run_id] = apply(state, event_type, orjson.loads(payload), aware(occurred_at))
+        self.states = states
+        self.restored = True
+        return len(states)
+
+    def state(self, run_id: str) -> RunState:
+        """The state of a run (``RunState(run_id)`` with status ``none`` if unknown)."""
+        return self.states.get(run_id) or RunState(run_id)
+
+    def definition(self, state: RunState) -> Playbook:
+        """The playbook a run follows (raises UnknownPlaybookError if it left the library)."""
+        return self.library.require(state.playbook_id or "")
+
+    # -- the single writer -----------------------------------------------------------------
+    async def command(
+        self,
+        run_id: str,
+        command: Command,
+        playbook_id: str | None = None,
+        *,
+        follow: bool = True,
+    ) -> list[tuple[str, dict[str, Any]]]:
+        """Decide ``command`` on run ``run_id``, append its events and apply them; then
+        (``follow``) start the actions this made ready, in the background.
+
+        Raises :class:`CommandRejectedError` (nothing appended) when it does not fit."""
+        async with self._lock:
+            decided = await self._decide_and_append(run_id, command, playbook_id)
+        if decided and follow:
+            task = asyncio.create_task(self.advance(run_id))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        return decided
+
+    async def drain(self) -> None:
+        """Wait for actions under way (at shutdown and in tests)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def _decide_and_append(
+        self, run_id: str, command: Command, playbook_id: str | None = None
+    ) -> list[tuple[str, dict[str, Any]]]:
+        state = self.state(run_id)
+        definition = self.library.require(playbook_id or state.playbook_id or "")
+        now = self.now()
+        decided = decide(state, command, definition, now)
+        actor = getattr(command, "actor", ACTOR)
+        area = state.area or getattr(command, "area", None) or self.reference.root().code
+        for event_type, payload in decided:
+            envelope = internal_event(
+                event_type,
+                region=area,
+                aggregate_id=run_id,
+                actor=actor,
+                source="eams.playbooks",
+                payload=payload,
+                occurred_at=now,
+                recorded_at=now,
+                event_id=_event_id(run_id, event_type, payload, now),
+            )
+            await self.sender.add(self.topics.events, envelope.to_json(), run_id.encode())
+        await self.sender.flush()
+        for event_type, payload in decided:
+            state = apply(state, event_type, payload, now)
+        self.states[run_id] = state
+        return decided
+
+    # -- proposals -------------------------------------------------------------------------
+    async def on_fired(self, fired: Sequence[Fired]) -> None:
+        """Propose the playbooks that alerts raised (or raised a level) trigger."""
+        if not self.restored:
+            return  # the first tick proposes for every open alert
+        for f in fired:
+            t = f.transition
+            if t.kind in ("raised", "level_raised") and t.level is not None:
+                await self.propose_for(f.alert_id, f.region, t.level, f.rule.indicator)
+
+    async def propose_open_alerts(self) -> None:
+        """Propose for every open alert (after a restart, or an alert the runtime missed);
+        proposals already made are not repeated."""
+        rows = await run(alert_queries.list_alerts, self.store, self.now(), status="open")
+        for row in rows:
+            if row["level"] and row["status"] != "resolved":
+                await self.propose_for(
+                    row["alert_id"], row["region"], row["level"], row["indicator"]
+                )
+
+    async def propose_for(
+        self, alert_id: str, region: str, level: str, indicator: str | None
+    ) -> None:
+        """Propose each matching playbook with no open run for the area. The run id is
+        derived from the playbook, the area and when the alert began, so one alert
+        proposes one run, restarts included."""
+        kinds, disaster_id = await run(self.disasters_in, region)
+        for match in self.library.matching(level, indicator, region, kinds, self.reference):
+            if self.open_run(match.playbook.id, match.area) is not None:
+                continue
+            stamp = alert_id.rsplit(":", 1)[-1]
+            run_id = f"{match.playbook.id}:{match.area}:{stamp}"[:64]
+            if self.state(run_id).status != "none":
+                continue  # this alert's run was declined or closed: not again
+            try:
+                await self.command(
+                    run_id,
+                    Propose(
+                        run_id=run_id,
+                        level=match.level,
+                        area=match.area,
+                        trigger_alert_id=alert_id,
+                        disaster_id=disaster_id,
+                        drill=match.playbook.drill,
+                    ),
+                    playbook_id=match.playbook.id,
+                )
+                if match.playbook.activation == "automatic":
+                    await self.command(run_id, Activate(actor=ACTOR))
+            except CommandRejectedError as exc:
+                log.warning("proposal of %s not made: %s", run_id, exc)
+
+    def open_run(self, playbook_id: str, area: str) -> RunState | None:
+        """A proposed or active run of ``playbook_id`` for ``area``."""
+        for state in self.states.values():
+            if (
+                state.playbook_id == playbook_id
+                and state.area == area
+                and state.status in ("proposed", "active")
+            ):
+                return state
+        return None
+
+    def disasters_in(self, region: str) -> tuple[set[str], str | None]:
+        """Kinds of the active disaster flags in ``region`` (itself, above or below it) and
+        the id of the most severe one."""
+        related = {region} | {r.code for r in self.reference.ancestors(region)}
+        rows = self.store.dicts(f"SELECT * FROM ({ACTIVE_DISASTER_AREAS}) WHERE active = 1")
+        kinds: set[str] = set()
+        best: tuple[int, str] | None = None
+        for row in rows:
+            code = str(row["region"])
+            chain = {code} | {r.code for r in self.reference.ancestors(code)}
+            if code not in related and region not in chain:
+                continue
+            kinds.add(str(row["kind"]))
+            rank = {"I": 4, "II": 3, "III": 2, "IV": 1}.get(str(row["severity"]), 0)
+            if best is None or rank > best[0]:
+                best = (rank, str(row["disaster_id"]))
+        return kinds, best[1] if best else None
+
+    # -- actions and timers ----------------------------------------------------------------
+    async def tick(self) -> None:
+        """Proposals for open alerts, overdue steps, enrolments that end or start, and
+        actions that are ready."""
+        await self.propose_open_alerts()
+        now = self.now()
+        for run_id, state in list(self.states.items()):
+            if state.status != "active":
+                continue
+            for step_id in overdue_steps(state, now):
+                try:
+                    if await self.command(run_id, MarkOverdue(step_id), follow=False):
+                        await self.tell_overdue(self.state(run_id), step_id)
+                except CommandRejectedError as exc:
+                    log.warning("overdue %s/%s: %s", run_id, step_id, exc)
+            await self.advance(run_id)
+            async with self._acting:
+                await self.follow_enrolment(self.state(run_id))
+
+    async def advance(self, run_id: str) -> None:
+        """Run every ready action of a run and complete its step with the figures."""
+        async with self._acting:
+            await self._advance(run_id)
+
+    async def _advance(self, run_id: str) -> None:
+        for _ in range(20):  # a completed action can make the next one ready
+            state = self.state(run_id)
+            if state.status != "active":
+                return
+            definition = self.definition(state)
+            ready = ready_actions(state, definition)
+            if not ready:
+                return
+            step = ready[0]
+            counts, note = await self.carry_out(state, definition, step)
+            try:
+                await self.command(
+                    run_id,
+                    CompleteStep(step.id, actor=ACTOR, note=note, counts=counts),
+                    follow=False,
+                )
+            except CommandRejectedError as exc:  # completed meanwhile by someone else
+                log.info("action step %s/%s: %s", run_id, step.id, exc)
+                return
+
+    async def carry_out(
+        self, state: RunState, definition: Playbook, step: Step
+    ) -> tuple[dict[str, float], str]:
+        """Issue the action of ``step``; returns its figures and a note."""
+        assert step.action is not None and state.level is not None and state.area is not None
+        variant = definition.variant(state.level)
+        kind = step.action.kind
+        now = self.now()
+        if kind == "enrol_temporary_assistance":
+            enrolled = await self.enrol(state, step.id)
+            return {"people_enrolled": float(enrolled)}, f"登记临时援助对象 {enrolled} 人"
+        if kind == "open_welfare_posts":
+            slots = int(variant.welfare_posts or 0)
+            if slots:
+                await self.emit(state, step.id, "welfare_post.opened", state.area, "posts", {
+                    "post_id": f"{state.run_id}:posts"[:64],
+                    "title": f"乡村公益性岗位（{definition.title.split(' / ')[0]}）",
+                    "slots": slots,
+                })  # fmt: skip
+            return {"welfare_posts": float(slots)}, f"开发公益性岗位 {slots} 个"
+        if kind == "subsidy_batch":
+            paid, amount = await self.pay_batch(state, step.id, variant.subsidy_amount)
+            return (
+                {"subsidies_paid": float(paid), "subsidy_amount": float(amount)},
+                f"发放一次性补贴 {paid} 人，共 {amount} 元",
+            )
+        if kind == "schedule_job_fair":
+            on = variant.job_fair_by(state.activated_at or now)
+            await self.emit(state, step.id, "job_fair.scheduled", state.area, "fair", {
+                "fair_id": f"{state.run_id}:fair"[:64],
+                "title": f"专场招聘会（{definition.title.split(' / ')[0]}）",
+                "scheduled_for": on.isoformat(), "playbook_run_id": state.run_id,
+            })  # fmt: skip
+            return {"job_fairs": 1.0}, f"专场招聘会定于 {on.isoformat()}"
+        if kind == "notify":
+            told = self.tell(state, step.action.message or definition.title, f"notify:{step.id}")
+            return {"officers_notified": float(told)}, f"已通知 {told} 名值班人员"
+        raise CommandRejectedError(f"unknown action kind {kind!r} in step {step.id}")
+
+    async def enrol(self, state: RunState, step_id: str) -> int:
+        """Enrol the affected not yet enrolled by this run; returns how many were new."""
+        regions, flagged_ids = await run(self.flagged_regions, state)
+        candidates = await run(
+            playbook_queries.enrolment_candidates,
+            self.store,
+            regions,
+            state.disaster_id,
+            flagged_ids,
+        )
+        already = {
+            p["person_id"]
+            for p in await run(playbook_queries.enrolled_persons, self.store, state.run_id)
+        }
+        today = self.now().date().isoformat()
+        new = [c for c in candidates if c["person_id"] not in already]
+        for person in new:
+            payload: dict[str, Any] = {
+                "person_id": person["person_id"],
+                "playbook_run_id": state.run_id,
+                "starts_on": today,
+            }
+            if state.disaster_id:
+                payload["disaster_id"] = state.disaster_id
+            await self.emit(
+                state,
+                step_id,
+                "temporary_assistance.enrolled",
+                person["region"],
+                f"enrol:{person['person_id']}",
+                payload,
+                aggregate=person["person_id"],
+                flush=False,
+            )
+        await self.sender.flush()
+        return len(new)
+
+    def flagged_regions(self, state: RunState) -> tuple[list[str], list[str]]:
+        """The regions of the run's area under an active flag of its disaster (the whole
+        area when the run has no disaster), and the ids of the flag events."""
+        assert state.area is not None
+        under = {state.area} | {
+            r.code
+            for r in self.reference.counties()
+            if state.area in [a.code for a in self.reference.ancestors(r.code)]
+        }
+        if not state.disaster_id:
+            return sorted(under), []
+        rows = self.store.dicts(
+            f"SELECT region FROM ({ACTIVE_DISASTER_AREAS}) "
+            "WHERE active = 1 AND disaster_id = {d:String}",
+            {"d": state.disaster_id},
+        )
+        regions = sorted({str(r["region"]) for r in rows} & under) or sorted(under)
+        ids = self.store.rows(
+            "SELECT toString(event_id) FROM events WHERE event_type = 'disaster_area.flagged' "
+            "AND JSONExtractString(payload, 'disaster_id') = {d:String}",
+            {"d": state.disaster_id},
+        )
+        return regions, [str(r[0]) for r in ids]
+
+    async def pay_batch(
+        self, state: RunState, step_id: str, amount: Decimal | None
+    ) -> tuple[int, Decimal]:
+        """Pay the one-time subsidy to everyone the run enrolled and has not paid yet."""
+        enrolled = await run(playbook_queries.enrolled_persons, self.store, state.run_id)
+        paid = await run(self.paid_applications, state.run_id)
+        each = amount or Decimal(0)
+        today = self.now().date().isoformat()
+        count = 0
+        for person in enrolled:
+            application = f"{state.run_id}:{step_id}:{person['person_id']}"[:64]
+            if application in paid or each <= 0:
+                continue
+            await self.emit(state, step_id, "subsidy.paid", person["region"],
+                            f"pay:{person['person_id']}", {
+                "person_id": person["person_id"], "application_id": application,
+                "subsidy": "temporary_assistance_one_time", "amount": str(each),
+                "paid_on": today}, aggregate=person["person_id"], flush=False)  # fmt: skip
+            count += 1
+        await self.sender.flush()
+        return count, each * count
+
+    def paid_applications(self, run_id: str) -> set[str]:
+        """Application ids of this run's subsidy payments already in the log."""
+        rows = self.store.rows(
+            "SELECT DISTINCT JSONExtractString(payload, 'application_id') FROM events "
+            "WHERE event_type = 'subsidy.paid' "
+            "AND startsWith(JSONExtractString(payload, 'application_id'), {p:String})",
+            {"p": f"{run_id}:"},
+        )
+        return {str(r[0]) for r in rows}
+
+    async def follow_enrolment(self, state: RunState) -> None:
+        """While a run is active: enrol new registrations that cite its disaster once the
+        enrolment step is done, and end enrolments after the flag's clear plus grace."""
+        if state.status != "active" or state.level is None:
+            return
+        definition = self.definition(state)
+        enrol_steps = [
+            s.id
+            for s in definition.steps
+            if s.action is not None and s.action.kind == "enrol_temporary_assistance"
+        ]
+        for step_id in enrol_steps:
+            got = state.steps.get(step_id)
+            if got is not None and got.status == "completed":
+                await self.enrol(state, step_id)
+        if not enrol_steps or not state.disaster_id:
+            return
+        cleared = await run(self.cleared_on, state.disaster_id)
+        if cleared is None:
+            return
+        ends_on = definition.variant(state.level).enrolment_ends_on(cleared)
+        if self.now().date() <= ends_on:
+            return
+        enrolled = await run(playbook_queries.enrolled_persons, self.store, state.run_id)
+        for person in enrolled:
+            await self.emit(state, enrol_steps[0], "temporary_assistance.ended", person["region"],
+                            f"end:{person['person_id']}", {
+                "person_id": person["person_id"], "ended_on": ends_on.isoformat(),
+                "reason": "灾区解除且过渡期届满 / flag cleared and grace period over"},
+                aggregate=person["person_id"], flush=False)  # fmt: skip
+        await self.sender.flush()
+
+    def cleared_on(self, disaster_id: str) -> dt.date | None:
+        """The day the disaster's flags were all cleared, or None while any is active."""
+        rows = self.store.dicts(
+            f"SELECT active, changed_at FROM ({ACTIVE_DISASTER_AREAS}) "
+            "WHERE disaster_id = {d:String}",
+            {"d": disaster_id},
+        )
+        if not rows or any(int(r["active"]) for r in rows):
+            return None
+        last: dt.datetime = max(aware(r["changed_at"]) for r in rows)
+        return last.astimezone(SHANGHAI).date()
+
+    def tell(self, state: RunState, text: str, tag: str) -> int:
+        """Notify the officers of the run's area (province duty too) on their channels."""
+        if self.dispatcher is None or state.area is None or state.level is None:
+            return 0
+        d = self.dispatcher
+        now = self.now()
+        officers = d.recipients(state.area, "I", now)  # the province always hears of a run
+        base = d.roster.policy.link_base.replace("/alerts/", "/playbooks/")
+        message = d.message(state.run_id, "playbook", state.level, text, state.area,
+                            "playbook", None, None, now)  # fmt: skip
+        message = _with_link(message, f"{base}{state.run_id}")
+        for officer in officers:
+            d.enqueue(officer, state.run_id, tag, message)
+        d.schedule()
+        return len(officers)
+
+    async def tell_overdue(self, state: RunState, step_id: str) -> None:
+        """An overdue step escalates: the area's duty officers and province duty hear."""
+        definition = self.definition(state)
+        step = definition.step(step_id)
+        title = step.title if step is not None else step_id
+        self.tell(state, f"步骤逾期未完成 / step overdue: {title}", f"overdue:{step_id}")
+
+    async def emit(
+        self,
+        state: RunState,
+        step_id: str,
+        event_type: str,
+        region: str,
+        subject: str,
+        payload: dict[str, Any],
+        *,
+        aggregate: str | None = None,
+        flush: bool = True,
+    ) -> None:
+        """Append one outcome event of an action; its id is derived from (run, step,
+        subject), so issuing the action again after a crash is counted once."""
+        now = self.now()
+        envelope = internal_event(
+            event_type,
+            region=region,
+            aggregate_id=(aggregate or state.run_id)[:64],
+            actor=ACTOR,
+            source="eams.playbooks",
+            payload=payload,
+            occurred_at=now,
+            recorded_at=now,
+            event_id=uuid.uuid5(NAMESPACE, f"{state.run_id}|{step_id}|{subject}"),
+        )
+        key = (aggregate or state.run_id)[:64].encode()
+        await self.sender.add(self.topics.events, envelope.to_json(), key)
+        if flush:
+            await self.sender.flush()
+
+    # -- closing ---------------------------------------------------------------------------
+    async def close(
+        self, run_id: str, actor: str, *, force: bool = False, reason: str | None = None
+    ) -> dict[str, Any]:
+        """Close a run with its after-action report (figures queried from the projections)."""
+        state = self.state(run_id)
+        if state.status == "none":
+            raise CommandRejectedError(f"no playbook run {run_id!r}; see `eams playbooks runs`")
+        counts = await run(playbook_queries.run_outcomes, self.store, run_id)
+        report = after_action_report(state, self.definition(state), counts)
+        await self.command(run_id, Close(actor=actor, report=report, force=force, reason=reason))
+        return report
+
+    async def loop(
+        self, stop: asyncio.Event, caught_up: Callable[[], bool], interval: float
+    ) -> None:
+        """Restore after the projector caught up, then tick every ``interval`` seconds."""
+        while not caught_up() and not stop.is_set():
+            await asyncio.sleep(0.1)
+        restored = await self.restore()
+        log.info("playbooks: %d runs restored", restored)
+        while not stop.is_set():
+            if caught_up():
+                try:
+                    await self.tick()
+                except Exception:  # noqa: BLE001 - one bad cycle must not stop the runs
+                    log.exception("playbook cycle failed; retrying next cycle")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=interval)
+
+
+def _event_id(run_id: str, event_type: str, payload: dict[str, Any], at: dt.datetime) -> uuid.UUID:
+    """Decisions of the runtime itself (proposals, action completions, overdue marks) get ids
+    derived from what they decide, so a repeat after a crash is one event; people's commands
+    are distinct by time."""
+    what = payload.get("step_id") or ""
+    if event_type in ("playbook.proposed", "playbook.step_overdue"):
+        return uuid.uuid5(NAMESPACE, f"{run_id}|{event_type}|{what}")
+    return uuid.uuid5(NAMESPACE, f"{run_id}|{event_type}|{what}|{at.isoformat()}")
+
+
+def _with_link(message: Any, link: str) -> Any:
+    import dataclasses
+
+    return dataclasses.replace(message, link=link)
+
+
+def simulate(runner: PlaybookRunner, playbook_id: str, region: str, level: str) -> dict[str, Any]:
+    """A dry run: the steps of ``playbook_id`` for the area containing ``region`` at
+    ``level``, with their deadlines from now and what each action would do on the current
+    data. Appends nothing."""
+    from projections import playbook_queries as q
+
+    definition = runner.library.require(playbook_id)
+    area = definition.trigger.scope.area_of(region, runner.reference)
+    if area is None:
+        raise CommandRejectedError(
+            f"region {region!r} is not inside the scope of playbook {playbook_id!r} "
+            f"({definition.trigger.scope}); give a region code from `eams regions list`"
+        )
+    variant = definition.variant(level)
+    now = runner.now()
+    kinds, disaster_id = runner.disasters_in(area)
+    state = RunState("simulation", playbook_id=playbook_id, level=level, area=area,
+                     disaster_id=disaster_id, activated_at=now)  # fmt: skip
+    regions, flagged = runner.flagged_regions(state)
+    candidates = q.enrolment_candidates(runner.store, regions, disaster_id, flagged)
+    steps: list[dict[str, Any]] = []
+    for step in definition.steps:
+        entry: dict[str, Any] = {
+            "step_id": step.id,
+            "title": step.title,
+            "owner": step.owner,
+            "owner_title": definition.roles.get(step.owner, step.owner),
+            "due_at": (now + definition.deadline(step.id, level)).isoformat(),
+            "depends_on": list(step.depends_on),
+            "approval": step.approval,
+            "checklist": list(step.checklist),
+            "action": None,
+        }
+        if step.action is not None:
+            kind = step.action.kind
+            would: dict[str, Any] = {"kind": kind}
+            if kind == "enrol_temporary_assistance":
+                would.update(people=len(candidates), regions=regions)
+            elif kind == "open_welfare_posts":
+                would.update(posts=int(variant.welfare_posts or 0), region=area)
+            elif kind == "subsidy_batch":
+                each = variant.subsidy_amount or Decimal(0)
+                would.update(people=len(candidates), amount_each=str(each),
+                             amount_total=str(each * len(candidates)))  # fmt: skip
+            elif kind == "schedule_job_fair":
+                would.update(held_by=variant.job_fair_by(now).isoformat())
+            elif kind == "notify" and runner.dispatcher is not None:
+                officers = runner.dispatcher.recipients(area, "I", now)
+                would.update(officers=[o.id for o in officers])
+            entry["action"] = would
+        steps.append(entry)
+    return {
+        "playbook_id": playbook_id,
+        "title": definition.title,
+        "area": area,
+        "level": level,
+        "disaster_id": disaster_id,
+        "disaster_kinds": sorted(kinds),
+        "disaster_kind_matches": not definition.trigger.disaster_kinds
+        or bool(kinds & set(definition.trigger.disaster_kinds)),
+        "steps": steps,
+        "changes_nothing": True,
+    }
