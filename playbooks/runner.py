@@ -186,28 +186,43 @@ class PlaybookRunner:
         """Propose the playbooks that alerts raised (or raised a level) trigger."""
         if not self.restored:
             return  # the first tick proposes for every open alert
-        for f in fired:
-            t = f.transition
-            if t.kind in ("raised", "level_raised") and t.level is not None:
-                await self.propose_for(f.alert_id, f.region, t.level, f.rule.indicator)
+        raised = [
+            f
+            for f in fired
+            if f.transition.kind in ("raised", "level_raised") and f.transition.level is not None
+        ]
+        if not raised:
+            return
+        flags = await run(self.active_flags)
+        for f in raised:
+            level = f.transition.level or "IV"
+            await self.propose_for(f.alert_id, f.region, level, f.rule.indicator, flags)
 
     async def propose_open_alerts(self) -> None:
         """Propose for every open alert (after a restart, or an alert the runtime missed);
         proposals already made are not repeated."""
         rows = await run(alert_queries.list_alerts, self.store, self.now(), status="open")
+        if not rows:
+            return
+        flags = await run(self.active_flags)
         for row in rows:
             if row["level"] and row["status"] != "resolved":
                 await self.propose_for(
-                    row["alert_id"], row["region"], row["level"], row["indicator"]
+                    row["alert_id"], row["region"], row["level"], row["indicator"], flags
                 )
 
     async def propose_for(
-        self, alert_id: str, region: str, level: str, indicator: str | None
+        self,
+        alert_id: str,
+        region: str,
+        level: str,
+        indicator: str | None,
+        flags: list[dict[str, Any]],
     ) -> None:
         """Propose each matching playbook with no open run for the area. The run id is
         derived from the playbook, the area and when the alert began, so one alert
         proposes one run, restarts included."""
-        kinds, disaster_id = await run(self.disasters_in, region)
+        kinds, disaster_id = self.disasters_in(region, flags)
         for match in self.library.matching(level, indicator, region, kinds, self.reference):
             if self.open_run(match.playbook.id, match.area) is not None:
                 continue
@@ -244,11 +259,14 @@ class PlaybookRunner:
                 return state
         return None
 
-    def disasters_in(self, region: str) -> tuple[set[str], str | None]:
-        """Kinds of the active disaster flags in ``region`` (itself, above or below it) and
-        the id of the most severe one."""
+    def active_flags(self) -> list[dict[str, Any]]:
+        """Every active disaster flag (region, disaster, kind, severity)."""
+        return self.store.dicts(f"SELECT * FROM ({ACTIVE_DISASTER_AREAS}) WHERE active = 1")
+
+    def disasters_in(self, region: str, rows: list[dict[str, Any]]) -> tuple[set[str], str | None]:
+        """Kinds of the active disaster flags ``rows`` in ``region`` (itself, above or below
+        it) and the id of the most severe one."""
         related = {region} | {r.code for r in self.reference.ancestors(region)}
-        rows = self.store.dicts(f"SELECT * FROM ({ACTIVE_DISASTER_AREAS}) WHERE active = 1")
         kinds: set[str] = set()
         best: tuple[int, str] | None = None
         for row in rows:
@@ -599,7 +617,7 @@ def simulate(runner: PlaybookRunner, playbook_id: str, region: str, level: str) 
         )
     variant = definition.variant(level)
     now = runner.now()
-    kinds, disaster_id = runner.disasters_in(area)
+    kinds, disaster_id = runner.disasters_in(area, runner.active_flags())
     state = RunState("simulation", playbook_id=playbook_id, level=level, area=area,
                      disaster_id=disaster_id, activated_at=now)  # fmt: skip
     regions, flagged = runner.flagged_regions(state)

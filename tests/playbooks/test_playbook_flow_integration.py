@@ -151,6 +151,23 @@ def test_flood_to_after_action_report(
     time.sleep(1.0)  # more evaluations: still one run for the area
     assert len(worker.api.get("/api/playbook-runs").json()) == 1
 
+    # A dry run shows what activation would do on the current data, and changes nothing.
+    def dry() -> dict[str, Any]:
+        return dict(worker.api.get("/api/playbooks/natural_disaster/simulate",
+                                   params={"region": "371302", "level": "II"}).json())  # fmt: skip
+
+    plan = _wait("six people in the dry run", lambda: (p := dry())["steps"][2]["action"][
+        "people"] == 6 and p)  # fmt: skip
+    actions = {s["step_id"]: s["action"] for s in plan["steps"] if s["action"]}
+    assert plan["area"] == LINYI and plan["disaster_id"] == "flood-1"
+    assert actions["open_posts"]["posts"] == 300
+    assert actions["pay_subsidy"]["amount_total"] == "7200"
+    shown = eams(worker, "playbooks", "simulate", "natural_disaster", "--region", "371302")
+    assert shown.returncode == 0, shown.stderr
+    assert "dry run" in shown.stdout and "'people': 6" in shown.stdout
+    assert worker.api.get("/api/temporary-assistance").json() == []
+    assert _run(worker, run_id)["status"] == "proposed"
+
     # Activation from the CLI: every step assigned; notify runs at once.
     done = eams(worker, "playbooks", "activate", run_id, "--actor", "incident-a")
     assert done.returncode == 0, done.stderr

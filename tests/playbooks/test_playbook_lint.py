@@ -478,3 +478,20 @@ def test_load_library_raises_one_error_listing_all(tmp_path: Path) -> None:
 
 def test_empty_directory_is_a_problem(tmp_path: Path) -> None:
     assert [e.message for e in lint_paths(tmp_path)] == ["no *.yaml playbook files here"]
+
+
+def test_the_lint_command_prints_file_and_line(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    bad = tmp_path / "bad.yaml"
+    source = Path(__file__).parents[2] / "playbooks" / "library" / "natural_disaster.yaml"
+    bad.write_text(source.read_text().replace("owner: case_officer", "owner: case_oficer", 1))
+    done = subprocess.run([sys.executable, "-m", "eams.cli", "playbooks", "lint", str(bad)],
+                          capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+    assert done.returncode == 1
+    line = next(i for i, t in enumerate(bad.read_text().splitlines(), 1) if "case_oficer" in t)
+    assert f"{bad}:{line}:" in done.stdout and "case_oficer" in done.stdout
+    good = subprocess.run([sys.executable, "-m", "eams.cli", "playbooks", "lint"],
+                          capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+    assert good.returncode == 0, good.stdout + good.stderr
