@@ -412,9 +412,8 @@ class PlaybookRunner:
         }
         if not state.disaster_id:
             return sorted(under), []
-        rows = self.store.dicts(
-            f"SELECT region FROM ({ACTIVE_DISASTER_AREAS}) "
-            "WHERE active = 1 AND disaster_id = {d:String}",
+        rows = self.store.dicts(  # every region the disaster flagged, cleared since or not
+            f"SELECT region FROM ({ACTIVE_DISASTER_AREAS}) WHERE disaster_id = {{d:String}}",
             {"d": state.disaster_id},
         )
         regions = sorted({str(r["region"]) for r in rows} & under) or sorted(under)
@@ -468,29 +467,30 @@ class PlaybookRunner:
             for s in definition.steps
             if s.action is not None and s.action.kind == "enrol_temporary_assistance"
         ]
-        for step_id in enrol_steps:
-            got = state.steps.get(step_id)
-            if got is not None and got.status == "completed":
-                await self.enrol(state, step_id)
-        if not enrol_steps or not state.disaster_id:
+        cleared = await run(self.cleared_at, state.disaster_id) if state.disaster_id else None
+        if cleared is None:  # still a disaster area: later registrations citing it join
+            for step_id in enrol_steps:
+                got = state.steps.get(step_id)
+                if got is not None and got.status == "completed":
+                    await self.enrol(state, step_id)
+        if not enrol_steps or cleared is None:
             return
-        cleared = await run(self.cleared_on, state.disaster_id)
-        if cleared is None:
-            return
-        ends_on = definition.variant(state.level).enrolment_ends_on(cleared)
-        if self.now().date() <= ends_on:
+        grace = definition.variant(state.level).enrolment_grace or dt.timedelta(0)
+        ends_at = cleared + grace
+        if self.now() < ends_at:
             return
         enrolled = await run(playbook_queries.enrolled_persons, self.store, state.run_id)
+        ended_on = ends_at.astimezone(SHANGHAI).date().isoformat()
         for person in enrolled:
             await self.emit(state, enrol_steps[0], "temporary_assistance.ended", person["region"],
                             f"end:{person['person_id']}", {
-                "person_id": person["person_id"], "ended_on": ends_on.isoformat(),
+                "person_id": person["person_id"], "ended_on": ended_on,
                 "reason": "灾区解除且过渡期届满 / flag cleared and grace period over"},
                 aggregate=person["person_id"], flush=False)  # fmt: skip
         await self.sender.flush()
 
-    def cleared_on(self, disaster_id: str) -> dt.date | None:
-        """The day the disaster's flags were all cleared, or None while any is active."""
+    def cleared_at(self, disaster_id: str) -> dt.datetime | None:
+        """When the disaster's flags were all cleared, or None while any is active."""
         rows = self.store.dicts(
             f"SELECT active, changed_at FROM ({ACTIVE_DISASTER_AREAS}) "
             "WHERE disaster_id = {d:String}",
@@ -499,7 +499,7 @@ class PlaybookRunner:
         if not rows or any(int(r["active"]) for r in rows):
             return None
         last: dt.datetime = max(aware(r["changed_at"]) for r in rows)
-        return last.astimezone(SHANGHAI).date()
+        return last
 
     def tell(self, state: RunState, text: str, tag: str) -> int:
         """Notify the officers of the run's area (province duty too) on their channels."""

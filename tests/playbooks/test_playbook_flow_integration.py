@@ -256,21 +256,26 @@ def test_flood_to_after_action_report(
     assert kinds.count("playbook.activated") == 1 and kinds.count("playbook.closed") == 1
 
 
-def test_racing_commands_and_an_overdue_step(
+def test_racing_commands_an_overdue_step_and_the_end_of_enrolment(
     worker_factory: Any, mailbox: tuple[Any, int], tmp_path: Path
 ) -> None:
     box, port = mailbox
     library = tmp_path / "library"
     library.mkdir()
     source = Path(__file__).parents[2] / "playbooks" / "library" / "natural_disaster.yaml"
-    # the assessment is due 3 s after activation at every level
-    text = source.read_text().replace("deadlines: {assess: 2h}", "deadlines: {assess: 3s}")
-    text = text.replace("deadlines: {assess: 12h}", "deadlines: {assess: 3s}")
-    text = text.replace("deadlines: {assess: 24h}", "deadlines: {assess: 3s}")
+    # at level III: the approval is due 3 s after activation, and enrolment ends 2 s
+    # after the flag is cleared
+    text = source.read_text().replace(
+        "deadlines: {assess: 12h}", "deadlines: {assess: 12h, approve_subsidy: 3s}"
+    )
+    text = text.replace("enrolment_grace: 45d", "enrolment_grace: 2s")
     (library / "natural_disaster.yaml").write_text(text)
     worker = _start(worker_factory, tmp_path, port, EAMS_PLAYBOOKS=str(library))
-    flag = _flag("flood-2", "III", ["371302"])
-    produce(worker.bootstrap, worker.settings.topics.ingest_raw, encode([flag]))
+    topic = worker.settings.topics.ingest_raw
+    produce(worker.bootstrap, topic, encode([
+        _person("371302", 11, "unemployed"), _person("371302", 12, "unemployed")]))  # fmt: skip
+    worker.wait_settled()
+    produce(worker.bootstrap, topic, encode([_flag("flood-2", "III", ["371302"])]))
     run_id = _proposed(worker)["run_id"]
 
     # Two officers activate at the same moment: exactly one wins, the other is told why.
@@ -294,10 +299,21 @@ def test_racing_commands_and_an_overdue_step(
                  {"actor": "incident-b", "reason": "不需要"})  # fmt: skip
     assert late.status_code == 409
     assert _run(worker, run_id)["status"] == "active"
-    # The assessment was due 3 s after activation: marked overdue once, and the area's
+    ok = _post(worker, f"/api/playbook-runs/{run_id}/steps/assess/complete", {"actor": "a"})
+    assert ok.status_code == 200, ok.text
+
+    def enrolled_now() -> int:
+        rows = worker.api.get("/api/temporary-assistance").json()
+        return sum(r["enrolled_now"] for r in rows if r["region"] == "371302")
+
+    _wait("two enrolled", lambda: enrolled_now() == 2)
+
+    # The approval was due 3 s after activation: marked overdue once, and the area's
     # duty officers (province included) are told.
-    _wait("the overdue mark", lambda: next(s for s in _run(worker, run_id)["steps"]
-                                            if s["step_id"] == "assess")["overdue"])  # fmt: skip
+    def approval() -> dict[str, Any]:
+        return next(s for s in _run(worker, run_id)["steps"] if s["step_id"] == "approve_subsidy")
+
+    _wait("the overdue mark", lambda: approval()["overdue"])
     mails = _wait("the overdue e-mails", lambda: [m for m in box.messages if "逾期" in m[2]])
     assert {r for m in mails for r in m[0]} >= {"linyi-a@x.cn", "province-a@x.cn"}
     board = worker.api.get("/api/playbook-runs/board").json()
@@ -312,3 +328,12 @@ def test_racing_commands_and_an_overdue_step(
     time.sleep(1)  # more ticks: it is not marked again
     assert kinds().count("playbook.step_overdue") == 1
     assert kinds().count("playbook.activated") == 1
+
+    # The flag is cleared: 2 s later (the variant's grace period) enrolment ends.
+    clear = _event("disaster_area.cleared", LINYI, {
+        "disaster_id": "flood-2", "period_end": dt.date.today().isoformat()})  # fmt: skip
+    produce(worker.bootstrap, topic, encode([clear]))
+    _wait("enrolment ended", lambda: enrolled_now() == 0)
+    [row] = [r for r in worker.api.get("/api/temporary-assistance").json()
+             if r["region"] == "371302"]  # fmt: skip
+    assert row["ended"] == 2 and row["enrolled_total"] == 2
