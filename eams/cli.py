@@ -15,6 +15,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from eams.cli_grafana import grafana_app
 from eams.cli_playbooks import playbooks_app
 from eams.errors import ConfigError
 from eams.settings import Settings
@@ -387,6 +388,7 @@ alerts_app = typer.Typer(help="Duty officers: alerts (预警) — list, show, ac
 rules_app = typer.Typer(help="Alert rules (YAML): lint and backtest.")
 app.add_typer(alerts_app, name="alerts")
 app.add_typer(playbooks_app, name="playbooks")
+app.add_typer(grafana_app, name="grafana")
 app.add_typer(rules_app, name="rules")
 
 LEVEL_ZH = {"I": "红色 I级", "II": "橙色 II级", "III": "黄色 III级", "IV": "蓝色 IV级"}

@@ -1,0 +1,60 @@
+"""``eams grafana …``: dashboards as code (export) and provisioning over Grafana's HTTP API."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+grafana_app = typer.Typer(
+    help="Grafana dashboards (province overview, alerts) on the ClickHouse data source: "
+    "export them as JSON, or create/update them in a Grafana by uid.",
+    no_args_is_help=True,
+)
+console = Console()
+
+
+@grafana_app.command("export")
+def export(
+    out: Annotated[Path | None, typer.Option(help="Folder (default: deploy/grafana)")] = None,
+) -> None:
+    """Write the dashboards as JSON (for file provisioning or import by hand)."""
+    from eams.grafana import EXPORT_DIR
+    from eams.grafana import export as write
+
+    for path in write(out or EXPORT_DIR):
+        console.print(f"wrote {path}")
+
+
+@grafana_app.command("provision")
+def provision(
+    url: Annotated[str, typer.Option(help="Grafana base URL, e.g. http://grafana:3000")],
+    token: Annotated[
+        str | None,
+        typer.Option(help="Service-account token (Editor role); default: $GRAFANA_TOKEN"),
+    ] = None,
+    folder: Annotated[str, typer.Option(help="Folder uid to put the dashboards in")] = "eams",
+    clickhouse_url: Annotated[
+        str | None,
+        typer.Option(
+            help="Also create/update the ClickHouse data source pointing here "
+            "(http://host:8123); default: leave the data source as it is"
+        ),
+    ] = None,
+) -> None:
+    """Create or update the EAMS folder, data source and dashboards by uid (Grafana keeps
+    each dashboard's version history). Run it again after an upgrade: it is idempotent."""
+    from eams.grafana import GrafanaClient
+    from eams.grafana import provision as run
+
+    with GrafanaClient(url, token or os.environ.get("GRAFANA_TOKEN", "")) as client:
+        done = run(client, folder_uid=folder, clickhouse_url=clickhouse_url)
+    if done.folder_created:
+        console.print(f"folder {folder} created")
+    if done.datasource:
+        console.print(f"data source eams-clickhouse {done.datasource}")
+    for d in done.dashboards:
+        console.print(f"dashboard {d.get('uid')} version {d.get('version')}: {url}{d.get('url')}")

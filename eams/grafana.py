@@ -1,0 +1,374 @@
+"""Grafana dashboards as code, and provisioning them over Grafana's HTTP API.
+
+The dashboards are built with the grafana-foundation-sdk builders on the ClickHouse data
+source plugin (``grafana-clickhouse-datasource``), reading the same projections as the
+console: the province overview (cities, layoffs, registrations, disaster areas) and the
+alerts (open alerts, alerts raised per level). ``eams grafana export`` writes them as JSON
+to ``deploy/grafana/``; ``eams grafana provision --url --token`` creates or updates the
+folder, the data source (when ``--clickhouse-url`` is given) and each dashboard by uid:
+
+- ``GET /api/folders/{uid}``, then ``POST /api/folders`` if it is missing;
+- ``GET /api/datasources/uid/{uid}``, then ``POST /api/datasources`` or
+  ``PUT /api/datasources/uid/{uid}``;
+- ``POST /api/dashboards/db`` with ``{"dashboard", "folderUid", "overwrite": true,
+  "message"}`` (Grafana keeps the version history).
+
+The token is a service-account token (Editor role or more), sent as ``Authorization:
+Bearer``. No Grafana server runs here: the client is tested against a local HTTP server
+that checks every request against Grafana's documented API shapes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+from grafana_foundation_sdk.builders import dashboard as dash
+from grafana_foundation_sdk.builders import stat, table, timeseries
+from grafana_foundation_sdk.cog import builder as cogbuilder
+from grafana_foundation_sdk.cog import variants as cogvariants
+from grafana_foundation_sdk.cog.encoder import JSONEncoder
+from grafana_foundation_sdk.models.dashboard import DataSourceRef, GridPos
+
+from events.errors import EamsError
+
+PLUGIN = "grafana-clickhouse-datasource"
+DATASOURCE_UID = "eams-clickhouse"
+FOLDER_UID = "eams"
+EXPORT_DIR = Path(__file__).resolve().parents[1] / "deploy" / "grafana"
+
+
+class GrafanaError(EamsError):
+    """Grafana refused a request, or cannot be reached; the message says what to do."""
+
+
+class ClickHouseQuery(cogvariants.Dataquery):
+    """A raw-SQL query of the ClickHouse data source plugin."""
+
+    def __init__(self, ref_id: str, sql: str, *, time_series: bool) -> None:
+        self.ref_id = ref_id
+        self.sql = sql
+        self.time_series = time_series
+
+    def to_json(self) -> dict[str, object]:
+        """The target as the plugin stores it (format 0 = time series, 1 = table)."""
+        return {
+            "refId": self.ref_id,
+            "datasource": {"type": PLUGIN, "uid": DATASOURCE_UID},
+            "editorType": "sql",
+            "queryType": "timeseries" if self.time_series else "table",
+            "format": 0 if self.time_series else 1,
+            "rawSql": self.sql,
+        }
+
+
+class SQL(cogbuilder.Builder[cogvariants.Dataquery]):
+    """Builder of a :class:`ClickHouseQuery`, for ``with_target``."""
+
+    def __init__(self, sql: str, *, ref_id: str = "A", time_series: bool = False) -> None:
+        self._query = ClickHouseQuery(ref_id, " ".join(sql.split()), time_series=time_series)
+
+    def build(self) -> cogvariants.Dataquery:
+        return self._query
+
+
+def _source() -> DataSourceRef:
+    return DataSourceRef(type_val=PLUGIN, uid=DATASOURCE_UID)
+
+
+def _at(x: int, y: int, w: int, h: int) -> GridPos:
+    return GridPos(h=h, w=w, x=x, y=y)
+
+
+def province_overview() -> dict[str, Any]:
+    """省级总览 / Province overview: per-city figures, daily layoffs and registrations,
+    active disaster areas."""
+    board = (
+        dash.Dashboard("山东省就业援助监测 · 总览 / Province overview")
+        .uid("eams-province-overview")
+        .tags(["eams", "overview"])
+        .time("now-30d", "now")
+        .refresh("30s")
+        .with_panel(
+            stat.Panel()
+            .title("灾区（县）/ Active disaster areas")
+            .datasource(_source())
+            .grid_pos(_at(0, 0, 6, 4))
+            .with_target(
+                SQL(
+                    "SELECT count() FROM (SELECT region, disaster_id, argMaxMerge(active) AS a "
+                    "FROM disaster_area_state GROUP BY region, disaster_id) WHERE a = 1"
+                )
+            )
+        )  # fmt: skip
+        .with_panel(
+            stat.Panel()
+            .title("7日裁员人数 / People laid off, 7 days")
+            .datasource(_source())
+            .grid_pos(_at(6, 0, 6, 4))
+            .with_target(
+                SQL("SELECT sum(people_laid_off) FROM region_daily_facts WHERE day >= today() - 6")
+            )
+        )  # fmt: skip
+        .with_panel(
+            stat.Panel()
+            .title("临时援助在册 / Temporary assistance enrolled")
+            .datasource(_source())
+            .grid_pos(_at(12, 0, 6, 4))
+            .with_target(
+                SQL(
+                    "SELECT count() FROM (SELECT person_id, max(enrolled_at) AS e, "
+                    "max(ended_at) AS x FROM temporary_assistance GROUP BY person_id) "
+                    "WHERE x < e"
+                )
+            )
+        )  # fmt: skip
+        .with_panel(
+            table.Panel()
+            .title("各市指标（近28日）/ Cities, last 28 days")
+            .datasource(_source())
+            .grid_pos(_at(0, 4, 24, 10))
+            .with_target(
+                SQL(
+                    "SELECT city AS `市 city`, sum(people_laid_off) AS `裁员 laid off`, "
+                    "sum(concentrated_layoffs) AS `集中裁员 concentrated`, "
+                    "sum(registrations) AS `登记 registrations`, "
+                    "sum(reg_temporary_assistance) AS `临时援助 temporary`, "
+                    "sum(claims) AS `失业保险 claims`, sum(placements) AS `就业 placed` "
+                    "FROM region_daily_facts WHERE day >= today() - 27 "
+                    "GROUP BY city ORDER BY city"
+                )
+            )
+        )  # fmt: skip
+        .with_panel(
+            timeseries.Panel()
+            .title("每日裁员人数 / People laid off per day")
+            .datasource(_source())
+            .grid_pos(_at(0, 14, 12, 8))
+            .with_target(
+                SQL(
+                    "SELECT toDateTime(day) AS time, sum(people_laid_off) AS `laid off` "
+                    "FROM region_daily_facts WHERE $__timeFilter(toDateTime(day)) "
+                    "GROUP BY time ORDER BY time",
+                    time_series=True,
+                )
+            )
+        )  # fmt: skip
+        .with_panel(
+            timeseries.Panel()
+            .title("每日登记（临时援助）/ Registrations per day (temporary assistance)")
+            .datasource(_source())
+            .grid_pos(_at(12, 14, 12, 8))
+            .with_target(
+                SQL(
+                    "SELECT toDateTime(day) AS time, sum(registrations) AS registrations, "
+                    "sum(reg_temporary_assistance) AS `temporary assistance` "
+                    "FROM region_daily_facts WHERE $__timeFilter(toDateTime(day)) "
+                    "GROUP BY time ORDER BY time",
+                    time_series=True,
+                )
+            )
+        )  # fmt: skip
+    )
+    return _json(board)
+
+
+def alerts_dashboard() -> dict[str, Any]:
+    """预警 / Alerts: open alerts and alerts raised per level."""
+    board = (
+        dash.Dashboard("山东省就业援助监测 · 预警 / Alerts")
+        .uid("eams-alerts")
+        .tags(["eams", "alerts"])
+        .time("now-7d", "now")
+        .refresh("30s")
+        .with_panel(
+            table.Panel()
+            .title("未解除预警 / Open alerts")
+            .datasource(_source())
+            .grid_pos(_at(0, 0, 24, 10))
+            .with_target(
+                SQL(
+                    "SELECT alert_id AS `预警 alert`, any(region) AS `地区 region`, "
+                    "argMaxIfMerge(level) AS `级别 level`, any(summary) AS `摘要 summary`, "
+                    "min(firing_since) AS `开始 since`, max(acknowledged_at) AS `确认 acked` "
+                    "FROM alerts GROUP BY alert_id "
+                    "HAVING max(resolved_at) < toDateTime64('1971-01-01', 3) "
+                    "AND min(firing_since) IS NOT NULL ORDER BY `级别 level`, `开始 since` DESC"
+                )
+            )
+        )  # fmt: skip
+        .with_panel(
+            timeseries.Panel()
+            .title("每小时新增预警（按级别）/ Alerts raised per hour, by level")
+            .datasource(_source())
+            .grid_pos(_at(0, 10, 24, 8))
+            .with_target(
+                SQL(
+                    "SELECT toStartOfHour(occurred_at) AS time, "
+                    "countIf(JSONExtractString(payload, 'level') = 'I') AS `I 红`, "
+                    "countIf(JSONExtractString(payload, 'level') = 'II') AS `II 橙`, "
+                    "countIf(JSONExtractString(payload, 'level') = 'III') AS `III 黄`, "
+                    "countIf(JSONExtractString(payload, 'level') = 'IV') AS `IV 蓝` "
+                    "FROM events WHERE event_type = 'alert.raised' "
+                    "AND $__timeFilter(occurred_at) GROUP BY time ORDER BY time",
+                    time_series=True,
+                )
+            )
+        )  # fmt: skip
+    )
+    return _json(board)
+
+
+DASHBOARDS: dict[str, Callable[[], dict[str, Any]]] = {
+    "province-overview": province_overview,
+    "alerts": alerts_dashboard,
+}
+
+
+def _json(board: dash.Dashboard) -> dict[str, Any]:
+    doc: dict[str, Any] = json.loads(json.dumps(board.build(), cls=JSONEncoder))
+    for number, panel in enumerate(doc.get("panels", []), 1):
+        panel.setdefault("id", number)  # stable ids: links and library panels refer to them
+    return doc
+
+
+def export(directory: Path = EXPORT_DIR) -> list[Path]:
+    """Write every dashboard as ``<name>.json`` (sorted keys: stable diffs)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, build in DASHBOARDS.items():
+        path = directory / f"{name}.json"
+        path.write_text(json.dumps(build(), ensure_ascii=False, indent=2, sort_keys=True) + "\n")
+        written.append(path)
+    return written
+
+
+@dataclass
+class Provisioned:
+    """What one provisioning did."""
+
+    folder_created: bool
+    datasource: str | None  # created | updated | None (left alone)
+    dashboards: list[dict[str, Any]]
+
+
+class GrafanaClient:
+    """Grafana's HTTP API, the parts provisioning needs."""
+
+    def __init__(self, url: str, token: str, *, client: httpx.Client | None = None) -> None:
+        if not url.startswith(("http://", "https://")):
+            raise GrafanaError(f"--url must be http(s)://host:port of Grafana, got {url!r}")
+        if not token:
+            raise GrafanaError(
+                "--token is empty: create a service-account token (Editor role) in Grafana "
+                "under Administration → Service accounts, or set GRAFANA_TOKEN"
+            )
+        self.url = url.rstrip("/")
+        self._http = client or httpx.Client(timeout=30)
+        self._headers = {
+            "Authorization": f"Bearer {token}",
+            "Accept": "application/json",
+        }
+
+    def close(self) -> None:
+        """Close the HTTP connections."""
+        self._http.close()
+
+    def __enter__(self) -> GrafanaClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> httpx.Response:
+        try:
+            response = self._http.request(
+                method, f"{self.url}{path}", json=body, headers=self._headers
+            )
+        except httpx.HTTPError as exc:
+            raise GrafanaError(
+                f"Grafana at {self.url} cannot be reached ({exc.__class__.__name__}); check --url"
+            ) from exc
+        if response.status_code in (401, 403):
+            raise GrafanaError(
+                f"{method} {path}: Grafana refused the token ({response.status_code}); it needs "
+                "a service-account token with the Editor role or more"
+            )
+        return response
+
+    def _ok(self, response: httpx.Response, what: str) -> dict[str, Any]:
+        if response.status_code >= 400:
+            try:
+                message = response.json().get("message", response.text)
+            except ValueError:
+                message = response.text
+            raise GrafanaError(f"{what}: Grafana answered {response.status_code}: {message}")
+        found: dict[str, Any] = response.json()
+        return found
+
+    def ensure_folder(self, uid: str, title: str) -> bool:
+        """Create the folder unless it exists; True when created."""
+        got = self._call("GET", f"/api/folders/{uid}")
+        if got.status_code == 200:
+            return False
+        if got.status_code != 404:
+            self._ok(got, f"folder {uid}")
+        self._ok(self._call("POST", "/api/folders", {"uid": uid, "title": title}), "create folder")
+        return True
+
+    def ensure_datasource(self, clickhouse_url: str, database: str = "default") -> str:
+        """Create or update the ClickHouse data source; returns created or updated."""
+        parsed = httpx.URL(clickhouse_url)
+        body = {
+            "uid": DATASOURCE_UID,
+            "name": "EAMS ClickHouse",
+            "type": PLUGIN,
+            "access": "proxy",
+            "jsonData": {
+                "host": parsed.host,
+                "port": parsed.port or (8443 if parsed.scheme == "https" else 8123),
+                "protocol": "http",
+                "secure": parsed.scheme == "https",
+                "defaultDatabase": database,
+            },
+        }
+        got = self._call("GET", f"/api/datasources/uid/{DATASOURCE_UID}")
+        if got.status_code == 404:
+            self._ok(self._call("POST", "/api/datasources", body), "create data source")
+            return "created"
+        self._ok(got, "data source")
+        self._ok(
+            self._call("PUT", f"/api/datasources/uid/{DATASOURCE_UID}", body),
+            "update data source",
+        )
+        return "updated"
+
+    def upsert_dashboard(self, dashboard: dict[str, Any], folder_uid: str) -> dict[str, Any]:
+        """Create or update a dashboard by its uid (Grafana keeps the version history)."""
+        body = {
+            "dashboard": {**dashboard, "id": None},
+            "folderUid": folder_uid,
+            "overwrite": True,
+            "message": "eams grafana provision",
+        }
+        return self._ok(
+            self._call("POST", "/api/dashboards/db", body), f"dashboard {dashboard.get('uid')}"
+        )
+
+
+def provision(
+    client: GrafanaClient,
+    *,
+    folder_uid: str = FOLDER_UID,
+    folder_title: str = "EAMS 就业援助监测",
+    clickhouse_url: str | None = None,
+) -> Provisioned:
+    """Folder, data source (if ``clickhouse_url``) and every dashboard, by uid."""
+    created = client.ensure_folder(folder_uid, folder_title)
+    datasource = client.ensure_datasource(clickhouse_url) if clickhouse_url else None
+    answers = [client.upsert_dashboard(build(), folder_uid) for build in DASHBOARDS.values()]
+    return Provisioned(created, datasource, answers)
