@@ -59,10 +59,17 @@ class Worker:
             cwd=ROOT,
         )
         self.api = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10)
+        self.state_dir = work / "worker"
 
     def wait_ready(self) -> None:
-        """Until the API answers and the ingest stream owns its partitions."""
+        """Until the API answers and the ingest stream owns its partitions (acting as the
+        local operator, with the token the worker wrote to its state dir)."""
+        from eams.auth import read_operator_token
+
         while True:
+            token = read_operator_token(self.state_dir)
+            if token:
+                self.api.headers["Authorization"] = f"Bearer {token}"
             try:
                 if self.api.get("/api/status").json()["ingest_ready"]:
                     return

@@ -14,6 +14,8 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from eams.api_auth import guard, in_scope, session_router, suppressed
+from eams.auth import Principal
 from events.envelope import SHANGHAI
 from events.regions import load_reference
 from projections import alert_queries, queries
@@ -25,22 +27,22 @@ if TYPE_CHECKING:
 
 
 class AckBody(BaseModel):
-    """Who acknowledges, and an optional note."""
+    """Who acknowledges (signed-in users: themselves), and an optional note."""
 
-    actor: str = Field(min_length=1, max_length=64)
+    actor: str | None = Field(default=None, min_length=1, max_length=64)
     note: str | None = Field(default=None, max_length=500)
 
 
 class ActorBody(BaseModel):
-    """Who does it."""
+    """Who does it (signed-in users: themselves)."""
 
-    actor: str = Field(min_length=1, max_length=64)
+    actor: str | None = Field(default=None, min_length=1, max_length=64)
 
 
 class SilenceRuleBody(BaseModel):
     """A silence by matchers: every given matcher must match."""
 
-    actor: str = Field(min_length=1, max_length=64)
+    actor: str | None = Field(default=None, min_length=1, max_length=64)
     rule: str | None = Field(default=None, max_length=64)
     region: str | None = Field(default=None, max_length=16)
     level: str | None = Field(default=None, pattern=r"^(I|II|III|IV)$")
@@ -51,7 +53,7 @@ class SilenceRuleBody(BaseModel):
 class SilenceBody(BaseModel):
     """Who silences, for how long, and why."""
 
-    actor: str = Field(min_length=1, max_length=64)
+    actor: str | None = Field(default=None, min_length=1, max_length=64)
     minutes: int = Field(gt=0, le=7 * 24 * 60)
     reason: str | None = Field(default=None, max_length=500)
 
@@ -89,14 +91,18 @@ def create_api(host: Host) -> FastAPI:
         "就业援助监测系统：事件接入与区域读模型。",
         version="0.1.0",
     )
+    need = guard(host)
+    api.include_router(session_router(host))
 
     @api.post("/api/ingest", summary="Submit one event (JSON) or a batch (NDJSON)")
-    async def ingest(request: Request) -> JSONResponse:
+    async def ingest(request: Request, who: Principal = need("ingest")) -> JSONResponse:
         """Validate each input, answer per line, and send every input (accepted or not) to
         ``eams.ingest.raw``; the stream dead-letters the rejected ones with their bytes."""
         body = await request.body()
         ctype = request.headers.get("content-type", "application/json").split(";")[0].strip()
         source = request.headers.get("x-eams-source", "http")
+        if who.kind == "apikey":
+            source = who.name.removeprefix("source:")  # a key speaks for its source only
         if ctype in NDJSON_TYPES:
             lines: list[tuple[int | None, bytes]] = [
                 (i, ln) for i, ln in enumerate(body.split(b"\n"), 1) if ln.strip()
@@ -128,7 +134,7 @@ def create_api(host: Host) -> FastAPI:
         )
 
     @api.get("/api/status", summary="Pipeline state: ingest counters, projector positions")
-    async def status() -> dict[str, Any]:
+    async def status(who: Principal = need("read:overview")) -> dict[str, Any]:
         """Counters of the ingest agent and the projector's positions and lag."""
         p = host.projector.stats
         return {
@@ -151,7 +157,11 @@ def create_api(host: Host) -> FastAPI:
         }
 
     @api.get("/api/overview/cities", summary="Per-city indicators (16 cities for Shandong)")
-    async def cities(days: int | None = None, hierarchy: str | None = None) -> list[dict[str, Any]]:
+    async def cities(
+        days: int | None = None,
+        hierarchy: str | None = None,
+        who: Principal = need("read:overview"),
+    ) -> list[dict[str, Any]]:
         """One row per city (or US state); ``days`` limits the facts to the last N days."""
         since = dt.date.today() - dt.timedelta(days=days - 1) if days else None
         reference = host.primary
@@ -163,29 +173,43 @@ def create_api(host: Host) -> FastAPI:
                     f"(EAMS_REGION_HIERARCHY={host.settings.region_hierarchy})",
                 )
             reference = load_reference(hierarchy)
-        return await run(queries.city_overview, host.store, reference, since)
+        rows = await run(queries.city_overview, host.store, reference, since)
+        return suppressed(who, [r for r in rows if in_scope(who, r["code"])])
 
     @api.get("/api/disaster-areas", summary="Regions currently flagged as disaster areas")
-    async def disaster_areas() -> list[dict[str, Any]]:
+    async def disaster_areas(who: Principal = need("read:overview")) -> list[dict[str, Any]]:
         """Active disaster-area flags per region."""
-        return await run(queries.active_disaster_areas, host.store)
+        rows = await run(queries.active_disaster_areas, host.store)
+        return [r for r in rows if in_scope(who, r.get("region"), r.get("city"))]
 
     @api.get("/api/projections/counts", summary="Exact counts of every projection")
-    async def counts() -> dict[str, Any]:
+    async def counts(who: Principal = need("read:audit")) -> dict[str, Any]:
         """Events by type, fact sums, persons, households and disaster areas."""
         return await run(queries.counts, host.store)
 
     @api.get("/api/indicators", summary="Current indicator values per region")
-    async def indicators(region: str | None = None) -> dict[str, Any]:
+    async def indicators(
+        region: str | None = None, who: Principal = need("read:overview")
+    ) -> dict[str, Any]:
         """The values the last evaluation used (indicator -> region -> value)."""
         values = host.evaluator.values if host.evaluator is not None else {}
         if region:
+            if not in_scope(who, region, host.primary.city_of(region)):
+                raise HTTPException(403, f"region {region} is outside your regions")
             return {name: per.get(region) for name, per in values.items()}
+        if who.regions:
+            return {
+                name: {r: v for r, v in per.items() if in_scope(who, r, host.primary.city_of(r))}
+                for name, per in values.items()
+            }
         return dict(values)
 
     @api.get("/api/alerts", summary="Alerts (filter by region, level, status)")
     async def alerts(
-        region: str | None = None, level: str | None = None, status: str | None = "open"
+        region: str | None = None,
+        level: str | None = None,
+        status: str | None = "open",
+        who: Principal = need("read:alerts"),
     ) -> list[dict[str, Any]]:
         """Most severe and newest first. ``status``: open (default), firing, acknowledged,
         silenced, resolved, or empty for all."""
@@ -198,72 +222,82 @@ def create_api(host: Host) -> FastAPI:
             level=level,
             status=status or None,
         )
-        return [_deadline(host, row) for row in rows]
+        return [_deadline(host, row) for row in rows if in_scope(who, row["region"], row["city"])]
 
     @api.get("/api/alerts/{alert_id}", summary="One alert")
-    async def alert(alert_id: str) -> dict[str, Any]:
+    async def alert(alert_id: str, who: Principal = need("read:alerts")) -> dict[str, Any]:
         """The alert's current state, with its report deadline and whether it is overdue."""
-        found = await run(alert_queries.get_alert, host.store, alert_id, _now())
-        if found is None:
-            raise HTTPException(404, f"no alert {alert_id!r}; see GET /api/alerts")
-        return _deadline(host, found)
+        return _deadline(host, await existing_alert(alert_id, who))
 
     @api.get("/api/alerts/{alert_id}/timeline", summary="An alert's events and notifications")
-    async def alert_timeline(alert_id: str) -> list[dict[str, Any]]:
+    async def alert_timeline(
+        alert_id: str, who: Principal = need("read:alerts")
+    ) -> list[dict[str, Any]]:
         """Every lifecycle event and notification attempt of the alert, in order."""
+        await existing_alert(alert_id, who)
         return await run(alert_queries.timeline, host.store, alert_id)
 
-    async def existing_alert(alert_id: str) -> dict[str, Any]:
-        """The alert a command is about, or 404 saying where to look."""
+    async def existing_alert(alert_id: str, who: Principal) -> dict[str, Any]:
+        """The alert a command is about, or 404 saying where to look (also when it lies
+        outside the caller's regions)."""
         found = await run(alert_queries.get_alert, host.store, alert_id, _now())
-        if found is None:
+        if found is None or not in_scope(who, found["region"], found["city"]):
             raise HTTPException(404, f"no alert {alert_id!r}; see GET /api/alerts")
         return found
 
     @api.post("/api/alerts/{alert_id}/ack", summary="Acknowledge an alert")
-    async def ack(alert_id: str, body: AckBody) -> dict[str, Any]:
+    async def ack(
+        alert_id: str, body: AckBody, who: Principal = need("act:alerts")
+    ) -> dict[str, Any]:
         """Record who acknowledged it (stops reminders and escalation)."""
-        found = await existing_alert(alert_id)
+        found = await existing_alert(alert_id, who)
+        actor = who.actor(body.actor)
         if found["status"] == "resolved":
             raise HTTPException(409, f"alert {alert_id} is already resolved")
         await host.append_command(
             "alert.acknowledged",
             found["region"],
             alert_id,
-            body.actor,
+            actor,
             {"alert_id": alert_id, "note": body.note},
         )
-        return {"alert_id": alert_id, "acknowledged_by": body.actor}
+        return {"alert_id": alert_id, "acknowledged_by": actor}
 
     @api.post("/api/alerts/{alert_id}/silence", summary="Silence an alert for a while")
-    async def silence(alert_id: str, body: SilenceBody) -> dict[str, Any]:
+    async def silence(
+        alert_id: str, body: SilenceBody, who: Principal = need("act:alerts")
+    ) -> dict[str, Any]:
         """No notifications until ``minutes`` from now."""
-        found = await existing_alert(alert_id)
+        found = await existing_alert(alert_id, who)
         until = _now() + dt.timedelta(minutes=body.minutes)
         await host.append_command(
             "alert.silenced",
             found["region"],
             alert_id,
-            body.actor,
+            who.actor(body.actor),
             {"alert_id": alert_id, "until": until.isoformat(), "reason": body.reason},
         )
         return {"alert_id": alert_id, "silenced_until": until.isoformat()}
 
     @api.post("/api/alerts/{alert_id}/unsilence", summary="End an alert's silence now")
-    async def unsilence(alert_id: str, body: ActorBody) -> dict[str, Any]:
+    async def unsilence(
+        alert_id: str, body: ActorBody, who: Principal = need("act:alerts")
+    ) -> dict[str, Any]:
         """Notifications resume from now on."""
-        found = await existing_alert(alert_id)
+        found = await existing_alert(alert_id, who)
         await host.append_command(
             "alert.silenced",
             found["region"],
             alert_id,
-            body.actor,
+            who.actor(body.actor),
             {"alert_id": alert_id, "until": _now().isoformat(), "reason": "unsilenced 取消静默"},
         )
         return {"alert_id": alert_id, "silenced_until": None}
 
     @api.get("/api/silences", summary="Silences by matchers")
-    async def silences(include_ended: bool = False) -> list[dict[str, Any]]:
+    async def silences(
+        include_ended: bool = False, who: Principal = need("read:alerts")
+    ) -> list[dict[str, Any]]:
         """Silences in force (or all, with ``include_ended``)."""
         from dataclasses import asdict
 
@@ -278,7 +312,9 @@ def create_api(host: Host) -> FastAPI:
         ]
 
     @api.post("/api/silences", summary="Silence alerts by rule, region and level")
-    async def add_silence(body: SilenceRuleBody) -> dict[str, Any]:
+    async def add_silence(
+        body: SilenceRuleBody, who: Principal = need("act:alerts")
+    ) -> dict[str, Any]:
         """Alerts matching every given matcher are not notified for ``minutes``."""
         import uuid
 
@@ -286,6 +322,10 @@ def create_api(host: Host) -> FastAPI:
             raise HTTPException(422, "give at least one matcher: rule, region or level")
         if body.region and host.reference.get(body.region) is None:
             raise HTTPException(422, f"region: {body.region!r} is not a known region code")
+        if who.regions and not (
+            body.region and in_scope(who, body.region, host.primary.city_of(body.region))
+        ):
+            raise HTTPException(403, "give a region inside your regions to silence")
         silence_id = f"s-{uuid.uuid4().hex[:12]}"
         start = _now()
         payload = {
@@ -298,11 +338,15 @@ def create_api(host: Host) -> FastAPI:
             "reason": body.reason,
         }
         region = body.region or host.primary.root().code
-        await host.append_command("silence.created", region, silence_id, body.actor, payload)
+        await host.append_command(
+            "silence.created", region, silence_id, who.actor(body.actor), payload
+        )
         return payload
 
     @api.delete("/api/silences/{silence_id}", summary="End a silence now")
-    async def end_silence(silence_id: str, actor: str) -> dict[str, Any]:
+    async def end_silence(
+        silence_id: str, actor: str | None = None, who: Principal = need("act:alerts")
+    ) -> dict[str, Any]:
         """Notifications for the alerts it matched resume."""
         from alerting.silences import from_rows
 
@@ -313,13 +357,16 @@ def create_api(host: Host) -> FastAPI:
             raise HTTPException(404, f"no silence {silence_id!r}; see GET /api/silences")
         region = found[silence_id].region or host.primary.root().code
         await host.append_command(
-            "silence.expired", region, silence_id, actor, {"silence_id": silence_id}
+            "silence.expired", region, silence_id, who.actor(actor), {"silence_id": silence_id}
         )
         return {"silence_id": silence_id, "ended": True}
 
     @api.get("/api/rules/backtest", summary="Replay history through the rules")
     async def rules_backtest(
-        start: dt.date, end: dt.date, rule: str | None = None
+        start: dt.date,
+        end: dt.date,
+        rule: str | None = None,
+        who: Principal = need("read:alerts"),
     ) -> list[dict[str, Any]]:
         """Transitions the rules would have produced, day by day, from ``start`` to ``end``."""
         from alerting.backtest import run_backtest
@@ -345,7 +392,7 @@ def create_api(host: Host) -> FastAPI:
     api.include_router(playbook_router(host))
 
     @api.post("/api/admin/rebuild", summary="Drop the projections and replay from offset 0")
-    async def rebuild() -> dict[str, Any]:
+    async def rebuild(who: Principal = need("admin")) -> dict[str, Any]:
         """Start a rebuild; poll ``/api/status`` for progress (lag falls to 0)."""
         await host.rebuild()
         return {"started": True}

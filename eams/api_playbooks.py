@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, Field
 
+from eams.api_auth import guard, in_scope, suppressed
+from eams.auth import Principal
 from events.envelope import SHANGHAI
 from playbooks.aggregate import Activate, AddNote, AssignStep, Command, CompleteStep, Decline
 from playbooks.errors import CommandRejectedError, UnknownPlaybookError
@@ -25,33 +27,33 @@ if TYPE_CHECKING:
     from eams.runtime import Host
     from playbooks.runner import PlaybookRunner
 
-Actor = Field(min_length=1, max_length=64)
+Actor = Field(default=None, min_length=1, max_length=64)
 
 
 class ActorOnly(BaseModel):
     """Who does it."""
 
-    actor: str = Actor
+    actor: str | None = Actor
 
 
 class DeclineBody(BaseModel):
     """Who declines, and why (required)."""
 
-    actor: str = Actor
+    actor: str | None = Actor
     reason: str = Field(min_length=1, max_length=500)
 
 
 class AssignBody(BaseModel):
     """Who assigns the step to whom."""
 
-    actor: str = Actor
+    actor: str | None = Actor
     assignee: str = Field(min_length=1, max_length=64)
 
 
 class CompleteBody(BaseModel):
     """Who completes (or approves) the step, with an optional note and evidence."""
 
-    actor: str = Actor
+    actor: str | None = Actor
     note: str | None = Field(default=None, max_length=500)
     evidence: str | None = Field(default=None, max_length=500)
 
@@ -59,7 +61,7 @@ class CompleteBody(BaseModel):
 class NoteBody(BaseModel):
     """A note on the run, or on one of its steps."""
 
-    actor: str = Actor
+    actor: str | None = Actor
     note: str = Field(min_length=1, max_length=500)
     step_id: str | None = Field(default=None, max_length=64)
 
@@ -67,7 +69,7 @@ class NoteBody(BaseModel):
 class CloseBody(BaseModel):
     """Who closes; ``force`` with a ``reason`` closes with steps still open."""
 
-    actor: str = Actor
+    actor: str | None = Actor
     force: bool = False
     reason: str | None = Field(default=None, max_length=500)
 
@@ -87,16 +89,22 @@ def _plain(value: Any) -> Any:
 def router(host: Host) -> APIRouter:
     """The playbook routes of one worker."""
     api = APIRouter(tags=["playbooks 应急预案"])
+    need = guard(host)
 
     def runner() -> PlaybookRunner:
         if host.playbooks is None or not host.playbooks.restored:
             raise HTTPException(503, "the playbook runtime is starting; try again shortly")
         return host.playbooks  # type: ignore[no-any-return]
 
-    async def command(run_id: str, cmd: Command) -> dict[str, Any]:
-        r = runner()
-        if r.state(run_id).status == "none":
+    def existing(run_id: str, who: Principal) -> None:
+        state = runner().state(run_id)
+        area = state.area or ""
+        if state.status == "none" or not in_scope(who, area, host.primary.city_of(area)):
             raise HTTPException(404, f"no playbook run {run_id!r}; see GET /api/playbook-runs")
+
+    async def command(run_id: str, cmd: Command, who: Principal) -> dict[str, Any]:
+        r = runner()
+        existing(run_id, who)
         try:
             decided = await r.command(run_id, cmd)
         except CommandRejectedError as exc:
@@ -127,7 +135,7 @@ def router(host: Host) -> APIRouter:
         return out
 
     @api.get("/api/playbooks", summary="The playbook library")
-    async def library() -> list[dict[str, Any]]:
+    async def library(who: Principal = need("read:playbooks")) -> list[dict[str, Any]]:
         """Every playbook: id, title, trigger, activation mode and steps."""
         return [
             {"id": p.id, "title": p.title, "activation": p.activation, "drill": p.drill,
@@ -138,7 +146,12 @@ def router(host: Host) -> APIRouter:
         ]  # fmt: skip
 
     @api.get("/api/playbooks/{playbook_id}/simulate", summary="Dry run on current data")
-    async def simulate(playbook_id: str, region: str, level: str = "II") -> dict[str, Any]:
+    async def simulate(
+        playbook_id: str,
+        region: str,
+        level: str = "II",
+        who: Principal = need("read:playbooks"),
+    ) -> dict[str, Any]:
         """The steps and the actions the playbook would take for ``region`` now; changes
         nothing."""
         from playbooks.runner import simulate as dry_run
@@ -153,77 +166,101 @@ def router(host: Host) -> APIRouter:
             raise HTTPException(422, str(exc)) from exc
 
     @api.get("/api/playbook-runs", summary="Runs (filter by status and region)")
-    async def runs(status: str | None = None, region: str | None = None) -> list[dict[str, Any]]:
+    async def runs(
+        status: str | None = None,
+        region: str | None = None,
+        who: Principal = need("read:playbooks"),
+    ) -> list[dict[str, Any]]:
         """Runs from the projection, newest first; ``status`` proposed | active | declined |
         closed."""
         regions = {region} if region else None
-        return await run(playbook_queries.list_runs, host.store, status=status, regions=regions)
+        try:
+            rows = await run(playbook_queries.list_runs, host.store, status=status, regions=regions)
+        except ValueError as exc:
+            raise HTTPException(422, str(exc)) from exc
+        return [r for r in rows if in_scope(who, r["area"], r["city"])]
 
     @api.get("/api/playbook-runs/board", summary="The playbook board: active runs and steps")
-    async def board() -> list[dict[str, Any]]:
+    async def board(who: Principal = need("read:playbooks")) -> list[dict[str, Any]]:
         """Active runs with their steps, owners and overdue steps."""
-        return await run(playbook_queries.board, host.store, dt.datetime.now(SHANGHAI))
+        rows = await run(playbook_queries.board, host.store, dt.datetime.now(SHANGHAI))
+        return [r for r in rows if in_scope(who, r["area"], r["city"])]
 
     @api.get("/api/playbook-runs/{run_id}", summary="One run: state, steps, outcomes")
-    async def show(run_id: str) -> dict[str, Any]:
+    async def show(run_id: str, who: Principal = need("read:playbooks")) -> dict[str, Any]:
         """The run as its writer knows it, with the figures of its outcomes."""
-        if runner().state(run_id).status == "none":
-            raise HTTPException(404, f"no playbook run {run_id!r}")
+        existing(run_id, who)
         outcomes = await run(playbook_queries.run_outcomes, host.store, run_id)
         return describe(run_id) | {"outcomes": outcomes}
 
     @api.get("/api/playbook-runs/{run_id}/timeline", summary="A run's events and outcomes")
-    async def timeline(run_id: str) -> list[dict[str, Any]]:
+    async def timeline(
+        run_id: str, who: Principal = need("read:playbooks")
+    ) -> list[dict[str, Any]]:
         """Every event of the run and the outcome events that name it, in order."""
+        existing(run_id, who)
         return await run(playbook_queries.run_timeline, host.store, run_id)
 
     @api.post("/api/playbook-runs/{run_id}/activate", summary="Activate a proposed run")
-    async def activate(run_id: str, body: ActorOnly) -> dict[str, Any]:
+    async def activate(
+        run_id: str, body: ActorOnly, who: Principal = need("act:playbooks")
+    ) -> dict[str, Any]:
         """Every step is assigned to its owner role with its deadline from now."""
-        return await command(run_id, Activate(actor=body.actor))
+        return await command(run_id, Activate(actor=who.actor(body.actor)), who)
 
     @api.post("/api/playbook-runs/{run_id}/decline", summary="Decline a proposed run")
-    async def decline(run_id: str, body: DeclineBody) -> dict[str, Any]:
+    async def decline(
+        run_id: str, body: DeclineBody, who: Principal = need("act:playbooks")
+    ) -> dict[str, Any]:
         """The run ends unstarted, with the reason."""
-        return await command(run_id, Decline(actor=body.actor, reason=body.reason))
+        return await command(run_id, Decline(who.actor(body.actor), body.reason), who)
 
     @api.post("/api/playbook-runs/{run_id}/steps/{step_id}/assign", summary="Assign a step")
-    async def assign(run_id: str, step_id: str, body: AssignBody) -> dict[str, Any]:
+    async def assign(
+        run_id: str, step_id: str, body: AssignBody, who: Principal = need("act:playbooks")
+    ) -> dict[str, Any]:
         """Give an open step to a person (its deadline stays)."""
-        return await command(run_id, AssignStep(step_id, body.assignee, body.actor))
+        return await command(run_id, AssignStep(step_id, body.assignee, who.actor(body.actor)), who)
 
     @api.post(
         "/api/playbook-runs/{run_id}/steps/{step_id}/complete",
         summary="Complete (or approve) a step",
     )
-    async def complete(run_id: str, step_id: str, body: CompleteBody) -> dict[str, Any]:
+    async def complete(
+        run_id: str, step_id: str, body: CompleteBody, who: Principal = need("act:playbooks")
+    ) -> dict[str, Any]:
         """Completing an approval step approves; its dependants' actions then run."""
-        return await command(
-            run_id, CompleteStep(step_id, body.actor, note=body.note, evidence=body.evidence)
-        )
+        actor = who.actor(body.actor)
+        cmd = CompleteStep(step_id, actor, note=body.note, evidence=body.evidence)
+        return await command(run_id, cmd, who)
 
     @api.post("/api/playbook-runs/{run_id}/notes", summary="Add a note")
-    async def note(run_id: str, body: NoteBody) -> dict[str, Any]:
+    async def note(
+        run_id: str, body: NoteBody, who: Principal = need("act:playbooks")
+    ) -> dict[str, Any]:
         """A note on the run or one of its steps."""
-        return await command(run_id, AddNote(body.actor, body.note, body.step_id))
+        return await command(run_id, AddNote(who.actor(body.actor), body.note, body.step_id), who)
 
     @api.post("/api/playbook-runs/{run_id}/close", summary="Close with the after-action report")
-    async def close(run_id: str, body: CloseBody) -> dict[str, Any]:
+    async def close(
+        run_id: str, body: CloseBody, who: Principal = need("act:playbooks")
+    ) -> dict[str, Any]:
         """Close an active run; the after-action report (people enrolled, placed, subsidies
         paid, step timings against deadlines) is recorded in ``playbook.closed``."""
         r = runner()
-        if r.state(run_id).status == "none":
-            raise HTTPException(404, f"no playbook run {run_id!r}")
+        existing(run_id, who)
+        actor = who.actor(body.actor)
         try:
-            report = await r.close(run_id, body.actor, force=body.force, reason=body.reason)
+            report = await r.close(run_id, actor, force=body.force, reason=body.reason)
         except CommandRejectedError as exc:
             raise HTTPException(409, str(exc)) from exc
         return {"run_id": run_id, "report": report}
 
     @api.get("/api/temporary-assistance", summary="Temporary-assistance enrolment per region")
-    async def enrolment() -> list[dict[str, Any]]:
-        """Enrolled now, in total and ended, per county and city."""
+    async def enrolment(who: Principal = need("read:overview")) -> list[dict[str, Any]]:
+        """Enrolled now, in total and ended, per county and city ("<5" for analysts)."""
         today = dt.datetime.now(SHANGHAI).date()
-        return await run(playbook_queries.enrolment_by_region, host.store, today)
+        rows = await run(playbook_queries.enrolment_by_region, host.store, today)
+        return suppressed(who, [r for r in rows if in_scope(who, r["region"], r["city"])])
 
     return api

@@ -17,6 +17,7 @@ from rich.console import Console
 
 from eams.cli_grafana import grafana_app
 from eams.cli_playbooks import playbooks_app
+from eams.cli_users import apikeys_app, users_app
 from eams.errors import ConfigError
 from eams.settings import Settings
 from events.errors import EamsError
@@ -389,6 +390,8 @@ rules_app = typer.Typer(help="Alert rules (YAML): lint and backtest.")
 app.add_typer(alerts_app, name="alerts")
 app.add_typer(playbooks_app, name="playbooks")
 app.add_typer(grafana_app, name="grafana")
+app.add_typer(users_app, name="users")
+app.add_typer(apikeys_app, name="apikeys")
 app.add_typer(rules_app, name="rules")
 
 LEVEL_ZH = {"I": "红色 I级", "II": "橙色 II级", "III": "黄色 III级", "IV": "蓝色 IV级"}

@@ -6,6 +6,7 @@ from typing import Any
 
 import httpx
 
+from eams.auth import read_operator_token
 from eams.errors import RequestRefusedError, ServiceUnavailableError
 from eams.settings import Settings
 
@@ -15,12 +16,21 @@ class ApiClient:
 
     def __init__(self, settings: Settings, timeout: float = 30.0) -> None:
         self.base = settings.api_url
+        self.state_dir = settings.state_dir
         self._http = httpx.Client(base_url=self.base, timeout=timeout)
+
+    def _authorize(self) -> None:
+        """The CLI acts as the local operator: it sends the token ``eams run`` wrote to the
+        state dir (read each time: a restarted worker writes a new one)."""
+        token = read_operator_token(self.state_dir)
+        if token:
+            self._http.headers["Authorization"] = f"Bearer {token}"
 
     def _get(self, path: str, **params: Any) -> Any:
         return self._call("GET", path, params=params or None)
 
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        self._authorize()
         try:
             response = self._http.request(method, path, **kwargs)
         except httpx.TransportError as exc:

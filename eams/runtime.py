@@ -21,6 +21,7 @@ from typing import Any
 
 import uvicorn
 
+from eams.auth import UserStore, operator_token
 from eams.ingest_process import IngestProcess
 from eams.settings import Settings
 from events.regions import RegionReference, load_reference
@@ -58,6 +59,9 @@ class Host:
         self.evaluator: Any = None
         self.dispatcher: Any = None
         self.playbooks: Any = None
+        self.users = UserStore(settings.state_dir / "users.sqlite")
+        # whoever can read the state dir administers this worker (the CLI sends it)
+        self.operator_token = operator_token(settings.state_dir)
         self._stop_projector = asyncio.Event()
         self._projector_task: asyncio.Task[None] | None = None
 

@@ -29,6 +29,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiosmtpd.controller import Controller
 
+from eams.auth import read_operator_token
 from eams.broker import LocalKafka
 from eams.settings import Settings
 
@@ -114,6 +115,7 @@ class Worker:
             if self.proc.poll() is not None:
                 raise AssertionError(f"worker exited early:\n{self.tail()}")
             try:
+                self.authorize()
                 status = self.status()
                 if status["ingest_ready"]:
                     return self
@@ -121,6 +123,12 @@ class Worker:
                 pass
             time.sleep(0.25)
         raise AssertionError(f"worker not ready within {timeout}s:\n{self.tail()}")
+
+    def authorize(self) -> None:
+        """Act as the local operator of this worker (the token it wrote at start)."""
+        token = read_operator_token(self.state_dir)
+        if token:
+            self.api.headers["Authorization"] = f"Bearer {token}"
 
     def tail(self, lines: int = 40) -> str:
         """The end of the worker's log."""

@@ -1,0 +1,152 @@
+"""Sign-in, roles, region scoping, small-cell suppression and API keys, against a real
+worker: each role sees and does only its part, and every command records its actor."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from helpers import encode, produce
+
+from eams.auth import UserStore
+from events.envelope import SHANGHAI
+from events.identity import make_national_id
+
+pytestmark = pytest.mark.integration
+PASSWORD = "correct horse battery"
+RULES = """rules:
+  - id: disaster-city
+    title: 灾区 / Disaster area
+    indicator: disaster_area
+    kind: absolute
+    scope: {level: city}
+    levels:
+      IV: {enter: 1, exit: 1}
+"""
+
+
+def _event(event_type: str, region: str, payload: dict[str, Any]) -> dict[str, Any]:
+    now = dt.datetime.now(SHANGHAI).isoformat()
+    return {"event_id": str(uuid.uuid4()), "event_type": event_type, "schema_version": 1,
+            "occurred_at": now, "recorded_at": now, "region": region, "source": "test",
+            "actor": "tester", "payload": payload}  # fmt: skip
+
+
+def _flag(disaster_id: str, city: str, county: str) -> dict[str, Any]:
+    today = dt.date.today().isoformat()
+    return _event("disaster_area.flagged", city, {
+        "disaster_id": disaster_id, "kind": "natural_disaster", "severity": "IV",
+        "regions": [county], "title": "洪涝", "period_start": today})  # fmt: skip
+
+
+@pytest.fixture
+def clients() -> Iterator[list[httpx.Client]]:
+    """HTTP clients of the test, closed at its end."""
+    made: list[httpx.Client] = []
+    yield made
+    for client in made:
+        client.close()
+
+
+def _client(clients: list[httpx.Client], worker: Any, **kw: Any) -> httpx.Client:
+    client = httpx.Client(base_url=str(worker.api.base_url), timeout=30, **kw)
+    clients.append(client)
+    return client
+
+
+def _signed_in(clients: list[httpx.Client], worker: Any, name: str) -> httpx.Client:
+    client = _client(clients, worker)
+    answer = client.post("/api/session", json={"name": name, "password": PASSWORD})
+    assert answer.status_code == 200, answer.text
+    assert client.cookies.get("eams_session")  # the console's cookie
+    return client
+
+
+def test_roles_scopes_suppression_and_keys(
+    worker_factory: Any, tmp_path: Path, clients: list[httpx.Client]
+) -> None:
+    (tmp_path / "rules.yaml").write_text(RULES)
+    worker = worker_factory(EAMS_RULES=str(tmp_path / "rules.yaml"), EAMS_RISK_INTERVAL="0.3")
+    users = UserStore(worker.state_dir / "users.sqlite")
+    users.add_user("analyst-a", "analyst", PASSWORD, [])
+    users.add_user("duty-linyi", "duty_officer", PASSWORD, ["371300"])
+    users.add_user("duty-province", "duty_officer", PASSWORD, [])
+    people = [_event("person.registered", "371302", {
+        "national_id": make_national_id("371302", dt.date(1990, 1, 1), i),
+        "target_group": "employment_difficulty", "employment_status": "unemployed"})
+        for i in range(3)]  # fmt: skip
+    flags = [_flag("f-ly", "371300", "371302"), _flag("f-jn", "370100", "370102")]
+    produce(worker.bootstrap, worker.settings.topics.ingest_raw, encode([*people, *flags]))
+
+    anonymous = _client(clients, worker)
+    refused = anonymous.get("/api/alerts")
+    assert refused.status_code == 401 and "POST /api/session" in refused.json()["detail"]
+    wrong = anonymous.post("/api/session", json={"name": "analyst-a", "password": "nope"})
+    assert wrong.status_code == 401
+
+    province = _signed_in(clients, worker, "duty-province")
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and len(province.get("/api/alerts").json()) < 2:
+        time.sleep(0.2)
+    assert {a["region"] for a in province.get("/api/alerts").json()} == {"371300", "370100"}
+
+    # A city's duty officer sees only their city, and acts as themselves.
+    linyi = _signed_in(clients, worker, "duty-linyi")
+    [mine] = linyi.get("/api/alerts").json()
+    assert mine["region"] == "371300"
+    jinan_id = next(a["alert_id"] for a in province.get("/api/alerts").json()
+                    if a["region"] == "370100")  # fmt: skip
+    assert linyi.get(f"/api/alerts/{jinan_id}").status_code == 404
+    assert linyi.post(f"/api/alerts/{jinan_id}/ack", json={}).status_code == 404
+    acked = linyi.post(f"/api/alerts/{mine['alert_id']}/ack",
+                       json={"actor": "someone-else", "note": "处置中"})  # fmt: skip
+    assert acked.status_code == 200 and acked.json()["acknowledged_by"] == "duty-linyi"
+    assert [c["code"] for c in linyi.get("/api/overview/cities").json()] == ["371300"]
+
+    # An analyst reads but cannot act; small counts are suppressed.
+    analyst = _signed_in(clients, worker, "analyst-a")
+    me = analyst.get("/api/me").json()
+    assert me["role"] == "analyst" and "act:alerts" not in me["permissions"]
+    assert me["small_cells_suppressed"] is True
+    no = analyst.post(f"/api/alerts/{jinan_id}/ack", json={})
+    assert no.status_code == 403 and "analyst" in no.json()["detail"]
+    assert analyst.post("/api/ingest", json=people[0]).status_code == 403
+    cities = {c["code"]: c for c in analyst.get("/api/overview/cities").json()}
+    assert len(cities) == 16
+    assert cities["371300"]["persons"] == "<5"  # 3 registered: suppressed for analysts
+    every = {c["code"]: c for c in province.get("/api/overview/cities").json()}
+    assert every["371300"]["persons"] == 3
+
+    # The acknowledgement carries the signed-in user as its actor.
+    def acks() -> list[dict[str, Any]]:
+        timeline = province.get(f"/api/alerts/{mine['alert_id']}/timeline").json()
+        return [e for e in timeline if e["event_type"] == "alert.acknowledged"]
+
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not acks():
+        time.sleep(0.2)
+    [ack_event] = acks()
+    assert ack_event["actor"] == "duty-linyi"
+
+    # Source systems: an API key for ingest only.
+    key = users.add_key("civil-affairs")
+    feed = _client(clients, worker, headers={"X-API-Key": key})
+    good = _event("person.registered", "371311", {
+        "national_id": make_national_id("371311", dt.date(1991, 1, 1), 9),
+        "target_group": "employment_difficulty", "employment_status": "unemployed"})  # fmt: skip
+    assert feed.post("/api/ingest", json=good).status_code == 200
+    assert feed.get("/api/alerts").status_code == 403
+    users.disable_key("civil-affairs")
+    assert feed.post("/api/ingest", json=good).status_code == 401
+
+    # Disabling a user ends their session at once.
+    users.disable("duty-linyi")
+    assert linyi.get("/api/alerts").status_code == 401
+    assert anonymous.post("/api/session", json={"name": "duty-linyi",
+                          "password": PASSWORD}).status_code == 401  # fmt: skip
