@@ -60,6 +60,7 @@ class Host:
         self.dispatcher: Any = None
         self.playbooks: Any = None
         self.users = UserStore(settings.state_dir / "users.sqlite")
+        self.stopping = asyncio.Event()
         # whoever can read the state dir administers this worker (the CLI sends it)
         self.operator_token = operator_token(settings.state_dir)
         self._stop_projector = asyncio.Event()
@@ -267,6 +268,7 @@ async def serve(settings: Settings, on_ready: Callable[[Host], Any] | None = Non
         log_level="warning",
         lifespan="off",
         access_log=False,
+        timeout_graceful_shutdown=5,  # open live streams must not hold a stop up
     )
     server = _Server(config)
     server_task = asyncio.create_task(server.serve(), name="api")
@@ -282,6 +284,7 @@ async def serve(settings: Settings, on_ready: Callable[[Host], Any] | None = Non
     try:
         await stop.wait()
     finally:
+        host.stopping.set()  # live streams end
         server.should_exit = True
         await server_task
         watch.cancel()

@@ -1,0 +1,286 @@
+// EAMS console: province map and cities, trends, alert inbox, playbook board.
+// Simplified Chinese by default, English with one click; live updates over server-sent
+// events (/api/stream): when the projections change, the page refetches what it shows.
+"use strict";
+
+const I18N = {
+  zh: {
+    title: "山东省就业援助监测", overview: "总览", trends: "趋势", alerts: "预警",
+    playbooks: "应急预案", signin: "登录", signout: "退出", username: "用户名", password: "密码",
+    offline: "未连接", online: "实时", region: "地区", indicator: "指标", city: "城市",
+    laid_off: "7日裁员", registrations: "7日登记", temporary: "临时援助登记", claims: "失业保险申领",
+    disaster: "灾区", persons: "登记人员", level: "风险等级", none: "无", counties: "下辖区县",
+    level_col: "级别", summary: "摘要", status: "状态", since: "开始", report_due: "报告时限",
+    actions: "操作", ack: "确认", silence: "静默1小时", timeline: "时间线", activate: "启动",
+    decline: "否决", complete: "完成", approve: "审批通过", no_alerts: "暂无预警",
+    no_runs: "暂无预案", proposed: "待启动", active: "处置中", overdue: "逾期",
+    province: "全省", people_laid_off: "裁员人数", reg_temporary_assistance: "临时援助登记",
+    rolling: "7日合计", daily: "每日", wrong: "用户名或密码错误",
+    firing: "告警中", acknowledged: "已确认", silenced: "已静默", inhibited: "已抑制",
+    reason: "否决原因", enrolled: "已登记临时援助", paid: "已发放补贴",
+  },
+  en: {
+    title: "Shandong employment-assistance monitor", overview: "Overview", trends: "Trends",
+    alerts: "Alerts", playbooks: "Playbooks", signin: "Sign in", signout: "Sign out",
+    username: "User name", password: "Password", offline: "offline", online: "live",
+    region: "Region", indicator: "Indicator", city: "City", laid_off: "Laid off, 7d",
+    registrations: "Registered, 7d", temporary: "Temporary assistance", claims: "UI claims",
+    disaster: "Disaster areas", persons: "Registered persons", level: "Risk level",
+    none: "none", counties: "Counties", level_col: "Level", summary: "Summary",
+    status: "Status", since: "Since", report_due: "Report due", actions: "Actions",
+    ack: "Acknowledge", silence: "Silence 1 h", timeline: "Timeline", activate: "Activate",
+    decline: "Decline", complete: "Complete", approve: "Approve", no_alerts: "No alerts",
+    no_runs: "No playbook runs", proposed: "proposed", active: "active", overdue: "overdue",
+    province: "Province", people_laid_off: "People laid off",
+    reg_temporary_assistance: "Temporary-assistance registrations", rolling: "7-day sum",
+    daily: "daily", wrong: "Wrong user name or password", firing: "firing",
+    acknowledged: "acknowledged", silenced: "silenced", inhibited: "inhibited",
+    reason: "Reason to decline", enrolled: "enrolled", paid: "subsidies paid",
+  },
+};
+const LEVELS = { I: 4, II: 3, III: 2, IV: 1 };
+const COLOURS = ["#cfd8e3", "#1f77b4", "#e5c100", "#ff7f0e", "#d62728"];
+const LEVEL_NAMES = ["", "IV", "III", "II", "I"];
+const SEVERITY = { I: 4, II: 3, III: 2, IV: 1 };
+
+const state = { lang: localStorage.getItem("eams.lang") || "zh", me: null, tab: "overview",
+  names: {}, drill: null, map: null, trend: null, source: null, pending: null };
+
+const $ = (sel) => document.querySelector(sel);
+const t = (key) => (I18N[state.lang][key] ?? key);
+const may = (perm) => state.me && state.me.permissions.includes(perm);
+const name = (code) => {
+  const r = state.names[code];
+  return r ? (state.lang === "zh" ? r.name : (r.name_en || r.name)) : code;
+};
+
+async function api(path, options = {}) {
+  const response = await fetch(path, { credentials: "same-origin",
+    headers: { "Content-Type": "application/json" }, ...options });
+  if (response.status === 401) { showSignIn(); throw new Error("401"); }
+  const body = await response.json().catch(() => ({}));
+  if (!response.ok) { throw new Error(body.detail || response.statusText); }
+  return body;
+}
+
+function translate() {
+  document.documentElement.lang = state.lang === "zh" ? "zh-CN" : "en";
+  document.querySelectorAll("[data-i18n]").forEach((el) => { el.textContent = t(el.dataset.i18n); });
+  $("#lang").textContent = state.lang === "zh" ? "English" : "中文";
+  if (state.me) { $("#who").textContent = `${state.me.name} · ${state.me.role_label}`; }
+}
+
+function showSignIn() {
+  state.me = null;
+  if (state.source) { state.source.close(); state.source = null; }
+  $("#signin").hidden = false; $("#tabs").hidden = true; $("#signout").hidden = true;
+  ["overview", "trends", "alerts", "playbooks"].forEach((id) => { $("#" + id).hidden = true; });
+}
+
+async function signIn(event) {
+  event.preventDefault();
+  const form = new FormData(event.target);
+  const response = await fetch("/api/session", { method: "POST", credentials: "same-origin",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ name: form.get("name"), password: form.get("password") }) });
+  if (!response.ok) { $("#signin-error").textContent = t("wrong"); return; }
+  $("#signin-error").textContent = "";
+  await start();
+}
+
+async function start() {
+  state.me = await api("/api/me");
+  $("#signin").hidden = true; $("#tabs").hidden = false; $("#signout").hidden = false;
+  translate();
+  if (!state.map) {
+    const geo = await api("/api/geo/shandong");
+    echarts.registerMap("shandong", geo);
+    state.map = echarts.init($("#map"));
+    state.map.on("click", (p) => drill(p.name));
+  }
+  connect();
+  show(state.tab);
+}
+
+function connect() {
+  if (state.source) { return; }
+  const source = new EventSource("/api/stream");
+  source.addEventListener("open", () => { $("#live").className = "online"; $("#live").textContent = t("online"); });
+  source.addEventListener("error", () => { $("#live").className = "offline"; $("#live").textContent = t("offline"); });
+  source.addEventListener("change", () => schedule());
+  state.source = source;
+}
+
+function schedule() {  // coalesce bursts of changes into one refetch
+  if (state.pending) { return; }
+  state.pending = setTimeout(() => { state.pending = null; refresh().catch(console.error); }, 150);
+}
+
+function show(tab) {
+  state.tab = tab;
+  document.querySelectorAll("#tabs button").forEach((b) => b.classList.toggle("active", b.dataset.tab === tab));
+  ["overview", "trends", "alerts", "playbooks"].forEach((id) => { $("#" + id).hidden = id !== tab; });
+  refresh().catch(console.error);
+}
+
+async function refresh() {
+  if (!state.me) { return; }
+  if (state.tab === "overview") { await overview(); }
+  if (state.tab === "alerts") { await alerts(); }
+  if (state.tab === "playbooks") { await playbooks(); }
+  if (state.tab === "trends") { await trends(); }
+}
+
+function cityLevels(alertRows, cities) {
+  const level = {};
+  for (const a of alertRows) {
+    const city = a.city || a.region;
+    level[city] = Math.max(level[city] || 0, LEVELS[a.level] || 0);
+  }
+  for (const c of cities) {  // a flagged disaster area is a risk before any rule fires
+    level[c.code] = Math.max(level[c.code] || 0, SEVERITY[c.disaster_severity] || 0);
+  }
+  return level;
+}
+
+function arrow(now, before) {
+  if (now > before) { return ' <span class="up">▲</span>'; }
+  if (now < before) { return ' <span class="down">▼</span>'; }
+  return ' <span>→</span>';
+}
+
+async function overview() {
+  const [week, fortnight, alertRows] = await Promise.all([
+    api("/api/overview/cities?days=7"), api("/api/overview/cities?days=14"),
+    may("read:alerts") ? api("/api/alerts") : Promise.resolve([])]);
+  const prior = Object.fromEntries(fortnight.map((c) => [c.code, c]));
+  week.forEach((c) => { state.names[c.code] = c; });
+  const levels = cityLevels(alertRows, week);
+  state.map.setOption({
+    tooltip: { trigger: "item", formatter: (p) => `${name(p.name)}<br>${t("level")}: ${LEVEL_NAMES[p.value] || t("none")}` },
+    visualMap: { type: "piecewise", show: false, dimension: 0, pieces: COLOURS.map((color, i) => ({ value: i, color })) },
+    series: [{ type: "map", map: "shandong", nameProperty: "code", roam: false,
+      label: { show: true, formatter: (p) => name(p.name).replace(/市$/, ""), fontSize: 11 },
+      data: week.map((c) => ({ name: c.code, value: levels[c.code] || 0 })) }],
+  });
+  $("#legend").innerHTML = LEVEL_NAMES.map((l, i) => `<span style="background:${COLOURS[i]}">${l || t("none")}</span>`).join("");
+  const head = ["city", "laid_off", "registrations", "temporary", "claims", "disaster", "persons", "level"];
+  $("#cities thead").innerHTML = "<tr>" + head.map((h) => `<th>${t(h)}</th>`).join("") + "</tr>";
+  $("#cities tbody").innerHTML = week.map((c) => {
+    const before = prior[c.code] || {};
+    const laidBefore = (before.people_laid_off || 0) - (c.people_laid_off || 0);
+    const lv = LEVEL_NAMES[levels[c.code] || 0];
+    return `<tr class="clickable" data-code="${c.code}" data-level="${lv || "none"}">
+      <td>${name(c.code)}</td>
+      <td>${c.people_laid_off}${typeof c.people_laid_off === "number" ? arrow(c.people_laid_off, laidBefore) : ""}</td>
+      <td>${c.registrations}</td><td>${c.reg_temporary_assistance}</td><td>${c.claims}</td>
+      <td>${c.disaster_areas}</td><td>${c.persons}</td>
+      <td class="${lv ? "level-" + lv : ""}">${lv || t("none")}</td></tr>`;
+  }).join("");
+  document.querySelectorAll("#cities tbody tr").forEach((tr) => tr.addEventListener("click", () => drill(tr.dataset.code)));
+  if (state.drill) { await drill(state.drill); }
+}
+
+async function drill(code) {
+  state.drill = code;
+  const [children, values] = await Promise.all([api(`/api/regions/${code}/children`), api("/api/indicators")]);
+  const cols = ["people_laid_off_7d", "registrations_7d", "registrations_temporary_assistance_7d", "disaster_area"];
+  const labels = [t("laid_off"), t("registrations"), t("temporary"), t("disaster")];
+  $("#drill").hidden = false;
+  $("#drill-title").textContent = `${name(code)} · ${t("counties")}`;
+  $("#counties thead").innerHTML = `<tr><th>${t("region")}</th>` + labels.map((l) => `<th>${l}</th>`).join("") + "</tr>";
+  $("#counties tbody").innerHTML = children.map((r) => "<tr><td>" + (state.lang === "zh" ? r.name : r.name_en || r.name) + "</td>"
+    + cols.map((k) => `<td>${((values[k] || {})[r.code]) ?? 0}</td>`).join("") + "</tr>").join("");
+}
+
+async function alerts() {
+  const rows = await api("/api/alerts");
+  const head = ["level_col", "region", "summary", "status", "since", "report_due", "actions"];
+  $("#alert-table thead").innerHTML = "<tr>" + head.map((h) => `<th>${t(h)}</th>`).join("") + "</tr>";
+  if (!rows.length) { $("#alert-table tbody").innerHTML = `<tr><td colspan="7">${t("no_alerts")}</td></tr>`; return; }
+  const act = may("act:alerts");
+  $("#alert-table tbody").innerHTML = rows.map((a) => `<tr data-alert="${a.alert_id}">
+    <td class="level-${a.level}">${a.level}</td><td>${a.region}</td><td>${a.summary}</td>
+    <td>${t(a.status)}</td><td>${String(a.firing_since).slice(0, 16)}</td>
+    <td class="${a.report_overdue ? "error" : ""}">${a.report_due ? String(a.report_due).slice(0, 16) : ""}</td>
+    <td>${act && a.status === "firing" ? `<button class="act ack">${t("ack")}</button> <button class="act silence">${t("silence")}</button>` : ""}
+      <button class="act show">${t("timeline")}</button></td></tr>`).join("");
+  document.querySelectorAll("#alert-table tbody tr").forEach((tr) => {
+    const id = tr.dataset.alert;
+    tr.querySelector(".ack")?.addEventListener("click", async () => { await api(`/api/alerts/${encodeURIComponent(id)}/ack`, { method: "POST", body: "{}" }); await alerts(); });
+    tr.querySelector(".silence")?.addEventListener("click", async () => { await api(`/api/alerts/${encodeURIComponent(id)}/silence`, { method: "POST", body: JSON.stringify({ minutes: 60 }) }); await alerts(); });
+    tr.querySelector(".show")?.addEventListener("click", async () => {
+      const events = await api(`/api/alerts/${encodeURIComponent(id)}/timeline`);
+      $("#alert-timeline").hidden = false;
+      $("#alert-timeline").textContent = events.map((e) => `${String(e.occurred_at).slice(0, 19)}  ${e.event_type}  ${e.actor}`).join("\n");
+    });
+  });
+}
+
+async function playbooks() {
+  const runs = (await api("/api/playbook-runs")).filter((r) => r.status === "proposed" || r.status === "active");
+  if (!runs.length) { $("#runs").innerHTML = `<p>${t("no_runs")}</p>`; return; }
+  const details = await Promise.all(runs.map((r) => api(`/api/playbook-runs/${encodeURIComponent(r.run_id)}`)));
+  const act = may("act:playbooks");
+  $("#runs").innerHTML = details.map((r) => `<div class="run" data-run="${r.run_id}">
+    <h3>${r.title} · ${name(r.area)} · ${r.level} · ${t(r.status)}</h3>
+    ${act && r.status === "proposed" ? `<button class="act activate">${t("activate")}</button> <button class="act decline">${t("decline")}</button>` : ""}
+    <p>${t("enrolled")}: ${r.outcomes.people_enrolled} · ${t("paid")}: ${r.outcomes.subsidies_paid}</p>
+    ${(r.steps || []).map((s) => `<div class="step ${s.overdue ? "overdue" : ""}" data-step="${s.step_id}">
+      <span>${s.status === "completed" ? "✔" : "·"}</span><span>${s.title}</span>
+      <span>${s.owner_title}</span><span>${String(s.due_at || "").slice(0, 16)}</span>
+      ${s.overdue ? `<span>${t("overdue")}</span>` : ""}
+      ${act && s.status !== "completed" && !s.action && r.status === "active" ? `<button class="act complete">${s.approval ? t("approve") : t("complete")}</button>` : ""}
+    </div>`).join("")}</div>`).join("");
+  document.querySelectorAll(".run").forEach((el) => {
+    const id = encodeURIComponent(el.dataset.run);
+    el.querySelector(".activate")?.addEventListener("click", async () => { await api(`/api/playbook-runs/${id}/activate`, { method: "POST", body: "{}" }); await playbooks(); });
+    el.querySelector(".decline")?.addEventListener("click", async () => {
+      const reason = prompt(t("reason")); if (!reason) { return; }
+      await api(`/api/playbook-runs/${id}/decline`, { method: "POST", body: JSON.stringify({ reason }) }); await playbooks();
+    });
+    el.querySelectorAll(".complete").forEach((b) => b.addEventListener("click", async () => {
+      const step = b.closest(".step").dataset.step;
+      await api(`/api/playbook-runs/${id}/steps/${step}/complete`, { method: "POST", body: "{}" }); await playbooks();
+    }));
+  });
+}
+
+async function trends() {
+  const regionSel = $("#trend-region");
+  if (!regionSel.options.length) {
+    const cities = await api("/api/overview/cities?days=7");
+    cities.forEach((c) => { state.names[c.code] = c; });
+    regionSel.innerHTML = (state.me.regions.length ? "" : `<option value="370000">${t("province")}</option>`)
+      + cities.map((c) => `<option value="${c.code}">${name(c.code)}</option>`).join("");
+    $("#trend-indicator").innerHTML = ["people_laid_off", "registrations", "reg_temporary_assistance", "claims"]
+      .map((k) => `<option value="${k}">${t(k === "registrations" ? "registrations" : k === "claims" ? "claims" : k)}</option>`).join("");
+    regionSel.onchange = trends; $("#trend-indicator").onchange = trends;
+  }
+  const column = $("#trend-indicator").value;
+  const data = await api(`/api/trends?region=${regionSel.value}&days=60`);
+  const daily = data.days.map((d) => d[column]);
+  const rolling = daily.map((_, i) => daily.slice(Math.max(0, i - 6), i + 1).reduce((a, b) => a + (typeof b === "number" ? b : 0), 0));
+  state.trend = state.trend || echarts.init($("#trend-chart"));
+  state.trend.setOption({
+    tooltip: { trigger: "axis" }, legend: {},
+    xAxis: { type: "category", data: data.days.map((d) => d.day) }, yAxis: { type: "value" },
+    series: [
+      { name: t("daily"), type: "bar", data: daily },
+      { name: t("rolling"), type: "line", data: rolling,
+        markLine: { symbol: "none", data: (data.thresholds[column] || []).map((th) => ({ yAxis: th.enter, name: th.level,
+          lineStyle: { color: COLOURS[SEVERITY[th.level]] }, label: { formatter: th.level } })) } },
+    ],
+  }, true);
+}
+
+$("#signin-form").addEventListener("submit", signIn);
+$("#lang").addEventListener("click", () => {
+  state.lang = state.lang === "zh" ? "en" : "zh";
+  localStorage.setItem("eams.lang", state.lang);
+  translate(); refresh().catch(console.error);
+});
+$("#signout").addEventListener("click", async () => { await fetch("/api/session", { method: "DELETE", credentials: "same-origin" }); showSignIn(); });
+document.querySelectorAll("#tabs button").forEach((b) => b.addEventListener("click", () => show(b.dataset.tab)));
+translate();
+start().catch(() => showSignIn());

@@ -1,0 +1,181 @@
+"""The web console (``/console/``) and the reads only it needs: the map, daily trends,
+region children, and the live stream of changes (server-sent events).
+
+The page itself is static (``console/index.html``, ``app.js``, ``style.css``); ECharts comes
+from npm (``console/node_modules``, installed by ``scripts/setup``), never copied in by hand.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+from collections.abc import AsyncIterator
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import FileResponse, RedirectResponse, Response, StreamingResponse
+
+from eams.api_auth import guard, in_scope, suppressed
+from eams.auth import Principal
+from projections.client import run
+
+if TYPE_CHECKING:
+    from eams.runtime import Host
+
+CONSOLE = Path(__file__).resolve().parents[1] / "console"
+ECHARTS = CONSOLE / "node_modules" / "echarts" / "dist" / "echarts.min.js"
+GEOJSON = Path(__file__).resolve().parents[1] / "events" / "reference"
+ASSETS = {"app.js": "text/javascript", "style.css": "text/css", "index.html": "text/html"}
+#: The change stream looks for new projected rows this often; a change reaches the page
+#: within this interval plus the page's own refetch.
+STREAM_TICK = 0.25
+HEARTBEAT = 15.0
+TREND_COLUMNS = ("people_laid_off", "registrations", "reg_temporary_assistance", "claims")
+#: Rules' indicators over 7 days whose thresholds a trend of daily facts can show.
+TREND_INDICATORS = {
+    "people_laid_off": "people_laid_off_7d",
+    "reg_temporary_assistance": "registrations_temporary_assistance_7d",
+}
+
+
+@cache
+def shandong_map() -> dict[str, Any]:
+    """The cities of Shandong as GeoJSON, with the pre-2019 Laiwu polygon (371200, merged
+    into Jinan in 2019) drawn as part of Jinan."""
+    doc: dict[str, Any] = json.loads((GEOJSON / "shandong_prefectures.geojson").read_text())
+    features = {f["properties"]["adcode"]: f for f in doc["features"]}
+    laiwu = features.pop("371200")
+    jinan = features["370100"]
+    polygons = []
+    for feature in (jinan, laiwu):
+        geometry = feature["geometry"]
+        if geometry["type"] == "Polygon":
+            polygons.append(geometry["coordinates"])
+        else:
+            polygons.extend(geometry["coordinates"])
+    jinan["geometry"] = {"type": "MultiPolygon", "coordinates": polygons}
+    for code, feature in features.items():
+        feature["properties"]["code"] = code
+    return {"type": "FeatureCollection", "features": list(features.values())}
+
+
+def router(host: Host) -> APIRouter:
+    """The console's routes."""
+    api = APIRouter(tags=["console 控制台"])
+    need = guard(host)
+
+    @api.get("/", include_in_schema=False)
+    async def root() -> RedirectResponse:
+        return RedirectResponse("/console/")
+
+    @api.get("/console/", include_in_schema=False)
+    async def page() -> FileResponse:
+        return FileResponse(CONSOLE / "index.html", media_type="text/html")
+
+    @api.get("/console/{name}", include_in_schema=False)
+    async def asset(name: str) -> Response:
+        if name == "echarts.min.js":
+            if not ECHARTS.exists():
+                raise HTTPException(
+                    503, "ECharts is not installed: run scripts/setup (npm ci in console/)"
+                )
+            return FileResponse(ECHARTS, media_type="text/javascript")
+        if name not in ASSETS:
+            raise HTTPException(404, f"no console file {name!r}")
+        return FileResponse(CONSOLE / name, media_type=ASSETS[name])
+
+    @api.get("/api/geo/shandong", summary="Map of Shandong's cities (GeoJSON)")
+    async def geo(who: Principal = need("read:overview")) -> dict[str, Any]:
+        """The 16 cities; the old Laiwu polygon is part of Jinan."""
+        return shandong_map()
+
+    @api.get("/api/regions/{code}/children", summary="Regions under a region")
+    async def children(code: str, who: Principal = need("read:overview")) -> list[dict[str, Any]]:
+        """Counties of a city (or cities of the province), with names in both languages."""
+        if host.primary.get(code) is None:
+            raise HTTPException(404, f"no region {code!r}; see `eams regions list`")
+        return [
+            {"code": r.code, "name": r.name, "name_en": r.name_en, "level": r.level}
+            for r in host.primary.children(code)
+            if in_scope(who, r.code, host.primary.city_of(r.code))
+        ]
+
+    @api.get("/api/trends", summary="Daily facts of a region, with the rules' thresholds")
+    async def trends(
+        region: str, days: int = 60, who: Principal = need("read:overview")
+    ) -> dict[str, Any]:
+        """Per day: people laid off, registrations (all and temporary assistance), claims;
+        with the enter thresholds of the rules that judge their 7-day sums at this region's
+        level, to draw as lines."""
+        found = host.primary.get(region)
+        if found is None:
+            raise HTTPException(404, f"no region {region!r}")
+        if not in_scope(who, region, host.primary.city_of(region)):
+            raise HTTPException(403, f"region {region} is outside your regions")
+        days = max(7, min(days, 400))
+        since = dt.date.today() - dt.timedelta(days=days - 1)
+        where = {"city": "city = {r:String}", "county": "region = {r:String}"}.get(
+            found.level, "1 = 1"
+        )
+        sums = ", ".join(f"sum({c}) AS {c}" for c in TREND_COLUMNS)
+        rows = await run(
+            host.store.dicts,
+            f"SELECT day, {sums} FROM region_daily_facts WHERE day >= {{s:Date}} AND {where} "
+            "GROUP BY day ORDER BY day",
+            {"s": since, "r": region},
+        )
+        thresholds: dict[str, list[dict[str, Any]]] = {}
+        rules = host.evaluator.rules.rules if host.evaluator is not None else ()
+        for column, indicator in TREND_INDICATORS.items():
+            for rule in rules:
+                if (
+                    rule.indicator == indicator
+                    and rule.kind == "absolute"
+                    and (rule.scope.covers(region, host.primary))
+                ):
+                    thresholds[column] = [
+                        {"level": level, "enter": t.enter, "rule": rule.id}
+                        for level, t in rule.levels.items()
+                    ]
+        series = [{"day": str(r["day"]), **{c: int(r[c]) for c in TREND_COLUMNS}} for r in rows]
+        return {
+            "region": region,
+            "name": found.name,
+            "name_en": found.name_en,
+            "since": since.isoformat(),
+            "days": suppressed(who, series),
+            "thresholds": thresholds,
+        }
+
+    @api.get("/api/stream", summary="Live changes (server-sent events)")
+    async def stream(request: Request, who: Principal = need("read:overview")) -> Response:
+        """``event: change`` whenever the projections changed (new rows projected: events,
+        alerts, playbook steps …), at most every 0.25 s; a comment every 15 s keeps the
+        connection open. The page refetches what it shows."""
+
+        async def changes() -> AsyncIterator[bytes]:
+            last = -1
+            quiet = 0.0
+            yield b"retry: 1000\n\n"
+            while not host.stopping.is_set() and not await request.is_disconnected():
+                rows = host.projector.stats.rows
+                if rows != last:
+                    last = rows
+                    quiet = 0.0
+                    yield f"event: change\ndata: {json.dumps({'rows': rows})}\n\n".encode()
+                elif quiet >= HEARTBEAT:
+                    quiet = 0.0
+                    yield b": keep-alive\n\n"
+                await asyncio.sleep(STREAM_TICK)
+                quiet += STREAM_TICK
+
+        return StreamingResponse(
+            changes(),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+        )
+
+    return api

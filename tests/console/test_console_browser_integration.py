@@ -1,0 +1,133 @@
+"""The console in headless Chromium (Debian's package, driven by Playwright for Python)
+against a real worker on the embedded default, with the flood as a timeline:
+
+- the map shows the 16 cities, the table lists them;
+- a disaster flag for 临沂市 recolours it without a reload;
+- the duty officer acknowledges the alert from the inbox;
+- an analyst sees no acknowledge button, and the API answers 403 when one tries.
+
+Screenshots are kept in test-artifacts/console/.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from helpers import encode, produce
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from eams.auth import UserStore
+from events.envelope import SHANGHAI
+
+pytestmark = pytest.mark.integration
+ARTIFACTS = Path(__file__).parents[2] / "test-artifacts" / "console"
+PASSWORD = "correct horse battery"
+RULES = """rules:
+  - id: disaster-city
+    title: 灾区 / Disaster area
+    indicator: disaster_area
+    kind: absolute
+    scope: {level: city}
+    levels:
+      IV: {enter: 1, exit: 1}
+      III: {enter: 2, exit: 2}
+      II: {enter: 3, exit: 3}
+      I: {enter: 4, exit: 4}
+"""
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield browser
+        browser.close()
+
+
+def _sign_in(browser: Browser, base: str, name: str) -> Page:
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(f"{base}/console/")
+    page.fill("input[name=name]", name)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("#signin-form button[type=submit]")
+    page.wait_for_selector("#cities tbody tr[data-code]")
+    return page
+
+
+def _flag() -> dict[str, Any]:
+    now = dt.datetime.now(SHANGHAI).isoformat()
+    return {"event_id": str(uuid.uuid4()), "event_type": "disaster_area.flagged",
+            "schema_version": 1, "occurred_at": now, "recorded_at": now, "region": "371300",
+            "source": "test", "actor": "tester", "payload": {
+                "disaster_id": "flood-ui", "kind": "natural_disaster", "severity": "II",
+                "regions": ["371302", "371311"], "title": "临沂洪涝",
+                "period_start": dt.date.today().isoformat()}}  # fmt: skip
+
+
+def test_map_live_recolour_ack_and_roles(
+    worker_factory: Any, tmp_path: Path, browser: Browser
+) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    (tmp_path / "rules.yaml").write_text(RULES)
+    worker = worker_factory(EAMS_RULES=str(tmp_path / "rules.yaml"), EAMS_RISK_INTERVAL="0.3")
+    users = UserStore(worker.state_dir / "users.sqlite")
+    users.add_user("duty-a", "duty_officer", PASSWORD, [])
+    users.add_user("analyst-a", "analyst", PASSWORD, [])
+    base = str(worker.api.base_url).rstrip("/")
+
+    duty = _sign_in(browser, base, "duty-a")
+    assert duty.locator("#cities tbody tr[data-code]").count() == 16
+    regions = duty.evaluate(
+        "echarts.getInstanceByDom(document.getElementById('map')).getOption().series[0].data.length"
+    )
+    assert regions == 16
+    duty.wait_for_selector("#live.online")
+    assert duty.get_attribute("tr[data-code='371300']", "data-level") == "none"
+    duty.evaluate("window.__no_reload = true")
+    duty.screenshot(path=str(ARTIFACTS / "1-overview.png"))
+
+    # (Playwright's sync API owns this thread's event loop: produce from another thread)
+    sender = threading.Thread(target=produce, args=(
+        worker.bootstrap, worker.settings.topics.ingest_raw, encode([_flag()])))  # fmt: skip
+    sender.start()
+    sender.join()
+    began = time.monotonic()
+    duty.wait_for_selector("tr[data-code='371300'][data-level='II']", timeout=2000)
+    took = time.monotonic() - began
+    assert duty.evaluate("window.__no_reload") is True  # the same page, not reloaded
+    colour = duty.evaluate(
+        "echarts.getInstanceByDom(document.getElementById('map')).getOption()"
+        ".series[0].data.find(d => d.name === '371300').value"
+    )
+    assert colour == 3  # orange (II)
+    duty.screenshot(path=str(ARTIFACTS / "2-flood-recoloured.png"))
+    print(f"recoloured {took:.2f} s after the flag was appended")
+
+    # The alert inbox: the duty officer acknowledges.
+    duty.click("#tabs button[data-tab=alerts]")
+    duty.wait_for_selector("#alert-table tbody tr[data-alert] button.ack", timeout=15000)
+    duty.click("#alert-table tbody tr[data-alert] button.ack")
+    duty.wait_for_selector("#alert-table tbody tr[data-alert]:not(:has(button.ack))")
+    alert_id = duty.get_attribute("#alert-table tbody tr[data-alert]", "data-alert")
+    assert worker.api.get(f"/api/alerts/{alert_id}").json()["acknowledged_by"] == "duty-a"
+    duty.screenshot(path=str(ARTIFACTS / "3-acknowledged.png"))
+
+    # An analyst: no button, and the API says no.
+    analyst = _sign_in(browser, base, "analyst-a")
+    analyst.click("#tabs button[data-tab=alerts]")
+    analyst.wait_for_selector("#alert-table tbody tr[data-alert]")
+    assert analyst.locator("button.ack").count() == 0
+    refused = analyst.request.post(f"{base}/api/alerts/{alert_id}/ack", data={})
+    assert refused.status == 403
+    analyst.click("#lang")
+    assert analyst.locator("#tabs button[data-tab=alerts]").inner_text() == "Alerts"
+    analyst.screenshot(path=str(ARTIFACTS / "4-analyst-english.png"))
