@@ -173,7 +173,8 @@ def create_api(host: Host) -> FastAPI:
                     f"(EAMS_REGION_HIERARCHY={host.settings.region_hierarchy})",
                 )
             reference = load_reference(hierarchy)
-        rows = await run(queries.city_overview, host.store, reference, since)
+        persons = await host.persons_per_city() if reference is host.primary else None
+        rows = await run(queries.city_overview, host.store, reference, since, persons)
         return suppressed(who, [r for r in rows if in_scope(who, r["code"])])
 
     @api.get("/api/disaster-areas", summary="Regions currently flagged as disaster areas")

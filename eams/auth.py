@@ -145,6 +145,14 @@ class UserStore:
         except sqlite3.IntegrityError as exc:
             raise AuthError(f"user {name!r} exists; pick another name") from exc
 
+    def reset_user(self, name: str, role: str, password: str, regions: list[str]) -> None:
+        """Create the user, or give an existing one this role, regions and password (the
+        demo account, on every demo start)."""
+        with self._db() as db:
+            db.execute("DELETE FROM users WHERE name = ?", (name,))
+            db.execute("DELETE FROM sessions WHERE name = ?", (name,))
+        self.add_user(name, role, password, regions)
+
     def users(self) -> list[dict[str, object]]:
         """Every user (never the hash)."""
         with self._db() as db:

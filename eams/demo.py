@@ -222,9 +222,13 @@ def run_demo(
         worker = start_worker(settings, log)
     client = ApiClient(settings)
     seed = seed if seed is not None else int(time.time())
+    password = demo_account(settings)
     console.print(
-        f"[bold]EAMS demo 演示[/] — worker API {settings.api_url}/docs · seed {seed} · "
-        f"{count:,} events at {rate:.0f}/s · flood in 临沂市 Linyi after {int(count * 0.4):,}"
+        f"[bold]EAMS demo 演示[/] — seed {seed} · {count:,} events at {rate:.0f}/s · "
+        f"flood in 临沂市 Linyi after {int(count * 0.4):,}\n"
+        f"[bold]console 控制台[/] {settings.api_url}/console/ — sign in as "
+        f"[bold]demo[/] / [bold]{password}[/] (admin: acknowledge alerts, activate playbooks) · "
+        f"API docs {settings.api_url}/docs"
     )
     progress = {"sent": 0}
 
@@ -283,6 +287,17 @@ def run_demo(
         "\ndemo stopped; the event log and projections stay in "
         f"{settings.state_dir} (eams run serves them again)"
     )
+
+
+def demo_account(settings: Settings) -> str:
+    """(Re)create the ``demo`` user (administrator) with a fresh password; returns it."""
+    import secrets
+
+    from eams.auth import UserStore
+
+    password = secrets.token_urlsafe(9)
+    UserStore(settings.state_dir / "users.sqlite").reset_user("demo", "admin", password, [])
+    return password
 
 
 def playbook_lines(client: ApiClient) -> list[str]:

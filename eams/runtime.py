@@ -42,6 +42,10 @@ class _Server(uvicorn.Server):
         yield
 
 
+#: Seconds a per-city count of registered persons may be served before it is recomputed.
+PERSONS_TTL = 10.0
+
+
 class Host:
     """The parts of a running ``eams run`` process, shared by the API."""
 
@@ -61,6 +65,8 @@ class Host:
         self.playbooks: Any = None
         self.users = UserStore(settings.state_dir / "users.sqlite")
         self.stopping = asyncio.Event()
+        self._persons: tuple[float, dict[str, int]] | None = None
+        self._persons_task: asyncio.Task[None] | None = None
         # whoever can read the state dir administers this worker (the CLI sends it)
         self.operator_token = operator_token(settings.state_dir)
         self._stop_projector = asyncio.Event()
@@ -110,6 +116,26 @@ class Host:
         await self._alert_producer.send_and_wait(
             self.settings.topics.events, envelope.to_json(), key=key.encode()
         )
+
+    async def persons_per_city(self) -> dict[str, int]:
+        """Registered persons per city, at most ``PERSONS_TTL`` seconds old: a stale figure
+        is served at once while a fresh one is computed in the background."""
+        from projections.queries import persons_per_city
+
+        now = asyncio.get_running_loop().time()
+        if self._persons is None:
+            self._persons = (now, await run(persons_per_city, self.store))
+        elif now - self._persons[0] > PERSONS_TTL and self._persons_task is None:
+
+            async def refresh() -> None:
+                try:
+                    found = await run(persons_per_city, self.store)
+                    self._persons = (asyncio.get_running_loop().time(), found)
+                finally:
+                    self._persons_task = None
+
+            self._persons_task = asyncio.create_task(refresh())
+        return self._persons[1]
 
     def caught_up(self) -> bool:
         """True when the projector has projected everything the log held when it started
