@@ -4,7 +4,9 @@ against a real worker on the embedded default, with the flood as a timeline:
 - the map shows the 16 cities, the table lists them;
 - a disaster flag for 临沂市 recolours it without a reload;
 - the duty officer acknowledges the alert from the inbox;
-- an analyst sees no acknowledge button, and the API answers 403 when one tries.
+- an analyst sees no acknowledge button, and the API answers 403 when one tries;
+- the flood proposes the natural-disaster playbook on the board; the incident team
+  activates it from the page.
 
 Screenshots are kept in test-artifacts/console/.
 """
@@ -82,6 +84,7 @@ def test_map_live_recolour_ack_and_roles(
     users = UserStore(worker.state_dir / "users.sqlite")
     users.add_user("duty-a", "duty_officer", PASSWORD, [])
     users.add_user("analyst-a", "analyst", PASSWORD, [])
+    users.add_user("incident-a", "incident_team", PASSWORD, [])
     base = str(worker.api.base_url).rstrip("/")
 
     duty = _sign_in(browser, base, "duty-a")
@@ -131,3 +134,19 @@ def test_map_live_recolour_ack_and_roles(
     analyst.click("#lang")
     assert analyst.locator("#tabs button[data-tab=alerts]").inner_text() == "Alerts"
     analyst.screenshot(path=str(ARTIFACTS / "4-analyst-english.png"))
+
+    # The board: the flood proposed the natural-disaster playbook for Linyi; the incident
+    # team activates it from the page (the duty officer has no such button).
+    duty.click("#tabs button[data-tab=playbooks]")
+    duty.wait_for_selector(".run[data-run^='natural_disaster:371300']", timeout=15000)
+    assert duty.locator("button.activate").count() == 0
+    incident = _sign_in(browser, base, "incident-a")
+    incident.click("#tabs button[data-tab=playbooks]")
+    incident.click(".run[data-run^='natural_disaster:371300'] button.activate")
+    incident.wait_for_selector(
+        ".run[data-run^='natural_disaster:371300'] .step[data-step='assess']"
+    )
+    run_id = incident.get_attribute(".run[data-run^='natural_disaster:371300']", "data-run")
+    state = worker.api.get(f"/api/playbook-runs/{run_id}").json()
+    assert state["status"] == "active"
+    incident.screenshot(path=str(ARTIFACTS / "5-playbook-activated.png"))
