@@ -36,6 +36,10 @@ class Rejected:
     reason: str
 
 
+#: Event types EAMS decides itself (one writer each): a source system may not append them.
+SYSTEM_PREFIXES = ("alert.", "notification.", "silence.", "playbook.", "risk.")
+
+
 def process_raw(
     raw: bytes, *, reference: RegionReference, secret: bytes, line: int | None = None
 ) -> Accepted | Rejected:
@@ -44,6 +48,14 @@ def process_raw(
         envelope = parse_event(raw, reference=reference, line=line)
     except EventRejectedError as exc:
         return Rejected(field=exc.field, reason=str(exc))
+    if envelope.event_type.startswith(SYSTEM_PREFIXES):
+        where = f"line {line}: " if line is not None else ""
+        return Rejected(
+            field="event_type",
+            reason=f"{where}event_type: {envelope.event_type!r} is recorded by EAMS itself "
+            "(alerts, notifications, silences, playbook runs, risk levels); use the API or "
+            "CLI command that decides it (e.g. eams alerts ack, eams playbooks activate)",
+        )
     key, value = pseudonymised_json(envelope, secret)
     return Accepted(
         event_id=envelope.event_id, event_type=envelope.event_type, key=key, value=value

@@ -165,3 +165,19 @@ def test_raw_key_digests_what_has_no_event_id(raw: bytes) -> None:
     assert len(key) == 32
     assert raw_key(raw) == key
     assert raw_key(raw + b" ") != key
+
+
+@pytest.mark.parametrize(
+    ("event_type", "payload"),
+    [
+        ("alert.acknowledged", {"alert_id": "a1", "note": "forged"}),
+        ("playbook.activated", {"run_id": "r1", "playbook_id": "natural_disaster"}),
+        ("notification.sent", {"notification_id": "n1", "channel": "email", "recipient": "x"}),
+    ],
+)
+def test_sources_cannot_append_what_eams_decides_itself(
+    event_type: str, payload: dict[str, Any], shandong: RegionReference
+) -> None:
+    got = run(registration(event_type=event_type, payload=payload), shandong, line=3)
+    assert isinstance(got, Rejected) and got.field == "event_type"
+    assert "recorded by EAMS itself" in got.reason and got.reason.startswith("line 3: ")
