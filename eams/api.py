@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from eams.api_auth import guard, in_scope, session_router, suppressed
-from eams.auth import Principal
+from eams.auth import Principal, suppress
 from events.envelope import SHANGHAI
 from events.regions import load_reference
 from projections import alert_queries, queries
@@ -194,16 +194,25 @@ def create_api(host: Host) -> FastAPI:
     ) -> dict[str, Any]:
         """The values the last evaluation used (indicator -> region -> value)."""
         values = host.evaluator.values if host.evaluator is not None else {}
+        from projections.indicators import SUMMED
+
+        def shown(name: str, value: Any) -> Any:  # counts under 5 hidden from analysts
+            if who.suppress_small_cells and name in SUMMED:
+                return suppress(value, counts=True)
+            return value
+
         if region:
             if not in_scope(who, region, host.primary.city_of(region)):
                 raise HTTPException(403, f"region {region} is outside your regions")
-            return {name: per.get(region) for name, per in values.items()}
-        if who.regions:
-            return {
-                name: {r: v for r, v in per.items() if in_scope(who, r, host.primary.city_of(r))}
-                for name, per in values.items()
+            return {name: shown(name, per.get(region)) for name, per in values.items()}
+        return {
+            name: {
+                r: shown(name, v)
+                for r, v in per.items()
+                if in_scope(who, r, host.primary.city_of(r))
             }
-        return dict(values)
+            for name, per in values.items()
+        }
 
     @api.get("/api/alerts", summary="Alerts (filter by region, level, status)")
     async def alerts(

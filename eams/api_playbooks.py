@@ -191,6 +191,7 @@ def router(host: Host) -> APIRouter:
         """The run as its writer knows it, with the figures of its outcomes."""
         existing(run_id, who)
         outcomes = await run(playbook_queries.run_outcomes, host.store, run_id)
+        [outcomes] = suppressed(who, [outcomes])  # counts under 5 hidden from analysts
         return describe(run_id) | {"outcomes": outcomes}
 
     @api.get("/api/playbook-runs/{run_id}/timeline", summary="A run's events and outcomes")

@@ -268,8 +268,10 @@ def read_operator_token(state_dir: Path) -> str | None:
         return None
 
 
-def suppress(value: object) -> object:
-    """Small-cell suppression: a count from 1 to 4 becomes "<5"."""
-    if isinstance(value, int) and not isinstance(value, bool) and 0 < value < SMALL_CELL:
+def suppress(value: object, *, counts: bool = False) -> object:
+    """Small-cell suppression: a count from 1 to 4 becomes "<5" (``counts``: a float that
+    holds a count, as indicator values do, is treated the same)."""
+    number = isinstance(value, int) or (counts and isinstance(value, float))
+    if number and not isinstance(value, bool) and 0 < value < SMALL_CELL:  # type: ignore[operator]
         return f"<{SMALL_CELL}"
     return value

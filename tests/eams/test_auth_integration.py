@@ -122,6 +122,10 @@ def test_roles_scopes_suppression_and_keys(
     assert cities["371300"]["persons"] == "<5"  # 3 registered: suppressed for analysts
     every = {c["code"]: c for c in province.get("/api/overview/cities").json()}
     assert every["371300"]["persons"] == 3
+    seen = analyst.get("/api/indicators", params={"region": "371302"}).json()
+    assert seen["registrations_7d"] == "<5"
+    assert province.get("/api/indicators", params={"region": "371302"}).json()[
+        "registrations_7d"] == 3.0  # fmt: skip
 
     # The acknowledgement carries the signed-in user as its actor.
     def acks() -> list[dict[str, Any]]:
