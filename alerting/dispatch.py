@@ -160,11 +160,13 @@ class Dispatcher:
     async def restore(self) -> None:
         """Remember what was already delivered and what is inhibited (from the log, via the
         projections); notify firing alerts that no message ever reached."""
-        self.sent = await run(alert_queries.sent_notifications, self.store)
+        # merged, not replaced: the evaluator may already have handed over transitions
+        self.sent |= await run(alert_queries.sent_notifications, self.store)
         await self.refresh_silences()
+        self.runs = await run(active_runs, self.store)
         now = self.now()
         rows = await run(alert_queries.list_alerts, self.store, now, status="open")
-        self.inhibited = {r["alert_id"] for r in rows if r["status"] == "inhibited"}
+        self.inhibited |= {r["alert_id"] for r in rows if r["status"] == "inhibited"}
         notified = await run(alert_queries.notified_alerts, self.store)
         for row in rows:
             if row["status"] != "firing" or row["alert_id"] in notified:

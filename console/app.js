@@ -47,6 +47,8 @@ const state = { lang: localStorage.getItem("eams.lang") || "zh", me: null, tab: 
   names: {}, drill: null, map: null, trend: null, source: null, pending: null };
 
 const $ = (sel) => document.querySelector(sel);
+// Everything from the server goes through esc() before it reaches innerHTML.
+const esc = (value) => String(value ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
 const t = (key) => (I18N[state.lang][key] ?? key);
 const may = (perm) => state.me && state.me.permissions.includes(perm);
 const name = (code) => {
@@ -171,10 +173,10 @@ async function overview() {
     const laidBefore = (before.people_laid_off || 0) - (c.people_laid_off || 0);
     const lv = LEVEL_NAMES[levels[c.code] || 0];
     return `<tr class="clickable" data-code="${c.code}" data-level="${lv || "none"}">
-      <td>${name(c.code)}</td>
-      <td>${c.people_laid_off}${typeof c.people_laid_off === "number" ? arrow(c.people_laid_off, laidBefore) : ""}</td>
-      <td>${c.registrations}</td><td>${c.reg_temporary_assistance}</td><td>${c.claims}</td>
-      <td>${c.disaster_areas}</td><td>${c.persons}</td>
+      <td>${esc(name(c.code))}</td>
+      <td>${esc(c.people_laid_off)}${typeof c.people_laid_off === "number" ? arrow(c.people_laid_off, laidBefore) : ""}</td>
+      <td>${esc(c.registrations)}</td><td>${esc(c.reg_temporary_assistance)}</td><td>${esc(c.claims)}</td>
+      <td>${esc(c.disaster_areas)}</td><td>${esc(c.persons)}</td>
       <td class="${lv ? "level-" + lv : ""}">${lv || t("none")}</td></tr>`;
   }).join("");
   document.querySelectorAll("#cities tbody tr").forEach((tr) => tr.addEventListener("click", () => drill(tr.dataset.code)));
@@ -189,8 +191,8 @@ async function drill(code) {
   $("#drill").hidden = false;
   $("#drill-title").textContent = `${name(code)} · ${t("counties")}`;
   $("#counties thead").innerHTML = `<tr><th>${t("region")}</th>` + labels.map((l) => `<th>${l}</th>`).join("") + "</tr>";
-  $("#counties tbody").innerHTML = children.map((r) => "<tr><td>" + (state.lang === "zh" ? r.name : r.name_en || r.name) + "</td>"
-    + cols.map((k) => `<td>${((values[k] || {})[r.code]) ?? 0}</td>`).join("") + "</tr>").join("");
+  $("#counties tbody").innerHTML = children.map((r) => "<tr><td>" + esc(state.lang === "zh" ? r.name : r.name_en || r.name) + "</td>"
+    + cols.map((k) => `<td>${esc(((values[k] || {})[r.code]) ?? 0)}</td>`).join("") + "</tr>").join("");
 }
 
 async function alerts() {
@@ -199,10 +201,10 @@ async function alerts() {
   $("#alert-table thead").innerHTML = "<tr>" + head.map((h) => `<th>${t(h)}</th>`).join("") + "</tr>";
   if (!rows.length) { $("#alert-table tbody").innerHTML = `<tr><td colspan="7">${t("no_alerts")}</td></tr>`; return; }
   const act = may("act:alerts");
-  $("#alert-table tbody").innerHTML = rows.map((a) => `<tr data-alert="${a.alert_id}">
-    <td class="level-${a.level}">${a.level}</td><td>${a.region}</td><td>${a.summary}</td>
-    <td>${t(a.status)}</td><td>${String(a.firing_since).slice(0, 16)}</td>
-    <td class="${a.report_overdue ? "error" : ""}">${a.report_due ? String(a.report_due).slice(0, 16) : ""}</td>
+  $("#alert-table tbody").innerHTML = rows.map((a) => `<tr data-alert="${esc(a.alert_id)}">
+    <td class="level-${esc(a.level)}">${esc(a.level)}</td><td>${esc(a.region)}</td><td>${esc(a.summary)}</td>
+    <td>${esc(t(a.status))}</td><td>${esc(String(a.firing_since).slice(0, 16))}</td>
+    <td class="${a.report_overdue ? "error" : ""}">${a.report_due ? esc(String(a.report_due).slice(0, 16)) : ""}</td>
     <td>${act && a.status === "firing" ? `<button class="act ack">${t("ack")}</button> <button class="act silence">${t("silence")}</button>` : ""}
       <button class="act show">${t("timeline")}</button></td></tr>`).join("");
   document.querySelectorAll("#alert-table tbody tr").forEach((tr) => {
@@ -222,13 +224,13 @@ async function playbooks() {
   if (!runs.length) { $("#runs").innerHTML = `<p>${t("no_runs")}</p>`; return; }
   const details = await Promise.all(runs.map((r) => api(`/api/playbook-runs/${encodeURIComponent(r.run_id)}`)));
   const act = may("act:playbooks");
-  $("#runs").innerHTML = details.map((r) => `<div class="run" data-run="${r.run_id}">
-    <h3>${r.title} · ${name(r.area)} · ${r.level} · ${t(r.status)}</h3>
+  $("#runs").innerHTML = details.map((r) => `<div class="run" data-run="${esc(r.run_id)}">
+    <h3>${esc(r.title)} · ${esc(name(r.area))} · ${esc(r.level)} · ${esc(t(r.status))}</h3>
     ${act && r.status === "proposed" ? `<button class="act activate">${t("activate")}</button> <button class="act decline">${t("decline")}</button>` : ""}
-    <p>${t("enrolled")}: ${r.outcomes.people_enrolled} · ${t("paid")}: ${r.outcomes.subsidies_paid}</p>
-    ${(r.steps || []).map((s) => `<div class="step ${s.overdue ? "overdue" : ""}" data-step="${s.step_id}">
-      <span>${s.status === "completed" ? "✔" : "·"}</span><span>${s.title}</span>
-      <span>${s.owner_title}</span><span>${String(s.due_at || "").slice(0, 16)}</span>
+    <p>${t("enrolled")}: ${esc(r.outcomes.people_enrolled)} · ${t("paid")}: ${esc(r.outcomes.subsidies_paid)}</p>
+    ${(r.steps || []).map((s) => `<div class="step ${s.overdue ? "overdue" : ""}" data-step="${esc(s.step_id)}">
+      <span>${s.status === "completed" ? "✔" : "·"}</span><span>${esc(s.title)}</span>
+      <span>${esc(s.owner_title)}</span><span>${esc(String(s.due_at || "").slice(0, 16))}</span>
       ${s.overdue ? `<span>${t("overdue")}</span>` : ""}
       ${act && s.status !== "completed" && !s.action && r.status === "active" ? `<button class="act complete">${s.approval ? t("approve") : t("complete")}</button>` : ""}
     </div>`).join("")}</div>`).join("");
@@ -252,7 +254,7 @@ async function trends() {
     const cities = await api("/api/overview/cities?days=7");
     cities.forEach((c) => { state.names[c.code] = c; });
     regionSel.innerHTML = (state.me.regions.length ? "" : `<option value="370000">${t("province")}</option>`)
-      + cities.map((c) => `<option value="${c.code}">${name(c.code)}</option>`).join("");
+      + cities.map((c) => `<option value="${esc(c.code)}">${esc(name(c.code))}</option>`).join("");
     $("#trend-indicator").innerHTML = ["people_laid_off", "registrations", "reg_temporary_assistance", "claims"]
       .map((k) => `<option value="${k}">${t(k === "registrations" ? "registrations" : k === "claims" ? "claims" : k)}</option>`).join("");
     regionSel.onchange = trends; $("#trend-indicator").onchange = trends;

@@ -20,7 +20,7 @@ from events.envelope import SHANGHAI
 from events.regions import load_reference
 from projections import alert_queries, queries
 from projections.client import run
-from streams.pipeline import Accepted, process_raw
+from streams.pipeline import Accepted, Rejected, process_raw
 
 if TYPE_CHECKING:
     from eams.runtime import Host
@@ -76,6 +76,30 @@ def _deadline(host: Host, row: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
+def _without_password(dsn: str) -> str:
+    """A DSN fit to show: ``http://user:secret@host`` -> ``http://user@host``."""
+    import re
+
+    return re.sub(r"//([^:/@]+):[^@/]*@", r"//\1@", dsn)
+
+
+def _as_user(who: Principal, raw: bytes, line: int | None, city_of: Any) -> Rejected | None:
+    """A signed-in user ingests as themselves and only for their regions."""
+    import orjson
+
+    doc = orjson.loads(raw)
+    where = f"line {line}: " if line is not None else ""
+    if doc.get("actor") != who.name:
+        return Rejected(
+            field="actor",
+            reason=f"{where}actor: must be you ({who.name!r}) when you are signed in",
+        )
+    region = str(doc.get("region", ""))
+    if not in_scope(who, region, city_of(region)):
+        return Rejected(field="region", reason=f"{where}region: {region} is outside your regions")
+    return None
+
+
 def _now() -> dt.datetime:
     return dt.datetime.now(SHANGHAI)
 
@@ -118,6 +142,8 @@ def create_api(host: Host) -> FastAPI:
         answers: list[dict[str, Any]] = []
         for line, raw in lines:
             result = process_raw(raw, reference=host.reference, secret=host.secret, line=line)
+            if who.kind == "user" and isinstance(result, Accepted):
+                result = _as_user(who, raw, line, host.reference.city_of) or result
             await host.producer.submit(raw, line=line, source=source)
             answer: dict[str, Any] = {"line": line}
             if isinstance(result, Accepted):
@@ -152,7 +178,7 @@ def create_api(host: Host) -> FastAPI:
             },
             "rebuilding": host.rebuilding,
             "ingest_ready": host.ingest.ready,
-            "clickhouse": host.settings.clickhouse_dsn,
+            "clickhouse": _without_password(host.settings.clickhouse_dsn),
             "kafka": host.settings.bootstrap,
         }
 
@@ -247,6 +273,13 @@ def create_api(host: Host) -> FastAPI:
         await existing_alert(alert_id, who)
         return await run(alert_queries.timeline, host.store, alert_id)
 
+    def silence_in_scope(who: Principal, silence: Any) -> bool:
+        """A region-scoped user sees and ends only silences inside their regions."""
+        if not who.regions:
+            return True
+        region = silence.region
+        return bool(region) and in_scope(who, region, host.primary.city_of(region))
+
     async def existing_alert(alert_id: str, who: Principal) -> dict[str, Any]:
         """The alert a command is about, or 404 saying where to look (also when it lies
         outside the caller's regions)."""
@@ -318,7 +351,7 @@ def create_api(host: Host) -> FastAPI:
         return [
             asdict(s) | {"active": s.active(now)}
             for s in found
-            if include_ended or s.active(now) or s.starts_at > now
+            if (include_ended or s.active(now) or s.starts_at > now) and silence_in_scope(who, s)
         ]
 
     @api.post("/api/silences", summary="Silence alerts by rule, region and level")
@@ -363,7 +396,7 @@ def create_api(host: Host) -> FastAPI:
         found = {
             s.silence_id: s for s in from_rows(await run(alert_queries.silence_rows, host.store))
         }
-        if silence_id not in found:
+        if silence_id not in found or not silence_in_scope(who, found[silence_id]):
             raise HTTPException(404, f"no silence {silence_id!r}; see GET /api/silences")
         region = found[silence_id].region or host.primary.root().code
         await host.append_command(
@@ -384,7 +417,7 @@ def create_api(host: Host) -> FastAPI:
         if host.evaluator is None:
             raise HTTPException(503, "the evaluator is not running")
         try:
-            return await run(
+            rows: list[dict[str, Any]] = await run(
                 run_backtest,
                 host.store,
                 host.primary,
@@ -396,6 +429,7 @@ def create_api(host: Host) -> FastAPI:
             )
         except ValueError as exc:
             raise HTTPException(422, str(exc)) from exc
+        return [r for r in rows if in_scope(who, r["region"], host.primary.city_of(r["region"]))]
 
     from eams.api_playbooks import router as playbook_router
 

@@ -8,6 +8,7 @@ scoping and small-cell suppression are applied by the routes with ``in_scope`` a
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from typing import TYPE_CHECKING, Any
 
@@ -88,7 +89,7 @@ def session_router(host: Host) -> APIRouter:
     @api.post("/api/session", summary="Sign in (sets the session cookie)")
     async def sign_in(body: SignIn, response: Response) -> dict[str, Any]:
         """A session token for 12 hours, also set as an HttpOnly cookie for the console."""
-        token = host.users.sign_in(body.name, body.password)
+        token = await asyncio.to_thread(host.users.sign_in, body.name, body.password)
         if token is None:
             raise HTTPException(401, "wrong user name or password, or the user is disabled")
         response.set_cookie(COOKIE, token, httponly=True, samesite="strict", max_age=12 * 3600)

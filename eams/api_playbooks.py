@@ -158,6 +158,8 @@ def router(host: Host) -> APIRouter:
 
         if level not in ("I", "II", "III", "IV"):
             raise HTTPException(422, "level must be I, II, III or IV")
+        if not in_scope(who, region, host.primary.city_of(region)):
+            raise HTTPException(403, f"region {region} is outside your regions")
         try:
             return await run(dry_run, runner(), playbook_id, region, level)
         except UnknownPlaybookError as exc:
@@ -231,6 +233,15 @@ def router(host: Host) -> APIRouter:
         run_id: str, step_id: str, body: CompleteBody, who: Principal = need("act:playbooks")
     ) -> dict[str, Any]:
         """Completing an approval step approves; its dependants' actions then run."""
+        existing(run_id, who)
+        state = runner().state(run_id)
+        step = runner().definition(state).step(step_id)
+        if step is not None and step.action is not None:
+            raise HTTPException(
+                409,
+                f"step {step_id!r} is done by EAMS itself ({step.action.kind}) once its "
+                f"dependencies are complete: {', '.join(step.depends_on) or 'none'}",
+            )
         actor = who.actor(body.actor)
         cmd = CompleteStep(step_id, actor, note=body.note, evidence=body.evidence)
         return await command(run_id, cmd, who)

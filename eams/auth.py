@@ -148,6 +148,8 @@ class UserStore:
     def reset_user(self, name: str, role: str, password: str, regions: list[str]) -> None:
         """Create the user, or give an existing one this role, regions and password (the
         demo account, on every demo start)."""
+        if role not in ROLES or len(password) < 10:
+            raise AuthError("reset_user: a known role and a password of 10+ characters")
         with self._db() as db:
             db.execute("DELETE FROM users WHERE name = ?", (name,))
             db.execute("DELETE FROM sessions WHERE name = ?", (name,))

@@ -301,14 +301,21 @@ class GrafanaClient:
         return response
 
     def _ok(self, response: httpx.Response, what: str) -> dict[str, Any]:
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
         if response.status_code >= 400:
-            try:
-                message = response.json().get("message", response.text)
-            except ValueError:
-                message = response.text
-            raise GrafanaError(f"{what}: Grafana answered {response.status_code}: {message}")
-        found: dict[str, Any] = response.json()
-        return found
+            message = body.get("message") if isinstance(body, dict) else None
+            raise GrafanaError(
+                f"{what}: Grafana answered {response.status_code}: {message or response.text[:200]}"
+            )
+        if not isinstance(body, dict):
+            raise GrafanaError(
+                f"{what}: Grafana answered {response.status_code} without a JSON object; "
+                "is --url the Grafana base URL?"
+            )
+        return body
 
     def ensure_folder(self, uid: str, title: str) -> bool:
         """Create the folder unless it exists; True when created."""

@@ -141,6 +141,10 @@ class PlaybookRunner:
 
         Raises :class:`CommandRejectedError` (nothing appended) when it does not fit."""
         async with self._lock:
+            if isinstance(command, Propose) and playbook_id is not None:
+                other = self.open_run(playbook_id, command.area)
+                if other is not None and other.run_id != run_id:
+                    return []  # another alert of the same area proposed it meanwhile
             decided = await self._decide_and_append(run_id, command, playbook_id)
         if decided and follow:
             task = asyncio.create_task(self.advance(run_id))
@@ -228,7 +232,11 @@ class PlaybookRunner:
                 continue
             stamp = alert_id.rsplit(":", 1)[-1]
             run_id = f"{match.playbook.id}:{match.area}:{stamp}"[:64]
-            if self.state(run_id).status != "none":
+            status = self.state(run_id).status
+            if status == "proposed" and match.playbook.activation == "automatic":
+                await self.command(run_id, Activate(actor=ACTOR))  # a drill cut short
+                continue
+            if status != "none":
                 continue  # this alert's run was declined or closed: not again
             try:
                 await self.command(
@@ -450,7 +458,7 @@ class PlaybookRunner:
         """Application ids of this run's subsidy payments already in the log."""
         rows = self.store.rows(
             "SELECT DISTINCT JSONExtractString(payload, 'application_id') FROM events "
-            "WHERE event_type = 'subsidy.paid' "
+            "WHERE event_type = 'subsidy.paid' AND source = 'eams.playbooks' "
             "AND startsWith(JSONExtractString(payload, 'application_id'), {p:String})",
             {"p": f"{run_id}:"},
         )

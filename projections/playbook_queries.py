@@ -84,9 +84,9 @@ FROM (
 _OUTCOME_EVENTS = """
 (event_type IN ('temporary_assistance.enrolled', 'job_fair.scheduled')
      AND JSONExtractString(payload, 'playbook_run_id') = {r:String})
- OR (event_type = 'subsidy.paid'
+ OR (event_type = 'subsidy.paid' AND source = 'eams.playbooks'
      AND startsWith(JSONExtractString(payload, 'application_id'), {p:String}))
- OR (event_type = 'welfare_post.opened'
+ OR (event_type = 'welfare_post.opened' AND source = 'eams.playbooks'
      AND startsWith(JSONExtractString(payload, 'post_id'), {p:String}))
 """
 

@@ -37,7 +37,15 @@ class Rejected:
 
 
 #: Event types EAMS decides itself (one writer each): a source system may not append them.
-SYSTEM_PREFIXES = ("alert.", "notification.", "silence.", "playbook.", "risk.")
+SYSTEM_PREFIXES = (
+    "alert.",
+    "notification.",
+    "silence.",
+    "playbook.",
+    "risk.",
+    "temporary_assistance.",
+    "job_fair.",
+)
 
 
 def process_raw(
@@ -55,6 +63,13 @@ def process_raw(
             reason=f"{where}event_type: {envelope.event_type!r} is recorded by EAMS itself "
             "(alerts, notifications, silences, playbook runs, risk levels); use the API or "
             "CLI command that decides it (e.g. eams alerts ack, eams playbooks activate)",
+        )
+    if envelope.source.startswith("eams."):
+        where = f"line {line}: " if line is not None else ""
+        return Rejected(
+            field="source",
+            reason=f"{where}source: {envelope.source!r} is reserved for EAMS's own components; "
+            "name your system (e.g. civil-affairs)",
         )
     key, value = pseudonymised_json(envelope, secret)
     return Accepted(

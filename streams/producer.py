@@ -80,11 +80,13 @@ class BatchSender:
         self._inflight.append(future)
 
     async def flush(self) -> None:
-        """Send every open batch and wait for all acknowledgements."""
-        for slot, batch in list(self._open.items()):
-            if batch.record_count():
+        """Send every open batch and wait for all acknowledgements. Each batch is taken out
+        before it is sent, so records another task adds meanwhile go to a new batch (sent by
+        that task's flush), never into one this flush discards."""
+        for slot in list(self._open):
+            batch = self._open.pop(slot, None)
+            if batch is not None and batch.record_count():
                 await self._send(slot, batch)
-        self._open.clear()
         inflight, self._inflight = self._inflight, []
         self.pending = 0
         if inflight:

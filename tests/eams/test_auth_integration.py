@@ -77,6 +77,7 @@ def test_roles_scopes_suppression_and_keys(
     users.add_user("analyst-a", "analyst", PASSWORD, [])
     users.add_user("duty-linyi", "duty_officer", PASSWORD, ["371300"])
     users.add_user("duty-province", "duty_officer", PASSWORD, [])
+    users.add_user("case-linyi", "case_officer", PASSWORD, ["371300"])
     people = [_event("person.registered", "371302", {
         "national_id": make_national_id("371302", dt.date(1990, 1, 1), i),
         "target_group": "employment_difficulty", "employment_status": "unemployed"})
@@ -148,6 +149,18 @@ def test_roles_scopes_suppression_and_keys(
     assert feed.get("/api/alerts").status_code == 403
     users.disable_key("civil-affairs")
     assert feed.post("/api/ingest", json=good).status_code == 401
+
+    # A signed-in case officer ingests as themselves, for their own regions only.
+    case = _signed_in(clients, worker, "case-linyi")
+    own = dict(good, event_id=str(uuid.uuid4()), actor="case-linyi")
+    assert case.post("/api/ingest", json=own).status_code == 200
+    posing = case.post("/api/ingest", json=dict(own, event_id=str(uuid.uuid4()), actor="x"))
+    assert posing.status_code == 422 and posing.json()["results"][0]["field"] == "actor"
+    jinan_nid = make_national_id("370102", dt.date(1992, 1, 1), 9)
+    jinan_person = dict(own, event_id=str(uuid.uuid4()), region="370102",
+                        payload=dict(good["payload"], national_id=jinan_nid))  # fmt: skip
+    outside = case.post("/api/ingest", json=jinan_person)
+    assert outside.status_code == 422 and outside.json()["results"][0]["field"] == "region"
 
     # Disabling a user ends their session at once.
     users.disable("duty-linyi")

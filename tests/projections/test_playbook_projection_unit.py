@@ -63,7 +63,7 @@ def _event(
         region=region,
         aggregate_id=aggregate_id,
         actor=actor,
-        source="unit",
+        source="eams.playbooks",  # as the playbook runtime writes them
         payload=p,
         occurred_at=at,
     )
