@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import time
 from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
@@ -21,6 +22,8 @@ if TYPE_CHECKING:
     from eams.runtime import Host
 
 COOKIE = "eams_session"
+MAX_FAILURES = 5
+LOCKOUT_SECONDS = 300.0
 
 
 def authenticate(host: Host, request: Request) -> Principal | None:
@@ -85,13 +88,26 @@ def session_router(host: Host) -> APIRouter:
     """Sign in and out, and who am I."""
     api = APIRouter(tags=["session 登录"])
     need = guard(host)
+    failures: dict[str, list[float]] = {}  # name -> times of recent failed sign-ins
 
     @api.post("/api/session", summary="Sign in (sets the session cookie)")
     async def sign_in(body: SignIn, response: Response) -> dict[str, Any]:
-        """A session token for 12 hours, also set as an HttpOnly cookie for the console."""
+        """A session token for 12 hours, also set as an HttpOnly cookie for the console.
+        After 5 failed attempts for a name within 5 minutes, that name is refused (429)
+        until the window has passed."""
+        now = time.monotonic()
+        recent = [t for t in failures.get(body.name, []) if now - t < LOCKOUT_SECONDS]
+        failures[body.name] = recent
+        if len(recent) >= MAX_FAILURES:
+            wait = int(LOCKOUT_SECONDS - (now - recent[0])) + 1
+            raise HTTPException(
+                429, f"too many failed sign-ins for {body.name!r}; try again in {wait} s"
+            )
         token = await asyncio.to_thread(host.users.sign_in, body.name, body.password)
         if token is None:
+            recent.append(now)
             raise HTTPException(401, "wrong user name or password, or the user is disabled")
+        failures.pop(body.name, None)
         response.set_cookie(COOKIE, token, httponly=True, samesite="strict", max_age=12 * 3600)
         who = host.users.session(token)
         assert who is not None

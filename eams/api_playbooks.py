@@ -16,7 +16,7 @@ from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, Field
 
 from eams.api_auth import guard, in_scope, suppressed
-from eams.auth import Principal
+from eams.auth import Principal, suppress
 from events.envelope import SHANGHAI
 from playbooks.aggregate import Activate, AddNote, AssignStep, Command, CompleteStep, Decline
 from playbooks.errors import CommandRejectedError, UnknownPlaybookError
@@ -84,6 +84,10 @@ def _plain(value: Any) -> Any:
     if isinstance(value, dt.datetime):
         return value.isoformat()
     return value
+
+
+def _hide(counts: dict[str, Any]) -> dict[str, Any]:
+    return {k: suppress(v, counts=True) for k, v in counts.items()}
 
 
 def router(host: Host) -> APIRouter:
@@ -193,14 +197,25 @@ def router(host: Host) -> APIRouter:
         """The run as its writer knows it, with the figures of its outcomes."""
         existing(run_id, who)
         outcomes = await run(playbook_queries.run_outcomes, host.store, run_id)
-        [outcomes] = suppressed(who, [outcomes])  # counts under 5 hidden from analysts
-        return describe(run_id) | {"outcomes": outcomes}
+        found = describe(run_id) | {"outcomes": outcomes}
+        if who.suppress_small_cells:  # counts under 5 hidden from analysts
+            found["outcomes"] = _hide(outcomes)
+            for step in found.get("steps", []):
+                step["counts"] = _hide(step.get("counts") or {})
+            if isinstance(found.get("report"), dict):
+                found["report"]["counts"] = _hide(found["report"].get("counts") or {})
+        return found
 
     @api.get("/api/playbook-runs/{run_id}/timeline", summary="A run's events and outcomes")
     async def timeline(
         run_id: str, who: Principal = need("read:playbooks")
     ) -> list[dict[str, Any]]:
-        """Every event of the run and the outcome events that name it, in order."""
+        """Every event of the run and the outcome events that name it, in order. It holds
+        person-level events (enrolments, payments), so analysts may not read it."""
+        if who.suppress_small_cells:
+            raise HTTPException(
+                403, "a run's timeline lists persons; analysts see its figures on the run"
+            )
         existing(run_id, who)
         return await run(playbook_queries.run_timeline, host.store, run_id)
 

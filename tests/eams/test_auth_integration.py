@@ -90,8 +90,13 @@ def test_roles_scopes_suppression_and_keys(
     assert refused.status_code == 401 and "POST /api/session" in refused.json()["detail"]
     wrong = anonymous.post("/api/session", json={"name": "analyst-a", "password": "nope"})
     assert wrong.status_code == 401
+    guesses = [anonymous.post("/api/session", json={"name": "duty-province", "password": str(i)})
+               for i in range(6)]  # fmt: skip
+    assert [g.status_code for g in guesses] == [401] * 5 + [429]
+    assert "try again in" in guesses[-1].json()["detail"]
+    users.add_user("duty-province-2", "duty_officer", PASSWORD, [])  # others are not locked
 
-    province = _signed_in(clients, worker, "duty-province")
+    province = _signed_in(clients, worker, "duty-province-2")
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and len(province.get("/api/alerts").json()) < 2:
         time.sleep(0.2)
@@ -127,6 +132,15 @@ def test_roles_scopes_suppression_and_keys(
     assert seen["registrations_7d"] == "<5"
     assert province.get("/api/indicators", params={"region": "371302"}).json()[
         "registrations_7d"] == 3.0  # fmt: skip
+
+    # Analysts read a run's figures, not its person-level timeline.
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not analyst.get("/api/playbook-runs").json():
+        time.sleep(0.2)
+    run_id = analyst.get("/api/playbook-runs").json()[0]["run_id"]
+    assert analyst.get(f"/api/playbook-runs/{run_id}").status_code == 200
+    assert analyst.get(f"/api/playbook-runs/{run_id}/timeline").status_code == 403
+    assert province.get(f"/api/playbook-runs/{run_id}/timeline").status_code == 200
 
     # The acknowledgement carries the signed-in user as its actor.
     def acks() -> list[dict[str, Any]]:
