@@ -1,18 +1,21 @@
 """Reading composed YAML nodes while keeping their lines: the base of the rule reader.
 
 ``yaml.compose`` keeps a ``start_mark`` on every node, so a problem can be reported at the
-line of the key or value at fault. ``NodeReader`` collects problems as ``RuleError``s
-instead of stopping at the first, and reads the nested blocks of a rule (scope, levels,
-baseline, labels); ``alerting.rule_reader`` reads the rule itself.
+line of the key or value at fault. ``FileReader`` collects problems (of any located error
+type) instead of stopping at the first and checks the keys of mappings; it serves the rule
+reader and ``playbooks.reader``. ``NodeReader`` collects ``RuleError``s and reads the
+nested blocks of a rule (scope, levels, baseline, labels); ``alerting.rule_reader`` reads
+the rule itself.
 """
 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from datetime import timedelta
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
+import yaml
 from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
@@ -27,7 +30,7 @@ from alerting.rule_model import (
     Threshold,
 )
 
-__all__ = ["NodeReader", "is_number", "node_line", "node_value", "suggest"]
+__all__ = ["FileReader", "NodeReader", "is_number", "node_line", "node_value", "suggest"]
 
 _LEVEL_HELP = "IV (blue), III (yellow), II (orange) or I (red)"
 
@@ -60,16 +63,62 @@ def suggest(name: str, known: Collection[str], *, list_all: bool = True) -> str:
     return "known: " + ", ".join(sorted(known)) if list_all else ""
 
 
-class NodeReader:
-    """Collects ``RuleError``s for one file at a time and reads the blocks of a rule."""
+class Located(Protocol):
+    """A problem that knows its line (``RuleError``, ``PlaybookError``)."""
 
-    def __init__(self, *, reference: Any | None = None) -> None:
-        self.reference = reference
-        self.errors: list[RuleError] = []
+    line: int
+
+
+E = TypeVar("E", bound=Located)
+
+
+class FileReader(Generic[E]):
+    """Reads YAML files node by node, collecting every problem as an ``E`` made by
+    ``problem(file, line, message)``; subclasses read their own top level in
+    ``_read_root`` (rule files here, playbook definitions in ``playbooks.reader``)."""
+
+    def __init__(self, problem: Callable[[str, int, str], E]) -> None:
+        self._problem = problem
+        self.errors: list[E] = []
         self._file = "<memory>"
 
+    def read(self, text: str, name: str) -> None:
+        """Read one file's ``text`` (named ``name`` in messages)."""
+        self._file = name
+        start = len(self.errors)
+        self._read_root(text)
+        # Report a file's problems top to bottom, whatever order the checks ran in.
+        self.errors[start:] = sorted(self.errors[start:], key=lambda e: e.line)
+
+    def _read_root(self, text: str) -> None:
+        raise NotImplementedError
+
     def _error(self, line: int, message: str) -> None:
-        self.errors.append(RuleError(self._file, line, message))
+        self.errors.append(self._problem(self._file, line, message))
+
+    def _compose(self, text: str, shape: str) -> MappingNode | None:
+        """The root mapping of ``text``; a syntax error or another root is reported
+        (``shape`` says what the file must hold) and gives None."""
+        try:
+            root = yaml.compose(text, Loader=yaml.SafeLoader)
+        except yaml.MarkedYAMLError as exc:
+            mark = exc.problem_mark or exc.context_mark
+            line = int(mark.line) + 1 if mark is not None else 1
+            what = " ".join(p for p in (exc.context, exc.problem) if p)
+            self._error(line, f"YAML syntax error: {what}; fix the syntax at this line")
+            return None
+        except yaml.YAMLError as exc:
+            self._error(1, f"YAML error: {exc}; fix the file")
+            return None
+        if not isinstance(root, MappingNode):
+            line = node_line(root) if root is not None else 1
+            self._error(line, f"the file must be a mapping with {shape}")
+            return None
+        return root
+
+    def _hint(self, key: str, allowed: Collection[str]) -> str:
+        """A 'did you mean' for an unknown key ("" without a close match)."""
+        return suggest(key, allowed, list_all=False)
 
     def _entries(self, node: MappingNode, where: str, allowed: Collection[str]) -> _Entries:
         """Return a mapping's entries by key, reporting non-string, duplicate, unknown keys."""
@@ -85,15 +134,23 @@ class NodeReader:
                     f"duplicate key {key!r} in {where} (first at line {first}); keep one",
                 )
             elif key not in allowed:
+                hint = self._hint(key, allowed)
                 self._error(
                     node_line(key_node),
-                    f"unknown key {key!r} in {where}; "
-                    f"{(suggest(key, allowed, list_all=False) + ' ').lstrip()}"
+                    f"unknown key {key!r} in {where}; {hint + ' ' if hint else ''}"
                     f"allowed: {', '.join(allowed)}",
                 )
             else:
                 out[key] = (key_node, value_node)
         return out
+
+
+class NodeReader(FileReader[RuleError]):
+    """Collects ``RuleError``s for one file at a time and reads the blocks of a rule."""
+
+    def __init__(self, *, reference: Any | None = None) -> None:
+        super().__init__(RuleError)
+        self.reference = reference
 
     def _text(self, node: Node, key: str) -> str | None:
         """Return a non-empty string value, or report it and return None."""

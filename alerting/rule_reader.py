@@ -13,7 +13,6 @@ from collections.abc import Callable, Collection
 from datetime import timedelta
 from typing import Any
 
-import yaml
 from yaml.nodes import MappingNode, Node, SequenceNode
 
 from alerting.rule_model import KINDS, Rule
@@ -43,30 +42,10 @@ class RuleReader(NodeReader):
         self.rules: list[Rule] = []
         self._ids: dict[str, str] = {}  # id -> "file:line" of its first definition
 
-    def read(self, text: str, name: str) -> None:
-        """Read one rule file's ``text`` (named ``name`` in messages)."""
-        self._file = name
-        start = len(self.errors)
-        self._read_root(text)
-        # Report a file's problems top to bottom, whatever order the checks ran in.
-        self.errors[start:] = sorted(self.errors[start:], key=lambda e: e.line)
-
     def _read_root(self, text: str) -> None:
         """Read the top level of one file and each of its rules."""
-        try:
-            root = yaml.compose(text, Loader=yaml.SafeLoader)
-        except yaml.MarkedYAMLError as exc:
-            mark = exc.problem_mark or exc.context_mark
-            line = int(mark.line) + 1 if mark is not None else 1
-            what = " ".join(p for p in (exc.context, exc.problem) if p)
-            self._error(line, f"YAML syntax error: {what}; fix the syntax at this line")
-            return
-        except yaml.YAMLError as exc:
-            self._error(1, f"YAML error: {exc}; fix the file")
-            return
-        if not isinstance(root, MappingNode):
-            line = node_line(root) if root is not None else 1
-            self._error(line, "the file must be a mapping with a 'rules:' list of rules")
+        root = self._compose(text, "a 'rules:' list of rules")
+        if root is None:
             return
         entries = self._entries(root, "the top level", ("rules",))
         if "rules" not in entries:

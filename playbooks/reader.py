@@ -23,11 +23,10 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from alerting.durations import parse_duration
-from alerting.rule_nodes import is_number, node_line, node_value, suggest
+from alerting.rule_nodes import FileReader, is_number, node_line, node_value, suggest
 from events.vocabulary import DisasterKind
 from playbooks.errors import PlaybookError
 from playbooks.model import (
@@ -80,7 +79,7 @@ class _StepDraft:
     action_node: Node | None = None
 
 
-class PlaybookReader:
+class PlaybookReader(FileReader[PlaybookError]):
     """Turns definition texts into ``Playbook`` values and a list of ``PlaybookError``s.
 
     ``reference`` (optional) has ``get(code)`` returning a region with ``level``, or None
@@ -91,49 +90,16 @@ class PlaybookReader:
     def __init__(
         self, *, reference: Any | None = None, known_indicators: Collection[str] | None = None
     ) -> None:
+        super().__init__(PlaybookError)
         self.reference = reference
         self.known_indicators = None if known_indicators is None else frozenset(known_indicators)
-        self.errors: list[PlaybookError] = []
         self.playbooks: list[Playbook] = []
         self._ids: dict[str, str] = {}  # playbook id -> "file:line" of its first definition
-        self._file = "<memory>"
-
-    def read(self, text: str, name: str) -> None:
-        """Read one definition file's ``text`` (named ``name`` in messages)."""
-        self._file = name
-        start = len(self.errors)
-        self._read_root(text)
-        # Report a file's problems top to bottom, whatever order the checks ran in.
-        self.errors[start:] = sorted(self.errors[start:], key=lambda e: e.line)
 
     # -- nodes -----------------------------------------------------------------------
 
-    def _error(self, line: int, message: str) -> None:
-        self.errors.append(PlaybookError(self._file, line, message))
-
-    def _entries(self, node: MappingNode, where: str, allowed: Collection[str]) -> _Entries:
-        """Return a mapping's entries by key, reporting non-string, duplicate, unknown keys."""
-        out: _Entries = {}
-        for key_node, value_node in node.value:
-            key = node_value(key_node) if isinstance(key_node, ScalarNode) else None
-            if not isinstance(key, str):
-                self._error(node_line(key_node), f"keys of {where} must be names, got {key!r}")
-            elif key in out:
-                first = node_line(out[key][0])
-                self._error(
-                    node_line(key_node),
-                    f"duplicate key {key!r} in {where} (first at line {first}); keep one",
-                )
-            elif key not in allowed:
-                hint = _suggest(key, allowed, list_all=False)
-                self._error(
-                    node_line(key_node),
-                    f"unknown key {key!r} in {where}; {hint + ' ' if hint else ''}"
-                    f"allowed: {', '.join(allowed)}",
-                )
-            else:
-                out[key] = (key_node, value_node)
-        return out
+    def _hint(self, key: str, allowed: Collection[str]) -> str:
+        return _suggest(key, allowed, list_all=False)
 
     def _mapping(self, node: Node, where: str, allowed: Collection[str]) -> _Entries | None:
         """Return the entries of ``node`` if it is a mapping, else report and return None."""
@@ -210,20 +176,8 @@ class PlaybookReader:
     # -- file and playbook ---------------------------------------------------------------
 
     def _read_root(self, text: str) -> None:
-        try:
-            root = yaml.compose(text, Loader=yaml.SafeLoader)
-        except yaml.MarkedYAMLError as exc:
-            mark = exc.problem_mark or exc.context_mark
-            line = int(mark.line) + 1 if mark is not None else 1
-            what = " ".join(p for p in (exc.context, exc.problem) if p)
-            self._error(line, f"YAML syntax error: {what}; fix the syntax at this line")
-            return
-        except yaml.YAMLError as exc:
-            self._error(1, f"YAML error: {exc}; fix the file")
-            return
-        if not isinstance(root, MappingNode):
-            line = node_line(root) if root is not None else 1
-            self._error(line, "the file must be a mapping with one key, 'playbook:'")
+        root = self._compose(text, "one key, 'playbook:'")
+        if root is None:
             return
         entries = self._entries(root, "the top level", ("playbook",))
         if "playbook" not in entries:
