@@ -161,13 +161,13 @@ class Dispatcher:
         """Remember what was already delivered and what is inhibited (from the log, via the
         projections); notify firing alerts that no message ever reached."""
         # merged, not replaced: the evaluator may already have handed over transitions
-        self.sent |= await run(alert_queries.sent_notifications, self.store)
+        sent, notified = await run(alert_queries.delivered, self.store)
+        self.sent |= sent
         await self.refresh_silences()
         self.runs = await run(active_runs, self.store)
         now = self.now()
         rows = await run(alert_queries.list_alerts, self.store, now, status="open")
         self.inhibited |= {r["alert_id"] for r in rows if r["status"] == "inhibited"}
-        notified = await run(alert_queries.notified_alerts, self.store)
         for row in rows:
             if row["status"] != "firing" or row["alert_id"] in notified:
                 continue
@@ -377,7 +377,7 @@ class Dispatcher:
         """Nobody acknowledged in time: tell province duty and record the escalation."""
         chain = self.chain(row["region"])
         officers = self.roster.responsible(chain, "province", self.now())
-        escalation = _replace(message, kind="escalation")
+        escalation = dataclasses.replace(message, kind="escalation")
         for officer in officers:
             self.enqueue(officer, alert_id, "escalation", escalation)
         await self.append(
@@ -605,7 +605,3 @@ def _order(message: AlertMessage) -> tuple[int, int, str]:
 def _notification_id(alert_id: str, tag: str, officer: str, channel: str) -> str:
     digest = hashlib.blake2b(f"{alert_id}|{tag}|{officer}|{channel}".encode(), digest_size=12)
     return f"n-{digest.hexdigest()}"
-
-
-def _replace(message: AlertMessage, **changes: Any) -> AlertMessage:
-    return dataclasses.replace(message, **changes)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from pydantic import BaseModel, Field
 
-from eams.auth import ROLES, Principal, suppress
+from eams.auth import ALL_PERMISSIONS, ROLES, Principal, suppress
 
 if TYPE_CHECKING:
     from eams.runtime import Host
@@ -131,13 +131,11 @@ def session_router(host: Host) -> APIRouter:
 
 
 def _me(who: Principal) -> dict[str, Any]:
-    perms = ["read:overview", "read:alerts", "act:alerts", "read:playbooks", "act:playbooks",
-             "ingest", "read:audit", "admin"]  # fmt: skip
     return {
         "name": who.name,
         "role": who.role,
         "role_label": ROLES.get(who.role, who.role),
         "regions": list(who.regions),
-        "permissions": [p for p in perms if who.may(p)],
+        "permissions": [p for p in ALL_PERMISSIONS if who.may(p)],
         "small_cells_suppressed": who.suppress_small_cells,
     }

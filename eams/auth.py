@@ -52,6 +52,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "case_officer": frozenset({"read:overview", "ingest"}),
     "auditor": frozenset({"read:overview", "read:alerts", "read:playbooks", "read:audit"}),
 }
+#: Every permission there is (the console shows what a role has of them).
+ALL_PERMISSIONS: tuple[str, ...] = (*sorted(set().union(*PERMISSIONS.values())), "admin")
 SESSION_HOURS = 12
 SMALL_CELL = 5
 _HASHER = PasswordHasher()

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import datetime as dt
 import logging
 import uuid
@@ -61,6 +62,7 @@ from playbooks.errors import CommandRejectedError
 from playbooks.model import Library, Playbook, Step
 from projections import alert_queries, playbook_queries
 from projections.client import Store, aware, run
+from projections.indicators import SEVERITY_NUMBER
 from projections.queries import ACTIVE_DISASTER_AREAS
 from streams.producer import BatchSender
 from streams.topics import TopicNames
@@ -283,7 +285,7 @@ class PlaybookRunner:
             if code not in related and region not in chain:
                 continue
             kinds.add(str(row["kind"]))
-            rank = {"I": 4, "II": 3, "III": 2, "IV": 1}.get(str(row["severity"]), 0)
+            rank = SEVERITY_NUMBER.get(str(row["severity"]), 0)
             if best is None or rank > best[0]:
                 best = (rank, str(row["disaster_id"]))
         return kinds, best[1] if best else None
@@ -519,7 +521,7 @@ class PlaybookRunner:
         base = d.roster.policy.link_base.replace("/alerts/", "/playbooks/")
         message = d.message(state.run_id, "playbook", state.level, text, state.area,
                             "playbook", None, None, now)  # fmt: skip
-        message = _with_link(message, f"{base}{state.run_id}")
+        message = dataclasses.replace(message, link=f"{base}{state.run_id}")
         for officer in officers:
             d.enqueue(officer, state.run_id, tag, message)
         d.schedule()
@@ -602,12 +604,6 @@ def _event_id(run_id: str, event_type: str, payload: dict[str, Any], at: dt.date
     if event_type in ("playbook.proposed", "playbook.step_overdue"):
         return uuid.uuid5(NAMESPACE, f"{run_id}|{event_type}|{what}")
     return uuid.uuid5(NAMESPACE, f"{run_id}|{event_type}|{what}|{at.isoformat()}")
-
-
-def _with_link(message: Any, link: str) -> Any:
-    import dataclasses
-
-    return dataclasses.replace(message, link=link)
 
 
 def simulate(runner: PlaybookRunner, playbook_id: str, region: str, level: str) -> dict[str, Any]:

@@ -120,19 +120,12 @@ def silence_rows(store: Store) -> list[dict[str, Any]]:
     )
 
 
-def notified_alerts(store: Store) -> set[str]:
-    """Ids of alerts that at least one notification reached."""
+def delivered(store: Store) -> tuple[set[str], set[str]]:
+    """Ids of the notifications already delivered (a restart must not send them again),
+    and of the alerts at least one of them reached."""
     rows = store.rows(
-        "SELECT DISTINCT JSONExtractString(payload, 'alert_id') FROM events "
+        "SELECT DISTINCT JSONExtractString(payload, 'notification_id'), "
+        "JSONExtractString(payload, 'alert_id') FROM events "
         "WHERE event_type = 'notification.sent'"
     )
-    return {str(r[0]) for r in rows}
-
-
-def sent_notifications(store: Store) -> set[str]:
-    """Ids of notifications already delivered (a restart must not send them again)."""
-    rows = store.rows(
-        "SELECT DISTINCT JSONExtractString(payload, 'notification_id') FROM events "
-        "WHERE event_type = 'notification.sent'"
-    )
-    return {str(r[0]) for r in rows}
+    return {str(r[0]) for r in rows}, {str(r[1]) for r in rows}

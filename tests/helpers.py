@@ -4,17 +4,36 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import uuid
 from collections import Counter
 from typing import Any
 
 import orjson
 
 from eams.simulator import Scenario, ScenarioConfig
+from events.catalogue import CURRENT_VERSION
 from events.envelope import SHANGHAI
 from events.regions import load_reference
 from streams.producer import RawProducer
 
 T0 = dt.datetime(2026, 6, 1, 8, 0, tzinfo=SHANGHAI)
+
+
+def event(
+    event_type: str,
+    region: str,
+    payload: dict[str, Any],
+    *,
+    at: dt.datetime | None = None,
+    actor: str = "tester",
+) -> dict[str, Any]:
+    """One raw input of ``event_type`` at its current schema version, occurred and recorded
+    ``at`` (default: now), from the source ``test``."""
+    when = (at or dt.datetime.now(SHANGHAI)).isoformat()
+    return {"event_id": str(uuid.uuid4()), "event_type": event_type,
+            "schema_version": CURRENT_VERSION[event_type], "occurred_at": when,
+            "recorded_at": when, "region": region, "source": "test", "actor": actor,
+            "payload": payload}  # fmt: skip
 
 
 def scenario_events(count: int, seed: int = 11, **kw: Any) -> list[dict[str, Any]]:

@@ -19,15 +19,12 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
-from helpers import encode, produce
-
-from events.envelope import SHANGHAI
+from helpers import encode, event, produce
 
 pytestmark = pytest.mark.integration
 
@@ -45,15 +42,8 @@ RULES = """rules:
 """
 
 
-def _event(event_type: str, region: str, payload: dict[str, Any]) -> dict[str, Any]:
-    now = dt.datetime.now(SHANGHAI).isoformat()
-    return {"event_id": str(uuid.uuid4()), "event_type": event_type, "schema_version": 1,
-            "occurred_at": now, "recorded_at": now, "region": region, "source": "test",
-            "actor": "incident-team-a", "payload": payload}  # fmt: skip
-
-
 def _flag(disaster_id: str, city: str, counties: list[str], severity: str) -> dict[str, Any]:
-    return _event("disaster_area.flagged", city, {
+    return event("disaster_area.flagged", city, {
         "disaster_id": disaster_id, "kind": "natural_disaster", "severity": severity,
         "regions": counties, "title": "洪涝",
         "period_start": dt.date.today().isoformat()})  # fmt: skip

@@ -5,12 +5,11 @@ have judged it day by day."""
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import encode, produce
+from helpers import encode, event, produce
 
 from events.envelope import SHANGHAI
 from events.identity import make_uscc
@@ -45,13 +44,6 @@ RULES = """rules:
 """
 
 
-def _event(event_type: str, payload: dict[str, Any], at: dt.datetime) -> dict[str, Any]:
-    return {"event_id": str(uuid.uuid4()), "event_type": event_type,
-            "schema_version": 2 if event_type == "layoff.reported" else 1,
-            "occurred_at": at.isoformat(), "recorded_at": at.isoformat(), "region": LANSHAN,
-            "source": "test", "actor": "tester", "payload": payload}  # fmt: skip
-
-
 @pytest.mark.integration
 def test_backtest_replays_baselines_trailing_lows_and_gaps(
     worker_factory: Any, tmp_path: Path
@@ -67,24 +59,25 @@ def test_backtest_replays_baselines_trailing_lows_and_gaps(
     uscc = make_uscc("91371302MA3C00007")
     events = (
         [
-            _event("layoff.reported", {"enterprise_name": "甲厂", "laid_off": n}, ago(d))
+            event("layoff.reported", LANSHAN, {"enterprise_name": "甲厂", "laid_off": n}, at=ago(d))
             for d, n in ((16, 100), (9, 100), (2, 400))
         ]
         + [
-            _event(
+            event(
                 "enterprise.headcount_reported",
+                LANSHAN,
                 {
                     "uscc": uscc,
                     "period": ago(d).strftime("%Y-%m"),
                     "base_headcount": 1000,
                     "current_headcount": current,
                 },
-                ago(d),
+                at=ago(d),
             )  # fmt: skip
             for d, current in ((40, 990), (5, 940))
         ]
         + [
-            _event("vacancy.reported", {"vacancy_id": "v1", "openings": 3}, ago(12)),
+            event("vacancy.reported", LANSHAN, {"vacancy_id": "v1", "openings": 3}, at=ago(12)),
         ]
     )
     produce(worker.bootstrap, worker.settings.topics.ingest_raw, encode(events))

@@ -12,10 +12,9 @@ from typing import Any
 
 import httpx
 import pytest
-from helpers import encode, produce
+from helpers import encode, event, produce
 
 from eams.auth import UserStore
-from events.envelope import SHANGHAI
 from events.identity import make_national_id
 
 pytestmark = pytest.mark.integration
@@ -31,16 +30,9 @@ RULES = """rules:
 """
 
 
-def _event(event_type: str, region: str, payload: dict[str, Any]) -> dict[str, Any]:
-    now = dt.datetime.now(SHANGHAI).isoformat()
-    return {"event_id": str(uuid.uuid4()), "event_type": event_type, "schema_version": 1,
-            "occurred_at": now, "recorded_at": now, "region": region, "source": "test",
-            "actor": "tester", "payload": payload}  # fmt: skip
-
-
 def _flag(disaster_id: str, city: str, county: str) -> dict[str, Any]:
     today = dt.date.today().isoformat()
-    return _event("disaster_area.flagged", city, {
+    return event("disaster_area.flagged", city, {
         "disaster_id": disaster_id, "kind": "natural_disaster", "severity": "IV",
         "regions": [county], "title": "洪涝", "period_start": today})  # fmt: skip
 
@@ -78,7 +70,7 @@ def test_roles_scopes_suppression_and_keys(
     users.add_user("duty-linyi", "duty_officer", PASSWORD, ["371300"])
     users.add_user("duty-province", "duty_officer", PASSWORD, [])
     users.add_user("case-linyi", "case_officer", PASSWORD, ["371300"])
-    people = [_event("person.registered", "371302", {
+    people = [event("person.registered", "371302", {
         "national_id": make_national_id("371302", dt.date(1990, 1, 1), i),
         "target_group": "employment_difficulty", "employment_status": "unemployed"})
         for i in range(3)]  # fmt: skip
@@ -156,7 +148,7 @@ def test_roles_scopes_suppression_and_keys(
     # Source systems: an API key for ingest only.
     key = users.add_key("civil-affairs")
     feed = _client(clients, worker, headers={"X-API-Key": key})
-    good = _event("person.registered", "371311", {
+    good = event("person.registered", "371311", {
         "national_id": make_national_id("371311", dt.date(1991, 1, 1), 9),
         "target_group": "employment_difficulty", "employment_status": "unemployed"})  # fmt: skip
     assert feed.post("/api/ingest", json=good).status_code == 200

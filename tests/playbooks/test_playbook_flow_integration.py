@@ -20,15 +20,13 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
-from helpers import encode, produce
+from helpers import encode, event, produce
 
-from events.envelope import SHANGHAI
 from events.identity import make_national_id
 
 pytestmark = pytest.mark.integration
@@ -49,23 +47,16 @@ RULES = """rules:
 """
 
 
-def _event(event_type: str, region: str, payload: dict[str, Any]) -> dict[str, Any]:
-    now = dt.datetime.now(SHANGHAI).isoformat()
-    return {"event_id": str(uuid.uuid4()), "event_type": event_type, "schema_version": 1,
-            "occurred_at": now, "recorded_at": now, "region": region, "source": "test",
-            "actor": "case-officer-1", "payload": payload}  # fmt: skip
-
-
 def _flag(disaster_id: str, severity: str, regions: list[str]) -> dict[str, Any]:
     today = dt.date.today().isoformat()
-    return _event("disaster_area.flagged", LINYI, {
+    return event("disaster_area.flagged", LINYI, {
         "disaster_id": disaster_id, "kind": "natural_disaster", "severity": severity,
         "regions": regions, "title": "临沂洪涝", "period_start": today})  # fmt: skip
 
 
 def _person(region: str, seq: int, status: str, **extra: Any) -> dict[str, Any]:
     nid = make_national_id(region, dt.date(1985, 3, 1), seq)
-    return _event("person.registered", region, {
+    return event("person.registered", region, {
         "national_id": nid, "target_group": "temporary_assistance",
         "employment_status": status, **extra})  # fmt: skip
 
@@ -220,7 +211,7 @@ def test_flood_to_after_action_report(
     enrolled = {r["region"]: r for r in worker.api.get("/api/temporary-assistance").json()}
     assert [enrolled[c]["enrolled_now"] for c in (*FLOODED, "371312")] == [3, 2, 1]
     # one of them finds work
-    placed = _event("placement.recorded", "371302", {
+    placed = event("placement.recorded", "371302", {
         "national_id": make_national_id("371302", dt.date(1985, 3, 1), 1),
         "placement": "welfare_post", "started_on": dt.date.today().isoformat()})  # fmt: skip
     produce(worker.bootstrap, worker.settings.topics.ingest_raw, encode([placed]))
@@ -330,7 +321,7 @@ def test_racing_commands_an_overdue_step_and_the_end_of_enrolment(
     assert kinds().count("playbook.activated") == 1
 
     # The flag is cleared: 2 s later (the variant's grace period) enrolment ends.
-    clear = _event("disaster_area.cleared", LINYI, {
+    clear = event("disaster_area.cleared", LINYI, {
         "disaster_id": "flood-2", "period_end": dt.date.today().isoformat()})  # fmt: skip
     produce(worker.bootstrap, topic, encode([clear]))
     _wait("enrolment ended", lambda: enrolled_now() == 0)
