@@ -7,7 +7,13 @@ stage calls ``pseudonymise`` on every parsed event; it
 2. fills the masked display fields (``national_id_masked``, ``name_masked``,
    ``phone_masked``) and removes ``national_id``, ``name`` and ``phone``,
 3. sets ``aggregate_id`` (person events: the pseudonym; others: the aggregate the
-   payload implies, else the event id), replacing a clear national ID used as key.
+   payload implies, else the event id), replacing a clear national ID used as key;
+4. scans every other string of the event (payload fields, nested lists and dicts, the
+   actor and source) for national IDs and mainland mobile numbers (:mod:`events.pii_scan`)
+   and masks them like the named fields; in identifier fields (``*_id``) and the
+   aggregate id they become keyed instead (an identifier that is an ID: its pseudonym;
+   one found inside an identifier: ``p`` + keyed hex of the same length), so two
+   households keyed by two IDs stay two. :func:`pseudonymised_json` says how many it replaced.
 
 The transformation is idempotent. Downstream consumers call ``assert_no_clear_pii``
 as a guard before writing anything.
@@ -17,6 +23,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -26,6 +34,7 @@ from events.envelope import Envelope
 from events.errors import EventRejectedError
 from events.identity import mask_name, mask_national_id, mask_phone, validate_national_id
 from events.payload_base import PersonPayload
+from events.pii_scan import mask_text, scrub
 
 __all__ = ["assert_no_clear_pii", "pseudonym", "pseudonymise"]
 
@@ -52,11 +61,66 @@ def _looks_like_national_id(value: str) -> bool:
     return True
 
 
-def _changes(envelope: Envelope, secret: bytes) -> tuple[dict[str, Any], str]:
-    """What pseudonymising ``envelope`` changes: payload fields, and the aggregate id."""
+def _skipped(name: str) -> bool:
+    """Payload fields the scan leaves alone: the named ones (handled above), pseudonyms,
+    masks, and credit codes (checksum-validated; a rare all-digit code could pass the ID
+    checks, and it keys the enterprise)."""
+    return name in PII_FIELDS or name == "person_id" or name.endswith(("_masked", "uscc"))
+
+
+def _token(secret: bytes) -> Callable[[str, str], str]:
+    """A replacement for values found in identifiers: ``p`` + keyed hex of the same length."""
+
+    def replace(_kind: str, found: str) -> str:
+        normalised = "".join(ch for ch in found.upper() if ch.isalnum())
+        digest = hmac.new(secret, normalised.encode("ascii"), hashlib.sha256).hexdigest()
+        return "p" + digest[: len(found) - 1]
+
+    return replace
+
+
+@dataclass(frozen=True)
+class _Changes:
+    payload: dict[str, Any]  # payload field -> new value (None: removed)
+    envelope: dict[str, Any]  # actor / source -> masked value
+    aggregate_id: str
+    masked: int  # values the scan replaced
+
+
+def _scan(envelope: Envelope, secret: bytes) -> tuple[dict[str, Any], dict[str, Any], int]:
+    """Masks for IDs and mobile numbers found in any string outside the named fields."""
+    payload = envelope.payload
+    token = _token(secret)
+    update: dict[str, Any] = {}
+    masked = 0
+    for name in type(payload).model_fields:
+        value = getattr(payload, name)
+        if value is None or _skipped(name):
+            continue
+        if not name.endswith("_id"):
+            new, n = scrub(value)
+        elif isinstance(value, str) and _looks_like_national_id(value):
+            new, n = pseudonym(value, secret), 1  # as an aggregate id would be keyed
+        else:
+            new, n = scrub(value, replace=token)
+        if n:
+            update[name] = new
+            masked += n
+    outer: dict[str, Any] = {}
+    for name in ("actor", "source"):
+        text, n = mask_text(getattr(envelope, name))
+        if n:
+            outer[name] = text
+            masked += n
+    return update, outer, masked
+
+
+def _changes(envelope: Envelope, secret: bytes) -> _Changes:
+    """What pseudonymising ``envelope`` changes: payload fields, the actor and source, and
+    the aggregate id."""
     payload = envelope.payload
     aggregate_id = envelope.aggregate_id
-    update: dict[str, Any] = {}
+    update, outer, masked = _scan(envelope, secret)
     if isinstance(payload, PersonPayload):
         clear_id = payload.national_id
         person_id = payload.person_id
@@ -79,7 +143,10 @@ def _changes(envelope: Envelope, secret: bytes) -> tuple[dict[str, Any], str]:
     elif _looks_like_national_id(aggregate_id):
         # A clear ID used as a key would leak through Kafka keys and projections.
         aggregate_id = pseudonym(aggregate_id, secret)
-    return update, aggregate_id
+    else:  # an ID or mobile inside a key (e.g. an enterprise name that carries one)
+        aggregate_id, n = mask_text(aggregate_id, replace=_token(secret))
+        masked += n
+    return _Changes(update, outer, aggregate_id, masked)
 
 
 def pseudonymise(envelope: Envelope, secret: bytes) -> Envelope:
@@ -87,33 +154,40 @@ def pseudonymise(envelope: Envelope, secret: bytes) -> Envelope:
 
     Idempotent: ``pseudonymise(pseudonymise(e, s), s) == pseudonymise(e, s)``.
     """
-    update, aggregate_id = _changes(envelope, secret)
-    if not update and aggregate_id == envelope.aggregate_id:
+    changes = _changes(envelope, secret)
+    update = changes.payload
+    if not update and not changes.envelope and changes.aggregate_id == envelope.aggregate_id:
         return envelope
     payload = envelope.payload.model_copy(update=update) if update else envelope.payload
-    return envelope.model_copy(update={"payload": payload, "aggregate_id": aggregate_id})
+    return envelope.model_copy(
+        update={"payload": payload, "aggregate_id": changes.aggregate_id, **changes.envelope}
+    )
 
 
-def pseudonymised_json(envelope: Envelope, secret: bytes) -> tuple[bytes, bytes]:
-    """``(partition key, JSON)`` of ``pseudonymise(envelope)`` without building it.
+def pseudonymised_json(envelope: Envelope, secret: bytes) -> tuple[bytes, bytes, int]:
+    """``(partition key, JSON, values masked by the scan)`` of ``pseudonymise(envelope)``
+    without building it.
 
     The ingest hot path: the same changes as :func:`pseudonymise`, applied to the JSON
     document instead of copying two models (same bytes as ``pseudonymise(e).to_json()``).
+    The count is of IDs and mobile numbers found outside the named fields (ingest shows it
+    as ``masked_values``).
     """
-    update, aggregate_id = _changes(envelope, secret)
+    changes = _changes(envelope, secret)
     doc = envelope.as_dict()
-    doc["aggregate_id"] = aggregate_id
+    doc.update(changes.envelope)
+    doc["aggregate_id"] = changes.aggregate_id
     payload = doc["payload"]
-    for name, value in update.items():
+    for name, value in changes.payload.items():
         if value is None:
             payload.pop(name, None)
         else:
             payload[name] = value
-    if update:
+    if changes.payload:
         # Keep the field order of the model, as to_json() would.
         order = type(envelope.payload).model_fields
         doc["payload"] = {k: payload[k] for k in order if k in payload}
-    return aggregate_id.encode("utf-8"), orjson.dumps(doc)
+    return changes.aggregate_id.encode("utf-8"), orjson.dumps(doc), changes.masked
 
 
 def assert_no_clear_pii(envelope: Envelope) -> None:

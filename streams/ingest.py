@@ -57,6 +57,7 @@ class IngestStats:
     duplicates: int = 0
     batches: int = 0
     restored_ids: int = 0
+    masked_values: int = 0  # IDs and mobile numbers found outside the named fields
     by_type: dict[str, int] = field(default_factory=dict)
 
 
@@ -225,6 +226,7 @@ class IngestStream:
                 ((topics.H_EVENT_ID, event_id), (topics.H_RAW_MARK, mark)),
             )
             self.stats.accepted += 1
+            self.stats.masked_values += result.masked
             self.stats.by_type[result.event_type] = self.stats.by_type.get(result.event_type, 0) + 1
         # Every output of the batch must be on the broker before its offsets are committed.
         await sender.flush()

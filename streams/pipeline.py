@@ -26,6 +26,7 @@ class Accepted:
     event_type: str
     key: bytes
     value: bytes
+    masked: int = 0  # IDs and mobile numbers masked outside the named fields
 
 
 @dataclass(frozen=True)
@@ -71,9 +72,13 @@ def process_raw(
             reason=f"{where}source: {envelope.source!r} is reserved for EAMS's own components; "
             "name your system (e.g. civil-affairs)",
         )
-    key, value = pseudonymised_json(envelope, secret)
+    key, value, masked = pseudonymised_json(envelope, secret)
     return Accepted(
-        event_id=envelope.event_id, event_type=envelope.event_type, key=key, value=value
+        event_id=envelope.event_id,
+        event_type=envelope.event_type,
+        key=key,
+        value=value,
+        masked=masked,
     )
 
 
