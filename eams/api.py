@@ -18,7 +18,7 @@ from eams.api_auth import guard, in_scope, session_router, suppressed
 from eams.auth import Principal, suppress
 from events.envelope import SHANGHAI
 from events.regions import load_reference
-from projections import alert_queries, queries
+from projections import alert_queries, quarantine, queries
 from projections.client import run
 from streams.pipeline import Accepted, Rejected, process_raw
 
@@ -169,13 +169,17 @@ def create_api(host: Host) -> FastAPI:
                 "rows": p.rows,
                 "batches": p.batches,
                 "duplicates": p.duplicates,
-                "dead_lettered": p.dead_lettered,
+                "quarantined": p.quarantined,
+                "bisected_batches": p.bisected_batches,
+                "store_errors": p.store_errors,
+                "last_store_error": p.last_store_error,
                 "replayed_batches": p.replayed_batches,
                 "positions": p.positions,
                 "highwater": p.highwater,
                 "lag": p.lag,
                 "version": p.version,
             },
+            "quarantine": await run(quarantine.counts, host.store),
             "rebuilding": host.rebuilding,
             "ingest_ready": host.ingest.ready,
             "clickhouse": _without_password(host.settings.clickhouse_dsn),
@@ -432,8 +436,10 @@ def create_api(host: Host) -> FastAPI:
         return [r for r in rows if in_scope(who, r["region"], host.primary.city_of(r["region"]))]
 
     from eams.api_playbooks import router as playbook_router
+    from eams.api_quarantine import router as quarantine_router
 
     api.include_router(playbook_router(host))
+    api.include_router(quarantine_router(host))
 
     from eams.api_console import router as console_router
 

@@ -17,6 +17,7 @@ from rich.console import Console
 
 from eams.cli_grafana import grafana_app
 from eams.cli_playbooks import playbooks_app
+from eams.cli_quarantine import quarantine_app
 from eams.cli_users import apikeys_app, users_app
 from eams.errors import ConfigError
 from eams.settings import Settings
@@ -393,6 +394,7 @@ app.add_typer(grafana_app, name="grafana")
 app.add_typer(users_app, name="users")
 app.add_typer(apikeys_app, name="apikeys")
 app.add_typer(rules_app, name="rules")
+app.add_typer(quarantine_app, name="quarantine")
 
 LEVEL_ZH = {"I": "红色 I级", "II": "橙色 II级", "III": "黄色 III级", "IV": "蓝色 IV级"}
 STATUS_ZH = {

@@ -82,6 +82,7 @@ class Host:
             batch=s.projector_batch,
             linger_ms=s.projector_linger_ms,
             window=s.dedupe_window,
+            crash_after_wal=s.test_crash_after_wal,
         )
 
     def start_projector(self) -> None:

@@ -82,6 +82,12 @@ class Settings(BaseSettings):
         default=None, description="Risk-index weights (YAML); unset = documented defaults."
     )
     risk_interval: float = Field(default=2.0, gt=0, description="Seconds between evaluations.")
+    test_crash_after_wal: int = Field(
+        default=0,
+        ge=0,
+        description="Test hook: the worker exits right after its N-th write-ahead row, before "
+        "the insert, so tests prove the replay path; 0 = never.",
+    )
 
     @property
     def topics(self) -> TopicNames:

@@ -35,7 +35,7 @@ from pydantic import (
 
 from events.catalogue import PAYLOADS
 from events.errors import EventRejectedError
-from events.payload_base import EventPayload
+from events.payload_base import UINT16_MAX, EventPayload
 from events.regions import RegionReference
 from events.upcasting import upcast
 
@@ -133,7 +133,7 @@ class Envelope(BaseModel):
     event_type: str
     # The default only serves typed construction: the before-validator sets the
     # payload model's version then, and requires the field for dict payloads.
-    schema_version: Annotated[int, Field(ge=1)] = 1
+    schema_version: Annotated[int, Field(ge=1, le=UINT16_MAX)] = 1
     occurred_at: datetime
     recorded_at: datetime = Field(default_factory=_now)
     region: _NonEmpty

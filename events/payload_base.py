@@ -27,13 +27,19 @@ from events.errors import EventRejectedError
 from events.identity import validate_national_id, validate_uscc
 
 __all__ = [
+    "UINT16_MAX",
+    "UINT32_MAX",
+    "Count",
     "EventPayload",
     "Ident",
+    "MAX_ITEMS",
+    "Masked",
     "Money",
     "NationalId",
     "PersonId",
     "PersonPayload",
     "Phone",
+    "Positive",
     "Text",
     "Uscc",
     "YearMonth",
@@ -87,10 +93,23 @@ Uscc = Annotated[
 ]
 """Unified social credit code (GB 32100-2015), checksum-validated, upper case."""
 
+#: The largest values the projections store for integer fields (ClickHouse ``UInt16`` and
+#: ``UInt32`` columns). Payload integers are bounded here, once, so an event the log accepts
+#: always fits its column: ``tests/projections/test_bounds_unit.py`` walks every payload field
+#: against the column it is projected into.
+UINT16_MAX = 2**16 - 1
+UINT32_MAX = 2**32 - 1
+
+Count = Annotated[int, Field(ge=0, le=UINT32_MAX)]
+"""A count of people, posts or months: 0 up to the ``UInt32`` maximum (4,294,967,295)."""
+
+Positive = Annotated[int, Field(ge=1, le=UINT32_MAX)]
+"""A count of at least one, bounded like :data:`Count`."""
+
 PersonId = Annotated[str, StringConstraints(pattern=r"^p_[0-9a-f]{32}$")]
 """Pseudonym of a person: ``p_`` + 32 hex characters (see ``events.privacy``)."""
 
-Phone = Annotated[str, AfterValidator(_phone)]
+Phone = Annotated[str, StringConstraints(max_length=32), AfterValidator(_phone)]
 """A phone number; spaces and dashes are dropped."""
 
 Ident = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
@@ -98,6 +117,12 @@ Ident = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, ma
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
 """Free text of reasonable length."""
+
+Masked = Annotated[str, StringConstraints(max_length=64)]
+"""A masked display value (``110***********1234``, ``张*``), written by pseudonymisation."""
+
+MAX_ITEMS = 64
+"""The most items a list of codes or texts in a payload may hold (needs, services …)."""
 
 YearMonth = Annotated[str, StringConstraints(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]
 """A calendar month as ``YYYY-MM``."""
@@ -149,13 +174,13 @@ class PersonPayload(EventPayload):
 
     national_id: NationalId | None = None
     person_id: PersonId | None = None
-    national_id_masked: str | None = None
+    national_id_masked: Masked | None = None
     name: (
         Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)] | None
     ) = None
-    name_masked: str | None = None
+    name_masked: Masked | None = None
     phone: Phone | None = None
-    phone_masked: str | None = None
+    phone_masked: Masked | None = None
 
     @model_validator(mode="after")
     def _identified(self) -> Self:

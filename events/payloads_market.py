@@ -13,10 +13,12 @@ from typing import Annotated, Self
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from events.payload_base import (
+    Count,
     EventPayload,
     Ident,
     Money,
     PersonPayload,
+    Positive,
     Text,
     Uscc,
     YearMonth,
@@ -33,8 +35,6 @@ __all__ = [
     "UnemploymentClaimFiled",
     "VacancyReported",
 ]
-
-Count = Annotated[int, Field(ge=0)]
 
 
 class LayoffReported(EventPayload):
@@ -106,13 +106,16 @@ class VacancyReported(EventPayload):
     employer_uscc: Uscc | None = None
     employer_name: Text | None = None
     occupation: Text | None = None
-    openings: Annotated[int, Field(ge=1)]
+    openings: Positive
     wage_min: Money | None = None
     wage_max: Money | None = None
     closes_on: date | None = None
 
 
-RegionList = Annotated[tuple[Annotated[str, Field(min_length=1)], ...], Field(min_length=1)]
+RegionCode = Annotated[str, Field(min_length=1, max_length=16)]
+#: A disaster may name every county of a large state (Texas has 254; the US 3,143).
+MAX_REGIONS = 5000
+RegionList = Annotated[tuple[RegionCode, ...], Field(min_length=1, max_length=MAX_REGIONS)]
 
 
 class _DisasterAreaState(EventPayload):
@@ -147,5 +150,5 @@ class DisasterAreaCleared(EventPayload):
 
     disaster_id: Ident
     period_end: date
-    regions: tuple[Annotated[str, Field(min_length=1)], ...] = ()
+    regions: Annotated[tuple[RegionCode, ...], Field(max_length=MAX_REGIONS)] = ()
     note: Text | None = None

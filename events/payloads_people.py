@@ -13,7 +13,17 @@ from uuid import UUID
 
 from pydantic import Field, field_validator
 
-from events.payload_base import EventPayload, Ident, Money, PersonPayload, Text, Uscc, not_before
+from events.payload_base import (
+    MAX_ITEMS,
+    EventPayload,
+    Ident,
+    Money,
+    PersonPayload,
+    Positive,
+    Text,
+    Uscc,
+    not_before,
+)
 from events.vocabulary import (
     DifficultyReason,
     EmploymentStatus,
@@ -72,7 +82,7 @@ class PersonRecognized(PersonPayload):
     """A person was recognised as a member of a target group under the city's rules."""
 
     target_group: TargetGroup
-    difficulty_reasons: tuple[DifficultyReason, ...] = ()
+    difficulty_reasons: Annotated[tuple[DifficultyReason, ...], Field(max_length=MAX_ITEMS)] = ()
     recognised_on: date | None = None
     valid_until: date | None = None
     rule_ref: Text | None = None
@@ -101,7 +111,7 @@ class HouseholdZeroEmploymentIdentified(EventPayload):
     AGGREGATE_FIELD = "household_id"
 
     household_id: Ident
-    members_of_working_age: Annotated[int, Field(ge=1)]
+    members_of_working_age: Positive
 
 
 class HouseholdZeroEmploymentCleared(EventPayload):
@@ -110,7 +120,7 @@ class HouseholdZeroEmploymentCleared(EventPayload):
     AGGREGATE_FIELD = "household_id"
 
     household_id: Ident
-    employed_members: Annotated[int, Field(ge=1)] = 1
+    employed_members: Positive = 1
 
 
 class VisitRecorded(PersonPayload):
@@ -118,7 +128,7 @@ class VisitRecorded(PersonPayload):
 
     channel: VisitChannel
     visited_on: date
-    needs: tuple[Text, ...] = ()
+    needs: Annotated[tuple[Text, ...], Field(max_length=MAX_ITEMS)] = ()
     note: Text | None = None
 
 
@@ -134,8 +144,8 @@ class PlanAgreed(PersonPayload):
     """A one-person-one-plan assistance agreement was signed."""
 
     plan_id: Ident
-    services: tuple[ServiceKind, ...] = ()
-    subsidies: tuple[SubsidyKind, ...] = ()
+    services: Annotated[tuple[ServiceKind, ...], Field(max_length=MAX_ITEMS)] = ()
+    subsidies: Annotated[tuple[SubsidyKind, ...], Field(max_length=MAX_ITEMS)] = ()
     review_due: date | None = None
 
 
@@ -219,7 +229,7 @@ class WelfarePostOpened(EventPayload):
 
     post_id: Ident
     title: Text
-    slots: Annotated[int, Field(ge=1)] = 1
+    slots: Positive = 1
     employer_name: Text | None = None
     monthly_allowance: Money | None = None
 

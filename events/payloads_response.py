@@ -6,7 +6,7 @@ assistance and fraud cases.
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any
+from typing import Any
 
 from pydantic import AwareDatetime, Field, field_validator
 
@@ -16,6 +16,7 @@ from events.payload_base import (
     Money,
     PersonId,
     PersonPayload,
+    Positive,
     Text,
     not_before,
 )
@@ -172,7 +173,7 @@ class _NotificationPayload(EventPayload):
     channel: NotificationChannel
     recipient: Ident
     """Roster member or channel name; never a phone number or e-mail address."""
-    attempt: Annotated[int, Field(ge=1)] = 1
+    attempt: Positive = 1
 
 
 class NotificationSent(_NotificationPayload):

@@ -15,10 +15,10 @@ from typing import Any, TypeVar
 
 import clickhouse_connect
 from clickhouse_connect.driver.client import Client
-from clickhouse_connect.driver.exceptions import ClickHouseError
+from clickhouse_connect.driver.exceptions import ClickHouseError, OperationalError
 
 from events.envelope import SHANGHAI
-from projections.errors import ProjectionError
+from projections.errors import ProjectionError, StoreRefusedError, StoreUnavailableError
 
 T = TypeVar("T")
 
@@ -79,8 +79,8 @@ class Store:
         """Insert rows (one block) into ``table``."""
         try:
             self.client.insert(table, rows, column_names=list(columns), settings=settings)
-        except ClickHouseError as exc:
-            raise ProjectionError(f"insert into {table} failed: {exc}") from exc
+        except _INSERT_ERRORS as exc:
+            raise _insert_error(table, exc) from exc
 
     def insert_columns(
         self,
@@ -94,12 +94,30 @@ class Store:
             self.client.insert(
                 table, columns, column_names=list(names), column_oriented=True, settings=settings
             )
-        except ClickHouseError as exc:
-            raise ProjectionError(f"insert into {table} failed: {exc}") from exc
+        except _INSERT_ERRORS as exc:
+            raise _insert_error(table, exc) from exc
 
     def close(self) -> None:
         """Release the client (the embedded engine stays up until the process exits)."""
         self.client.close()
+
+
+#: What an insert can raise for its data: the driver's errors, and the encoding errors of
+#: values it cannot serialise (a lone surrogate in a string, an int too large for its column).
+_INSERT_ERRORS = (ClickHouseError, UnicodeError, ValueError, TypeError, OverflowError)
+
+
+def _insert_error(table: str, exc: Exception) -> ProjectionError:
+    """Translate an insert failure: unreachable (retry later) or refused (the same rows
+    fail again: isolate them)."""
+    if isinstance(exc, OperationalError):
+        return StoreUnavailableError(f"insert into {table} failed, ClickHouse unreachable: {exc}")
+    return StoreRefusedError(f"insert into {table} refused: {_first_line(exc)}")
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:300] if text else type(exc).__name__
 
 
 def aware(value: Any) -> Any:

@@ -101,8 +101,15 @@ def created_objects() -> list[str]:
     return list(dict.fromkeys(views + tables))
 
 
+#: Tables a rebuild keeps: not projections of the log but records about it (what could not
+#: be projected, and why), which replaying the log cannot recreate.
+KEPT = frozenset({"quarantine"})
+
+
 def drop_all(store: Store) -> None:
-    """Drop every projection object and the migration record (for a rebuild)."""
+    """Drop every projection object and the migration record (for a rebuild); the tables of
+    :data:`KEPT` stay (their migrations use ``IF NOT EXISTS`` and apply again as no-ops)."""
     for name in created_objects():
-        store.command(f"DROP TABLE IF EXISTS {name} SYNC")
+        if name not in KEPT:
+            store.command(f"DROP TABLE IF EXISTS {name} SYNC")
     store.command("DROP TABLE IF EXISTS schema_migrations SYNC")

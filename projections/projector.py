@@ -6,12 +6,20 @@ in this order:
 1. a write-ahead row ``(p, first, last)`` in ``projection_positions``;
 2. the batch's rows into ``events`` with ``insert_deduplication_token = events:p:first:last``
    (the materialized views behind ``events`` are deduplicated with the same token);
-3. dead-lettered documents (if any) to ``eams.events.dlq``.
+3. the events it could not write, parked in the quarantine table with the reason
+   (:mod:`projections.quarantine`).
 
 On start the projector reads the last write-ahead row of each partition and re-reads
 exactly that range first, inserting it again with the same token: whatever the crash left
 half done (the base table written but a view not, or nothing at all) is completed, and
 nothing is counted twice. Then it goes on from ``last + 1``.
+
+No event stops the projection (no poison pill): a document that cannot be converted is
+parked at once; a batch ClickHouse refuses for its data is bisected
+(:func:`projections.quarantine.insert_isolating`) so only the rows refused on their own are
+parked, with tokens derived from the batch's, so a replay repeats the same halves. An
+unreachable store is retried with backoff (``store_errors``, ``last_store_error`` in
+``/api/status``), never skipped: the batch stays where it is until it is written.
 
 Duplicates in the log (at-least-once delivery upstream) are dropped by ``event_id``: an
 event's id always maps to one partition (the key is its aggregate), so a per-partition
@@ -22,24 +30,27 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, TypeVar
 from uuid import UUID
 
 import orjson
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import ConsumerRecord
 
 from events.errors import EventRejectedError
 from events.regions import RegionReference
+from projections import quarantine
 from projections.client import Store, run
-from projections.errors import ProjectionError
-from projections.rows import COLUMNS, to_row
-from streams.dlq import dlq_headers
+from projections.errors import ProjectionError, StoreUnavailableError
+from projections.rows import COLUMNS, DEFAULT_BOUNDS, column_bounds, to_row
 from streams.ingest import DedupeState
 from streams.topics import TopicNames
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +68,10 @@ class ProjectorStats:
     rows: int = 0
     batches: int = 0
     duplicates: int = 0
-    dead_lettered: int = 0
+    quarantined: int = 0  # events parked since start (see projections.quarantine)
+    bisected_batches: int = 0  # batches ClickHouse refused whole and that were split
+    store_errors: int = 0  # calls that found the store unreachable (and were retried)
+    last_store_error: str = ""
     replayed_batches: int = 0
     positions: dict[int, int] = field(default_factory=dict)  # next offset per partition
     highwater: dict[int, int] = field(default_factory=dict)
@@ -99,6 +113,15 @@ def read_positions(store: Store, topic: str) -> dict[int, tuple[int, int]]:
     return {int(p): (int(first), int(last)) for p, first, last in rows}
 
 
+def read_bounds(store: Store) -> dict[str, int]:
+    """The bounds of the typed integer columns of ``events`` as the live schema has them."""
+    rows = store.rows(
+        "SELECT name, type FROM system.columns WHERE database = currentDatabase() "
+        "AND table = 'events'"
+    )
+    return column_bounds({str(name): str(kind) for name, kind in rows}) or dict(DEFAULT_BOUNDS)
+
+
 def seed_ids(store: Store, partition: int, before: int, capacity: int) -> RecentIds:
     """The recent ids of ``partition`` below offset ``before``, as they were when written."""
     ids = RecentIds(capacity)
@@ -126,6 +149,7 @@ class Projector:
         linger_ms: int = 200,
         window: int = 500_000,
         on_batch: Callable[[ProjectorStats], None] | None = None,
+        crash_after_wal: int = 0,
     ) -> None:
         self.bootstrap = bootstrap
         self.topics = topic_names
@@ -135,15 +159,23 @@ class Projector:
         self.linger = linger_ms / 1000
         self.window = window
         self.on_batch = on_batch
+        # Test hook: exit the process right after the N-th write-ahead row (0 = never), so
+        # tests prove the replay path (EAMS_TEST_CRASH_AFTER_WAL).
+        self.crash_after_wal = crash_after_wal
         self.stats = ProjectorStats()
+        self.bounds: dict[str, int] = dict(DEFAULT_BOUNDS)
         self._ids: dict[int, RecentIds] = {}
         self._pending: dict[int, _Pending] = {}
-        self._producer: AIOKafkaProducer | None = None
+        self._wal_rows = 0
+        self._retry_lock = asyncio.Lock()
+        self._stop: asyncio.Event | None = None
         self.changed = asyncio.Event()
 
     async def run(self, stop: asyncio.Event) -> None:
         """Project until ``stop`` is set; flushes what is buffered before returning."""
-        positions = await run(read_positions, self.store, self.topics.events)
+        self._stop = stop
+        positions = await self._retrying(run, read_positions, self.store, self.topics.events)
+        self.bounds = await self._retrying(run, read_bounds, self.store)
         consumer = AIOKafkaConsumer(
             bootstrap_servers=self.bootstrap,
             enable_auto_commit=False,
@@ -152,9 +184,7 @@ class Projector:
             max_partition_fetch_bytes=8 * 1024 * 1024,
             fetch_max_bytes=32 * 1024 * 1024,
         )
-        self._producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, linger_ms=5)
         await consumer.start()
-        await self._producer.start()
         try:
             cluster = await consumer._client.fetch_all_metadata()  # noqa: SLF001 - metadata only
             parts = cluster.partitions_for_topic(self.topics.events) or set()
@@ -179,14 +209,13 @@ class Projector:
                     self.stats.positions[tp.partition] = 0
                     before = 0
                 self._pending[tp.partition] = pending
-                self._ids[tp.partition] = await run(
-                    seed_ids, self.store, tp.partition, before, self.window // max(1, len(tps))
+                self._ids[tp.partition] = await self._retrying(
+                    run, seed_ids, self.store, tp.partition, before, self.window // max(1, len(tps))
                 )
             self.stats.note_progress()  # an empty log is caught up at once
             await self._loop(consumer, tps, stop)
         finally:
             await consumer.stop()
-            await self._producer.stop()
 
     async def _loop(
         self, consumer: AIOKafkaConsumer, tps: list[TopicPartition], stop: asyncio.Event
@@ -234,7 +263,7 @@ class Projector:
     ) -> tuple[
         list[tuple[Any, ...]], list[tuple[ConsumerRecord[bytes, bytes], EventRejectedError]], int
     ]:
-        """Rows of the new events of a batch, the documents to dead-letter, and how many
+        """Rows of the new events of a batch, the documents to park, and how many
         duplicates were dropped (in order: the dedupe window is per partition)."""
         ids = self._ids[partition]
         rows: list[tuple[Any, ...]] = []
@@ -245,7 +274,7 @@ class Projector:
                 doc = orjson.loads(record.value or b"")
                 if not isinstance(doc, dict):
                     raise EventRejectedError("(body)", "expected a JSON object")
-                row = to_row(doc, partition, record.offset, self.reference)
+                row = to_row(doc, partition, record.offset, self.reference, self.bounds)
             except orjson.JSONDecodeError as exc:
                 rejected.append((record, EventRejectedError("(body)", f"not JSON: {exc}")))
                 continue
@@ -271,43 +300,145 @@ class Projector:
         rows, rejected, duplicates = await run(self._convert, partition, chunk)
         self.stats.duplicates += duplicates
         if not replay:
-            await run(
+            await self._retrying(
+                run,
                 self.store.insert,
                 "projection_positions",
                 [(NAME, self.topics.events, partition, first, last, len(rows))],
                 ("projector", "topic", "partition", "first_offset", "last_offset", "rows"),
             )
+            self._wal_rows += 1
+            if self.crash_after_wal and self._wal_rows >= self.crash_after_wal:
+                log.error("test hook: exiting between the write-ahead row and the insert")
+                os._exit(70)
         else:
             self.stats.replayed_batches += 1
+        parked = [
+            quarantine.parked_record(
+                record.topic, partition, record.offset, record.value or b"", exc.field, str(exc)
+            )
+            for record, exc in rejected
+        ]
         if rows:
-            settings = {
-                "insert_deduplication_token": f"{NAME}:{partition}:{first}:{last}",
-                "deduplicate_blocks_in_dependent_materialized_views": 1,
-            }
-            columns = list(zip(*rows, strict=True))
-            await run(self.store.insert_columns, "events", columns, COLUMNS, settings)
-        for record, reason in rejected:
-            await self._dead_letter(record, reason)
-        self.stats.rows += len(rows)
+            settings = {"deduplicate_blocks_in_dependent_materialized_views": 1}
+            refused = await self._retrying(
+                run,
+                quarantine.insert_isolating,
+                self.store,
+                "events",
+                rows,
+                COLUMNS,
+                f"{NAME}:{partition}:{first}:{last}",
+                settings,
+            )
+            if refused:
+                self.stats.bisected_batches += 1
+                by_offset = {record.offset: record for record in chunk}
+                for row, exc in refused:
+                    record = by_offset[row[-1]]  # kafka_offset is the last column
+                    log.error("event at %s:%s refused and quarantined: %s", partition, row[-1], exc)
+                    parked.append(
+                        quarantine.parked_record(
+                            record.topic,
+                            partition,
+                            record.offset,
+                            record.value or b"",
+                            "(insert)",
+                            str(exc),
+                        )  # fmt: skip
+                    )
+            rows_written = len(rows) - len(refused)
+        else:
+            rows_written = 0
+        if parked:
+            await self._retrying(run, quarantine.park, self.store, parked)
+            self.stats.quarantined += len(parked)
+        self.stats.rows += rows_written
         self.stats.batches += 1
         self.stats.positions[partition] = last + 1
         self.stats.note_progress()
+        self._bump()
+
+    def _bump(self) -> None:
+        """Tell waiting readers (the console's live stream, tests) the projections changed."""
         self.stats.version += 1
         self.changed.set()
         self.changed = asyncio.Event()
         if self.on_batch is not None:
             self.on_batch(self.stats)
 
-    async def _dead_letter(
-        self, record: ConsumerRecord[bytes, bytes], exc: EventRejectedError
-    ) -> None:
-        assert self._producer is not None
-        origin = f"{record.topic}:{record.partition}:{record.offset}"
-        headers = dlq_headers(str(exc), exc.field, "projector", origin, None)
-        await self._producer.send_and_wait(
-            self.topics.dlq, value=record.value, key=record.key, headers=headers
-        )
-        self.stats.dead_lettered += 1
+    async def _retrying(self, call: Callable[..., Awaitable[T]], *args: Any) -> T:
+        """``await call(*args)``, retried with backoff (0.2 s doubling to 30 s) while the
+        store is unreachable; gives up only when the projector is stopping."""
+        delay = 0.2
+        while True:
+            try:
+                return await call(*args)
+            except StoreUnavailableError as exc:
+                self.stats.store_errors += 1
+                self.stats.last_store_error = str(exc)[:500]
+                log.error("ClickHouse unreachable, retrying in %.1f s: %s", delay, exc)
+                if self._stop is not None and self._stop.is_set():
+                    raise
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
+
+    async def retry_quarantined(
+        self, refs: Sequence[str] = (), *, actor: str
+    ) -> dict[str, list[dict[str, Any]]]:
+        """Project parked events again (``refs`` as ``partition:offset``; none = all
+        parked). Each is converted with today's code and schema; one already in ``events``
+        (a repeated retry, a duplicate projected since) is marked projected without a write,
+        so every event is projected exactly once. Returns what was projected and what is
+        still parked, with the reason."""
+        async with self._retry_lock:
+            self.bounds = await run(read_bounds, self.store)
+            parked = await run(quarantine.entries, self.store, refs=refs)
+            done: list[dict[str, Any]] = []
+            still: list[dict[str, Any]] = []
+            for entry in parked:
+                outcome = await run(self._retry_one, entry, actor)
+                (done if outcome.status == quarantine.PROJECTED else still).append(
+                    outcome.summary()
+                )
+            if done:
+                self._bump()
+            return {"projected": done, "parked": still}
+
+    def _retry_one(self, entry: quarantine.Parked, actor: str) -> quarantine.Parked:
+        """Retry one entry (in a worker thread); the new state is written before returning."""
+        tried = replace(entry, attempts=entry.attempts + 1)
+        try:
+            doc = orjson.loads(entry.value)
+            if not isinstance(doc, dict):
+                raise EventRejectedError("(body)", "expected a JSON object")
+            row = to_row(doc, entry.partition, entry.offset, self.reference, self.bounds)
+        except orjson.JSONDecodeError as exc:
+            tried = replace(tried, field="(body)", error=f"not JSON: {exc}")
+        except EventRejectedError as exc:
+            tried = replace(tried, field=exc.field, error=str(exc))
+        except (TypeError, ValueError, KeyError, OverflowError) as exc:
+            tried = replace(tried, field="(body)", error=f"cannot project: {exc}")
+        else:
+            refused: list[Any] = []
+            if not quarantine.projected_already(self.store, str(row[0]), row[1], row[5]):
+                refused = quarantine.insert_isolating(
+                    self.store,
+                    "events",
+                    [row],
+                    COLUMNS,
+                    f"quarantine:{entry.partition}:{entry.offset}:{tried.attempts}",
+                    {"deduplicate_blocks_in_dependent_materialized_views": 1},
+                )
+            if refused:
+                tried = replace(tried, field="(insert)", error=str(refused[0][1]))
+            else:
+                tried = replace(tried, status=quarantine.PROJECTED)
+                ids = self._ids.get(entry.partition)
+                if ids is not None:
+                    ids.add(row[0].bytes)
+        quarantine.park(self.store, [tried], by=actor)
+        return tried
 
 
 def _count_upto(records: list[ConsumerRecord[bytes, bytes]], last: int) -> int:

@@ -8,12 +8,16 @@ aggregate, so the views never parse JSON.
 from __future__ import annotations
 
 import datetime as dt
+import math
+import re
+from collections.abc import Mapping
 from typing import Any
 from uuid import UUID
 
 import orjson
 
 from events.errors import EventRejectedError
+from events.payload_base import UINT16_MAX, UINT32_MAX
 from events.regions import RegionReference
 
 COLUMNS: tuple[str, ...] = (
@@ -23,6 +27,38 @@ COLUMNS: tuple[str, ...] = (
     "headcount_before", "disaster_id", "disaster_kind", "severity", "disaster_regions",
     "disaster_cities", "amount", "payload", "kafka_partition", "kafka_offset",
 )  # fmt: skip
+
+#: Payload fields projected into a typed column of ``events`` (payload name -> column).
+#: Every other payload field stays in the ``payload`` JSON column.
+PAYLOAD_COLUMNS: dict[str, str] = {
+    "laid_off": "laid_off",
+    "headcount_before": "headcount_before",
+    "amount": "amount",
+}
+
+#: The largest value of each integer column of ``events`` that ``to_row`` fills from an
+#: event, as the shipped migrations declare it. The projector reads the live schema at start
+#: (:func:`column_bounds`), so a migration that widens a column widens the check with it.
+DEFAULT_BOUNDS: dict[str, int] = {
+    "schema_version": UINT16_MAX,
+    "laid_off": UINT32_MAX,
+    "headcount_before": UINT32_MAX,
+}
+
+_UINT = re.compile(r"^UInt(8|16|32|64)$")
+
+
+def uint_max(clickhouse_type: str) -> int | None:
+    """The largest value of an unsigned ClickHouse integer type (None for other types)."""
+    match = _UINT.match(clickhouse_type)
+    return 2 ** int(match.group(1)) - 1 if match else None
+
+
+def column_bounds(types: Mapping[str, str]) -> dict[str, int]:
+    """The bounds of :data:`DEFAULT_BOUNDS`'s columns from a table's column types."""
+    found = {name: uint_max(types.get(name, "")) for name in DEFAULT_BOUNDS}
+    return {name: bound for name, bound in found.items() if bound is not None}
+
 
 _REQUIRED = ("event_id", "event_type", "occurred_at", "recorded_at", "region", "payload")
 
@@ -45,9 +81,20 @@ def _ts(doc: dict[str, Any], name: str) -> dt.datetime:
     return parsed
 
 
-def _int(payload: dict[str, Any], name: str) -> int:
+def _int(payload: dict[str, Any], name: str, bounds: Mapping[str, int]) -> int:
+    """A count for an unsigned column; one its column cannot hold is an error, not a wrap."""
     value = payload.get(name)
-    return int(value) if isinstance(value, int | float) and value > 0 else 0
+    if not isinstance(value, int | float) or isinstance(value, bool) or not value > 0:
+        return 0
+    column = PAYLOAD_COLUMNS[name]
+    limit = bounds.get(column, UINT32_MAX)
+    if value > limit:
+        raise EventRejectedError(
+            f"payload.{name}",
+            f"{value} is larger than the column {column} holds (at most {limit:,}); widen the "
+            "column with a migration, then `eams quarantine retry`",
+        )
+    return int(value)
 
 
 def _zone(reference: RegionReference, code: str) -> bool:
@@ -56,11 +103,14 @@ def _zone(reference: RegionReference, code: str) -> bool:
 
 
 def _amount(value: Any) -> float:
-    """Money arrives as a decimal string ("1500.00") or a number."""
+    """Money arrives as a decimal string ("1500.00") or a number; not finite is an error."""
     try:
-        return float(value) if value is not None else 0.0
+        amount = float(value) if value is not None else 0.0
     except (TypeError, ValueError):
         return 0.0
+    if not math.isfinite(amount):
+        raise EventRejectedError("payload.amount", f"expected a finite amount, got {value!r}")
+    return amount
 
 
 def to_row(
@@ -68,6 +118,7 @@ def to_row(
     partition: int,
     offset: int,
     reference: RegionReference,
+    bounds: Mapping[str, int] = DEFAULT_BOUNDS,
 ) -> tuple[Any, ...]:
     """The ``events`` row for one decoded event; raises EventRejectedError if malformed.
 
@@ -107,6 +158,8 @@ def to_row(
         version = int(doc.get("schema_version") or 1)
     except (TypeError, ValueError) as exc:
         raise EventRejectedError("schema_version", "expected an integer") from exc
+    if not 1 <= version <= bounds.get("schema_version", UINT16_MAX):
+        raise EventRejectedError("schema_version", f"{version} is out of range")
     occurred_at, recorded_at = _ts(doc, "occurred_at"), _ts(doc, "recorded_at")
     return (
         event_id,
@@ -127,8 +180,8 @@ def to_row(
         str(payload.get("target_group") or ""),
         status,
         str(enterprise),
-        _int(payload, "laid_off"),
-        _int(payload, "headcount_before"),
+        _int(payload, "laid_off", bounds),
+        _int(payload, "headcount_before", bounds),
         disaster_id,
         str(payload.get("kind") or ""),
         str(payload.get("severity") or ""),
