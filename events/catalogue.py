@@ -1,8 +1,8 @@
 """The event catalogue: every event type, its payload model and its current version.
 
 Event types are dotted and past tense (``layoff.reported``). Payload models live in
-``payloads_people``, ``payloads_market`` and ``payloads_response``; this module is the
-single registry the rest of EAMS reads:
+``payloads_people``, ``payloads_market``, ``payloads_response`` and ``payloads_audit``;
+this module is the single registry the rest of EAMS reads:
 
 - ``PAYLOADS``: event type → payload model of the current version
 - ``CURRENT_VERSION``: event type → current schema version (older ones are upcast)
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from events.labels import EVENT_TYPE_LABELS, LABELS, VALUE_LABELS, label
 from events.payload_base import EventPayload, PersonPayload
+from events.payloads_audit import DlqRevealed
 from events.payloads_market import (
     DisasterAreaCleared,
     DisasterAreaFlagged,
@@ -160,6 +161,9 @@ CATALOGUE_SECTIONS: dict[str, dict[str, type[EventPayload]]] = {
         "fraud.suspected": FraudSuspected,
         "fraud.confirmed": FraudConfirmed,
         "fraud.dismissed": FraudDismissed,
+    },
+    "audit": {
+        "audit.dlq_revealed": DlqRevealed,
     },
 }
 

@@ -36,6 +36,7 @@ from pydantic import (
 from events.catalogue import PAYLOADS
 from events.errors import EventRejectedError
 from events.payload_base import UINT16_MAX, EventPayload
+from events.pii_scan import scrub
 from events.regions import RegionReference
 from events.upcasting import upcast
 
@@ -250,7 +251,8 @@ def internal_event(
     recorded_at: datetime | None = None,
 ) -> Envelope:
     """An event EAMS decides itself (alert lifecycle, notifications, users' commands): the
-    current schema version of its type, payload fields that are None left out, a new
+    current schema version of its type, payload fields that are None left out, national
+    IDs and mobile numbers in its strings masked (:mod:`events.pii_scan`), a new
     time-ordered id unless a derived one makes appending it twice harmless."""
     now = _now()
     return Envelope.model_validate(
@@ -264,7 +266,8 @@ def internal_event(
             "aggregate_id": aggregate_id,
             "source": source,
             "actor": actor,
-            "payload": {k: v for k, v in payload.items() if v is not None},
+            # free text typed by users (notes, reasons) is scanned like ingested input
+            "payload": scrub({k: v for k, v in payload.items() if v is not None})[0],
         }
     )
 

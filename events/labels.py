@@ -76,6 +76,8 @@ EVENT_TYPE_LABELS: dict[str, dict[str, str]] = {
     "fraud.suspected": {"zh": "疑似骗补", "en": "Fraud suspected"},
     "fraud.confirmed": {"zh": "骗补确认", "en": "Fraud confirmed"},
     "fraud.dismissed": {"zh": "骗补排除", "en": "Fraud dismissed"},
+    # audit
+    "audit.dlq_revealed": {"zh": "死信原文已查看", "en": "Dead letters revealed"},
 }
 
 VALUE_LABELS: dict[str, dict[str, str]] = {

@@ -46,6 +46,7 @@ SYSTEM_PREFIXES = (
     "risk.",
     "temporary_assistance.",
     "job_fair.",
+    "audit.",
 )
 
 

@@ -135,6 +135,7 @@ MINIMAL_PAYLOADS: dict[str, dict[str, Any]] = {
     },
     "playbook.note_added": {"run_id": "run1", "note": "roads to the site reopened"},
     "playbook.closed": {"run_id": "run1"},
+    "audit.dlq_revealed": {"entries": ["dl_0"], "count": 1, "reason": "fix a mapping"},
     "job_fair.scheduled": {
         "fair_id": "jf1",
         "title": "flood relief fair",

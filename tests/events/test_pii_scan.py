@@ -190,3 +190,21 @@ def test_events_without_personal_data_are_unchanged(shandong: RegionReference) -
         envelope = parse_event(raw, reference=shandong)
         _value, masked = _stored(envelope)
         assert masked == 0, raw
+
+
+def test_notes_of_commands_are_masked_too() -> None:
+    """Events EAMS appends for users' commands (an acknowledgement's note) skip ingest."""
+    from events.envelope import internal_event
+
+    ack = internal_event(
+        "alert.acknowledged",
+        region="371300",
+        aggregate_id="al1",
+        actor="duty-ly",
+        source="eams.api",
+        payload={"alert_id": "al1", "note": f"called the owner {MOBILE}, ID {ID}"},
+    )
+    body = ack.to_json()
+    assert MOBILE.encode() not in body and ID.encode() not in body
+    note = ack.payload.model_dump()["note"]
+    assert note == f"called the owner 138****5678, ID {ID[:6]}********{ID[-4:]}"
