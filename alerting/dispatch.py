@@ -28,6 +28,15 @@ For each transition the evaluator hands over, and on a periodic tick for reminde
    acknowledged;
 7. **hand over**: an officer whose shift began within ``policy.handover_window`` gets one
    brief of the open alerts of their regions (once per shift, restarts included).
+
+Nothing is lost when the broker is unavailable. Every decision (a batch of transitions, a
+tick) is taken on a :class:`Changes` view of the state; its events go through the
+dispatcher's :class:`~streams.outbox.Outbox` and its effects (inhibited set, reminder
+rounds, escalations, queued notices) are applied only once the broker acknowledged them.
+While events are held, no new decision is taken: transitions handed over meanwhile wait in
+a backlog, and each tick first sends the held events again (with backoff). Delivery
+attempts are recorded the same way; a message already sent is remembered at once (it
+cannot be unsent), so it is not sent twice while its ``notification.sent`` waits.
 """
 
 from __future__ import annotations
@@ -36,6 +45,7 @@ import asyncio
 import contextlib
 import dataclasses
 import datetime as dt
+import functools
 import hashlib
 import logging
 import uuid
@@ -54,6 +64,7 @@ from events.regions import RegionReference
 from projections import alert_queries
 from projections.client import Store, aware, run
 from projections.playbook_queries import ActiveRun, active_runs
+from streams.outbox import Outbox, Record
 from streams.producer import BatchSender
 from streams.topics import TopicNames
 
@@ -78,6 +89,21 @@ class Group:
     items: dict[tuple[str, str], Item] = dataclasses.field(default_factory=dict)
     last_sent: float | None = None  # loop time of its last message
     task: asyncio.Task[None] | None = None
+
+
+@dataclasses.dataclass
+class Changes:
+    """One decision of the dispatcher: the events to append, the effects to apply once the
+    broker has them, and the state as the decision sees it (its own changes included)."""
+
+    inhibited: set[str]
+    rounds: dict[str, tuple[int, dt.datetime]] = dataclasses.field(default_factory=dict)
+    records: list[Record] = dataclasses.field(default_factory=list)
+    effects: list[Callable[[], None]] = dataclasses.field(default_factory=list)
+
+    def later(self, fn: Callable[..., None], *args: Any) -> None:
+        """Apply ``fn(*args)`` once the decision's events are acknowledged."""
+        self.effects.append(functools.partial(fn, *args))
 
 
 _KIND_ORDER = {"escalation": 0, "firing": 1, "handover": 2, "reminder": 3, "resolved": 4}
@@ -155,7 +181,8 @@ class Dispatcher:
         self.last_round: dict[str, tuple[int, dt.datetime]] = {}  # alert -> (round, at)
         self.escalated: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
-        self._lock = asyncio.Lock()
+        self.outbox = Outbox(sender, "dispatcher")
+        self._backlog: list[Fired] = []  # transitions not yet handled (events were held)
 
     async def restore(self) -> None:
         """Remember what was already delivered and what is inhibited (from the log, via the
@@ -197,12 +224,46 @@ class Dispatcher:
 
     # -- entry points ----------------------------------------------------------------------
     async def on_fired(self, fired: Sequence[Fired]) -> None:
-        """Notify for each transition the evaluator appended."""
+        """Notify for each transition the evaluator appended (held in a backlog while
+        earlier events of the dispatcher wait for the broker)."""
+        self._backlog.extend(fired)
+        if await self.outbox.settled():
+            await self._handle_backlog()
+
+    def changes(self) -> Changes:
+        """A new decision on the current state."""
+        return Changes(inhibited=set(self.inhibited))
+
+    def _round(self, ch: Changes, alert_id: str, default: tuple[int, dt.datetime]) -> Any:
+        return ch.rounds.get(alert_id) or self.last_round.get(alert_id, default)
+
+    def _set_round(self, ch: Changes, alert_id: str, value: tuple[int, dt.datetime]) -> None:
+        ch.rounds[alert_id] = value
+        ch.later(self.last_round.__setitem__, alert_id, value)
+
+    async def commit(self, ch: Changes) -> bool:
+        """Append a decision's events; apply its effects once they are acknowledged (at
+        once when it has none). False when the broker has not acknowledged them yet: they
+        are held and sent again by the next tick."""
+
+        def apply() -> None:
+            for effect in ch.effects:
+                effect()
+            self.schedule()
+
+        self.outbox.stage(ch.records, then=apply)
+        return await self.outbox.flush(force=True)
+
+    async def _handle_backlog(self) -> None:
+        fired, self._backlog = self._backlog, []
+        if not fired:
+            return
+        ch = self.changes()
         for f in fired:
             t = f.transition
             kind: MessageKind = "resolved" if t.kind == "resolved" else "firing"
             level = t.level or t.previous_level or "IV"
-            self.last_round[f.alert_id] = (0, t.at)
+            self._set_round(ch, f.alert_id, (0, t.at))
             message = self.message(
                 f.alert_id,
                 kind,
@@ -215,25 +276,26 @@ class Dispatcher:
                 t.at,
             )
             tag = _tag(t.kind, level, t.at)
-            if kind == "resolved":
-                self.inhibited.discard(f.alert_id)
+            if kind == "resolved" and f.alert_id in ch.inhibited:
+                ch.inhibited.discard(f.alert_id)
+                ch.later(self.inhibited.discard, f.alert_id)
             if kind == "firing":
                 by = self.inhibitor(f.region, f.rule.indicator, level, exclude=f.alert_id)
                 if by is not None:
-                    if f.alert_id not in self.inhibited:
-                        await self.inhibit(f.alert_id, f.region, by, t.at)
+                    if f.alert_id not in ch.inhibited:
+                        self.inhibit(ch, f.alert_id, f.region, by, t.at)
                     continue
-                if f.alert_id in self.inhibited:  # a level change outgrew its inhibitor
-                    await self.end_inhibition(f.alert_id, f.region, t.at)
+                if f.alert_id in ch.inhibited:  # a level change outgrew its inhibitor
+                    self.end_inhibition(ch, f.alert_id, f.region, t.at)
             chain = self.chain(f.region)
             if silenced(self.silences, f.rule.id, chain, level, t.at) is not None:
                 continue  # a silence holds: nobody is told (the alert itself stands)
             if kind == "firing" and self.roster.policy.muted(level, t.at):
-                self.last_round[f.alert_id] = (0, t.at - self.roster.policy.repeat_interval)
+                self._set_round(ch, f.alert_id, (0, t.at - self.roster.policy.repeat_interval))
                 continue  # a mute window: the first reminder after it carries the news
             for officer in self.recipients(f.region, level, t.at):
-                self.enqueue(officer, f.alert_id, tag, message)
-        self.schedule()
+                ch.later(self.enqueue, officer, f.alert_id, tag, message)
+        await self.commit(ch)
 
     def inhibitor(
         self, region: str, indicator: str, level: str, exclude: str = ""
@@ -259,11 +321,12 @@ class Dispatcher:
                 return ("playbook", r.run_id)
         return None
 
-    async def inhibit(
-        self, alert_id: str, region: str, by: tuple[str, str], at: dt.datetime
+    def inhibit(
+        self, ch: Changes, alert_id: str, region: str, by: tuple[str, str], at: dt.datetime
     ) -> None:
-        """Record that ``by`` holds back the notifications of ``alert_id``."""
-        self.inhibited.add(alert_id)
+        """Decide that ``by`` holds back the notifications of ``alert_id``."""
+        ch.inhibited.add(alert_id)
+        ch.later(self.inhibited.add, alert_id)
         kind, ident = by
         payload: dict[str, Any] = {"alert_id": alert_id}
         if kind == "alert":
@@ -275,62 +338,76 @@ class Dispatcher:
                 by_playbook_run=ident,
                 reason="应急预案已启动，由处置组负责 / an active playbook covers the area",
             )
-        await self.append("alert.inhibited", region, alert_id, payload, salt=at.isoformat())
+        ch.records.append(
+            self.record("alert.inhibited", region, alert_id, payload, salt=at.isoformat())
+        )
 
-    async def end_inhibition(self, alert_id: str, region: str, at: dt.datetime) -> None:
-        """Record that nothing inhibits ``alert_id`` any more."""
-        self.inhibited.discard(alert_id)
+    def end_inhibition(self, ch: Changes, alert_id: str, region: str, at: dt.datetime) -> None:
+        """Decide that nothing inhibits ``alert_id`` any more."""
+        ch.inhibited.discard(alert_id)
+        ch.later(self.inhibited.discard, alert_id)
         payload = {"alert_id": alert_id, "reason": "抑制条件已消失 / the inhibitor has gone"}
-        await self.append("alert.inhibition_ended", region, alert_id, payload, salt=at.isoformat())
+        ch.records.append(
+            self.record("alert.inhibition_ended", region, alert_id, payload, salt=at.isoformat())
+        )
 
     async def refresh_silences(self) -> None:
         """Reload the silences from the log (they change rarely; read every tick)."""
         self.silences = from_rows(await run(alert_queries.silence_rows, self.store))
 
     async def tick(self) -> None:
-        """Inhibition changes, reminders, escalation and shift handovers."""
+        """Inhibition changes, reminders, escalation and shift handovers. While events of
+        earlier decisions wait for the broker, only they are sent again (with backoff);
+        the tick counts (``ticks``) once its own events are acknowledged."""
+        if not await self.outbox.settled():
+            return
+        await self._handle_backlog()
+        if self.outbox.pending:
+            return
         await self.refresh_silences()
         self.runs = await run(active_runs, self.store)
         now = self.now()
         policy = self.roster.policy
         rows = await run(alert_queries.list_alerts, self.store, now, status="open")
+        ch = self.changes()
         for row in rows:
             if row["status"] not in ("firing", "inhibited"):
                 continue
             alert_id = row["alert_id"]
             level = row["level"] or "IV"
             by = self.inhibitor(row["region"], row["indicator"], level, exclude=alert_id)
-            if by is not None and alert_id not in self.inhibited:
-                await self.inhibit(alert_id, row["region"], by, now)
-            elif by is None and alert_id in self.inhibited:
-                await self.end_inhibition(alert_id, row["region"], now)
+            if by is not None and alert_id not in ch.inhibited:
+                self.inhibit(ch, alert_id, row["region"], by, now)
+            elif by is None and alert_id in ch.inhibited:
+                self.end_inhibition(ch, alert_id, row["region"], now)
                 if not silenced(self.silences, row["rule"], self.chain(row["region"]), level, now):
                     notice = self.row_message(row, "firing", now)
                     for officer in self.recipients(row["region"], level, now):
                         tag = f"uninhibited:{now.isoformat()}"
-                        self.enqueue(officer, alert_id, tag, notice)
-                self.last_round[alert_id] = (0, now)
+                        ch.later(self.enqueue, officer, alert_id, tag, notice)
+                self._set_round(ch, alert_id, (0, now))
         for row in rows:
             alert_id = row["alert_id"]
-            if row["status"] != "firing" or alert_id in self.inhibited:
+            if row["status"] != "firing" or alert_id in ch.inhibited:
                 continue
             since = aware(row["firing_since"])
             level = row["level"] or "IV"
-            rnd, last = self.last_round.get(alert_id, (0, since))
+            rnd, last = self._round(ch, alert_id, (0, since))
             message = self.row_message(row, "reminder", since)
             if now - since >= policy.escalate_after and alert_id not in self.escalated:
-                self.escalated.add(alert_id)
-                await self.escalate(alert_id, row, message)
+                ch.later(self.escalated.add, alert_id)
+                self.escalate(ch, alert_id, row, message)
             held = silenced(self.silences, row["rule"], self.chain(row["region"]), level, now)
             if held is not None:
                 continue
             if now - last >= policy.repeat_interval and not policy.muted(level, now):
                 rnd += 1
-                self.last_round[alert_id] = (rnd, now)
+                self._set_round(ch, alert_id, (rnd, now))
                 for officer in self.recipients(row["region"], level, now):
-                    self.enqueue(officer, alert_id, f"reminder:{rnd}", message)
-        self.handover(rows, now)
-        self.schedule()
+                    ch.later(self.enqueue, officer, alert_id, f"reminder:{rnd}", message)
+        ch.later(self.handover, rows, now)
+        if await self.commit(ch):
+            self.outbox.stats.ticks += 1
 
     def handover(self, rows: list[dict[str, Any]], now: dt.datetime) -> None:
         """Brief each officer whose shift began within the handover window on the open
@@ -373,23 +450,28 @@ class Dispatcher:
             at,
         )
 
-    async def escalate(self, alert_id: str, row: dict[str, Any], message: AlertMessage) -> None:
-        """Nobody acknowledged in time: tell province duty and record the escalation."""
+    def escalate(
+        self, ch: Changes, alert_id: str, row: dict[str, Any], message: AlertMessage
+    ) -> None:
+        """Nobody acknowledged in time: decide to tell province duty, recording the
+        escalation."""
         chain = self.chain(row["region"])
         officers = self.roster.responsible(chain, "province", self.now())
         escalation = dataclasses.replace(message, kind="escalation")
         for officer in officers:
-            self.enqueue(officer, alert_id, "escalation", escalation)
-        await self.append(
-            "alert.escalated",
-            row["region"],
-            alert_id,
-            {
-                "alert_id": alert_id,
-                "to_role": "province_duty",
-                "to_officer": officers[0].id if officers else None,
-                "reason": f"未在 {self.roster.policy.escalate_after} 内确认 / not acknowledged",
-            },
+            ch.later(self.enqueue, officer, alert_id, "escalation", escalation)
+        ch.records.append(
+            self.record(
+                "alert.escalated",
+                row["region"],
+                alert_id,
+                {
+                    "alert_id": alert_id,
+                    "to_role": "province_duty",
+                    "to_officer": officers[0].id if officers else None,
+                    "reason": f"未在 {self.roster.policy.escalate_after} 内确认 / not acknowledged",
+                },
+            )
         )
 
     # -- grouping and delivery -------------------------------------------------------------
@@ -481,15 +563,16 @@ class Dispatcher:
         officer: str,
         attempt: Attempt,
     ) -> None:
-        """Every attempt is an event, one per alert the message carried."""
-        for alert_id, nid, message in sent:
-            await self.record_attempt(
-                alert_id, nid, channel, officer, message, attempt, flush=False
-            )
-        async with self._lock:
-            await self.sender.flush()
+        """Every attempt is an event, one per alert the message carried. Never raises: when
+        the broker does not acknowledge them, they are held and sent again by the ticks."""
+        records = [
+            self.attempt_record(alert_id, nid, channel, officer, message, attempt)
+            for alert_id, nid, message in sent
+        ]
+        self.outbox.stage(records)
+        await self.outbox.flush(force=True)
 
-    async def record_attempt(
+    def attempt_record(
         self,
         alert_id: str,
         nid: str,
@@ -497,10 +580,8 @@ class Dispatcher:
         officer: str,
         message: AlertMessage,
         attempt: Attempt,
-        *,
-        flush: bool = True,
-    ) -> None:
-        """Every attempt is an event."""
+    ) -> Record:
+        """The ``notification.sent`` / ``notification.failed`` event of one attempt."""
         d: Delivery = attempt.delivery
         payload: dict[str, Any] = {
             "notification_id": nid,
@@ -518,21 +599,13 @@ class Dispatcher:
                 retryable=d.recoverable,
                 next_attempt_at=attempt.next_at,
             )
-        await self.append(
-            event_type, message.region_code, nid, payload, salt=f"{attempt.number}", flush=flush
-        )
+        return self.record(event_type, message.region_code, nid, payload, salt=f"{attempt.number}")
 
-    async def append(
-        self,
-        event_type: str,
-        region: str,
-        key: str,
-        payload: dict[str, Any],
-        salt: str = "",
-        *,
-        flush: bool = True,
-    ) -> None:
-        """Append one event to the log (flushed before returning unless ``flush`` is off)."""
+    def record(
+        self, event_type: str, region: str, key: str, payload: dict[str, Any], salt: str = ""
+    ) -> Record:
+        """One event of the dispatcher, encoded for the log; its id is derived from the
+        type, the key and ``salt``, so sending it again is counted once."""
         now = self.now()
         envelope = internal_event(
             event_type,
@@ -545,10 +618,7 @@ class Dispatcher:
             recorded_at=now,
             event_id=uuid.uuid5(NAMESPACE, f"{event_type}|{key}|{salt}"),
         )
-        async with self._lock:
-            await self.sender.add(self.topics.events, envelope.to_json(), key[:64].encode())
-            if flush:
-                await self.sender.flush()
+        return Record(self.topics.events, envelope.to_json(), key[:64].encode())
 
     def message(
         self,
@@ -587,6 +657,7 @@ class Dispatcher:
         self._flush_now.set()
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await self.outbox.flush(force=True)  # a last try for events still held
 
 
 def _tag(kind: str, level: str, at: dt.datetime) -> str:

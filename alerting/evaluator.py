@@ -4,10 +4,19 @@ Every ``interval`` seconds, in the process that owns the projections:
 
 1. compute every indicator for every region (:mod:`projections.indicators`), the composite
    risk index, and the reporting gaps of data-gap rules;
-2. step each (rule, region) state machine (:mod:`alerting.engine`);
+2. step each (rule, region) state machine (:mod:`alerting.engine`) on a copy of the states
+   (:meth:`Evaluator.decide` is pure: it returns the next states and what fired);
 3. turn transitions into ``alert.raised`` / ``alert.level_changed`` / ``alert.resolved``
-   events and append them to ``<ns>.events`` keyed by alert id (flushed before going on);
-4. hand the transitions to the notification stage.
+   events and append them to ``<ns>.events`` keyed by alert id, through the evaluator's
+   :class:`~streams.outbox.Outbox`;
+4. only once the broker acknowledged them: adopt the new states, count the tick
+   (``ticks`` in ``/api/status``) and hand the transitions to the notification stage.
+
+When the broker does not acknowledge them (down, timing out), the states stay as they
+were, the failure is logged and counted (``flush_failures``, ``last_flush_error``,
+``pending_events``), and the next cycles send the *same* events again, with backoff, before
+anything new is evaluated: an ``alert.raised`` is never lost to a transient broker error,
+and never doubled (same event ids; consumers dedupe by event id).
 
 One condition is one alert, whatever the restarts: before its first evaluation the
 evaluator waits until the projector has caught up with the log, then restores the firing
@@ -35,6 +44,7 @@ from projections import alert_queries
 from projections.client import Store, run
 from projections.indicators import SUMMED, Values
 from projections.risk_index import Component
+from streams.outbox import Outbox, Record
 from streams.producer import BatchSender
 from streams.topics import TopicNames
 
@@ -43,6 +53,16 @@ log = logging.getLogger(__name__)
 NAMESPACE = uuid.UUID("0b7f4f0e-6a9d-4c55-9d4e-0a1c2b3d4e5f")
 #: Indicators that are zero where nothing happened (others are None: no data).
 ZERO_WHEN_ABSENT = frozenset(SUMMED) | {"disaster_area", "risk_index"}
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What one evaluation decided: the next states and alert ids, and what fired."""
+
+    states: dict[tuple[str, str], AlertState]
+    alert_ids: dict[tuple[str, str], str]
+    fired: list[Fired]
+    values: Values
 
 
 @dataclass(frozen=True)
@@ -102,6 +122,8 @@ class Evaluator:
         self.evaluations = 0
         self.listeners: list[Callable[[Sequence[Fired]], Awaitable[None]]] = []
         self.history = IndicatorHistory(store, reference, components)
+        self.outbox = Outbox(sender, "evaluator")
+        self._announce: list[Fired] = []  # applied, not yet handed to the listeners
 
     def open_alerts(self) -> list[tuple[str, Rule, str, str]]:
         """(alert id, rule, region, level) of every alert firing now."""
@@ -157,39 +179,67 @@ class Evaluator:
         return await run(rule_values, self.rules.rules, now, self.history)
 
     async def evaluate(self, now: dt.datetime) -> list[Fired]:
-        """One evaluation cycle; returns what fired, changed level or resolved."""
-        self.values = await self.indicator_values(now)
+        """One evaluation cycle; returns what fired, changed level or resolved (empty while
+        the events of an earlier cycle still wait for the broker: they are sent again first,
+        and nothing new is evaluated until they are acknowledged)."""
+        if self.outbox.pending:
+            if not await self.outbox.settled():
+                return []
+        else:
+            decision = self.decide(await self.indicator_values(now), now)
+            records = [
+                Record(self.topics.events, self.envelope(f).to_json(), f.alert_id.encode())
+                for f in decision.fired
+            ]
+            self.outbox.stage(records, then=lambda: self._apply(decision))
+            if not await self.outbox.flush(force=True):
+                return []
+        self.outbox.stats.ticks += 1
+        fired, self._announce = self._announce, []
+        for listener in self.listeners:
+            try:
+                await listener(fired)
+            except Exception:  # noqa: BLE001 - one stage failing must not starve the others
+                log.exception("a listener of the evaluator failed on %d transitions", len(fired))
+        return fired
+
+    def decide(self, values: Values, now: dt.datetime) -> Decision:
+        """Step every (rule, region) on ``values`` as of ``now``; pure: the evaluator's own
+        states are not touched (see :meth:`_apply`)."""
+        states = dict(self.states)
+        alert_ids = dict(self.alert_ids)
         fired: list[Fired] = []
         for rule in self.rules.rules:
             derived = f"rule:{rule.id}"
-            per_region = self.values.get(derived, self.values.get(rule.indicator, {}))
-            plain = derived not in self.values and rule.indicator in ZERO_WHEN_ABSENT
+            per_region = values.get(derived, values.get(rule.indicator, {}))
+            plain = derived not in values and rule.indicator in ZERO_WHEN_ABSENT
             absent = 0.0 if plain else None
             for region in scope_regions(rule, self.reference):
                 key = (rule.id, region)
-                state = self.states.get(key, AlertState.initial())
+                state = states.get(key, AlertState.initial())
                 value = per_region.get(region, absent)
                 new_state, transitions = step(rule, state, value, now)
-                self.states[key] = new_state
+                states[key] = new_state
                 for t in transitions:
                     if t.kind == "pending":
                         continue
                     if t.kind == "raised":
-                        self.alert_ids[key] = alert_id_for(rule.id, region, t.at)
-                    alert_id = self.alert_ids.get(key)
+                        alert_ids[key] = alert_id_for(rule.id, region, t.at)
+                    alert_id = alert_ids.get(key)
                     if alert_id is None:
                         continue
                     fired.append(Fired(alert_id, rule, region, t))
                     if t.kind == "resolved":
-                        self.alert_ids.pop(key, None)
-        for f in fired:
-            envelope = self.envelope(f)
-            await self.sender.add(self.topics.events, envelope.to_json(), f.alert_id.encode())
-        await self.sender.flush()
+                        alert_ids.pop(key, None)
+        return Decision(states, alert_ids, fired, values)
+
+    def _apply(self, decision: Decision) -> None:
+        """Adopt a decision whose events the broker acknowledged."""
+        self.states = decision.states
+        self.alert_ids = decision.alert_ids
+        self.values = decision.values
         self.evaluations += 1
-        for listener in self.listeners:
-            await listener(fired)
-        return fired
+        self._announce.extend(decision.fired)
 
     def envelope(self, f: Fired) -> Envelope:
         """The alert event of one transition."""

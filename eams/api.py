@@ -180,6 +180,7 @@ def create_api(host: Host) -> FastAPI:
                 "version": p.version,
             },
             "quarantine": await run(quarantine.counts, host.store),
+            "alerting": host.alerting_status(),
             "rebuilding": host.rebuilding,
             "ingest_ready": host.ingest.ready,
             "clickhouse": _without_password(host.settings.clickhouse_dsn),

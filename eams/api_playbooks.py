@@ -22,6 +22,7 @@ from playbooks.aggregate import Activate, AddNote, AssignStep, Command, Complete
 from playbooks.errors import CommandRejectedError, UnknownPlaybookError
 from projections import playbook_queries
 from projections.client import run
+from streams.outbox import EventsNotAcknowledgedError
 
 if TYPE_CHECKING:
     from eams.runtime import Host
@@ -113,6 +114,8 @@ def router(host: Host) -> APIRouter:
             decided = await r.command(run_id, cmd)
         except CommandRejectedError as exc:
             raise HTTPException(409, str(exc)) from exc
+        except EventsNotAcknowledgedError as exc:  # held and retried; not yet in the log
+            raise HTTPException(503, str(exc)) from exc
         return {"run_id": run_id, "events": [t for t, _ in decided], "run": describe(run_id)}
 
     def describe(run_id: str) -> dict[str, Any]:

@@ -290,6 +290,13 @@ def status_cmd() -> None:
 
     st = ApiClient(settings()).status()
     sys.stdout.write(orjson.dumps(st, option=orjson.OPT_INDENT_2).decode() + "\n")
+    for name, part in (st.get("alerting") or {}).items():  # held events: say so on stderr
+        if part.get("pending_events"):
+            sys.stderr.write(
+                f"warning: {name}: {part['pending_events']} events wait for the broker "
+                f"({part.get('last_flush_error') or 'in flight'}); they are sent again, "
+                f"next in {part.get('retry_in') or 0:g} s\n"
+            )
 
 
 @app.command("rebuild")

@@ -138,6 +138,17 @@ class Host:
             self._persons_task = asyncio.create_task(refresh())
         return self._persons[1]
 
+    def alerting_status(self) -> dict[str, Any]:
+        """Ticks and append health of the evaluator, the dispatcher and the playbook runtime
+        (``ticks`` only grow; ``pending_events`` > 0 means decided events wait for the broker;
+        see streams/outbox.py); a component not started is absent."""
+        parts = (
+            ("evaluator", self.evaluator),
+            ("dispatcher", self.dispatcher),
+            ("playbooks", self.playbooks),
+        )
+        return {name: c.outbox.status() for name, c in parts if c is not None}
+
     def caught_up(self) -> bool:
         """True when the projector has projected everything the log held when it started
         (and no rebuild is under way): decisions taken on the projections are sound."""

@@ -25,6 +25,13 @@
   the run is active.
 - **Restarts.** At start, after the projector has caught up, every run is folded again
   from the log; nothing is kept elsewhere.
+- **The log first.** Every event goes through the runtime's
+  :class:`~streams.outbox.Outbox`: a run's new state is adopted only once the broker
+  acknowledged the decision's events. When it does not, the events are held and sent
+  again (same ids) by the next ticks, with backoff, the failure is counted in
+  ``/api/status`` (``playbooks``), and commands are refused with
+  :class:`~streams.outbox.EventsNotAcknowledgedError` until the held events are in the
+  log (a command decided on a state that misses them would be decided twice).
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ import asyncio
 import contextlib
 import dataclasses
 import datetime as dt
+import functools
 import logging
 import uuid
 from collections.abc import Callable, Sequence
@@ -64,6 +72,7 @@ from projections import alert_queries, playbook_queries
 from projections.client import Store, aware, run
 from projections.indicators import SEVERITY_NUMBER
 from projections.queries import ACTIVE_DISASTER_AREAS
+from streams.outbox import EventsNotAcknowledgedError, Outbox, Record
 from streams.producer import BatchSender
 from streams.topics import TopicNames
 
@@ -102,6 +111,7 @@ class PlaybookRunner:
         self._lock = asyncio.Lock()  # the single writer of every run
         self._acting = asyncio.Lock()  # one action at a time
         self._tasks: set[asyncio.Task[None]] = set()
+        self.outbox = Outbox(sender, "playbooks")
 
     # -- state -----------------------------------------------------------------------------
     async def restore(self) -> int:
@@ -141,23 +151,41 @@ class PlaybookRunner:
         """Decide ``command`` on run ``run_id``, append its events and apply them; then
         (``follow``) start the actions this made ready, in the background.
 
-        Raises :class:`CommandRejectedError` (nothing appended) when it does not fit."""
+        Raises :class:`CommandRejectedError` (nothing appended) when it does not fit, and
+        :class:`~streams.outbox.EventsNotAcknowledgedError` when the broker has not (yet)
+        acknowledged its events, or earlier ones (they are kept and sent again; the run
+        changes once they are in the log)."""
         async with self._lock:
+            if not await self.outbox.settled():
+                raise self.outbox.not_acknowledged()
             if isinstance(command, Propose) and playbook_id is not None:
                 other = self.open_run(playbook_id, command.area)
                 if other is not None and other.run_id != run_id:
                     return []  # another alert of the same area proposed it meanwhile
             decided = await self._decide_and_append(run_id, command, playbook_id)
         if decided and follow:
-            task = asyncio.create_task(self.advance(run_id))
+            task = asyncio.create_task(self._advance_in_background(run_id))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
         return decided
 
+    async def _advance_in_background(self, run_id: str) -> None:
+        try:
+            await self.advance(run_id)
+        except Exception:  # noqa: BLE001 - the next tick carries the actions out again
+            log.exception("actions of %s stopped; the next tick tries them again", run_id)
+
     async def drain(self) -> None:
-        """Wait for actions under way (at shutdown and in tests)."""
+        """Wait for actions under way (at shutdown and in tests), then try once more to
+        append events still held."""
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await self.outbox.flush(force=True)
+
+    async def _flush(self) -> None:
+        """Wait until every staged event is acknowledged; raise if the broker has not."""
+        if not await self.outbox.flush(force=True):
+            raise self.outbox.not_acknowledged()
 
     async def _decide_and_append(
         self, run_id: str, command: Command, playbook_id: str | None = None
@@ -168,6 +196,7 @@ class PlaybookRunner:
         decided = decide(state, command, definition, now)
         actor = getattr(command, "actor", ACTOR)
         area = state.area or getattr(command, "area", None) or self.reference.root().code
+        records: list[Record] = []
         for event_type, payload in decided:
             envelope = internal_event(
                 event_type,
@@ -180,11 +209,11 @@ class PlaybookRunner:
                 recorded_at=now,
                 event_id=_event_id(run_id, event_type, payload, now),
             )
-            await self.sender.add(self.topics.events, envelope.to_json(), run_id.encode())
-        await self.sender.flush()
+            records.append(Record(self.topics.events, envelope.to_json(), run_id.encode()))
         for event_type, payload in decided:
             state = apply(state, event_type, payload, now)
-        self.states[run_id] = state
+        self.outbox.stage(records, then=functools.partial(self.states.__setitem__, run_id, state))
+        await self._flush()  # the run changes only once the broker has its events
         return decided
 
     # -- proposals -------------------------------------------------------------------------
@@ -293,7 +322,10 @@ class PlaybookRunner:
     # -- actions and timers ----------------------------------------------------------------
     async def tick(self) -> None:
         """Proposals for open alerts, overdue steps, enrolments that end or start, and
-        actions that are ready."""
+        actions that are ready. While events wait for the broker, only they are sent again
+        (with backoff); the tick counts (``ticks``) once it completed."""
+        if not await self.outbox.settled():
+            return
         await self.propose_open_alerts()
         now = self.now()
         for run_id, state in list(self.states.items()):
@@ -308,6 +340,7 @@ class PlaybookRunner:
             await self.advance(run_id)
             async with self._acting:
                 await self.follow_enrolment(self.state(run_id))
+        self.outbox.stats.ticks += 1
 
     async def advance(self, run_id: str) -> None:
         """Run every ready action of a run and complete its step with the figures."""
@@ -408,7 +441,7 @@ class PlaybookRunner:
                 aggregate=person["person_id"],
                 flush=False,
             )
-        await self.sender.flush()
+        await self._flush()
         return len(new)
 
     def flagged_regions(self, state: RunState) -> tuple[list[str], list[str]]:
@@ -453,7 +486,7 @@ class PlaybookRunner:
                 "subsidy": "temporary_assistance_one_time", "amount": str(each),
                 "paid_on": today}, aggregate=person["person_id"], flush=False)  # fmt: skip
             count += 1
-        await self.sender.flush()
+        await self._flush()
         return count, each * count
 
     def paid_applications(self, run_id: str) -> set[str]:
@@ -497,7 +530,7 @@ class PlaybookRunner:
                 "person_id": person["person_id"], "ended_on": ended_on,
                 "reason": "灾区解除且过渡期届满 / flag cleared and grace period over"},
                 aggregate=person["person_id"], flush=False)  # fmt: skip
-        await self.sender.flush()
+        await self._flush()
 
     def cleared_at(self, disaster_id: str) -> dt.datetime | None:
         """When the disaster's flags were all cleared, or None while any is active."""
@@ -561,9 +594,9 @@ class PlaybookRunner:
             event_id=uuid.uuid5(NAMESPACE, f"{state.run_id}|{step_id}|{subject}"),
         )
         key = (aggregate or state.run_id)[:64].encode()
-        await self.sender.add(self.topics.events, envelope.to_json(), key)
+        self.outbox.stage([Record(self.topics.events, envelope.to_json(), key)])
         if flush:
-            await self.sender.flush()
+            await self._flush()
 
     # -- closing ---------------------------------------------------------------------------
     async def close(
@@ -590,6 +623,8 @@ class PlaybookRunner:
             if caught_up():
                 try:
                     await self.tick()
+                except EventsNotAcknowledgedError as exc:  # logged by the outbox, retried
+                    log.warning("playbook cycle held: %s", exc)
                 except Exception:  # noqa: BLE001 - one bad cycle must not stop the runs
                     log.exception("playbook cycle failed; retrying next cycle")
             with contextlib.suppress(TimeoutError):
