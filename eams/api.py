@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 
 from eams.api_auth import guard, in_scope, session_router, suppressed
 from eams.auth import Principal, suppress
-from events.envelope import SHANGHAI
+from events.envelope import SHANGHAI, today
 from events.regions import load_reference
 from projections import alert_queries, quarantine, queries
 from projections.client import run
@@ -194,7 +194,7 @@ def create_api(host: Host) -> FastAPI:
         who: Principal = need("read:overview"),
     ) -> list[dict[str, Any]]:
         """One row per city (or US state); ``days`` limits the facts to the last N days."""
-        since = dt.date.today() - dt.timedelta(days=days - 1) if days else None
+        since = today() - dt.timedelta(days=days - 1) if days else None
         reference = host.primary
         if hierarchy:
             if hierarchy not in host.settings.region_hierarchy.split(","):

@@ -16,14 +16,13 @@ from typing import TYPE_CHECKING, Any
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from pydantic import BaseModel, Field
 
+from eams.api_limits import ARGON2, SignInThrottle
 from eams.auth import ALL_PERMISSIONS, ROLES, Principal, suppress
 
 if TYPE_CHECKING:
     from eams.runtime import Host
 
 COOKIE = "eams_session"
-MAX_FAILURES = 5
-LOCKOUT_SECONDS = 300.0
 
 
 def authenticate(host: Host, request: Request) -> Principal | None:
@@ -66,7 +65,8 @@ def guard(host: Host) -> Any:
 
 
 def in_scope(who: Principal, *codes: str | None) -> bool:
-    """Whether a user limited to some regions may see a row of ``codes`` (region, city)."""
+    """Whether a user limited to some regions may see a row of ``codes`` (region, city).
+    Ingest applies the same rule with the reference (``streams.pipeline.in_regions``)."""
     return not who.regions or any(c in who.regions for c in codes if c)
 
 
@@ -88,26 +88,26 @@ def session_router(host: Host) -> APIRouter:
     """Sign in and out, and who am I."""
     api = APIRouter(tags=["session 登录"])
     need = guard(host)
-    failures: dict[str, list[float]] = {}  # name -> times of recent failed sign-ins
+    throttle = SignInThrottle()
 
     @api.post("/api/session", summary="Sign in (sets the session cookie)")
-    async def sign_in(body: SignIn, response: Response) -> dict[str, Any]:
+    async def sign_in(body: SignIn, request: Request, response: Response) -> dict[str, Any]:
         """A session token for 12 hours, also set as an HttpOnly cookie for the console.
-        After 5 failed attempts for a name within 5 minutes, that name is refused (429)
-        until the window has passed."""
-        now = time.monotonic()
-        recent = [t for t in failures.get(body.name, []) if now - t < LOCKOUT_SECONDS]
-        failures[body.name] = recent
-        if len(recent) >= MAX_FAILURES:
-            wait = int(LOCKOUT_SECONDS - (now - recent[0])) + 1
-            raise HTTPException(
-                429, f"too many failed sign-ins for {body.name!r}; try again in {wait} s"
-            )
-        token = await asyncio.to_thread(host.users.sign_in, body.name, body.password)
+        After 5 failed attempts for a name (20 from one address), each further attempt
+        must wait: 1 s, then twice as long after every failure, at most 60 s (429 with
+        Retry-After). Attempts are counted before the password is hashed."""
+        address = request.client.host if request.client else "unknown"
+        wait = throttle.admit(body.name, address, time.monotonic())
+        if wait > 0:
+            raise throttle.refused(wait, body.name)
+        token: str | None = None
+        try:
+            loop = asyncio.get_running_loop()
+            token = await loop.run_in_executor(ARGON2, host.users.sign_in, body.name, body.password)
+        finally:
+            throttle.result(body.name, address, token is not None, time.monotonic())
         if token is None:
-            recent.append(now)
             raise HTTPException(401, "wrong user name or password, or the user is disabled")
-        failures.pop(body.name, None)
         response.set_cookie(COOKIE, token, httponly=True, samesite="strict", max_age=12 * 3600)
         who = host.users.session(token)
         assert who is not None

@@ -19,7 +19,9 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response, StreamingResponse
 
 from eams.api_auth import guard, in_scope, suppressed
+from eams.api_limits import StreamSlots
 from eams.auth import Principal
+from events.envelope import today
 from projections.client import run
 
 if TYPE_CHECKING:
@@ -66,6 +68,7 @@ def router(host: Host) -> APIRouter:
     """The console's routes."""
     api = APIRouter(tags=["console 控制台"])
     need = guard(host)
+    slots = StreamSlots(host.settings.sse_per_user, host.settings.sse_total)
 
     @api.get("/", include_in_schema=False)
     async def root() -> RedirectResponse:
@@ -116,7 +119,7 @@ def router(host: Host) -> APIRouter:
         if not in_scope(who, region, host.primary.city_of(region)):
             raise HTTPException(403, f"region {region} is outside your regions")
         days = max(7, min(days, 400))
-        since = dt.date.today() - dt.timedelta(days=days - 1)
+        since = today() - dt.timedelta(days=days - 1)
         where = {"city": "city = {r:String}", "county": "region = {r:String}"}.get(
             found.level, "1 = 1"
         )
@@ -154,26 +157,33 @@ def router(host: Host) -> APIRouter:
     async def stream(request: Request, who: Principal = need("read:overview")) -> Response:
         """``event: change`` whenever the projections changed (new rows projected: events,
         alerts, playbook steps …), at most every 0.25 s; a comment every 15 s keeps the
-        connection open. The page refetches what it shows."""
+        connection open. The page refetches what it shows. At most ``EAMS_SSE_PER_USER``
+        streams per user and ``EAMS_SSE_TOTAL`` in all are open at once (429 beyond)."""
+        slot = slots.acquire(f"{who.kind}:{who.name}")
 
         async def changes() -> AsyncIterator[bytes]:
-            last = -1
-            quiet = 0.0
-            yield b"retry: 1000\n\n"
-            while not host.stopping.is_set() and not await request.is_disconnected():
-                rows = host.projector.stats.rows
-                if rows != last:
-                    last = rows
-                    quiet = 0.0
-                    yield f"event: change\ndata: {json.dumps({'rows': rows})}\n\n".encode()
-                elif quiet >= HEARTBEAT:
-                    quiet = 0.0
-                    yield b": keep-alive\n\n"
-                await asyncio.sleep(STREAM_TICK)
-                quiet += STREAM_TICK
+            try:
+                last = -1
+                quiet = 0.0
+                yield b"retry: 1000\n\n"
+                while not host.stopping.is_set() and not await request.is_disconnected():
+                    rows = host.projector.stats.rows
+                    if rows != last:
+                        last = rows
+                        quiet = 0.0
+                        yield f"event: change\ndata: {json.dumps({'rows': rows})}\n\n".encode()
+                    elif quiet >= HEARTBEAT:
+                        quiet = 0.0
+                        yield b": keep-alive\n\n"
+                    await asyncio.sleep(STREAM_TICK)
+                    quiet += STREAM_TICK
+            finally:
+                slot.release()
 
+        stream = changes()
+        slots.hold(slot, stream)  # released even if the stream never starts
         return StreamingResponse(
-            changes(),
+            stream,
             media_type="text/event-stream",
             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
         )

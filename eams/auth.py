@@ -7,8 +7,10 @@
 - **Sessions**: ``POST /api/session`` with a user name and password gives a random token
   (kept as a SHA-256 hash, 12 h), sent back as the ``eams_session`` cookie (the console) or
   ``Authorization: Bearer`` (scripts).
-- **API keys** for source systems (``eams apikeys add SOURCE``): only ``/api/ingest``,
-  header ``X-API-Key``.
+- **API keys** for source systems (``eams apikeys add SOURCE [--types T,…] [--region C …]``):
+  only ``/api/ingest``, header ``X-API-Key``; each key has an allow-list of event types and
+  regions (none given = every source event type, every region), enforced by the API and
+  again by the ingest stream (:func:`streams.pipeline.authorize`).
 - **The operator token**: ``eams run`` writes a random token to ``<state dir>/operator.token``
   (0600) at start; whoever can read the state dir administers this worker, so the CLI
   sends it and names the actor of each command with ``--actor``.
@@ -23,6 +25,7 @@ import datetime as dt
 import hashlib
 import json
 import os
+import re
 import secrets
 import sqlite3
 from collections.abc import Iterator
@@ -34,6 +37,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from events.errors import EamsError
+from streams.principal import Submitter
 
 ROLES: dict[str, str] = {
     "analyst": "分析员 / Analyst",
@@ -72,6 +76,7 @@ class Principal:
     regions: tuple[str, ...] = ()
     kind: str = "user"  # user | apikey | operator
     roles_label: str = field(default="", compare=False)
+    types: tuple[str, ...] = ()  # an API key's allowed event types (none = all)
 
     def may(self, permission: str) -> bool:
         """Whether the role allows ``permission``."""
@@ -86,6 +91,14 @@ class Principal:
         if self.kind == "operator" and claimed:
             return claimed
         return self.name
+
+    def submitter(self) -> Submitter:
+        """Who this is on a raw record (signed, re-checked by the ingest stream)."""
+        if self.kind == "apikey":
+            return Submitter(
+                "apikey", self.name.removeprefix("source:"), self.role, self.regions, self.types
+            )
+        return Submitter(self.kind, self.name, self.role, self.regions)
 
     @property
     def suppress_small_cells(self) -> bool:
@@ -117,6 +130,7 @@ class UserStore:
                     disabled INTEGER NOT NULL DEFAULT 0, created_at TEXT NOT NULL);
                 """
             )
+            _migrate(db)
         os.chmod(path, 0o600)
 
     @contextmanager
@@ -188,6 +202,7 @@ class UserStore:
             _HASHER.verify(row[0], password)
         except (VerificationError, InvalidHashError):
             return None
+        self.purge_sessions()
         token = secrets.token_urlsafe(32)
         expires = dt.datetime.now(dt.UTC) + dt.timedelta(hours=SESSION_HOURS)
         with self._db() as db:
@@ -216,25 +231,46 @@ class UserStore:
             return None
         return Principal(row[0], row[1], tuple(json.loads(row[2])))
 
+    def purge_sessions(self) -> int:
+        """Delete expired sessions (at every sign-in); returns how many."""
+        now = dt.datetime.now(dt.UTC).isoformat()
+        with self._db() as db:
+            return db.execute("DELETE FROM sessions WHERE expires_at <= ?", (now,)).rowcount
+
     # -- API keys --------------------------------------------------------------------------
-    def add_key(self, source: str) -> str:
-        """A new API key for a source system (shown once; only its hash is kept)."""
+    def add_key(
+        self, source: str, types: tuple[str, ...] = (), regions: tuple[str, ...] = ()
+    ) -> str:
+        """A new API key for a source system (shown once; only its hash is kept), allowed to
+        submit ``types`` for ``regions`` (empty = every source event type / every region).
+        The caller checks the types and regions against the catalogue and reference."""
+        if not source or source.startswith("eams.") or not _NAME.fullmatch(source):
+            raise AuthError(
+                f"source {source!r}: use letters, digits, '-', '_' or '.', not starting "
+                "with 'eams.' (reserved), e.g. civil-affairs"
+            )
         key = "eams_" + secrets.token_urlsafe(32)
         now = dt.datetime.now(dt.UTC).isoformat()
         with self._db() as db:
             db.execute(
-                "INSERT OR REPLACE INTO api_keys VALUES (?, ?, 0, ?)",
-                (source, _hash_token(key), now),
-            )
+                "INSERT OR REPLACE INTO api_keys (source, key_hash, disabled, created_at, types,"
+                " regions) VALUES (?, ?, 0, ?, ?, ?)",
+                (source, _hash_token(key), now, json.dumps(list(types)),
+                 json.dumps(list(regions))),
+            )  # fmt: skip
         return key
 
     def api_keys(self) -> list[dict[str, object]]:
-        """Every API key's source and state (never the key)."""
+        """Every API key's source, allow-lists and state (never the key)."""
         with self._db() as db:
             rows = db.execute(
-                "SELECT source, disabled, created_at FROM api_keys ORDER BY source"
+                "SELECT source, disabled, created_at, types, regions FROM api_keys ORDER BY source"
             ).fetchall()
-        return [{"source": s, "disabled": bool(d), "created": c} for s, d, c in rows]
+        return [
+            {"source": s, "disabled": bool(d), "created": c, "types": json.loads(t),
+             "regions": json.loads(r)}
+            for s, d, c, t, r in rows
+        ]  # fmt: skip
 
     def disable_key(self, source: str) -> None:
         """Disable a source's API key."""
@@ -247,10 +283,37 @@ class UserStore:
         """The source system of a valid API key."""
         with self._db() as db:
             row = db.execute(
-                "SELECT source FROM api_keys WHERE key_hash = ? AND disabled = 0",
+                "SELECT source, types, regions FROM api_keys WHERE key_hash = ? AND disabled = 0",
                 (_hash_token(key),),
             ).fetchone()
-        return Principal(f"source:{row[0]}", "source", kind="apikey") if row else None
+        if row is None:
+            return None
+        return Principal(
+            f"source:{row[0]}",
+            "source",
+            tuple(json.loads(row[2])),
+            kind="apikey",
+            types=tuple(json.loads(row[1])),
+        )
+
+
+#: The store's schema version (``PRAGMA user_version``); :func:`_migrate` brings older
+#: files up to it in place.
+SCHEMA_VERSION = 2
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+
+def _migrate(db: sqlite3.Connection) -> None:
+    """Upgrade a store written by an older EAMS: version 2 gave API keys their allow-lists
+    (existing keys keep every type and region, as before)."""
+    version = db.execute("PRAGMA user_version").fetchone()[0]
+    if version < 2:
+        columns = {row[1] for row in db.execute("PRAGMA table_info(api_keys)")}
+        for column in ("types", "regions"):
+            if column not in columns:
+                db.execute(f"ALTER TABLE api_keys ADD COLUMN {column} TEXT NOT NULL DEFAULT '[]'")
+    if version < SCHEMA_VERSION:
+        db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
 
 def operator_token(state_dir: Path) -> str:

@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from eams.auth import ROLES, UserStore
+from eams.auth import ROLES, AuthError, UserStore
 
 users_app = typer.Typer(
     help="Console and API users (用户): add, list, disable. Roles: " + ", ".join(ROLES),
@@ -75,18 +75,69 @@ def disable(name: Annotated[str, typer.Argument(help="Sign-in name")]) -> None:
 @apikeys_app.command("add")
 def add_key(
     source: Annotated[str, typer.Argument(help="The source system, e.g. civil-affairs")],
+    types: Annotated[
+        str | None,
+        typer.Option(
+            help="Event types it may submit, comma-separated; default: every type "
+            "a source may send (see `eams events schema`)"
+        ),
+    ] = None,
+    region: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="A region it may submit for (repeat; a city covers its counties); "
+            "default: every region"
+        ),
+    ] = None,
 ) -> None:
-    """A new key for a source system (replaces its old key); printed once."""
-    key = _store().add_key(source)
-    console.print(f"API key for {source} (send it as X-API-Key; it is not shown again):")
+    """A new key for a source system (replaces its old key and its allow-lists); printed
+    once. The API and the ingest stream both refuse events outside its allow-lists."""
+    from eams.cli import settings
+
+    allowed = _event_types(types)
+    regions = _regions(region or [], settings().region_hierarchy)
+    key = _store().add_key(source, allowed, regions)
+    console.print(
+        f"API key for {source}: may submit {', '.join(allowed) or 'every source event type'} "
+        f"for {', '.join(regions) or 'every region'}"
+    )
+    console.print("send it as X-API-Key; it is not shown again:")
     sys.stdout.write(f"{key}\n")
+
+
+def _event_types(option: str | None) -> tuple[str, ...]:
+    """The checked, de-duplicated event types of ``--types``."""
+    from events.catalogue import PAYLOADS
+    from streams.pipeline import is_source_type
+
+    wanted = [t.strip() for t in (option or "").split(",") if t.strip()]
+    for name in wanted:
+        if name not in PAYLOADS:
+            raise AuthError(f"--types: unknown event type {name!r}; see `eams events schema`")
+        if not is_source_type(name):
+            raise AuthError(f"--types: {name!r} is recorded by EAMS itself, not by sources")
+    return tuple(dict.fromkeys(wanted))
+
+
+def _regions(codes: list[str], hierarchy: str) -> tuple[str, ...]:
+    """The checked region codes of ``--region``."""
+    from events.regions import load_reference
+
+    reference = load_reference(hierarchy)
+    for code in codes:
+        if reference.get(code) is None:
+            raise AuthError(f"--region: {code!r} is not a region code; see `eams regions list`")
+    return tuple(dict.fromkeys(codes))
 
 
 @apikeys_app.command("list")
 def list_keys() -> None:
-    """The sources that have a key (never the key)."""
+    """The sources that have a key, what each may submit (never the key)."""
     for k in _store().api_keys():
-        console.print(f"{k['source']:<24} {'disabled' if k['disabled'] else 'active'}")
+        types = ", ".join(k["types"]) or "every source type"  # type: ignore[arg-type]
+        regions = ", ".join(k["regions"]) or "every region"  # type: ignore[arg-type]
+        state = "disabled" if k["disabled"] else "active"
+        console.print(f"{k['source']:<24} {state:<9} types: {types}; regions: {regions}")
 
 
 @apikeys_app.command("disable")

@@ -6,11 +6,12 @@ One class, one place: the CLI, the worker, the tests and the benchmarks all buil
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import secrets
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from events.errors import EamsError
@@ -56,6 +57,26 @@ class Settings(BaseSettings):
     )
     http_host: str = Field(default="127.0.0.1", description="Address the API listens on.")
     http_port: int = Field(default=8600, description="Port of the API (ingest, reads).")
+    ingest_secret: SecretStr | None = Field(
+        default=None,
+        description="HMAC key signing raw records (API and importer -> ingest stream), 32+ "
+        "characters; unset = generated once into <state_dir>/ingest.key (0600).",
+    )
+    max_body_bytes: int = Field(
+        default=8 * 1024 * 1024, ge=1024, description="Largest request body the API reads."
+    )
+    max_batch_lines: int = Field(
+        default=10_000, ge=1, description="Most events in one NDJSON request to /api/ingest."
+    )
+    max_future_skew: dt.timedelta = Field(
+        default=dt.timedelta(minutes=10),
+        ge=dt.timedelta(0),
+        description="How far ahead of now an occurred_at may be (seconds or ISO 8601, PT10M).",
+    )
+    sse_per_user: int = Field(
+        default=8, ge=1, description="Live streams (/api/stream) one user may hold open."
+    )
+    sse_total: int = Field(default=256, ge=1, description="Live streams open in total.")
     namespace: str = Field(
         default="eams",
         pattern=r"^[a-z][a-z0-9_-]*$",
@@ -139,5 +160,38 @@ class Settings(BaseSettings):
             raise ConfigError(
                 f"{path} holds no usable key ({len(key)} characters); restore it from a backup "
                 "(existing pseudonyms depend on it) or set EAMS_PSEUDONYM_SECRET"
+            )
+        return key.encode()
+
+    def ingest_key(self) -> bytes:
+        """The key signing raw records: ``EAMS_INGEST_SECRET``, else ``<state dir>/ingest.key``,
+        created once (0600) by whichever of ``eams run`` and the importer comes first."""
+        if self.ingest_secret is not None:
+            key = self.ingest_secret.get_secret_value()
+            if len(key) < 32:
+                raise ConfigError(
+                    f"EAMS_INGEST_SECRET has {len(key)} characters; give at least 32 "
+                    "(e.g. the output of: python -c 'import secrets; print(secrets.token_hex(32))')"
+                )
+            return key.encode()
+        path = self.state_dir / "ingest.key"
+        if not path.exists():
+            self.state_dir.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f"ingest.key.{os.getpid()}.tmp")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_hex(32))
+            try:
+                os.link(tmp, path)  # fails if another process created it first: keep theirs
+            except FileExistsError:
+                pass
+            finally:
+                tmp.unlink()
+        key = path.read_text().strip()
+        if len(key) < 32:
+            raise ConfigError(
+                f"{path} holds no usable key ({len(key)} characters); delete it and restart "
+                "`eams run` (raw records not yet ingested would then be dead-lettered: "
+                "resubmit them) or set EAMS_INGEST_SECRET"
             )
         return key.encode()

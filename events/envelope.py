@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import difflib
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
@@ -48,10 +48,13 @@ __all__ = [
     "parse_event",
     "region_flags",
     "rejection_from_validation_error",
+    "today",
 ]
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
+#: Longest event type name accepted before it is looked up (the catalogue's are < 40).
+MAX_EVENT_TYPE = 64
 _NonEmpty = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 
 
@@ -62,6 +65,11 @@ def new_event_id() -> uuid.UUID:
 
 def _now() -> datetime:
     return datetime.now(SHANGHAI)
+
+
+def today(now: datetime | None = None) -> date:
+    """The date in Asia/Shanghai (the province's calendar day, whatever the host's zone)."""
+    return (now or _now()).astimezone(SHANGHAI).date()
 
 
 def _short(value: Any, limit: int = 60) -> str:
@@ -112,6 +120,11 @@ def _unknown_type_reason(event_type: object) -> str:
         return "required field is missing"
     if not isinstance(event_type, str):
         return f"must be a string such as 'layoff.reported', got {_short(event_type)}"
+    if len(event_type) > MAX_EVENT_TYPE:  # never echo or fuzzy-match a huge string
+        return (
+            f"unknown event type {_short(event_type)} ({len(event_type)} characters; event "
+            f"types are names of at most {MAX_EVENT_TYPE} such as 'layoff.reported')"
+        )
     reason = f"unknown event type {event_type!r}"
     close = difflib.get_close_matches(event_type, list(PAYLOADS), n=3, cutoff=0.6)
     if close:
