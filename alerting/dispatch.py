@@ -184,6 +184,16 @@ class Dispatcher:
         self.outbox = Outbox(sender, "dispatcher")
         self._backlog: list[Fired] = []  # transitions not yet handled (events were held)
 
+    def status(self) -> dict[str, Any]:
+        """What ``/api/status`` shows: ticks, the health of the appends, and the notices
+        queued or being delivered (a test waits for both to be 0 before it asserts that
+        nothing more was sent)."""
+        return self.outbox.status() | {
+            "queued": sum(len(g.items) for g in self.groups.values()),
+            "delivering": sum(1 for t in self._tasks if not t.done()),
+            "backlog": len(self._backlog),
+        }
+
     async def restore(self) -> None:
         """Remember what was already delivered and what is inhibited (from the log, via the
         projections); notify firing alerts that no message ever reached."""

@@ -125,6 +125,11 @@ class Evaluator:
         self.outbox = Outbox(sender, "evaluator")
         self._announce: list[Fired] = []  # applied, not yet handed to the listeners
 
+    def status(self) -> dict[str, Any]:
+        """What ``/api/status`` shows: ticks (evaluations whose events are in the log) and
+        the health of the appends (see :class:`~streams.outbox.FlushStats`)."""
+        return self.outbox.status() | {"evaluations": self.evaluations}
+
     def open_alerts(self) -> list[tuple[str, Rule, str, str]]:
         """(alert id, rule, region, level) of every alert firing now."""
         out: list[tuple[str, Rule, str, str]] = []

@@ -108,9 +108,9 @@ def run_cmd() -> None:
     ensure_broker(s)
     _logging(s)
 
-    def ready(_host: Any) -> None:
+    def ready(host: Any) -> None:
         console.print(
-            f"EAMS running: API {s.api_url}/docs · Kafka {s.bootstrap} · "
+            f"EAMS running: API {host.api_url}/docs · Kafka {s.bootstrap} · "
             f"ClickHouse {s.clickhouse_dsn}  (Ctrl-C stops)"
         )
 

@@ -11,17 +11,35 @@ from eams.errors import RequestRefusedError, ServiceUnavailableError
 from eams.settings import Settings
 
 
+def api_url(settings: Settings) -> str:
+    """The URL of the worker's API: the configured port, or with ``EAMS_HTTP_PORT=0`` the
+    one the running worker wrote to ``<state dir>/api.port`` (port 0 when none did: the
+    first request then says that no worker answers)."""
+    if settings.http_port:
+        return settings.api_url
+    try:
+        port = int((settings.state_dir / "api.port").read_text().strip())
+    except (OSError, ValueError):
+        port = 0
+    return f"http://{settings.http_host}:{port}"
+
+
 class ApiClient:
     """Talks to ``eams run`` at the configured host and port."""
 
     def __init__(self, settings: Settings, timeout: float = 30.0) -> None:
-        self.base = settings.api_url
+        self.settings = settings
+        self.base = api_url(settings)
         self.state_dir = settings.state_dir
         self._http = httpx.Client(base_url=self.base, timeout=timeout)
 
     def _authorize(self) -> None:
         """The CLI acts as the local operator: it sends the token ``eams run`` wrote to the
-        state dir (read each time: a restarted worker writes a new one)."""
+        state dir (read each time: a restarted worker writes a new one, and with
+        ``EAMS_HTTP_PORT=0`` may listen on another port)."""
+        if not self.settings.http_port:
+            self.base = api_url(self.settings)
+            self._http.base_url = httpx.URL(self.base)
         token = read_operator_token(self.state_dir)
         if token:
             self._http.headers["Authorization"] = f"Bearer {token}"

@@ -63,6 +63,7 @@ class Host:
         self.evaluator: Any = None
         self.dispatcher: Any = None
         self.playbooks: Any = None
+        self.api_url = settings.api_url  # the bound one once the API listens (port 0)
         self.users = UserStore(settings.state_dir / "users.sqlite")
         self.stopping = asyncio.Event()
         self._persons: tuple[float, dict[str, int]] | None = None
@@ -147,7 +148,7 @@ class Host:
             ("dispatcher", self.dispatcher),
             ("playbooks", self.playbooks),
         )
-        return {name: c.outbox.status() for name, c in parts if c is not None}
+        return {name: c.status() for name, c in parts if c is not None}
 
     def caught_up(self) -> bool:
         """True when the projector has projected everything the log held when it started
@@ -253,6 +254,21 @@ class Host:
             self.rebuilding = False
 
 
+#: Where ``eams run`` writes the port its API listens on (``EAMS_HTTP_PORT=0``: any free one).
+API_PORT_FILE = "api.port"
+
+
+def _record_api_port(settings: Settings, server: uvicorn.Server) -> str:
+    """Write the API's bound port to ``<state dir>/api.port`` (the CLI and the tests find a
+    worker started with ``EAMS_HTTP_PORT=0`` there); returns the API's URL."""
+    port = int(server.servers[0].sockets[0].getsockname()[1])
+    path = settings.state_dir / API_PORT_FILE
+    tmp = path.with_name(f".{API_PORT_FILE}.tmp")
+    tmp.write_text(f"{port}\n")
+    tmp.replace(path)  # readers never see a half-written file
+    return f"http://{settings.http_host}:{port}"
+
+
 def _crash_if_failed(task: asyncio.Task[None]) -> None:
     """A dead projector must not leave a live-looking process: stop the host."""
     if task.cancelled() or task.exception() is None:
@@ -315,6 +331,7 @@ async def serve(settings: Settings, on_ready: Callable[[Host], Any] | None = Non
             await server_task  # re-raises why it could not start (port taken, …)
             raise SystemExit(f"the API could not listen on {settings.api_url}")
         await asyncio.sleep(0.05)
+    host.api_url = _record_api_port(settings, server)
     host.ingest.start()
     watch = asyncio.create_task(_watch_ingest(host, stop), name="watch-ingest")
     if on_ready is not None:
@@ -325,6 +342,7 @@ async def serve(settings: Settings, on_ready: Callable[[Host], Any] | None = Non
         host.stopping.set()  # live streams end
         server.should_exit = True
         await server_task
+        (settings.state_dir / API_PORT_FILE).unlink(missing_ok=True)
         watch.cancel()
         await host.stop_alerting(alerting)
         await host.ingest.stop()

@@ -113,6 +113,10 @@ class PlaybookRunner:
         self._tasks: set[asyncio.Task[None]] = set()
         self.outbox = Outbox(sender, "playbooks")
 
+    def status(self) -> dict[str, Any]:
+        """What ``/api/status`` shows: ticks, the health of the appends, actions under way."""
+        return self.outbox.status() | {"runs": len(self.states), "acting": len(self._tasks)}
+
     # -- state -----------------------------------------------------------------------------
     async def restore(self) -> int:
         """Fold every run from the log (via the events table); returns how many."""

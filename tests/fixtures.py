@@ -9,12 +9,14 @@ other's events. Nothing here is a mock.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -25,6 +27,7 @@ from typing import Any
 
 import httpx
 import pytest
+import uvicorn
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiosmtpd.controller import Controller
@@ -38,10 +41,90 @@ NO_RULES = Path(__file__).parent / "data" / "no_rules.yaml"
 
 
 def free_port() -> int:
-    """A TCP port nobody listens on right now."""
+    """A TCP port nobody listens on right now. Racy (another process may take it before
+    it is used): only for the Kafka broker's ports, a Java process that binds them itself
+    (its start is retried on a bind failure). Servers of the tests bind port 0 instead."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def bound_socket() -> socket.socket:
+    """A loopback TCP socket bound to a port the OS picked (not yet listening)."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+@contextlib.contextmanager
+def closed_port() -> Iterator[int]:
+    """A loopback port that refuses connections while the block runs: bound and never
+    listening, so no other process can take it meanwhile."""
+    with bound_socket() as sock:
+        yield int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def http_server(app: Any) -> Iterator[int]:
+    """Serve an ASGI app with uvicorn in a thread on a socket bound to port 0 (no race);
+    yields the port."""
+    sock = bound_socket()
+    port = int(sock.getsockname()[1])
+    config = uvicorn.Config(
+        app, log_level="warning", lifespan="off", ws="none", timeout_graceful_shutdown=2
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert thread.is_alive(), "uvicorn exited during start-up"
+        assert time.monotonic() < deadline, "uvicorn did not start within 10 s"
+        time.sleep(0.02)
+    try:
+        yield port
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
+
+
+class SmtpController(Controller):
+    """aiosmtpd's Controller on ``port=0``: the OS picks a free port as the server binds
+    (no race); ``port`` is the bound one once :meth:`start` returned."""
+
+    def _trigger_server(self) -> None:
+        if self.port == 0 and self.server is not None:
+            self.port = int(self.server.sockets[0].getsockname()[1])
+        super()._trigger_server()
+
+
+def wait_ticks(worker: Worker, component: str, n: int = 3, timeout: float = 60) -> None:
+    """Wait until ``component`` (``evaluator``, ``dispatcher`` or ``playbooks``) of the
+    worker completed ``n`` more cycles (``/api/status`` ``alerting.<component>.ticks``), and
+    for the dispatcher until nothing is queued or being delivered: then whatever those
+    cycles decided has happened, and a test may assert that something did *not*."""
+    deadline = time.monotonic() + timeout
+
+    def part() -> dict[str, Any]:
+        got: dict[str, Any] = worker.status()["alerting"][component]
+        return got
+
+    start = part()["ticks"]
+    while True:
+        now = part()
+        done = now["ticks"] >= start + n
+        if done and component == "dispatcher":
+            done = not (now["queued"] or now["delivering"] or now["backlog"])
+        if done:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(
+                f"{component}: {now['ticks'] - start} of {n} ticks within {timeout}s "
+                f"({now}):\n{worker.tail()}"
+            )
+        time.sleep(0.1)
 
 
 @pytest.fixture(scope="session")
@@ -71,7 +154,7 @@ class Worker:
         self.bootstrap = bootstrap
         self.state_dir = state_dir
         self.namespace = namespace
-        self.port = free_port()
+        self.port = 0  # the worker binds a free one and writes it to <state dir>/api.port
         self.extra_env = env
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = state_dir / "worker.log"
@@ -83,7 +166,7 @@ class Worker:
             pseudonym_secret=SECRET,
             **({"rules": NO_RULES} | {k.removeprefix("EAMS_").lower(): v for k, v in env.items()}),  # type: ignore[arg-type]
         )
-        self.api = httpx.Client(base_url=f"http://127.0.0.1:{self.port}", timeout=60)
+        self.api = httpx.Client(base_url="http://127.0.0.1", timeout=60)  # port: start()
 
     def env(self) -> dict[str, str]:
         """The environment of the worker process."""
@@ -101,8 +184,12 @@ class Worker:
         return env
 
     def start(self, timeout: float = 90) -> Worker:
-        """Start the process; wait until its API answers and its ingest stream is ready."""
+        """Start the process on port 0; wait until it wrote its port, its API answers and
+        its ingest stream is ready."""
         self.state_dir.mkdir(parents=True, exist_ok=True)
+        port_file = self.state_dir / "api.port"
+        port_file.unlink(missing_ok=True)  # a killed predecessor's
+        self.port = 0
         with self.log.open("ab") as fh:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "eams.cli", "run"],
@@ -114,6 +201,12 @@ class Worker:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise AssertionError(f"worker exited early:\n{self.tail()}")
+            if not self.port and port_file.exists():
+                self.port = int(port_file.read_text())
+                self.api.base_url = httpx.URL(f"http://127.0.0.1:{self.port}")
+            if not self.port:
+                time.sleep(0.1)
+                continue
             try:
                 self.authorize()
                 status = self.status()
@@ -255,8 +348,7 @@ class Mailbox:
 def mailbox() -> Iterator[tuple[Mailbox, int]]:
     """A real SMTP server on loopback."""
     box = Mailbox()
-    port = free_port()
-    controller = Controller(box, hostname="127.0.0.1", port=port)
+    controller = SmtpController(box, hostname="127.0.0.1", port=0)
     controller.start()
-    yield box, port
+    yield box, controller.port
     controller.stop()

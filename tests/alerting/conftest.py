@@ -3,15 +3,12 @@ in tests/fixtures.py)."""
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import orjson
 import pytest
-import uvicorn
-from fixtures import free_port
+from fixtures import http_server
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -30,13 +27,6 @@ def robot() -> Iterator[tuple[list[dict[str, Any]], int]]:
         received.append(body)
         return JSONResponse({"errcode": 0, "errmsg": "ok"})
 
-    port = free_port()
     app = Starlette(routes=[Route("/cgi-bin/webhook/send", send, methods=["POST"])])
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
-    yield received, port
-    server.should_exit = True
-    thread.join(timeout=10)
+    with http_server(app) as port:
+        yield received, port

@@ -20,7 +20,7 @@ from typing import Any
 
 import orjson
 import pytest
-from fixtures import Worker
+from fixtures import Worker, wait_ticks
 from helpers import encode, produce
 
 from events.envelope import SHANGHAI
@@ -165,7 +165,9 @@ policy: {{repeat_interval: 2s, group_interval: 1s, escalate_after: 1h, link_base
     worker.kill()
     before = list(box.messages)
     restarted = worker_factory(like=worker)
-    time.sleep(3)
+    wait_ticks(restarted, "evaluator", 3)  # evaluated again after the restore
+    wait_ticks(restarted, "dispatcher", 3)  # and whatever that decided is delivered
+    restarted.wait_settled()
     alerts_after = [a for a in restarted.api.get("/api/alerts").json() if a["region"] == LINYI]
     assert sorted(a["alert_id"] for a in alerts_after) == sorted(a["alert_id"] for a in alerts)
     # The first (firing) message went out once per recipient, before and after the restart;
@@ -193,9 +195,9 @@ policy: {{repeat_interval: 2s, group_interval: 1s, escalate_after: 1h, link_base
             == "acknowledged"
         ),
     )
-    time.sleep(1)
+    wait_ticks(restarted, "dispatcher", 2)  # a reminder decided before the ack has landed
     count = len(firing_mail("linyi-a@example.gov.cn"))
-    time.sleep(5)  # more than two repeat intervals
+    wait_ticks(restarted, "dispatcher", 15)  # 15 ticks of 0.3 s: two repeat intervals
     assert len(firing_mail("linyi-a@example.gov.cn")) == count
 
     # Clear the flag: resolved after keep-firing, with a resolved message.

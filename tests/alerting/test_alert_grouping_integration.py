@@ -24,6 +24,7 @@ from typing import Any
 
 import orjson
 import pytest
+from fixtures import wait_ticks
 from helpers import encode, event, produce
 
 pytestmark = pytest.mark.integration
@@ -85,7 +86,7 @@ def test_one_message_per_city_group_and_the_group_interval(
     produce(worker.bootstrap, topic, encode([_flag("f1", "371300", first, "IV")]))
 
     _wait("the first Linyi e-mail", lambda: box.messages)
-    time.sleep(1.0)  # anything else of this evaluation would have been sent by now
+    wait_ticks(worker, "dispatcher", 2)  # anything else of this evaluation is sent by now
     assert len(box.messages) == 1
     _, subject, body = box.messages[0]
     assert "（另有 2 条）" in subject
@@ -94,7 +95,7 @@ def test_one_message_per_city_group_and_the_group_interval(
     more = [_flag("f2", "371300", ["371312"], "IV"), _flag("f3", "370100", ["370102"], "IV")]
     produce(worker.bootstrap, topic, encode(more))
     _wait("two more e-mails", lambda: len(box.messages) == 3)
-    time.sleep(1.0)
+    wait_ticks(worker, "dispatcher", 2)
     assert len(box.messages) == 3
     jinan = next(i for i, m in enumerate(box.messages) if "370102" in m[2])
     linyi = next(i for i, m in enumerate(box.messages[1:], 1) if "371312" in m[2])
@@ -142,9 +143,9 @@ def test_an_active_playbook_inhibits_alerts_in_its_area_until_it_closes(
         return sum("提醒" in m[1] for m in box.messages)
 
     _wait("inhibited", lambda: status() == "inhibited")
-    time.sleep(0.5)  # a reminder already under way may still land
+    wait_ticks(worker, "dispatcher", 1)  # a reminder already under way has landed
     held = reminders()
-    time.sleep(3)  # three reminder periods
+    wait_ticks(worker, "dispatcher", 10)  # 10 ticks of 0.3 s: three reminder periods
     assert reminders() == held, [m[1] for m in box.messages]
     timeline = worker.api.get(f"/api/alerts/{alert['alert_id']}/timeline").json()
     [inhibited] = [e for e in timeline if e["event_type"] == "alert.inhibited"]
@@ -191,6 +192,6 @@ def test_after_a_restart_a_firing_alert_no_message_reached_is_notified_once(
     assert "提醒" not in subject and "371302" in body
     restarted.stop()
     again = worker_factory(like=worker, EAMS_ROSTER=str(tmp_path / "roster.yaml"))
-    time.sleep(3)  # a third start must not send it again
+    wait_ticks(again, "dispatcher", 3)  # a third start must not send it again
     assert len(box.messages) == 1
     assert again.api.get("/api/alerts").json()[0]["status"] == "firing"

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fixtures import wait_ticks
 from helpers import encode, produce
 
 from events.envelope import SHANGHAI
@@ -88,7 +89,7 @@ def test_county_alerts_are_inhibited_by_the_city_alert(
     assert by_region["371300"]["report_overdue"] is False
     assert by_region["371300"]["report_due"] is not None
 
-    time.sleep(2)  # deliveries are done well within this
+    wait_ticks(worker, "dispatcher", 3)  # every notice decided so far is delivered
     subjects = [m[1] for m in box.messages]
     assert len(subjects) == 1 and "临沂市" in subjects[0]
     county = COUNTIES[0]

@@ -11,7 +11,6 @@ import asyncio
 import base64
 import hashlib
 import hmac
-import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterator
@@ -20,8 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-import uvicorn
-from fixtures import free_port
+from fixtures import closed_port, http_server
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -171,29 +169,8 @@ def server() -> Iterator[Server]:
             Route("/slow", endpoints.slow, methods=["POST"]),
         ]
     )
-    port = free_port()
-    config = uvicorn.Config(
-        app,
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-        lifespan="off",
-        ws="none",
-        timeout_graceful_shutdown=2,
-    )
-    uv = uvicorn.Server(config)
-    thread = threading.Thread(target=uv.run, name="notify-test-http", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not uv.started:
-        assert thread.is_alive(), "uvicorn exited during start-up"
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    try:
+    with http_server(app) as port:
         yield Server(f"http://127.0.0.1:{port}", endpoints)
-    finally:
-        uv.should_exit = True
-        thread.join(10)
 
 
 def outcome(delivery: Delivery) -> tuple[bool, bool]:
@@ -254,8 +231,9 @@ async def test_webhook_timeout_is_recoverable(server: Server) -> None:
 
 
 async def test_webhook_closed_port_is_recoverable() -> None:
-    notifier = WebhookNotifier(f"http://127.0.0.1:{free_port()}/hook", HOOK_SECRET)
-    assert outcome(await notifier.send(MESSAGE, "province-ops")) == (False, True)
+    with closed_port() as port:
+        notifier = WebhookNotifier(f"http://127.0.0.1:{port}/hook", HOOK_SECRET)
+        assert outcome(await notifier.send(MESSAGE, "province-ops")) == (False, True)
 
 
 def test_verify_signature() -> None:
@@ -317,8 +295,9 @@ async def test_wecom_http_5xx_and_network_are_recoverable(server: Server) -> Non
     down = await WeComRobotNotifier(wecom_url(server, "down")).send(MESSAGE, "群")
     assert outcome(down) == (False, True)
     assert down.error is not None and down.error.startswith("HTTP 502")
-    closed = f"http://127.0.0.1:{free_port()}/cgi-bin/webhook/send?key={WECOM_KEY}"
-    unreachable = await WeComRobotNotifier(closed).send(MESSAGE, "群")
+    with closed_port() as port:
+        closed = f"http://127.0.0.1:{port}/cgi-bin/webhook/send?key={WECOM_KEY}"
+        unreachable = await WeComRobotNotifier(closed).send(MESSAGE, "群")
     assert outcome(unreachable) == (False, True)
     assert unreachable.error is not None and WECOM_KEY not in unreachable.error
 
@@ -420,8 +399,9 @@ async def test_dingtalk_too_frequent_is_recoverable(server: Server) -> None:
 
 
 async def test_dingtalk_unreachable_is_recoverable() -> None:
-    url = f"http://127.0.0.1:{free_port()}/robot/send?access_token={DING_TOKEN}"
-    delivery = await DingTalkRobotNotifier(url, secret=DING_SECRET).send(MESSAGE, "群")
+    with closed_port() as port:
+        url = f"http://127.0.0.1:{port}/robot/send?access_token={DING_TOKEN}"
+        delivery = await DingTalkRobotNotifier(url, secret=DING_SECRET).send(MESSAGE, "群")
     assert outcome(delivery) == (False, True)
 
 

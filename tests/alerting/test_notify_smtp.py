@@ -10,10 +10,9 @@ from email.message import EmailMessage
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP as SMTPServer
 from aiosmtpd.smtp import AuthResult, Envelope, Session
-from fixtures import free_port
+from fixtures import SmtpController, closed_port
 
 from alerting.notify import AlertMessage, NotifyConfigError, SmtpNotifier
 
@@ -69,28 +68,26 @@ def refuse_everyone(server: SMTPServer, session: Session, envelope: Envelope, *a
 @pytest.fixture(scope="module")
 def mailbox() -> Iterator[tuple[Mailbox, int]]:
     handler = Mailbox()
-    port = free_port()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller = SmtpController(handler, hostname="127.0.0.1", port=0)
     controller.start()
     try:
-        yield handler, port
+        yield handler, controller.port
     finally:
         controller.stop()
 
 
 @pytest.fixture(scope="module")
 def auth_server() -> Iterator[int]:
-    port = free_port()
-    controller = Controller(
+    controller = SmtpController(
         Mailbox(),
         hostname="127.0.0.1",
-        port=port,
+        port=0,
         authenticator=refuse_everyone,
         auth_require_tls=False,
     )
     controller.start()
     try:
-        yield port
+        yield controller.port
     finally:
         controller.stop()
 
@@ -170,9 +167,10 @@ async def test_failed_login_is_not_recoverable(auth_server: int) -> None:
 
 
 async def test_closed_port_is_recoverable() -> None:
-    delivery = await SmtpNotifier("127.0.0.1", free_port(), "eams@hrss.example").send(
-        MESSAGE, "duty@linyi.example"
-    )
+    with closed_port() as port:
+        delivery = await SmtpNotifier("127.0.0.1", port, "eams@hrss.example").send(
+            MESSAGE, "duty@linyi.example"
+        )
     assert (delivery.ok, delivery.recoverable) == (False, True)
     assert delivery.error
 
@@ -185,8 +183,9 @@ async def test_silent_server_times_out_recoverably(silent_server: int) -> None:
 
 async def test_bad_recipient_is_refused_without_connecting() -> None:
     # nothing listens on this port: a connection attempt would be recoverable instead
-    notifier = SmtpNotifier("127.0.0.1", free_port(), "eams@hrss.example")
-    delivery = await notifier.send(MESSAGE, "duty@linyi.example\r\nBcc: x@evil.example")
+    with closed_port() as port:
+        notifier = SmtpNotifier("127.0.0.1", port, "eams@hrss.example")
+        delivery = await notifier.send(MESSAGE, "duty@linyi.example\r\nBcc: x@evil.example")
     assert (delivery.ok, delivery.recoverable) == (False, False)
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fixtures import wait_ticks
 from helpers import encode, produce
 
 from events.envelope import SHANGHAI
@@ -71,7 +72,7 @@ def test_silenced_region_gets_no_mail_until_the_silence_ends(
         time.sleep(0.2)
     [alert] = worker.api.get("/api/alerts").json()
     assert alert["level"] == "II" and alert["region"] == "371300"
-    time.sleep(3)  # several reminder intervals
+    wait_ticks(worker, "dispatcher", 10)  # 10 ticks of 0.3 s: three reminder intervals
     assert box.messages == []
 
     ended = worker.api.delete(f"/api/silences/{silence_id}", params={"actor": "linyi-a"})

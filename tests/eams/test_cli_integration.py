@@ -11,7 +11,7 @@ from pathlib import Path
 
 import orjson
 import pytest
-from fixtures import Worker, free_port
+from fixtures import Worker, closed_port
 from helpers import T0, encode, produce
 
 from events.identity import make_national_id
@@ -45,9 +45,13 @@ def test_events_schema_is_json_schema_of_every_type() -> None:
 
 
 def test_errors_are_one_clear_line_without_a_traceback(tmp_path: Path) -> None:
-    no_worker = eams("status", env={"EAMS_HTTP_PORT": str(free_port())})
+    with closed_port() as port:
+        no_worker = eams("status", env={"EAMS_HTTP_PORT": str(port)})
     assert no_worker.returncode == 2
     assert "eams run" in no_worker.stderr and "Traceback" not in no_worker.stderr
+    # port 0 (any free one) and no worker has written <state dir>/api.port
+    no_port = eams("status", env={"EAMS_HTTP_PORT": "0", "EAMS_STATE_DIR": str(tmp_path)})
+    assert no_port.returncode == 2 and "eams run" in no_port.stderr
 
     csv_file = tmp_path / "x.csv"
     csv_file.write_text("a,b\n1,2\n")

@@ -25,6 +25,7 @@ from typing import Any
 
 import orjson
 import pytest
+from fixtures import wait_ticks
 from helpers import encode, event, produce
 
 from events.identity import make_national_id
@@ -139,7 +140,9 @@ def test_flood_to_after_action_report(
     run = _proposed(worker)
     run_id = run["run_id"]
     assert run["playbook_id"] == "natural_disaster" and run["level"] == "II"
-    time.sleep(1.0)  # more evaluations: still one run for the area
+    wait_ticks(worker, "evaluator", 3)  # more evaluations and runtime ticks:
+    wait_ticks(worker, "playbooks", 3)  # still one run for the area
+    worker.wait_settled()
     assert len(worker.api.get("/api/playbook-runs").json()) == 1
 
     # A dry run shows what activation would do on the current data, and changes nothing.
@@ -197,7 +200,8 @@ def test_flood_to_after_action_report(
     worker = worker_factory(like=worker)
     _wait("the run restored", lambda: worker.api.get(
         f"/api/playbook-runs/{run_id}").status_code == 200)  # fmt: skip
-    time.sleep(2)  # several ticks of the restarted runtime
+    wait_ticks(worker, "playbooks", 3)  # several ticks of the restarted runtime
+    worker.wait_settled()
     assert outcomes()["people_enrolled"] == 6 and outcomes()["subsidies_paid"] == 0
     assert _run(worker, run_id)["status"] == "active"
 
@@ -316,7 +320,8 @@ def test_racing_commands_an_overdue_step_and_the_end_of_enrolment(
         return [e["event_type"] for e in timeline]
 
     _wait("the overdue event projected", lambda: "playbook.step_overdue" in kinds())
-    time.sleep(1)  # more ticks: it is not marked again
+    wait_ticks(worker, "playbooks", 3)  # more ticks: it is not marked again
+    worker.wait_settled()
     assert kinds().count("playbook.step_overdue") == 1
     assert kinds().count("playbook.activated") == 1
 
