@@ -99,7 +99,8 @@ def add_key(
     key = _store().add_key(source, allowed, regions)
     console.print(
         f"API key for {source}: may submit {', '.join(allowed) or 'every source event type'} "
-        f"for {', '.join(regions) or 'every region'}"
+        f"for {', '.join(regions) or 'every region'}",
+        soft_wrap=True,
     )
     console.print("send it as X-API-Key; it is not shown again:")
     sys.stdout.write(f"{key}\n")
@@ -137,7 +138,9 @@ def list_keys() -> None:
         types = ", ".join(k["types"]) or "every source type"  # type: ignore[arg-type]
         regions = ", ".join(k["regions"]) or "every region"  # type: ignore[arg-type]
         state = "disabled" if k["disabled"] else "active"
-        console.print(f"{k['source']:<24} {state:<9} types: {types}; regions: {regions}")
+        console.print(
+            f"{k['source']:<24} {state:<9} types: {types}; regions: {regions}", soft_wrap=True
+        )
 
 
 @apikeys_app.command("disable")
