@@ -45,6 +45,7 @@ from common import Worker, broker, free_port  # noqa: E402 (puts the project on 
 from eams.simulator import Scenario, ScenarioConfig  # noqa: E402
 from events.envelope import SHANGHAI  # noqa: E402
 from events.regions import load_reference  # noqa: E402
+from streams.kafka import KafkaAccess  # noqa: E402
 from streams.producer import RawProducer  # noqa: E402
 from streams.topics import TopicNames  # noqa: E402
 
@@ -86,13 +87,13 @@ class Inbox:
         return "250 OK"
 
 
-def background_load(bootstrap: str, topic: str, rate: float, stop: threading.Event) -> None:
+def background_load(kafka: KafkaAccess, topic: str, rate: float, stop: threading.Event) -> None:
     """Scenario events at ``rate`` per second until ``stop``."""
 
     async def go() -> None:
         cfg = ScenarioConfig(seed=99, count=10_000_000, flood_at=2.0)
         scenario = iter(Scenario(load_reference("shandong"), cfg))
-        async with RawProducer(bootstrap, topic, "load") as producer:
+        async with RawProducer(kafka, topic, "load") as producer:
             began = time.monotonic()
             sent = 0
             while not stop.is_set():
@@ -110,15 +111,15 @@ def background_load(bootstrap: str, topic: str, rate: float, stop: threading.Eve
 class LogTail:
     """Tails the event log in a thread: the Kafka timestamp of each disaster flag."""
 
-    def __init__(self, bootstrap: str, topic: str) -> None:
-        self.bootstrap = bootstrap
+    def __init__(self, kafka: KafkaAccess, topic: str) -> None:
+        self.kafka = kafka
         self.topic = topic
         self.flags: dict[tuple[str, str], float] = {}  # (disaster id, county) -> seconds
         self.stop = threading.Event()
         self.thread = threading.Thread(target=lambda: asyncio.run(self._run()), daemon=True)
 
     async def _run(self) -> None:
-        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False)
+        consumer = AIOKafkaConsumer(**self.kafka.client_options(), enable_auto_commit=False)
         await consumer.start()
         try:
             cluster = await consumer._client.fetch_all_metadata()
@@ -170,9 +171,9 @@ def flag(county: str, disaster_id: str, cleared: bool = False) -> bytes:
     )
 
 
-async def send(bootstrap: str, topic: str, raws: list[bytes]) -> None:
+async def send(kafka: KafkaAccess, topic: str, raws: list[bytes]) -> None:
     """Produce and wait for acks."""
-    async with RawProducer(bootstrap, topic, "bench") as producer:
+    async with RawProducer(kafka, topic, "bench") as producer:
         for raw in raws:
             await producer.submit(raw)
 
@@ -194,7 +195,7 @@ def main() -> None:
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="eams-alert-bench-"))
-    bootstrap, local_broker = broker(work, args.bootstrap)
+    cluster, local_broker = broker(work, args.bootstrap)
     inbox = Inbox()
     smtp_port = free_port()
     smtp = Controller(inbox, hostname="127.0.0.1", port=smtp_port)
@@ -207,18 +208,19 @@ def main() -> None:
         "policy: {repeat_interval: 1d, escalate_after: 1d, group_wait: 0s, group_interval: 0s}\n"
     )
     worker = Worker(
-        work, bootstrap, "alertbench",
+        work, cluster, "alertbench",
         EAMS_RULES=str(work / "rules.yaml"), EAMS_ROSTER=str(work / "roster.yaml"),
         EAMS_RISK_INTERVAL=str(args.interval), EAMS_PROJECTOR_LINGER_MS="100",
     )  # fmt: skip
     names = TopicNames.for_namespace(worker.namespace)
     api = worker.api
     stop = threading.Event()
+    raw = cluster.kafka("raw")
     load = threading.Thread(
-        target=background_load, args=(bootstrap, names.ingest_raw, args.load, stop), daemon=True
+        target=background_load, args=(raw, names.ingest_raw, args.load, stop), daemon=True
     )
     counties = [c.code for c in load_reference("shandong").counties() if not c.is_statistical_zone]
-    tail = LogTail(bootstrap, names.events)
+    tail = LogTail(cluster.kafka("stream"), names.events)
     try:
         worker.wait_ready()
         load.start()
@@ -233,7 +235,7 @@ def main() -> None:
             inbox.arrived.clear()
             inbox.alert_ids.clear()
             did = f"bench-{wave_no}"
-            asyncio.run(send(bootstrap, names.ingest_raw, [flag(c, did) for c in wave]))
+            asyncio.run(send(raw, names.ingest_raw, [flag(c, did) for c in wave]))
             deadline = time.monotonic() + 60
             seen_at: dict[str, float] = {}
             while time.monotonic() < deadline and len(inbox.arrived) < len(wave):
@@ -252,7 +254,7 @@ def main() -> None:
                     latencies.append(inbox.arrived[c] - appended)
                 if c in seen_at:
                     baseline.append(seen_at[c] - appended)
-            asyncio.run(send(bootstrap, names.ingest_raw, [flag(c, did, True) for c in wave]))
+            asyncio.run(send(raw, names.ingest_raw, [flag(c, did, True) for c in wave]))
             # The next wave flags the same counties: it may only start once every alert of
             # this one has resolved, or it would be the same (still firing) alerts.
             for alert_id in sorted(inbox.alert_ids):

@@ -26,21 +26,23 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def broker(work: Path, bootstrap: str | None) -> tuple[str, LocalKafka | None]:
-    """``bootstrap`` if given, else the project's own broker started under ``work``."""
+def broker(work: Path, bootstrap: str | None) -> tuple[Settings, LocalKafka | None]:
+    """How to reach the broker (``cluster.kafka(role)``, ``cluster.kafka_env()``):
+    ``bootstrap`` if given, with its security settings and credentials from the
+    ``EAMS_KAFKA_*`` environment, else the project's own broker started under ``work``."""
     if bootstrap:
-        return bootstrap, None
+        return Settings(kafka_bootstrap=bootstrap), None
     settings = Settings(state_dir=work / "kafka-state", kafka_port=free_port(),
                         kafka_controller_port=free_port(), kafka_heap="1g")  # fmt: skip
     local = LocalKafka(settings)
     local.start()
-    return settings.bootstrap, local
+    return settings, local
 
 
 class Worker:
     """A real ``eams run`` process on a fresh namespace and state dir under ``work``."""
 
-    def __init__(self, work: Path, bootstrap: str, prefix: str, **env: str) -> None:
+    def __init__(self, work: Path, cluster: Settings, prefix: str, **env: str) -> None:
         self.namespace = f"{prefix}-{uuid.uuid4().hex[:6]}"
         port = free_port()
         self.log = work / "worker.log"
@@ -48,8 +50,8 @@ class Worker:
             [sys.executable, "-m", "eams.cli", "run"],
             env=dict(
                 os.environ,
+                **cluster.kafka_env(),  # address, protocol and credentials of every role
                 EAMS_STATE_DIR=str(work / "worker"),
-                EAMS_KAFKA_BOOTSTRAP=bootstrap,
                 EAMS_NAMESPACE=self.namespace,
                 EAMS_HTTP_PORT=str(port),
                 **env,

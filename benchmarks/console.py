@@ -154,8 +154,8 @@ def main() -> None:
     print(f"loading {args.events:,} synthetic events into chDB ({work})", flush=True)
     took = load(work / "worker", args.events)
     print(f"  {args.events / took:,.0f} events/s into the events table and its views", flush=True)
-    bootstrap, local_broker = broker(work, args.bootstrap)
-    worker = Worker(work, bootstrap, "consolebench")
+    cluster, local_broker = broker(work, args.bootstrap)
+    worker = Worker(work, cluster, "consolebench")
     try:
         worker.wait_ready()
         token = worker.api.headers["Authorization"].removeprefix("Bearer ")
@@ -177,7 +177,7 @@ def main() -> None:
                          "national_id": make_national_id("371302", dt.date(1990, 1, 1), 7),
                          "target_group": "temporary_assistance",
                          "employment_status": "unemployed"}}  # fmt: skip
-            async with RawProducer(bootstrap, names.ingest_raw, "bench") as producer:
+            async with RawProducer(cluster.kafka("raw"), names.ingest_raw, "bench") as producer:
                 await producer.submit(orjson.dumps(event))
 
         base = str(api.base_url).rstrip("/")

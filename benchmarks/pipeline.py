@@ -24,16 +24,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from common import Worker, broker  # (puts the project on sys.path)
+from common import ROOT, Worker, broker  # (puts the project on sys.path)
 
 from eams.simulator import Scenario, ScenarioConfig  # noqa: E402
 from events.regions import load_reference  # noqa: E402
+from streams.kafka import KafkaAccess  # noqa: E402
 from streams.producer import RawProducer  # noqa: E402
 from streams.topics import TopicNames  # noqa: E402
 
@@ -55,10 +57,10 @@ def generate(n: int) -> list[bytes]:
     return [orjson.dumps(e) for e in Scenario(load_reference("shandong"), cfg)]
 
 
-async def produce(bootstrap: str, topic: str, raws: list[bytes]) -> float:
+async def produce(kafka: KafkaAccess, topic: str, raws: list[bytes]) -> float:
     """Produce everything; return the seconds it took."""
     t0 = time.perf_counter()
-    async with RawProducer(bootstrap, topic, "benchmark") as producer:
+    async with RawProducer(kafka, topic, "benchmark") as producer:
         for raw in raws:
             await producer.submit(raw)
     return time.perf_counter() - t0
@@ -85,12 +87,13 @@ BASELINE = r"""
 import asyncio, json, sys, time
 import clickhouse_connect, orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
-bootstrap, topic, n, path = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+from eams.settings import Settings
+topic, n, path = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 client = clickhouse_connect.get_client(dsn=f"chdb://{path}")
 client.command("CREATE TABLE raw_events (event_id String, event_type String, region String, "
                "occurred_at String, payload String) ENGINE = MergeTree ORDER BY event_id")
 async def main():
-    c = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
+    c = AIOKafkaConsumer(**Settings().kafka("stream").client_options(), enable_auto_commit=False,
                          max_partition_fetch_bytes=8*1024*1024, fetch_max_bytes=32*1024*1024)
     await c.start()
     cluster = await c._client.fetch_all_metadata()
@@ -126,19 +129,19 @@ def main() -> None:
     n = args.events
 
     work = Path(tempfile.mkdtemp(prefix="eams-bench-"))
-    bootstrap, local_broker = broker(work, args.bootstrap)
+    cluster, local_broker = broker(work, args.bootstrap)
     print(f"generating {n:,} scenario events …", flush=True)
     raws = generate(n)
     # The pipeline alone: no alert rules (the evaluator would add its own events and work).
     (work / "no_rules.yaml").write_text("rules: []\n")
-    worker = Worker(work, bootstrap, "bench", EAMS_RULES=str(work / "no_rules.yaml"))
+    worker = Worker(work, cluster, "bench", EAMS_RULES=str(work / "no_rules.yaml"))
     names = TopicNames.for_namespace(worker.namespace)
     api = worker.api
     try:
         worker.wait_ready()
         print(f"pipeline: producing {n:,} events and waiting until all are projected …", flush=True)
         t0 = time.perf_counter()
-        produce_s = asyncio.run(produce(bootstrap, names.ingest_raw, raws))
+        produce_s = asyncio.run(produce(cluster.kafka("raw"), names.ingest_raw, raws))
         while True:
             status = api.get("/api/status").json()
             if status["projector"]["rows"] >= n:
@@ -154,7 +157,9 @@ def main() -> None:
 
     print("baseline: aiokafka getmany -> clickhouse-connect insert (no validation) …", flush=True)
     out = subprocess.run(
-        [sys.executable, "-c", BASELINE, bootstrap, names.events, str(n), str(work / "baseline")],
+        [sys.executable, "-c", BASELINE, names.events, str(n), str(work / "baseline")],
+        env=dict(os.environ, **cluster.kafka_env()),
+        cwd=ROOT,
         capture_output=True,
         text=True,
         check=True,

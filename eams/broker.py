@@ -4,18 +4,29 @@ Jars come from Maven Central through ``deploy/kafka/pom.xml``; the broker's file
 under ``<state_dir>/kafka``. Start order:
 
 1. fetch the jars once (``mvn dependency:copy-dependencies``) into ``deploy/kafka/target/lib``;
-2. write ``server.properties`` from the template with the ports and the data directory;
-3. format the storage on first start (``kafka.tools.StorageTool format``);
-4. start ``kafka.Kafka`` detached, record its pid, and wait until it answers metadata.
+2. generate the passwords of the EAMS principals once into ``credentials.json`` (0600);
+3. write ``server.properties`` (0600) from the template with the ports, the data directory
+   and the admin and controller credentials;
+4. format the storage on first start (``kafka.tools.StorageTool format``), adding the SCRAM
+   credentials of every principal to the metadata log (``--add-scram``);
+5. start ``kafka.Kafka`` detached, record its pid, and wait until it answers metadata as the
+   admin principal.
+
+A data directory formatted by an EAMS version without authentication is kept (it holds the
+event log): the broker starts once without security on loopback, the credentials are added
+with ``kafka.admin.ConfigCommand``, and it restarts with SASL and ACLs (:meth:`LocalKafka.start`).
 """
 
 from __future__ import annotations
 
+import json
 import os
+import secrets
 import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 import uuid
 from dataclasses import dataclass
@@ -23,6 +34,16 @@ from pathlib import Path
 
 from eams.errors import BrokerError
 from eams.settings import PROJECT_ROOT, Settings
+from streams.kafka import KafkaAccess
+
+#: The broker principals of the local broker, by role (see streams/kafka.py).
+PRINCIPALS = {
+    "admin": "eams-admin",
+    "raw": "eams-raw",
+    "stream": "eams-stream",
+    "controller": "eams-controller",  # the controller listener only (PLAIN, not SCRAM)
+}
+_SCRAM_ROLES = ("admin", "raw", "stream")
 
 DEPLOY_DIR = PROJECT_ROOT / "deploy" / "kafka"
 _DETACHED: list[subprocess.Popen[bytes]] = []
@@ -50,6 +71,7 @@ class LocalKafka:
         self.pid_file = self.home / "broker.pid"
         self.log_file = self.home / "broker.log"
         self.config_file = self.home / "server.properties"
+        self.credentials_file = self.home / "credentials.json"
 
     # -- jars -------------------------------------------------------------------------
     def ensure_jars(self) -> Path:
@@ -82,28 +104,152 @@ class LocalKafka:
     def _classpath(self) -> str:
         return f"{LIB_DIR}/*"
 
+    # -- credentials ------------------------------------------------------------------
+    def credentials(self) -> dict[str, dict[str, str]] | None:
+        """``{role: {"username", "password"}}`` from ``credentials.json``, if it exists."""
+        try:
+            data = json.loads(self.credentials_file.read_text())
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as e:
+            raise BrokerError(
+                f"{self.credentials_file} is unreadable ({e}); restore it from a backup, or "
+                "stop the broker, delete the file and run eams kafka start (new passwords are "
+                "generated and set on the broker)"
+            ) from e
+        if not isinstance(data, dict) or any(role not in data for role in PRINCIPALS):
+            raise BrokerError(
+                f"{self.credentials_file} lacks some of {', '.join(PRINCIPALS)}; delete it and "
+                "run eams kafka start to generate and set new passwords"
+            )
+        return data
+
+    def _save_credentials(self, creds: dict[str, dict[str, str]]) -> None:
+        self.home.mkdir(parents=True, exist_ok=True)
+        _write_private(self.credentials_file, json.dumps(creds, indent=2) + "\n")
+
+    def access(self, role: str = "admin") -> KafkaAccess:
+        """How a client reaches this broker as ``role`` (raw, stream or admin)."""
+        creds = self.credentials()
+        if creds is None:
+            raise BrokerError(f"{self.credentials_file} is missing: run eams kafka start")
+        entry = creds[role]
+        return KafkaAccess(
+            bootstrap=f"127.0.0.1:{self.settings.kafka_port}",
+            security_protocol="SASL_PLAINTEXT",
+            sasl_mechanism="SCRAM-SHA-256",
+            username=entry["username"],
+            password=entry["password"],
+            role=role,
+        )
+
     # -- lifecycle --------------------------------------------------------------------
-    def _write_config(self) -> None:
-        template = (DEPLOY_DIR / "server.properties").read_text()
+    def _render(self, template: str, creds: dict[str, dict[str, str]] | None) -> str:
         text = (
-            template.replace("${controller_port}", str(self.settings.kafka_controller_port))
+            (DEPLOY_DIR / template)
+            .read_text()
+            .replace("${controller_port}", str(self.settings.kafka_controller_port))
             .replace("${broker_port}", str(self.settings.kafka_port))
             .replace("${log_dirs}", str(self.data_dir))
         )
-        self.home.mkdir(parents=True, exist_ok=True)
-        self.config_file.write_text(text)
+        for role, entry in (creds or {}).items():
+            text = text.replace(f"${{{role}_username}}", entry["username"])
+            text = text.replace(f"${{{role}_password}}", entry["password"])
+        return text
 
-    def _format_once(self) -> None:
-        if (self.data_dir / "meta.properties").exists():
-            return
+    def _write_config(self, creds: dict[str, dict[str, str]]) -> None:
+        self.home.mkdir(parents=True, exist_ok=True)
+        _write_private(self.config_file, self._render("server.properties", creds))
+
+    def _formatted(self) -> bool:
+        return (self.data_dir / "meta.properties").exists()
+
+    def _format(self, creds: dict[str, dict[str, str]]) -> None:
         cluster_id = _kafka_uuid()
         cmd = [
             self._java(), "-cp", self._classpath(), "kafka.tools.StorageTool", "format",
             "-t", cluster_id, "-c", str(self.config_file),
         ]  # fmt: skip
+        for role in _SCRAM_ROLES:
+            entry = creds[role]
+            cmd += ["--add-scram", f"SCRAM-SHA-256=[name={entry['username']},"
+                    f"password={entry['password']}]"]  # fmt: skip
         done = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if done.returncode != 0:
             raise BrokerError(f"formatting Kafka storage failed: {done.stdout}{done.stderr}")
+
+    def _launch(self, config: Path) -> subprocess.Popen[bytes]:
+        log4j = DEPLOY_DIR / "log4j2.yaml"
+        cmd = [
+            self._java(), f"-Xmx{self.settings.kafka_heap}", f"-Xms{self.settings.kafka_heap}",
+            "-XX:+UseG1GC", "-Djava.awt.headless=true",
+            f"-Dlog4j2.configurationFile={log4j}",
+            "-cp", self._classpath(), "kafka.Kafka", str(config),
+        ]  # fmt: skip
+        with open(self.log_file, "ab") as log:
+            proc = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
+                cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        _DETACHED.append(proc)  # the broker outlives this object; don't warn on collection
+        self.pid_file.write_text(str(proc.pid))
+        return proc
+
+    def _wait_ready(
+        self, proc: subprocess.Popen[bytes], access: KafkaAccess, timeout: float
+    ) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                tail = self.log_file.read_text(errors="replace").splitlines()[-20:]
+                raise BrokerError("Kafka exited while starting:\n  " + "\n  ".join(tail))
+            if self.accepting() and _metadata_ok(access):
+                return
+            time.sleep(0.3)
+        hint = ""
+        if "Failed authentication" in self.log_file.read_text(errors="replace")[-20000:]:
+            hint = (
+                f"; the broker refused the admin password of {self.credentials_file}: restore "
+                "the file that belongs to this data directory, or delete it to have new "
+                "passwords set"
+            )
+        raise BrokerError(
+            f"Kafka did not accept connections within {timeout:.0f}s; see {self.log_file}{hint}"
+        )
+
+    def _add_credentials(self, creds: dict[str, dict[str, str]], timeout: float) -> None:
+        """Set the SCRAM credentials on an already formatted broker: start it once without
+        security (loopback only), upsert each principal with ConfigCommand, stop it."""
+        print(
+            f"Kafka: {self.data_dir} has no credentials on record (formatted by an EAMS "
+            "version without broker authentication, or credentials.json was deleted); "
+            "setting new SCRAM credentials for "
+            + ", ".join(creds[r]["username"] for r in _SCRAM_ROLES)
+            + f" and keeping the event log. Passwords go to {self.credentials_file}.",
+            file=sys.stderr,
+        )
+        maintenance = self.home / "maintenance.properties"
+        _write_private(maintenance, self._render("maintenance.properties", None))
+        bootstrap = f"127.0.0.1:{self.settings.kafka_port}"
+        proc = self._launch(maintenance)
+        try:
+            self._wait_ready(proc, KafkaAccess.plaintext(bootstrap), timeout)
+            for role in _SCRAM_ROLES:
+                entry = creds[role]
+                cmd = [
+                    self._java(), "-cp", self._classpath(), "kafka.admin.ConfigCommand",
+                    "--bootstrap-server", bootstrap, "--alter", "--entity-type", "users",
+                    "--entity-name", entry["username"],
+                    "--add-config", f"SCRAM-SHA-256=[password={entry['password']}]",
+                ]  # fmt: skip
+                done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+                if done.returncode != 0:
+                    raise BrokerError(
+                        f"adding the SCRAM credentials of {entry['username']} failed: "
+                        f"{done.stdout}{done.stderr}"
+                    )
+        finally:
+            self.stop()
+            maintenance.unlink(missing_ok=True)
 
     def pid(self) -> int | None:
         """The broker's pid when its process is alive."""
@@ -133,7 +279,8 @@ class LocalKafka:
             return False
 
     def start(self, timeout: float = 90.0) -> BrokerStatus:
-        """Start the broker (fetching jars and formatting storage first); idempotent."""
+        """Start the broker (fetching jars, creating credentials and formatting storage
+        first); idempotent."""
         if self.pid() is not None and self.accepting():
             return self.status()
         if self.accepting():
@@ -142,32 +289,19 @@ class LocalKafka:
                 "EAMS_KAFKA_PORT (or point EAMS_KAFKA_BOOTSTRAP at that broker)"
             )
         self.ensure_jars()
-        self._write_config()
-        self._format_once()
-        log4j = DEPLOY_DIR / "log4j2.yaml"
-        cmd = [
-            self._java(), f"-Xmx{self.settings.kafka_heap}", f"-Xms{self.settings.kafka_heap}",
-            "-XX:+UseG1GC", "-Djava.awt.headless=true",
-            f"-Dlog4j2.configurationFile={log4j}",
-            "-cp", self._classpath(), "kafka.Kafka", str(self.config_file),
-        ]  # fmt: skip
-        with open(self.log_file, "ab") as log:
-            proc = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
-                cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-            )
-        _DETACHED.append(proc)  # the broker outlives this object; don't warn on collection
-        self.pid_file.write_text(str(proc.pid))
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                tail = self.log_file.read_text(errors="replace").splitlines()[-20:]
-                raise BrokerError("Kafka exited while starting:\n  " + "\n  ".join(tail))
-            if self.accepting() and _metadata_ok(self.settings.bootstrap):
-                return self.status()
-            time.sleep(0.3)
-        raise BrokerError(
-            f"Kafka did not accept connections within {timeout:.0f}s; see {self.log_file}"
-        )
+        creds = self.credentials()
+        if creds is None:
+            creds = _new_credentials()
+            if self._formatted():
+                # The event log is the source of truth: never re-format, add the users.
+                self._add_credentials(creds, timeout)
+            self._save_credentials(creds)
+        self._write_config(creds)
+        if not self._formatted():
+            self._format(creds)
+        proc = self._launch(self.config_file)
+        self._wait_ready(proc, self.access("admin"), timeout)
+        return self.status()
 
     def stop(self, timeout: float = 30.0) -> bool:
         """Stop the broker cleanly (SIGTERM, then SIGKILL after ``timeout``)."""
@@ -204,14 +338,32 @@ def _kafka_uuid() -> str:
     return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
 
 
-def _metadata_ok(bootstrap: str) -> bool:
+def _new_credentials() -> dict[str, dict[str, str]]:
+    """Fresh random passwords for every principal (hex: safe in JAAS and --add-scram)."""
+    return {
+        role: {"username": name, "password": secrets.token_hex(24)}
+        for role, name in PRINCIPALS.items()
+    }
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` readable by the owner only, replacing it whole."""
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+    os.chmod(tmp, 0o600)  # an older tmp file may have had other bits
+    os.replace(tmp, path)
+
+
+def _metadata_ok(access: KafkaAccess) -> bool:
     """Ask the broker for metadata with aiokafka: the port alone can open before it serves."""
     import asyncio
 
     from aiokafka.admin import AIOKafkaAdminClient
 
     async def probe() -> bool:
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=3000)
+        admin = AIOKafkaAdminClient(**access.client_options(), request_timeout_ms=3000)
         try:
             await admin.start()
             await admin.list_topics()
@@ -231,3 +383,16 @@ def ensure_broker(settings: Settings) -> LocalKafka | None:
     broker = LocalKafka(settings)
     broker.start()
     return broker
+
+
+async def ensure_namespace_acls(settings: Settings) -> None:
+    """Grant the raw and stream principals their ACLs on this namespace's topics (see
+    :mod:`streams.acls`) when EAMS manages the broker's ACLs (:attr:`Settings.manages_acls`);
+    run right after the topics are created."""
+    from streams.acls import ensure_acls
+
+    if not settings.manages_acls:
+        return
+    raw, stream = settings.kafka("raw").principal, settings.kafka("stream").principal
+    assert raw is not None and stream is not None  # manages_acls implies SASL
+    await ensure_acls(settings.kafka("admin"), settings.namespace, settings.topics, raw, stream)

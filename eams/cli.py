@@ -67,13 +67,16 @@ def settings() -> Settings:
 # -- kafka -------------------------------------------------------------------------------
 @kafka_app.command("start")
 def kafka_start() -> None:
-    """Fetch the jars (first time), format storage (first time), start, wait until ready."""
+    """Fetch the jars and generate the credentials (first time), format storage (first
+    time), start with SASL/SCRAM and ACLs, wait until ready."""
     from eams.broker import LocalKafka
 
     s = settings()
+    broker = LocalKafka(s)
     with console.status("starting Kafka (first start fetches jars from Maven Central)…"):
-        status = LocalKafka(s).start()
+        status = broker.start()
     console.print(f"Kafka is up at {status.bootstrap} (pid {status.pid}, data {status.data_dir})")
+    console.print(f"SASL/SCRAM-SHA-256 credentials (0600): {broker.credentials_file}")
 
 
 @kafka_app.command("stop")
@@ -216,7 +219,8 @@ def import_cmd(
         report = asyncio.run(
             import_file(
                 file,
-                bootstrap=s.bootstrap,
+                kafka=s.kafka("raw"),
+                dlq_kafka=s.kafka("stream"),
                 topic_names=s.topics,
                 hierarchy=s.region_hierarchy,
                 mapping_path=mapping,
@@ -323,7 +327,7 @@ def dlq_list(
     from streams.dlq import read_dead_letters
 
     s = settings()
-    letters = asyncio.run(read_dead_letters(s.bootstrap, s.topics.dlq, limit))
+    letters = asyncio.run(read_dead_letters(s.kafka("stream"), s.topics.dlq, limit))
     if as_json:
         for d in letters:
             sys.stdout.write(
@@ -379,14 +383,15 @@ def dlq_replay(
         lines = [ln.rstrip(b"\r\n") for ln in file.read_bytes().splitlines() if ln.strip()]
         items += [(ln, f"{file.name}:{i}") for i, ln in enumerate(lines, 1)]
     if refs:
-        letters = {d.ref: d for d in asyncio.run(read_dead_letters(s.bootstrap, s.topics.dlq))}
+        dead = asyncio.run(read_dead_letters(s.kafka("stream"), s.topics.dlq))
+        letters = {d.ref: d for d in dead}
         unknown = [r for r in refs if r not in letters]
         if unknown:
             raise ConfigError(f"no dead letter {', '.join(unknown)}; see `eams dlq list` for refs")
         items += [(letters[r].raw, r) for r in refs]
     if not items:
         raise ConfigError("nothing to replay: give REFs or --file FILE (see --help)")
-    n = asyncio.run(resubmit(s.bootstrap, s.topics.ingest_raw, items))
+    n = asyncio.run(resubmit(s.kafka("raw"), s.topics.ingest_raw, items))
     console.print(
         f"{n} inputs re-submitted to eams.ingest.raw; check `eams status` / `eams dlq list`"
     )

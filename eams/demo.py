@@ -23,7 +23,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemaining
 from rich.table import Table
 from rich.text import Text
 
-from eams.broker import ensure_broker
+from eams.broker import ensure_broker, ensure_namespace_acls
 from eams.client import ApiClient
 from eams.errors import ServiceUnavailableError
 from eams.settings import Settings
@@ -85,7 +85,7 @@ async def simulate(
             return sent
         ensure_broker(settings)
         names = settings.topics
-        async with RawProducer(settings.bootstrap, names.ingest_raw, "simulator") as producer:
+        async with RawProducer(settings.kafka("raw"), names.ingest_raw, "simulator") as producer:
             for event in scenario:
                 await producer.submit(orjson.dumps(event))
                 sent += 1
@@ -105,7 +105,7 @@ async def simulate(
 def _worker_env(settings: Settings) -> dict[str, str]:
     env = dict(os.environ)
     env["EAMS_STATE_DIR"] = str(settings.state_dir)
-    env["EAMS_KAFKA_BOOTSTRAP"] = settings.bootstrap  # the child must not start a broker
+    env.update(settings.kafka_env())  # the child must not start a broker
     env["EAMS_NAMESPACE"] = settings.namespace
     return env
 
@@ -353,12 +353,13 @@ async def _rebuild_here(settings: Settings, bar: Progress) -> None:
     from streams.topics import ensure_topics
 
     ensure_broker(settings)
-    await ensure_topics(settings.bootstrap, settings.topic_partitions, settings.topics)
+    await ensure_topics(settings.kafka("admin"), settings.topic_partitions, settings.topics)
+    await ensure_namespace_acls(settings)
     store = Store(settings.clickhouse_dsn)
     await run(drop_all, store)
     await run(migrate, store)
     projector = Projector(
-        bootstrap=settings.bootstrap,
+        kafka=settings.kafka("stream"),
         topic_names=settings.topics,
         store=store,
         reference=load_reference(settings.region_hierarchy),

@@ -25,6 +25,7 @@ from aiokafka import AIOKafkaProducer
 from eams.errors import ConfigError
 from events.regions import RegionReference, load_reference
 from streams.dlq import dlq_headers
+from streams.kafka import KafkaAccess
 from streams.producer import RawProducer
 from streams.topics import TopicNames
 
@@ -212,7 +213,8 @@ def _csv_rows(path: Path) -> Iterator[tuple[int, bytes, dict[str, str]]]:
 async def import_file(
     path: Path,
     *,
-    bootstrap: str,
+    kafka: KafkaAccess,
+    dlq_kafka: KafkaAccess,
     topic_names: TopicNames,
     hierarchy: str,
     mapping_path: Path | None = None,
@@ -229,7 +231,7 @@ async def import_file(
             f"{path}: a CSV file needs --mapping FILE (columns -> event fields), "
             "e.g. deploy/mappings/warn_us.yaml"
         )
-    async with RawProducer(bootstrap, topic_names.ingest_raw, source=source) as producer:
+    async with RawProducer(kafka, topic_names.ingest_raw, source=source) as producer:
         if not is_csv:
             with path.open("rb") as fh:
                 for line_no, raw in enumerate(fh, 1):
@@ -246,7 +248,7 @@ async def import_file(
         assert mapping_path is not None
         mapping = load_mapping(mapping_path)
         reference = load_reference(hierarchy)
-        dlq = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True)
+        dlq = AIOKafkaProducer(**dlq_kafka.client_options(), enable_idempotence=True)
         await dlq.start()
         try:
             for line_no, raw, row in _csv_rows(path):

@@ -55,7 +55,7 @@ async def _run(
     from streams.ingest import IngestStream
 
     stream = IngestStream(
-        bootstrap=settings.bootstrap,
+        kafka=settings.kafka("stream"),
         topic_names=settings.topics,
         reference=load_reference(settings.region_hierarchy),
         secret=settings.secret(),

@@ -22,6 +22,7 @@ from typing import Any
 import uvicorn
 
 from eams.auth import UserStore, operator_token
+from eams.broker import ensure_namespace_acls
 from eams.ingest_process import IngestProcess
 from eams.settings import Settings
 from events.regions import RegionReference, load_reference
@@ -56,7 +57,9 @@ class Host:
         self.primary = load_reference(settings.region_hierarchy.split(",")[0])
         self.secret = settings.secret()
         self.store = Store(settings.clickhouse_dsn)
-        self.producer = RawProducer(settings.bootstrap, settings.topics.ingest_raw, source="http")
+        self.producer = RawProducer(
+            settings.kafka("raw"), settings.topics.ingest_raw, source="http"
+        )
         self.ingest = IngestProcess(settings)
         self.projector = self._new_projector()
         self.rebuilding = False
@@ -76,7 +79,7 @@ class Host:
     def _new_projector(self) -> Projector:
         s = self.settings
         return Projector(
-            bootstrap=s.bootstrap,
+            kafka=s.kafka("stream"),
             topic_names=s.topics,
             store=self.store,
             reference=self.reference,
@@ -169,7 +172,7 @@ class Host:
 
         s = self.settings
         rules = load_rules(s.rules, indicators=INDICATOR_NAMES, reference=self.reference)
-        self._alert_producer = new_producer(s.bootstrap)
+        self._alert_producer = new_producer(s.kafka("stream"))
         await self._alert_producer.start()
         self.evaluator = Evaluator(
             store=self.store,
@@ -300,7 +303,8 @@ def tune_gc() -> None:
 async def serve(settings: Settings, on_ready: Callable[[Host], Any] | None = None) -> None:
     """Run everything until SIGINT/SIGTERM (see the module docstring for the order)."""
     tune_gc()
-    await topics.ensure_topics(settings.bootstrap, settings.topic_partitions, settings.topics)
+    await topics.ensure_topics(settings.kafka("admin"), settings.topic_partitions, settings.topics)
+    await ensure_namespace_acls(settings)
     host = Host(settings)
     await run(migrate, host.store)
     stop = asyncio.Event()

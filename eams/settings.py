@@ -15,6 +15,14 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from events.errors import EamsError
+from streams.kafka import (
+    KafkaAccess,
+    KafkaAccessError,
+    Role,
+    SaslMechanism,
+    SecurityProtocol,
+    read_credentials,
+)
 from streams.topics import TopicNames
 
 
@@ -42,6 +50,38 @@ class Settings(BaseSettings):
     kafka_port: int = Field(default=19092, description="Port of the local broker.")
     kafka_controller_port: int = Field(default=19093, description="KRaft controller port.")
     kafka_heap: str = Field(default="512m", description="JVM heap of the local broker.")
+    kafka_security_protocol: SecurityProtocol | None = Field(
+        default=None,
+        description="PLAINTEXT, SASL_PLAINTEXT, SASL_SSL or SSL; unset = SASL_PLAINTEXT for "
+        "the local broker, PLAINTEXT for EAMS_KAFKA_BOOTSTRAP.",
+    )
+    kafka_sasl_mechanism: SaslMechanism = Field(
+        default="SCRAM-SHA-256", description="SCRAM-SHA-256, SCRAM-SHA-512 or PLAIN."
+    )
+    kafka_raw_username: str | None = Field(
+        default=None, description="Principal writing the raw topic (API, importer, replay)."
+    )
+    kafka_raw_password: SecretStr | None = Field(default=None, description="Its password.")
+    kafka_stream_username: str | None = Field(
+        default=None, description="Principal of the ingest stream, projector and runtime."
+    )
+    kafka_stream_password: SecretStr | None = Field(default=None, description="Its password.")
+    kafka_admin_username: str | None = Field(
+        default=None,
+        description="Principal creating topics and ACLs; unset on EAMS_KAFKA_BOOTSTRAP = the "
+        "stream principal creates topics and EAMS leaves ACLs to the operator.",
+    )
+    kafka_admin_password: SecretStr | None = Field(default=None, description="Its password.")
+    kafka_ssl_cafile: Path | None = Field(
+        default=None, description="CA bundle for SSL/SASL_SSL; unset = the system CAs."
+    )
+    kafka_ssl_certfile: Path | None = Field(
+        default=None, description="Client certificate (PEM) for brokers that require one."
+    )
+    kafka_ssl_keyfile: Path | None = Field(default=None, description="Its private key (PEM).")
+    kafka_ssl_key_password: SecretStr | None = Field(
+        default=None, description="Password of the private key, if it is encrypted."
+    )
     topic_partitions: int = Field(default=3, ge=1, description="Partitions per EAMS topic.")
     clickhouse_url: str | None = Field(
         default=None,
@@ -125,6 +165,83 @@ class Settings(BaseSettings):
         """True when the project runs its own broker (no ``EAMS_KAFKA_BOOTSTRAP``)."""
         return self.kafka_bootstrap is None
 
+    def kafka(self, role: Role) -> KafkaAccess:
+        """How a client of ``role`` (raw, stream or admin) reaches the broker.
+
+        Credentials come from ``EAMS_KAFKA_<ROLE>_USERNAME``/``_PASSWORD``; for the local
+        broker, from ``<state_dir>/kafka/credentials.json`` written by ``eams kafka start``.
+        On an external cluster without admin credentials the admin role is the stream
+        principal (it needs CREATE on the topics; see :attr:`manages_acls`).
+        """
+        protocol = self.kafka_security_protocol or (
+            "SASL_PLAINTEXT" if self.uses_local_kafka else "PLAINTEXT"
+        )
+        username, password = self._kafka_credentials(role, protocol)
+        if role == "admin" and username is None and not self.uses_local_kafka:
+            username, password = self._kafka_credentials("stream", protocol)
+        try:
+            return KafkaAccess(
+                bootstrap=self.bootstrap,
+                security_protocol=protocol,
+                sasl_mechanism=self.kafka_sasl_mechanism,
+                username=username,
+                password=password,
+                ssl_cafile=self.kafka_ssl_cafile,
+                ssl_certfile=self.kafka_ssl_certfile,
+                ssl_keyfile=self.kafka_ssl_keyfile,
+                ssl_key_password=_reveal(self.kafka_ssl_key_password),
+                role=role,
+            )
+        except KafkaAccessError as e:
+            raise ConfigError(str(e)) from e
+
+    def _kafka_credentials(self, role: Role, protocol: str) -> tuple[str | None, str | None]:
+        username: str | None = getattr(self, f"kafka_{role}_username")
+        password = _reveal(getattr(self, f"kafka_{role}_password"))
+        if username is None and protocol.startswith("SASL_") and self.uses_local_kafka:
+            try:
+                username, password = read_credentials(self.kafka_credentials_file)[role]
+            except KafkaAccessError as e:
+                raise ConfigError(str(e)) from e
+        return username, password
+
+    def kafka_env(self) -> dict[str, str]:
+        """``EAMS_KAFKA_*`` variables that let a child process reach the same broker as this
+        one, as every role, without starting a broker of its own."""
+        env = {"EAMS_KAFKA_BOOTSTRAP": self.bootstrap}
+        access = self.kafka("stream")
+        env["EAMS_KAFKA_SECURITY_PROTOCOL"] = access.security_protocol
+        env["EAMS_KAFKA_SASL_MECHANISM"] = access.sasl_mechanism
+        if access.sasl:
+            for role in ("raw", "stream", "admin"):
+                username, password = self._kafka_credentials(role, access.security_protocol)
+                if username and password:
+                    env[f"EAMS_KAFKA_{role.upper()}_USERNAME"] = username
+                    env[f"EAMS_KAFKA_{role.upper()}_PASSWORD"] = password
+        for name in ("cafile", "certfile", "keyfile"):
+            path = getattr(self, f"kafka_ssl_{name}")
+            if path is not None:
+                env[f"EAMS_KAFKA_SSL_{name.upper()}"] = str(Path(path).resolve())
+        if self.kafka_ssl_key_password is not None:
+            env["EAMS_KAFKA_SSL_KEY_PASSWORD"] = self.kafka_ssl_key_password.get_secret_value()
+        return env
+
+    @property
+    def kafka_credentials_file(self) -> Path:
+        """The local broker's generated passwords (0600)."""
+        return self.state_dir.resolve() / "kafka" / "credentials.json"
+
+    @property
+    def manages_acls(self) -> bool:
+        """True when EAMS creates its namespace's ACLs: the connection authenticates and the
+        admin principal is its own (the local broker, or ``EAMS_KAFKA_ADMIN_USERNAME`` set)."""
+        protocol = self.kafka_security_protocol or (
+            "SASL_PLAINTEXT" if self.uses_local_kafka else "PLAINTEXT"
+        )
+        return protocol.startswith("SASL_") and (
+            self.uses_local_kafka or self.kafka_admin_username is not None
+        )
+
     @property
     def clickhouse_dsn(self) -> str:
         """The ClickHouse DSN: a server URL, or the embedded engine under the state dir."""
@@ -195,3 +312,7 @@ class Settings(BaseSettings):
                 "resubmit them) or set EAMS_INGEST_SECRET"
             )
         return key.encode()
+
+
+def _reveal(secret: SecretStr | None) -> str | None:
+    return secret.get_secret_value() if secret is not None else None

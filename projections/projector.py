@@ -48,6 +48,7 @@ from projections.client import Store, run
 from projections.errors import ProjectionError, StoreUnavailableError
 from projections.rows import COLUMNS, DEFAULT_BOUNDS, column_bounds, to_row
 from streams.ingest import DedupeState
+from streams.kafka import KafkaAccess
 from streams.topics import TopicNames
 
 T = TypeVar("T")
@@ -141,7 +142,7 @@ class Projector:
     def __init__(
         self,
         *,
-        bootstrap: str,
+        kafka: KafkaAccess,
         topic_names: TopicNames,
         store: Store,
         reference: RegionReference,
@@ -151,7 +152,7 @@ class Projector:
         on_batch: Callable[[ProjectorStats], None] | None = None,
         crash_after_wal: int = 0,
     ) -> None:
-        self.bootstrap = bootstrap
+        self.kafka = kafka
         self.topics = topic_names
         self.store = store
         self.reference = reference
@@ -177,7 +178,7 @@ class Projector:
         positions = await self._retrying(run, read_positions, self.store, self.topics.events)
         self.bounds = await self._retrying(run, read_bounds, self.store)
         consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.bootstrap,
+            **self.kafka.client_options(),
             enable_auto_commit=False,
             group_id=None,
             auto_offset_reset="earliest",

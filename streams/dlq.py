@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from streams import topics
+from streams.kafka import KafkaAccess
 
 
 @dataclass(frozen=True)
@@ -52,10 +53,10 @@ def dlq_headers(
 
 
 async def read_dead_letters(
-    bootstrap: str, dlq_topic: str, limit: int | None = None
+    kafka: KafkaAccess, dlq_topic: str, limit: int | None = None
 ) -> list[DeadLetter]:
     """Every dead letter from the start of the topic (oldest first), up to ``limit``."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**kafka.client_options(), enable_auto_commit=False)
     await consumer.start()
     found: list[DeadLetter] = []
     try:
@@ -98,7 +99,7 @@ async def read_dead_letters(
 
 
 async def resubmit(
-    bootstrap: str, raw_topic: str, items: list[tuple[bytes, str]], source: str = "dlq-replay"
+    kafka: KafkaAccess, raw_topic: str, items: list[tuple[bytes, str]], source: str = "dlq-replay"
 ) -> int:
     """Send corrected (or unchanged) inputs back to ``eams.ingest.raw``.
 
@@ -108,7 +109,7 @@ async def resubmit(
     """
     from streams.pipeline import raw_key
 
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True)
+    producer = AIOKafkaProducer(**kafka.client_options(), enable_idempotence=True)
     await producer.start()
     try:
         for raw, ref in items:

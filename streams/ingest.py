@@ -41,6 +41,7 @@ from aiokafka.structs import ConsumerRecord, OffsetAndMetadata
 from events.regions import RegionReference
 from streams import topics
 from streams.dlq import dlq_headers
+from streams.kafka import KafkaAccess
 from streams.pipeline import Accepted, process_raw
 from streams.producer import BatchSender, new_producer
 from streams.topics import TopicNames
@@ -104,14 +105,14 @@ class IngestStream:
     def __init__(
         self,
         *,
-        bootstrap: str,
+        kafka: KafkaAccess,
         topic_names: TopicNames,
         reference: RegionReference,
         secret: bytes,
         window: int = 2_000_000,
         batch: int = 5000,
     ) -> None:
-        self.bootstrap = bootstrap
+        self.kafka = kafka
         self.topics = topic_names
         self.reference = reference
         self.secret = secret
@@ -123,9 +124,9 @@ class IngestStream:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Restore the dedupe state, then process batches until ``stop`` is set."""
-        producer = new_producer(self.bootstrap)
+        producer = new_producer(self.kafka)
         consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.bootstrap,
+            **self.kafka.client_options(),
             group_id=self.group,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
@@ -158,7 +159,7 @@ class IngestStream:
 
     async def _restore(self) -> None:
         """Read the marks of the most recent events of the log into memory."""
-        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False)
+        consumer = AIOKafkaConsumer(**self.kafka.client_options(), enable_auto_commit=False)
         await consumer.start()
         try:
             cluster = await consumer._client.fetch_all_metadata()  # noqa: SLF001

@@ -21,16 +21,17 @@ from aiokafka.errors import KafkaError
 from aiokafka.producer.message_accumulator import BatchBuilder
 
 from streams import topics
+from streams.kafka import KafkaAccess
 from streams.partitioning import partition_for
 from streams.pipeline import raw_key
 
 Headers = Sequence[tuple[str, bytes]]
 
 
-def new_producer(bootstrap: str) -> AIOKafkaProducer:
+def new_producer(kafka: KafkaAccess) -> AIOKafkaProducer:
     """An idempotent producer tuned for batches."""
     return AIOKafkaProducer(
-        bootstrap_servers=bootstrap,
+        **kafka.client_options(),
         enable_idempotence=True,
         linger_ms=5,
         max_batch_size=1024 * 1024,
@@ -237,11 +238,13 @@ class BatchSender:
 class RawProducer:
     """Produces raw inputs, keyed by event id and tagged with their source, in batches."""
 
-    def __init__(self, bootstrap: str, topic: str, source: str, flush_every: int = 20000) -> None:
+    def __init__(
+        self, kafka: KafkaAccess, topic: str, source: str, flush_every: int = 20000
+    ) -> None:
         self.topic = topic
         self.source = source
         self.flush_every = flush_every
-        self._producer = new_producer(bootstrap)
+        self._producer = new_producer(kafka)
         self._sender = BatchSender(self._producer)
 
     async def __aenter__(self) -> RawProducer:

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
+from streams.kafka import KafkaAccess
+
 
 @dataclass(frozen=True)
 class TopicNames:
@@ -55,9 +57,9 @@ H_RAW_MARK = "eams-raw-mark"  # on eams.events: raw partition:offset it was appe
 _FOREVER = {"retention.ms": "-1", "retention.bytes": "-1"}
 
 
-async def ensure_topics(bootstrap: str, partitions: int, names: TopicNames) -> None:
+async def ensure_topics(kafka: KafkaAccess, partitions: int, names: TopicNames) -> None:
     """Create the EAMS topics if missing (idempotent)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(**kafka.client_options())
     await admin.start()
     try:
         existing = set(await admin.list_topics())

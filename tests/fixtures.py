@@ -35,6 +35,7 @@ from aiosmtpd.controller import Controller
 from eams.auth import read_operator_token
 from eams.broker import LocalKafka
 from eams.settings import Settings
+from streams.kafka import KafkaAccess, Role
 
 SECRET = "test-pseudonym-secret"
 NO_RULES = Path(__file__).parent / "data" / "no_rules.yaml"
@@ -127,20 +128,36 @@ def wait_ticks(worker: Worker, component: str, n: int = 3, timeout: float = 60) 
         time.sleep(0.1)
 
 
+class TestBroker:
+    """A running broker and the ``EAMS_KAFKA_*`` variables that reach it as every role."""
+
+    __test__ = False  # not a test class, despite the name
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.env = env
+        self.bootstrap = env["EAMS_KAFKA_BOOTSTRAP"]
+
+    def kafka(self, role: Role) -> KafkaAccess:
+        """How a test client reaches the broker as ``role`` (raw, stream or admin)."""
+        fields = {k.removeprefix("EAMS_").lower(): v for k, v in self.env.items()}
+        return Settings(**fields).kafka(role)  # type: ignore[arg-type]
+
+
 @pytest.fixture(scope="session")
-def kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The bootstrap address of a real broker: ``EAMS_TEST_KAFKA_BOOTSTRAP`` if set, else the
-    project's local Kafka started under a temporary state dir and stopped at the end."""
+def kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestBroker]:
+    """A real broker: ``EAMS_TEST_KAFKA_BOOTSTRAP`` if set (its security settings and
+    credentials from the ``EAMS_KAFKA_*`` variables of this process), else the project's
+    local Kafka (SASL/SCRAM and ACLs) started under a temporary state dir, stopped at the end."""
     external = os.environ.get("EAMS_TEST_KAFKA_BOOTSTRAP")
     if external:
-        yield external
+        yield TestBroker(Settings(kafka_bootstrap=external).kafka_env())
         return
     state = tmp_path_factory.mktemp("kafka-state")
     settings = Settings(state_dir=state, kafka_port=free_port(), kafka_controller_port=free_port())
     broker = LocalKafka(settings)
     broker.start()
     try:
-        yield settings.bootstrap
+        yield TestBroker(settings.kafka_env())
     finally:
         broker.stop()
 
@@ -150,8 +167,9 @@ class Worker:
 
     _ids = itertools.count()
 
-    def __init__(self, bootstrap: str, state_dir: Path, namespace: str, **env: str) -> None:
-        self.bootstrap = bootstrap
+    def __init__(self, broker: TestBroker, state_dir: Path, namespace: str, **env: str) -> None:
+        self.broker = broker
+        self.bootstrap = broker.bootstrap
         self.state_dir = state_dir
         self.namespace = namespace
         self.port = 0  # the worker binds a free one and writes it to <state dir>/api.port
@@ -159,8 +177,8 @@ class Worker:
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = state_dir / "worker.log"
         self.settings = Settings(
+            **{k.removeprefix("EAMS_").lower(): v for k, v in broker.env.items()},  # type: ignore[arg-type]
             state_dir=state_dir,
-            kafka_bootstrap=bootstrap,
             namespace=namespace,
             http_port=self.port,
             pseudonym_secret=SECRET,
@@ -171,9 +189,9 @@ class Worker:
     def env(self) -> dict[str, str]:
         """The environment of the worker process."""
         env = dict(os.environ)
+        env.update(self.broker.env)  # the broker's address, protocol and credentials
         env.update(
             EAMS_STATE_DIR=str(self.state_dir),
-            EAMS_KAFKA_BOOTSTRAP=self.bootstrap,
             EAMS_NAMESPACE=self.namespace,
             EAMS_HTTP_PORT=str(self.port),
             EAMS_PSEUDONYM_SECRET=SECRET,
@@ -182,6 +200,11 @@ class Worker:
         )
         env.update(self.extra_env)
         return env
+
+    def kafka(self, role: Role) -> KafkaAccess:
+        """How a test client reaches this worker's broker as ``role``: ``raw`` to produce
+        raw inputs, ``stream`` to read the log or the DLQ, ``admin`` for offsets."""
+        return self.broker.kafka(role)
 
     def start(self, timeout: float = 90) -> Worker:
         """Start the process on port 0; wait until it wrote its port, its API answers and
@@ -261,7 +284,9 @@ class Worker:
         names = self.settings.topics
         while time.monotonic() < deadline:
             raw_ends, committed, event_ends = asyncio.run(
-                _offsets(self.bootstrap, names.ingest_raw, names.events, f"{self.namespace}.ingest")
+                _offsets(
+                    self.kafka("admin"), names.ingest_raw, names.events, f"{self.namespace}.ingest"
+                )
             )
             raw_done = all(committed.get(p, 0) >= end for p, end in raw_ends.items())
             if raw_done:
@@ -273,10 +298,10 @@ class Worker:
 
 
 async def _offsets(
-    bootstrap: str, raw: str, events: str, group: str
+    kafka: KafkaAccess, raw: str, events: str, group: str
 ) -> tuple[dict[int, int], dict[int, int], dict[int, int]]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    consumer = AIOKafkaConsumer(**kafka.client_options())
+    admin = AIOKafkaAdminClient(**kafka.client_options())
     await consumer.start()
     await admin.start()
     try:
@@ -299,7 +324,7 @@ async def _offsets(
 
 
 @pytest.fixture
-def worker_factory(kafka: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+def worker_factory(kafka: TestBroker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """Make workers: ``worker_factory()`` starts one on a fresh namespace and state dir;
     ``worker_factory(like=w)`` starts a new process on ``w``'s state and namespace."""
     started: list[Worker] = []

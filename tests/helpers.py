@@ -14,6 +14,7 @@ from eams.simulator import Scenario, ScenarioConfig
 from events.catalogue import CURRENT_VERSION
 from events.envelope import SHANGHAI
 from events.regions import load_reference
+from streams.kafka import KafkaAccess
 from streams.producer import RawProducer
 
 T0 = dt.datetime(2026, 6, 1, 8, 0, tzinfo=SHANGHAI)
@@ -42,11 +43,11 @@ def scenario_events(count: int, seed: int = 11, **kw: Any) -> list[dict[str, Any
     return list(Scenario(load_reference("shandong"), cfg))
 
 
-def produce(bootstrap: str, topic: str, raws: list[bytes], source: str = "test") -> None:
+def produce(kafka: KafkaAccess, topic: str, raws: list[bytes], source: str = "test") -> None:
     """Send raw inputs to the ingest topic and wait for the broker's acks."""
 
     async def go() -> None:
-        async with RawProducer(bootstrap, topic, source) as producer:
+        async with RawProducer(kafka, topic, source) as producer:
             for raw in raws:
                 await producer.submit(raw)
 

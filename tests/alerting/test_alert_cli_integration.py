@@ -78,7 +78,7 @@ def test_backtest_list_ack_and_silence_from_the_cli(worker_factory: Any, tmp_pat
         "disaster_id": "new-flood", "kind": "natural_disaster", "severity": "I",
         "regions": ["371311"], "title": "新洪涝", "period_start": today.date().isoformat()},
         today)  # fmt: skip
-    produce(worker.bootstrap, worker.settings.topics.ingest_raw, encode([flag, clear, now_flag]))
+    produce(worker.kafka("raw"), worker.settings.topics.ingest_raw, encode([flag, clear, now_flag]))
     worker.wait_settled()
 
     start = (today - dt.timedelta(days=12)).date().isoformat()

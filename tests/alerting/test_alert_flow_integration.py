@@ -131,7 +131,7 @@ policy: {{repeat_interval: 2s, group_interval: 1s, escalate_after: 1h, link_base
         )
         for i in range(6)
     ]  # 900 people: level III of the layoff rule
-    produce(worker.bootstrap, topic, encode([flag, *layoffs]))
+    produce(worker.kafka("raw"), topic, encode([flag, *layoffs]))
 
     # The disaster alert fires at II for Linyi within seconds.
     def linyi_alerts() -> list[dict[str, Any]]:
@@ -207,7 +207,7 @@ policy: {{repeat_interval: 2s, group_interval: 1s, escalate_after: 1h, link_base
         {"disaster_id": "flood-1", "period_end": dt.date.today().isoformat()},
     )
     t_clear = time.monotonic()
-    produce(restarted.bootstrap, topic, encode([cleared]))
+    produce(restarted.kafka("raw"), topic, encode([cleared]))
     _wait(
         "resolved",
         lambda: (

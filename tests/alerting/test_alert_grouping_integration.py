@@ -83,7 +83,7 @@ def test_one_message_per_city_group_and_the_group_interval(
     worker = _worker(worker_factory, tmp_path, port, policy, "['371300', '370100']")
     topic = worker.settings.topics.ingest_raw
     first = ["371302", "371311", "371321"]
-    produce(worker.bootstrap, topic, encode([_flag("f1", "371300", first, "IV")]))
+    produce(worker.kafka("raw"), topic, encode([_flag("f1", "371300", first, "IV")]))
 
     _wait("the first Linyi e-mail", lambda: box.messages)
     wait_ticks(worker, "dispatcher", 2)  # anything else of this evaluation is sent by now
@@ -93,7 +93,7 @@ def test_one_message_per_city_group_and_the_group_interval(
     assert all(code in body for code in first)
 
     more = [_flag("f2", "371300", ["371312"], "IV"), _flag("f3", "370100", ["370102"], "IV")]
-    produce(worker.bootstrap, topic, encode(more))
+    produce(worker.kafka("raw"), topic, encode(more))
     _wait("two more e-mails", lambda: len(box.messages) == 3)
     wait_ticks(worker, "dispatcher", 2)
     assert len(box.messages) == 3
@@ -120,7 +120,7 @@ def test_an_active_playbook_inhibits_alerts_in_its_area_until_it_closes(
     policy = "{repeat_interval: 1s, escalate_after: 1h, group_interval: 0s}"
     worker = _worker(worker_factory, tmp_path, port, policy, "['371300']")
     topic = worker.settings.topics.ingest_raw
-    produce(worker.bootstrap, topic, encode([_flag("f1", "371300", ["371302"], "III")]))
+    produce(worker.kafka("raw"), topic, encode([_flag("f1", "371300", ["371302"], "III")]))
     _wait("the alert and a reminder", lambda: len(box.messages) >= 2)
     [alert] = worker.api.get("/api/alerts").json()
     assert alert["level"] == "III"
@@ -175,7 +175,7 @@ def test_after_a_restart_a_firing_alert_no_message_reached_is_notified_once(
     # First without a roster: the alert fires and nobody can be told (as if the worker
     # died between appending alert.raised and sending the message).
     worker = worker_factory(EAMS_RULES=str(tmp_path / "rules.yaml"), EAMS_RISK_INTERVAL="0.3")
-    produce(worker.bootstrap, worker.settings.topics.ingest_raw,
+    produce(worker.kafka("raw"), worker.settings.topics.ingest_raw,
             encode([_flag("f1", "371300", ["371302"], "III")]))  # fmt: skip
     _wait("the alert", lambda: worker.api.get("/api/alerts").json())
     worker.kill()

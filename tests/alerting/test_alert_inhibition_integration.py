@@ -74,7 +74,7 @@ def test_county_alerts_are_inhibited_by_the_city_alert(
             "period_start": now[:10],
         },
     }
-    produce(worker.bootstrap, worker.settings.topics.ingest_raw, encode([flag]))
+    produce(worker.kafka("raw"), worker.settings.topics.ingest_raw, encode([flag]))
 
     deadline = time.monotonic() + 30
     alerts: list[dict[str, Any]] = []

@@ -80,7 +80,7 @@ def test_backtest_replays_baselines_trailing_lows_and_gaps(
             event("vacancy.reported", LANSHAN, {"vacancy_id": "v1", "openings": 3}, at=ago(12)),
         ]
     )
-    produce(worker.bootstrap, worker.settings.topics.ingest_raw, encode(events))
+    produce(worker.kafka("raw"), worker.settings.topics.ingest_raw, encode(events))
     worker.wait_settled()
 
     answer = worker.api.get(

@@ -65,7 +65,7 @@ def test_silenced_region_gets_no_mail_until_the_silence_ends(
     flag = {"event_id": str(uuid.uuid4()), "event_type": "disaster_area.flagged",
             "schema_version": 1, "occurred_at": now, "recorded_at": now, "region": "371300",
             "source": "test", "actor": "tester", "payload": payload}  # fmt: skip
-    produce(worker.bootstrap, worker.settings.topics.ingest_raw, encode([flag]))
+    produce(worker.kafka("raw"), worker.settings.topics.ingest_raw, encode([flag]))
 
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and not worker.api.get("/api/alerts").json():

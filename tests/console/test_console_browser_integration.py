@@ -73,7 +73,7 @@ def _in_thread(fn: Any, *args: Any) -> None:
 
 
 def _send(worker: Any, events: list[dict[str, Any]]) -> None:
-    _in_thread(produce, worker.bootstrap, worker.settings.topics.ingest_raw, encode(events))
+    _in_thread(produce, worker.kafka("raw"), worker.settings.topics.ingest_raw, encode(events))
 
 
 def test_map_live_recolour_ack_and_roles(

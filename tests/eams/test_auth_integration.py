@@ -75,7 +75,7 @@ def test_roles_scopes_suppression_and_keys(
         "target_group": "employment_difficulty", "employment_status": "unemployed"})
         for i in range(3)]  # fmt: skip
     flags = [_flag("f-ly", "371300", "371302"), _flag("f-jn", "370100", "370102")]
-    produce(worker.bootstrap, worker.settings.topics.ingest_raw, encode([*people, *flags]))
+    produce(worker.kafka("raw"), worker.settings.topics.ingest_raw, encode([*people, *flags]))
 
     anonymous = _client(clients, worker)
     refused = anonymous.get("/api/alerts")

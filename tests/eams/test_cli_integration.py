@@ -73,7 +73,7 @@ def test_dlq_list_replay_and_rebuild_from_the_cli(worker: Worker, tmp_path: Path
         "payload": {"national_id": BAD_ID, "target_group": "rural_surplus_labour",
                     "employment_status": "unemployed"},
     }  # fmt: skip
-    produce(worker.bootstrap, worker.settings.topics.ingest_raw, encode([bad]))
+    produce(worker.kafka("raw"), worker.settings.topics.ingest_raw, encode([bad]))
     worker.wait_settled()
 
     listed = eams("dlq", "list", "--json", env=env)

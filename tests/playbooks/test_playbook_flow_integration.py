@@ -130,12 +130,12 @@ def test_flood_to_after_action_report(
         _person("371312", 7, "unemployed"),  # Linyi, but not flagged: not enrolled
         _person("370102", 8, "unemployed"),  # Jinan: not enrolled
     ]  # fmt: skip
-    produce(worker.bootstrap, topic, encode(people))
+    produce(worker.kafka("raw"), topic, encode(people))
     worker.wait_settled()
     flag = _flag("flood-1", "II", FLOODED)
     # registered after the flood elsewhere, citing it: enrolled too
     citing = _person("371312", 9, "lost_work_due_to_disaster", disaster_id="flood-1")
-    produce(worker.bootstrap, topic, encode([flag, citing]))
+    produce(worker.kafka("raw"), topic, encode([flag, citing]))
 
     run = _proposed(worker)
     run_id = run["run_id"]
@@ -218,7 +218,7 @@ def test_flood_to_after_action_report(
     placed = event("placement.recorded", "371302", {
         "national_id": make_national_id("371302", dt.date(1985, 3, 1), 1),
         "placement": "welfare_post", "started_on": dt.date.today().isoformat()})  # fmt: skip
-    produce(worker.bootstrap, worker.settings.topics.ingest_raw, encode([placed]))
+    produce(worker.kafka("raw"), worker.settings.topics.ingest_raw, encode([placed]))
     _wait("the placement", lambda: outcomes()["people_placed"] == 1)
 
     refused = eams(worker, "playbooks", "close", run_id, "--actor", "incident-a")
@@ -267,10 +267,10 @@ def test_racing_commands_an_overdue_step_and_the_end_of_enrolment(
     (library / "natural_disaster.yaml").write_text(text)
     worker = _start(worker_factory, tmp_path, port, EAMS_PLAYBOOKS=str(library))
     topic = worker.settings.topics.ingest_raw
-    produce(worker.bootstrap, topic, encode([
+    produce(worker.kafka("raw"), topic, encode([
         _person("371302", 11, "unemployed"), _person("371302", 12, "unemployed")]))  # fmt: skip
     worker.wait_settled()
-    produce(worker.bootstrap, topic, encode([_flag("flood-2", "III", ["371302"])]))
+    produce(worker.kafka("raw"), topic, encode([_flag("flood-2", "III", ["371302"])]))
     run_id = _proposed(worker)["run_id"]
 
     # Two officers activate at the same moment: exactly one wins, the other is told why.
@@ -328,7 +328,7 @@ def test_racing_commands_an_overdue_step_and_the_end_of_enrolment(
     # The flag is cleared: 2 s later (the variant's grace period) enrolment ends.
     clear = event("disaster_area.cleared", LINYI, {
         "disaster_id": "flood-2", "period_end": dt.date.today().isoformat()})  # fmt: skip
-    produce(worker.bootstrap, topic, encode([clear]))
+    produce(worker.kafka("raw"), topic, encode([clear]))
     _wait("enrolment ended", lambda: enrolled_now() == 0)
     [row] = [r for r in worker.api.get("/api/temporary-assistance").json()
              if r["region"] == "371302"]  # fmt: skip

@@ -32,7 +32,7 @@ def test_sigkill_mid_stream_leaves_exact_counts(worker_factory: Any) -> None:
     topic = first.settings.topics.ingest_raw
 
     # Produce in the background so the kill lands while input is still arriving.
-    producer = threading.Thread(target=produce, args=(first.bootstrap, topic, raws[:40_000]))
+    producer = threading.Thread(target=produce, args=(first.kafka("raw"), topic, raws[:40_000]))
     producer.start()
     killed_at = _kill_when_projecting(first, 5_000)
     producer.join()
@@ -40,7 +40,7 @@ def test_sigkill_mid_stream_leaves_exact_counts(worker_factory: Any) -> None:
 
     second = worker_factory(like=first)
     killed_again = _kill_when_projecting(second, 1_000)  # a second crash, during recovery
-    produce(first.bootstrap, topic, raws[40_000:])
+    produce(first.kafka("raw"), topic, raws[40_000:])
     third = worker_factory(like=first)
     counts = third.wait_settled(timeout=240)
 
@@ -50,7 +50,7 @@ def test_sigkill_mid_stream_leaves_exact_counts(worker_factory: Any) -> None:
 
 def test_rebuild_replays_to_the_same_counts(worker: Worker) -> None:
     events = scenario_events(3_000, seed=8)
-    produce(worker.bootstrap, worker.settings.topics.ingest_raw, encode(events))
+    produce(worker.kafka("raw"), worker.settings.topics.ingest_raw, encode(events))
     before = worker.wait_settled()
     assert_counts(before, expected(events))
 

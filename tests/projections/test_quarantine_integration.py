@@ -45,7 +45,9 @@ def append_to_log(worker: Worker, values: list[bytes], key: bytes) -> None:
     writer of the log could have), all on one partition, in order."""
 
     async def go() -> None:
-        producer = AIOKafkaProducer(bootstrap_servers=worker.bootstrap, enable_idempotence=True)
+        producer = AIOKafkaProducer(
+            **worker.kafka("stream").client_options(), enable_idempotence=True
+        )
         await producer.start()
         try:
             for value in values:
@@ -71,7 +73,7 @@ def cli(worker: Worker, *args: str) -> subprocess.CompletedProcess[str]:
 def test_poison_is_quarantined_and_retried_exactly_once_after_a_fix(worker_factory: Any) -> None:
     first = worker_factory()
     baseline = scenario_events(300, seed=5)
-    produce(first.bootstrap, first.settings.topics.ingest_raw, encode(baseline))
+    produce(first.kafka("raw"), first.settings.topics.ingest_raw, encode(baseline))
     first.wait_settled()
 
     poison, good = _layoff_doc(POISON), _layoff_doc(7)
@@ -135,7 +137,7 @@ def test_poison_is_quarantined_and_retried_exactly_once_after_a_fix(worker_facto
 def test_crash_between_write_ahead_row_and_insert_is_replayed(worker_factory: Any) -> None:
     first = worker_factory(EAMS_TEST_CRASH_AFTER_WAL="1")
     events = scenario_events(2_000, seed=17)
-    produce(first.bootstrap, first.settings.topics.ingest_raw, encode(events))
+    produce(first.kafka("raw"), first.settings.topics.ingest_raw, encode(events))
     assert first.proc is not None
     first.proc.wait(timeout=120)
     assert first.proc.returncode == 70, first.tail()  # the hook fired: WAL row, no insert

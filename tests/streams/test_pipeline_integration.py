@@ -66,7 +66,7 @@ def test_exact_counts_with_malformed_duplicate_and_out_of_order_input(worker: Wo
     rng.shuffle(shuffled)  # arrival order differs from occurred_at order
     duplicates = rng.sample(raws, 40)  # the same bytes sent again
     bad = malformed()
-    produce(worker.bootstrap, worker.settings.topics.ingest_raw,
+    produce(worker.kafka("raw"), worker.settings.topics.ingest_raw,
             shuffled[:300] + [b for b, _ in bad] + duplicates + shuffled[300:])  # fmt: skip
 
     counts = worker.wait_settled()
@@ -75,7 +75,7 @@ def test_exact_counts_with_malformed_duplicate_and_out_of_order_input(worker: Wo
     assert status["ingest"]["duplicates"] == 40
     assert status["ingest"]["rejected"] == len(bad)
 
-    letters = asyncio.run(read_dead_letters(worker.bootstrap, worker.settings.topics.dlq))
+    letters = asyncio.run(read_dead_letters(worker.kafka("stream"), worker.settings.topics.dlq))
     assert sorted((d.raw, d.field) for d in letters) == sorted(bad)
     for d in letters:
         assert d.field in d.reason and d.source == "test" and d.rejected_at
@@ -98,7 +98,7 @@ def test_late_events_do_not_overwrite_newer_state(worker: Worker) -> None:
     other = _event("household.zero_employment_identified",
                    {"household_id": "hh-2", "members_of_working_age": 3})  # fmt: skip
     # Arrival order: the newest first, the registration last.
-    produce(worker.bootstrap, worker.settings.topics.ingest_raw,
+    produce(worker.kafka("raw"), worker.settings.topics.ingest_raw,
             encode([placed, late_service, cleared, registered, found, other]))  # fmt: skip
     counts = worker.wait_settled()
     assert counts["events"] == 6
@@ -134,7 +134,7 @@ def test_http_ingest_answers_per_line_and_keeps_rejects(worker: Worker) -> None:
 
     counts = worker.wait_settled()
     assert counts["events"] == 1  # the resent good event was deduplicated
-    letters = asyncio.run(read_dead_letters(worker.bootstrap, worker.settings.topics.dlq))
+    letters = asyncio.run(read_dead_letters(worker.kafka("stream"), worker.settings.topics.dlq))
     assert sorted(d.raw for d in letters) == sorted([orjson.dumps(bad), b"not json"])
     assert {d.source for d in letters} == {"http"}
     assert {d.line for d in letters} == {"2", "4"}
@@ -145,25 +145,25 @@ def test_dlq_replay_of_a_corrected_event_counts_once(worker: Worker) -> None:
                "employment_status": "unemployed"}  # fmt: skip
     bad = _event("person.registered", payload)
     topics = worker.settings.topics
-    produce(worker.bootstrap, topics.ingest_raw, encode([bad]))
+    produce(worker.kafka("raw"), topics.ingest_raw, encode([bad]))
     worker.wait_settled()
-    [letter] = asyncio.run(read_dead_letters(worker.bootstrap, topics.dlq))
+    [letter] = asyncio.run(read_dead_letters(worker.kafka("stream"), topics.dlq))
     assert letter.field == "payload.national_id"
 
     fixed = orjson.loads(letter.raw)
     fixed["payload"]["national_id"] = GOOD_ID
     for _ in range(2):  # replaying twice must not count twice
-        asyncio.run(resubmit(worker.bootstrap, topics.ingest_raw, [(orjson.dumps(fixed),
+        asyncio.run(resubmit(worker.kafka("raw"), topics.ingest_raw, [(orjson.dumps(fixed),
                                                                     letter.ref)]))  # fmt: skip
     counts = worker.wait_settled()
     assert counts["events"] == 1 and counts["persons"]["persons"] == 1
-    assert len(asyncio.run(read_dead_letters(worker.bootstrap, topics.dlq))) == 1
+    assert len(asyncio.run(read_dead_letters(worker.kafka("stream"), topics.dlq))) == 1
 
 
 def test_v1_layoff_is_upcast_on_the_way_in(worker: Worker) -> None:
     v1 = _event("layoff.reported", {"company": "临沂某纺织厂", "count": 260,
                 "headcount_before": 800}, region="371302")  # fmt: skip
-    produce(worker.bootstrap, worker.settings.topics.ingest_raw, encode([v1]))
+    produce(worker.kafka("raw"), worker.settings.topics.ingest_raw, encode([v1]))
     counts = worker.wait_settled()
     assert counts["facts"]["people_laid_off"] == 260
     assert counts["events_by_type"] == {"layoff.reported": 1}
@@ -174,7 +174,7 @@ def test_statistical_zone_is_accepted_and_flagged(worker: Worker) -> None:
                   region="370176", schema_version=2)  # fmt: skip
     county = _event("layoff.reported", {"enterprise_name": "历下区某商场", "laid_off": 12},
                     region="370102", schema_version=2)  # fmt: skip
-    produce(worker.bootstrap, worker.settings.topics.ingest_raw, encode([zone, county]))
+    produce(worker.kafka("raw"), worker.settings.topics.ingest_raw, encode([zone, county]))
     counts = worker.wait_settled()
     assert counts["events"] == 2
     assert counts["events_in_statistical_zones"] == 1
@@ -191,9 +191,9 @@ def test_a_clear_that_arrives_before_its_flag_still_clears(worker: Worker) -> No
     other = _event("disaster_area.flagged", {"disaster_id": "still", "kind": "epidemic",
                    "severity": "IV", "regions": ["370102"], "title": "疫情",
                    "period_start": "2026-06-02"}, at=T0 + dt.timedelta(days=1))  # fmt: skip
-    produce(worker.bootstrap, worker.settings.topics.ingest_raw, encode([cleared]))
+    produce(worker.kafka("raw"), worker.settings.topics.ingest_raw, encode([cleared]))
     worker.wait_settled()
-    produce(worker.bootstrap, worker.settings.topics.ingest_raw, encode([flagged, other]))
+    produce(worker.kafka("raw"), worker.settings.topics.ingest_raw, encode([flagged, other]))
     counts = worker.wait_settled()
     assert counts["active_disaster_areas"] == 1
     areas = worker.api.get("/api/disaster-areas").json()
