@@ -446,6 +446,10 @@ def create_api(host: Host) -> FastAPI:
 
     api.include_router(console_router(host))
 
+    from eams.api_dlq import router as dlq_router
+
+    api.include_router(dlq_router(host))
+
     @api.post("/api/admin/rebuild", summary="Drop the projections and replay from offset 0")
     async def rebuild(who: Principal = need("admin")) -> dict[str, Any]:
         """Start a rebuild; poll ``/api/status`` for progress (lag falls to 0)."""

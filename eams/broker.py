@@ -288,6 +288,7 @@ class LocalKafka:
                 f"port {self.settings.kafka_port} is taken by another process; stop it or set "
                 "EAMS_KAFKA_PORT (or point EAMS_KAFKA_BOOTSTRAP at that broker)"
             )
+        self.settings.ensure_state_dir()  # 0700 before anything is written under it
         self.ensure_jars()
         creds = self.credentials()
         if creds is None:

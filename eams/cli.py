@@ -15,6 +15,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from eams.cli_dlq import dlq_app
 from eams.cli_grafana import grafana_app
 from eams.cli_playbooks import playbooks_app
 from eams.cli_quarantine import quarantine_app
@@ -49,7 +50,6 @@ app = typer.Typer(
 )
 kafka_app = typer.Typer(help="The local Apache Kafka broker (4.x, KRaft, one node).")
 events_app = typer.Typer(help="The event catalogue.")
-dlq_app = typer.Typer(help="The dead-letter topic eams.events.dlq (rejected inputs).")
 app.add_typer(kafka_app, name="kafka")
 app.add_typer(events_app, name="events")
 app.add_typer(dlq_app, name="dlq")
@@ -223,6 +223,7 @@ def import_cmd(
                 dlq_kafka=s.kafka("stream"),
                 topic_names=s.topics,
                 hierarchy=s.region_hierarchy,
+                dlq_key=s.dead_letter_key(),
                 mapping_path=mapping,
                 on_progress=lambda n: bar.update(task, completed=n),
             )
@@ -312,89 +313,6 @@ def rebuild_cmd() -> None:
     from eams.demo import rebuild
 
     rebuild(settings())
-
-
-# -- dlq -------------------------------------------------------------------------------------
-@dlq_app.command("list")
-def dlq_list(
-    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line")] = False,
-    limit: Annotated[int | None, typer.Option(help="Show at most N")] = None,
-) -> None:
-    """Rejected inputs, oldest first: where, when, the field and the reason."""
-    import orjson
-    from rich.table import Table
-
-    from streams.dlq import read_dead_letters
-
-    s = settings()
-    letters = asyncio.run(read_dead_letters(s.kafka("stream"), s.topics.dlq, limit))
-    if as_json:
-        for d in letters:
-            sys.stdout.write(
-                orjson.dumps(
-                    {
-                        "ref": d.ref,
-                        "source": d.source,
-                        "line": d.line,
-                        "field": d.field,
-                        "reason": d.reason,
-                        "rejected_at": d.rejected_at,
-                        "origin": d.origin,
-                        "raw": d.raw.decode("utf-8", "replace"),
-                    }
-                ).decode()
-                + "\n"
-            )
-        return
-    table = Table(title=f"eams.events.dlq — {len(letters)} rejected 被拒输入")
-    for col in ("ref", "source 来源", "field 字段", "reason 原因", "input 原文"):
-        table.add_column(col, overflow="fold")
-    for d in letters:
-        preview = d.raw.decode("utf-8", "replace")
-        table.add_row(
-            d.ref, d.source, d.field, d.reason, preview if len(preview) < 80 else preview[:77] + "…"
-        )
-    console.print(table)
-    if letters:
-        console.print(
-            "Fix an input and resubmit: eams dlq replay --file fixed.ndjson "
-            "(or `eams dlq replay REF…` to resend originals unchanged)"
-        )
-
-
-@dlq_app.command("replay")
-def dlq_replay(
-    refs: Annotated[
-        list[str] | None, typer.Argument(help="partition:offset of dead letters to resend as is")
-    ] = None,
-    file: Annotated[
-        Path | None, typer.Option(help="NDJSON of corrected events to submit instead")
-    ] = None,
-) -> None:
-    """Re-submit dead letters to eams.ingest.raw: corrected ones from --file, or the
-    originals by REF (after a reference-data fix). Dedupe by event_id makes it repeatable."""
-    from streams.dlq import read_dead_letters, resubmit
-
-    s = settings()
-    items: list[tuple[bytes, str]] = []
-    if file is not None:
-        if not file.exists():
-            raise ConfigError(f"{file}: no such file")
-        lines = [ln.rstrip(b"\r\n") for ln in file.read_bytes().splitlines() if ln.strip()]
-        items += [(ln, f"{file.name}:{i}") for i, ln in enumerate(lines, 1)]
-    if refs:
-        dead = asyncio.run(read_dead_letters(s.kafka("stream"), s.topics.dlq))
-        letters = {d.ref: d for d in dead}
-        unknown = [r for r in refs if r not in letters]
-        if unknown:
-            raise ConfigError(f"no dead letter {', '.join(unknown)}; see `eams dlq list` for refs")
-        items += [(letters[r].raw, r) for r in refs]
-    if not items:
-        raise ConfigError("nothing to replay: give REFs or --file FILE (see --help)")
-    n = asyncio.run(resubmit(s.kafka("raw"), s.topics.ingest_raw, items))
-    console.print(
-        f"{n} inputs re-submitted to eams.ingest.raw; check `eams status` / `eams dlq list`"
-    )
 
 
 # -- alerts (duty officers) -----------------------------------------------------------------

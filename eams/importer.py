@@ -3,7 +3,7 @@
 Every input line ends up somewhere: a line that becomes an event goes to
 ``eams.ingest.raw`` (where the stream validates it like any other input); a CSV row the
 mapping cannot turn into an event goes straight to ``eams.events.dlq`` with its original
-bytes and a reason naming the line and column.
+bytes (sealed, see :mod:`streams.dlq`) and a reason naming the line and column.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from aiokafka import AIOKafkaProducer
 
 from eams.errors import ConfigError
 from events.regions import RegionReference, load_reference
-from streams.dlq import dlq_headers
+from streams.dlq import DeadLetterKey, dead_letter_record
 from streams.kafka import KafkaAccess
 from streams.producer import RawProducer
 from streams.topics import TopicNames
@@ -217,10 +217,12 @@ async def import_file(
     dlq_kafka: KafkaAccess,
     topic_names: TopicNames,
     hierarchy: str,
+    dlq_key: DeadLetterKey,
     mapping_path: Path | None = None,
     on_progress: Callable[[int], None] | None = None,
 ) -> ImportReport:
-    """Import an NDJSON file (one event per line) or a CSV file with a mapping."""
+    """Import an NDJSON file (one event per line) or a CSV file with a mapping. CSV rows
+    the mapping cannot convert are dead-lettered, sealed with ``dlq_key``."""
     if not path.exists():
         raise ConfigError(f"{path}: no such file")
     report = ImportReport()
@@ -256,14 +258,18 @@ async def import_file(
                 try:
                     event = convert_row(row, mapping, reference)
                 except RowError as exc:
-                    headers = dlq_headers(
-                        f"line {line_no}: {exc}",
-                        exc.column,
-                        source,
-                        f"{path}:{line_no}",
-                        str(line_no),
+                    dead = dead_letter_record(
+                        dlq_key,
+                        raw,
+                        reason=f"line {line_no}: {exc}",
+                        field=exc.column,
+                        source=source,
+                        origin=f"{path}:{line_no}",
+                        line=str(line_no),
                     )
-                    await dlq.send_and_wait(topic_names.dlq, value=raw, headers=headers)
+                    await dlq.send_and_wait(
+                        topic_names.dlq, value=dead.value, key=dead.key, headers=dead.headers
+                    )
                     report.dead_lettered += 1
                 else:
                     await producer.submit(orjson.dumps(event), line=line_no)

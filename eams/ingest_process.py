@@ -59,6 +59,7 @@ async def _run(
         topic_names=settings.topics,
         reference=load_reference(settings.region_hierarchy),
         secret=settings.secret(),
+        dlq_key=settings.dead_letter_key(),  # the worker created it before spawning us
         window=settings.dedupe_window,
     )
     halt = asyncio.Event()

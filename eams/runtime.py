@@ -2,7 +2,9 @@
 
 Start order:
 
-1. create the topics (the CLI has started the local broker if none is configured);
+1. create the topics, or give existing ones their retention (the CLI has started the
+   local broker if none is configured); check the keys of personal data at rest
+   (:mod:`eams.keys`: a missing pseudonym key with a non-empty log stops here);
 2. open ClickHouse (embedded chDB by default) and apply the schema migrations;
 3. start the projector, the ingest stream in its own process (:mod:`eams.ingest_process`;
    it restores its dedupe state), then the HTTP API;
@@ -24,12 +26,14 @@ import uvicorn
 from eams.auth import UserStore, operator_token
 from eams.broker import ensure_namespace_acls
 from eams.ingest_process import IngestProcess
+from eams.keys import check_pseudonym_key, open_dead_letters
 from eams.settings import Settings
 from events.regions import RegionReference, load_reference
 from projections.client import Store, run
 from projections.migrations import drop_all, migrate
 from projections.projector import Projector
 from streams import topics
+from streams.dlq import DeadLetterKey
 from streams.producer import RawProducer
 
 log = logging.getLogger("eams")
@@ -50,8 +54,9 @@ PERSONS_TTL = 10.0
 class Host:
     """The parts of a running ``eams run`` process, shared by the API."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, dlq_key: DeadLetterKey) -> None:
         self.settings = settings
+        self.dlq_key = dlq_key  # seals and opens dead letters (GET /api/dlq)
         self.reference: RegionReference = load_reference(settings.region_hierarchy)
         # The overview lists the cities of the first configured hierarchy.
         self.primary = load_reference(settings.region_hierarchy.split(",")[0])
@@ -303,9 +308,17 @@ def tune_gc() -> None:
 async def serve(settings: Settings, on_ready: Callable[[Host], Any] | None = None) -> None:
     """Run everything until SIGINT/SIGTERM (see the module docstring for the order)."""
     tune_gc()
-    await topics.ensure_topics(settings.kafka("admin"), settings.topic_partitions, settings.topics)
+    settings.ensure_state_dir()
+    await topics.ensure_topics(
+        settings.kafka("admin"),
+        settings.topic_partitions,
+        settings.topics,
+        raw_retention_ms=settings.raw_retention_ms,
+    )
     await ensure_namespace_acls(settings)
-    host = Host(settings)
+    await check_pseudonym_key(settings)  # before Host: settings.secret() would make one
+    dlq_key = await open_dead_letters(settings)
+    host = Host(settings, dlq_key)
     await run(migrate, host.store)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -7,14 +7,17 @@ One class, one place: the CLI, the worker, the tests and the benchmarks all buil
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 import secrets
+import stat
 from pathlib import Path
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from events.errors import EamsError
+from streams.dlq import DeadLetterKey, load_key
 from streams.kafka import (
     KafkaAccess,
     KafkaAccessError,
@@ -24,6 +27,8 @@ from streams.kafka import (
     read_credentials,
 )
 from streams.topics import TopicNames
+
+log = logging.getLogger(__name__)
 
 
 class ConfigError(EamsError):
@@ -92,8 +97,18 @@ class Settings(BaseSettings):
     )
     pseudonym_secret: str | None = Field(
         default=None,
-        description="HMAC key for national-ID pseudonyms; unset = generated once into "
-        "<state_dir>/pseudonym.key.",
+        description="HMAC key for national-ID pseudonyms, 32+ characters; unset = "
+        "<state_dir>/pseudonym.key, generated once while the event log is empty.",
+    )
+    dlq_key: SecretStr | None = Field(
+        default=None,
+        description="AES-256 key of the dead-letter topic, 64 hex characters; unset = "
+        "<state_dir>/dlq.key, generated once (0600).",
+    )
+    raw_retention_hours: float = Field(
+        default=24,
+        gt=0,
+        description="How long eams.ingest.raw keeps inputs (they hold national IDs in clear).",
     )
     http_host: str = Field(default="127.0.0.1", description="Address the API listens on.")
     http_port: int = Field(default=8600, description="Port of the API (ingest, reads).")
@@ -259,26 +274,95 @@ class Settings(BaseSettings):
         """Base URL of the running ``eams run`` API."""
         return f"http://{self.http_host}:{self.http_port}"
 
+    @property
+    def raw_retention_ms(self) -> int:
+        """The raw topic's retention in milliseconds (``EAMS_RAW_RETENTION_HOURS``)."""
+        return max(1000, round(self.raw_retention_hours * 3_600_000))
+
+    def ensure_state_dir(self) -> Path:
+        """Create the state dir 0700 (it holds keys, the users and the embedded store); one
+        readable by others is tightened to 0700, with a warning."""
+        path = self.state_dir
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        mode = stat.S_IMODE(path.stat().st_mode)
+        if mode & 0o077:
+            try:
+                os.chmod(path, 0o700)
+                log.warning(
+                    "state dir %s was mode %o (others could read its keys); now 0700", path, mode
+                )
+            except OSError as exc:
+                log.warning(
+                    "state dir %s is mode %o and could not be made 0700 (%s): others may "
+                    "read its keys; fix it with chmod 700",
+                    path,
+                    mode,
+                    exc,
+                )
+        return path
+
+    @property
+    def pseudonym_key_path(self) -> Path:
+        """Where the pseudonym key is kept when ``EAMS_PSEUDONYM_SECRET`` is unset."""
+        return self.state_dir / "pseudonym.key"
+
+    @property
+    def pseudonym_key_missing(self) -> bool:
+        """True when no pseudonym key is configured and the key file does not exist:
+        :meth:`secret` would generate a new one (``eams run`` first checks the log is empty)."""
+        return self.pseudonym_secret is None and not self.pseudonym_key_path.exists()
+
     def secret(self) -> bytes:
-        """The pseudonym key; generated once (0600) under the state dir if not configured."""
-        if self.pseudonym_secret:
+        """The pseudonym key: ``EAMS_PSEUDONYM_SECRET``, else ``<state dir>/pseudonym.key``,
+        generated once (0600) when missing. Keys shorter than 32 characters are refused.
+
+        ``eams run`` refuses to start when the file is missing while the event log holds
+        events (:func:`eams.runtime.check_pseudonym_key`): a new key would give every
+        person a second pseudonym."""
+        if self.pseudonym_secret is not None:
+            if len(self.pseudonym_secret) < 32:
+                raise ConfigError(
+                    f"EAMS_PSEUDONYM_SECRET has {len(self.pseudonym_secret)} characters; give "
+                    "at least 32 (e.g. the output of: python -c 'import secrets; "
+                    "print(secrets.token_hex(32))'). Set it once: every pseudonym depends on it"
+                )
             return self.pseudonym_secret.encode()
-        path = self.state_dir / "pseudonym.key"
+        path = self.pseudonym_key_path
         if not path.exists():
-            self.state_dir.mkdir(parents=True, exist_ok=True)
-            # Created 0600 from the start, written whole, then moved into place.
-            tmp = path.with_suffix(".tmp")
+            self.ensure_state_dir()
+            # Created 0600 from the start, written whole, then linked into place (a second
+            # process creating it at the same time keeps the first one's key).
+            tmp = path.with_name(f".pseudonym.key.{os.getpid()}.{secrets.token_hex(4)}.tmp")
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "w") as fh:
                 fh.write(secrets.token_hex(32))
-            os.replace(tmp, path)
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                pass
+            finally:
+                tmp.unlink()
         key = path.read_text().strip()
         if len(key) < 32:
             raise ConfigError(
-                f"{path} holds no usable key ({len(key)} characters); restore it from a backup "
-                "(existing pseudonyms depend on it) or set EAMS_PSEUDONYM_SECRET"
+                f"{path} holds no usable key ({len(key)} characters, at least 32 needed); "
+                "restore it from a backup (existing pseudonyms depend on it) or set "
+                "EAMS_PSEUDONYM_SECRET to the key it held"
             )
         return key.encode()
+
+    def dead_letter_key(self) -> DeadLetterKey:
+        """The DLQ's AES-256 key: ``EAMS_DLQ_KEY``, else ``<state dir>/dlq.key``, created
+        once (0600) if missing (``eams run`` first warns if entries sealed with another key
+        exist: :func:`eams.keys.open_dead_letters`)."""
+        self.ensure_state_dir()
+        key = load_key(self.state_dir / "dlq.key", _reveal(self.dlq_key), create=True)
+        assert key is not None
+        return key
+
+    def existing_dead_letter_key(self) -> DeadLetterKey | None:
+        """The DLQ key if one is configured or the key file exists (never creates one)."""
+        return load_key(self.state_dir / "dlq.key", _reveal(self.dlq_key), create=False)
 
     def ingest_key(self) -> bytes:
         """The key signing raw records: ``EAMS_INGEST_SECRET``, else ``<state dir>/ingest.key``,
@@ -293,7 +377,7 @@ class Settings(BaseSettings):
             return key.encode()
         path = self.state_dir / "ingest.key"
         if not path.exists():
-            self.state_dir.mkdir(parents=True, exist_ok=True)
+            self.ensure_state_dir()
             tmp = path.with_name(f"ingest.key.{os.getpid()}.tmp")
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "w") as fh:

@@ -40,7 +40,7 @@ from aiokafka.structs import ConsumerRecord, OffsetAndMetadata
 
 from events.regions import RegionReference
 from streams import topics
-from streams.dlq import dlq_headers
+from streams.dlq import DeadLetterKey, dead_letter_record
 from streams.kafka import KafkaAccess
 from streams.pipeline import Accepted, process_raw
 from streams.producer import BatchSender, new_producer
@@ -109,6 +109,7 @@ class IngestStream:
         topic_names: TopicNames,
         reference: RegionReference,
         secret: bytes,
+        dlq_key: DeadLetterKey,
         window: int = 2_000_000,
         batch: int = 5000,
     ) -> None:
@@ -116,6 +117,7 @@ class IngestStream:
         self.topics = topic_names
         self.reference = reference
         self.secret = secret
+        self.dlq_key = dlq_key  # dead letters are sealed (streams.dlq)
         self.batch = batch
         self.group = f"{topic_names.events.rsplit('.', 1)[0]}.ingest"
         self.seen = DedupeState(window)
@@ -209,8 +211,16 @@ class IngestStream:
             if not isinstance(result, Accepted):
                 self.stats.rejected += 1
                 origin = f"{r.topic}:{r.partition}:{r.offset}"
-                headers = dlq_headers(result.reason, result.field, source, origin, line)
-                await sender.add(self.topics.dlq, value, r.key, headers)
+                dead = dead_letter_record(
+                    self.dlq_key,
+                    value,
+                    reason=result.reason,
+                    field=result.field,
+                    source=source,
+                    origin=origin,
+                    line=line,
+                )
+                await sender.add(self.topics.dlq, dead.value, dead.key, dead.headers)
                 continue
             mark = f"{r.partition}:{r.offset}".encode()
             event_id = result.event_id.bytes

@@ -2,16 +2,33 @@
 
 The broker runs with ``auto.create.topics.enable=false`` so that a typo in a topic name
 fails loudly instead of creating a new, empty log.
+
+What each topic keeps (:func:`topic_configs`; applied when a topic is created, and to an
+existing topic at every start, so an upgraded install changes too):
+
+- ``<ns>.events`` and ``<ns>.commands``: forever (the event log is the source of truth);
+- ``<ns>.ingest.raw``: ``EAMS_RAW_RETENTION_HOURS`` (default 24 h). It holds inputs as they
+  came, national IDs in clear, and nothing needs it once the stream has consumed them: the
+  dedupe marks live on ``<ns>.events``. Segments roll every hour at most (a quarter of the
+  retention for short ones) so an old segment is closed and deleted, not kept growing;
+- ``<ns>.events.dlq``: compacted, keyed by entry id, so a replayed entry is purged by a
+  tombstone (its values are sealed, see :mod:`streams.dlq`); segments roll daily so the
+  cleaner reaches purged entries, and a tombstone is compacted away within a day.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import logging
 from dataclasses import dataclass
 
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import TopicAlreadyExistsError
 
+from events.errors import EamsError
 from streams.kafka import KafkaAccess
 
 
@@ -53,26 +70,136 @@ H_REPLAY_OF = "eams-replay-of"
 H_EVENT_ID = "eams-event-id"  # on eams.events: the event id (16 bytes)
 H_RAW_MARK = "eams-raw-mark"  # on eams.events: raw partition:offset it was appended from
 
+log = logging.getLogger(__name__)
+
 # The event log is the source of truth: never delete from it.
 _FOREVER = {"retention.ms": "-1", "retention.bytes": "-1"}
+HOUR_MS = 3_600_000
+#: The default retention of the raw topic (EAMS_RAW_RETENTION_HOURS).
+RAW_RETENTION_MS = 24 * HOUR_MS
+_DYNAMIC_TOPIC_CONFIG = 1  # DescribeConfigs config_source: set on the topic itself
+_UNKNOWN_TOPIC = 3  # UNKNOWN_TOPIC_OR_PARTITION
 
 
-async def ensure_topics(kafka: KafkaAccess, partitions: int, names: TopicNames) -> None:
-    """Create the EAMS topics if missing (idempotent)."""
+class TopicConfigError(EamsError):
+    """The broker refused to create a topic or to change its configuration."""
+
+
+def topic_configs(names: TopicNames, raw_retention_ms: int) -> dict[str, dict[str, str]]:
+    """What each topic of the namespace keeps (see the module docstring)."""
+    if raw_retention_ms < 1000:
+        raise TopicConfigError(
+            f"the raw topic's retention must be at least 1 s, got {raw_retention_ms} ms "
+            "(EAMS_RAW_RETENTION_HOURS)"
+        )
+    raw = {
+        "cleanup.policy": "delete",
+        "retention.ms": str(raw_retention_ms),
+        "retention.bytes": "-1",
+        "segment.ms": str(min(HOUR_MS, max(100, raw_retention_ms // 4))),
+    }
+    dlq = {
+        "cleanup.policy": "compact",
+        "segment.ms": str(24 * HOUR_MS),
+        "max.compaction.lag.ms": str(24 * HOUR_MS),
+        "delete.retention.ms": str(24 * HOUR_MS),
+        "min.cleanable.dirty.ratio": "0.01",
+    }
+    forever = {"cleanup.policy": "delete", **_FOREVER}
+    return {names.ingest_raw: raw, names.events: forever, names.dlq: dlq, names.commands: forever}
+
+
+async def ensure_topics(
+    kafka: KafkaAccess,
+    partitions: int,
+    names: TopicNames,
+    *,
+    raw_retention_ms: int = RAW_RETENTION_MS,
+) -> None:
+    """Create the EAMS topics if missing, and give existing ones the configuration of
+    :func:`topic_configs` (idempotent; other settings made on a topic by hand are kept)."""
+    wanted = topic_configs(names, raw_retention_ms)
     admin = AIOKafkaAdminClient(**kafka.client_options())
     await admin.start()
     try:
         existing = set(await admin.list_topics())
         missing = [
-            NewTopic(name, partitions, 1, topic_configs=_FOREVER)
+            NewTopic(name, partitions, 1, topic_configs=wanted[name])
             for name in names.all()
             if name not in existing
         ]
         if missing:
             with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(missing)
+        await _align(admin, {n: c for n, c in wanted.items() if n in existing})
     finally:
         await admin.close()
+
+
+async def describe_topic_configs(
+    admin: AIOKafkaAdminClient, names: list[str]
+) -> dict[str, dict[str, tuple[str | None, bool]]]:
+    """Topic -> config name -> (value, set on the topic itself rather than a default)."""
+    if not names:
+        return {}
+    for attempt in range(50):
+        responses = await admin.describe_configs(
+            [ConfigResource(ConfigResourceType.TOPIC, name) for name in names]
+        )
+        found: dict[str, dict[str, tuple[str | None, bool]]] = {}
+        errors: list[tuple[str, int, str]] = []
+        for response in responses:
+            for error, message, _kind, name, entries in response.resources:
+                if error:
+                    errors.append((name, error, message))
+                else:
+                    found[name] = {e[0]: (e[1], e[3] == _DYNAMIC_TOPIC_CONFIG) for e in entries}
+        if not errors:
+            return found
+        if any(code != _UNKNOWN_TOPIC for _n, code, _m in errors) or attempt == 49:
+            name, code, message = errors[0]
+            raise TopicConfigError(
+                f"describing the configuration of {name}: error {code} {message}".strip()
+            )
+        await asyncio.sleep(0.1)  # a topic created a moment ago is not known everywhere yet
+    raise AssertionError("unreachable")
+
+
+async def _align(admin: AIOKafkaAdminClient, wanted: dict[str, dict[str, str]]) -> None:
+    """Alter the topics whose configuration differs from ``wanted``. AlterConfigs replaces
+    a topic's whole dynamic configuration, so the settings made on it otherwise are sent
+    again unchanged."""
+    current = await describe_topic_configs(admin, sorted(wanted))
+    changes = []
+    for name, configs in wanted.items():
+        have = current.get(name, {})
+        if all(have.get(k, (None, False))[0] == v for k, v in configs.items()):
+            continue
+        kept = {k: v for k, (v, dynamic) in have.items() if dynamic and v is not None}
+        changes.append(ConfigResource(ConfigResourceType.TOPIC, name, configs=kept | configs))
+        log.warning("topic %s: configuration changed to %s", name, configs)
+    if not changes:
+        return
+    for response in await admin.alter_configs(changes):
+        for error, message, _kind, name in response.resources:
+            if error:
+                raise TopicConfigError(
+                    f"changing the configuration of {name}: {message} (error {error}); "
+                    "the admin principal needs ALTER_CONFIGS on the topic"
+                )
+
+
+async def topic_has_records(kafka: KafkaAccess, topic: str) -> bool:
+    """True when anything was ever appended to ``topic`` (an end offset above 0)."""
+    consumer = AIOKafkaConsumer(**kafka.client_options(), enable_auto_commit=False)
+    await consumer.start()
+    try:
+        cluster = await consumer._client.fetch_all_metadata()  # noqa: SLF001 - metadata only
+        tps = [TopicPartition(topic, p) for p in cluster.partitions_for_topic(topic) or ()]
+        ends = await consumer.end_offsets(tps) if tps else {}
+        return any(end > 0 for end in ends.values())
+    finally:
+        await consumer.stop()
 
 
 def header(headers: object, name: str) -> str | None:

@@ -37,7 +37,7 @@ from eams.broker import LocalKafka
 from eams.settings import Settings
 from streams.kafka import KafkaAccess, Role
 
-SECRET = "test-pseudonym-secret"
+SECRET = "test-pseudonym-secret-0123456789abcdef"  # 32+ characters, as required
 NO_RULES = Path(__file__).parent / "data" / "no_rules.yaml"
 
 

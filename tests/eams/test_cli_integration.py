@@ -8,6 +8,7 @@ import subprocess
 import sys
 import uuid
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -80,17 +81,74 @@ def test_dlq_list_replay_and_rebuild_from_the_cli(worker: Worker, tmp_path: Path
     assert listed.returncode == 0, listed.stderr
     [entry] = [orjson.loads(line) for line in listed.stdout.splitlines()]
     assert entry["field"] == "payload.national_id" and entry["source"] == "test"
-    assert orjson.loads(entry["raw"]) == bad
+    assert BAD_ID not in listed.stdout and "raw" not in entry  # masked, reason included
+    assert orjson.loads(entry["raw_masked"])["payload"]["national_id"] == (
+        BAD_ID[:6] + "********" + BAD_ID[-4:]
+    )
+    table = eams("dlq", "list", env=env)
+    assert table.returncode == 0 and BAD_ID not in table.stdout
+
+    refused = eams("dlq", "list", "--reveal", env=env)
+    assert refused.returncode == 2 and "--actor NAME and --reason WHY" in refused.stderr
+    revealed = eams(
+        "dlq", "list", "--reveal", "--json", "--actor", "ops-li", "--reason", "fix the ID",
+        env=env,
+    )  # fmt: skip
+    assert revealed.returncode == 0, revealed.stderr
+    [clear] = [orjson.loads(line) for line in revealed.stdout.splitlines()]
+    assert orjson.loads(clear["raw"]) == bad
+    # who looked is in the log: the audit event, with the entry and the reason
+    audit = _wait_for_audit(worker)
+    assert audit["actor"] == "ops-li" and audit["source"] == "eams.api"
+    assert audit["payload"] == {
+        "entries": [entry["entry_id"]], "count": 1, "reason": "fix the ID"
+    }  # fmt: skip
 
     fixed = dict(bad, payload=dict(bad["payload"], national_id=GOOD_ID))
     path = tmp_path / "fixed.ndjson"
     path.write_bytes(orjson.dumps(fixed) + b"\n")
-    replayed = eams("dlq", "replay", "--file", str(path), env=env)
+    replayed = eams("dlq", "replay", "--file", str(path), "--actor", "ops-li", env=env)
     assert replayed.returncode == 0, replayed.stderr
+    assert "1 inputs re-submitted" in replayed.stdout and "1 dead letters purged" in replayed.stdout
     before = worker.wait_settled()
-    assert before["events"] == 1
+    assert before["events"] == 2  # the replayed person and the audit event
+    assert before["events_by_type"]["person.registered"] == 1
+    after = eams("dlq", "list", "--json", env=env)
+    assert after.returncode == 0 and after.stdout == ""  # purged after the successful replay
 
     rebuilt = eams("rebuild", env=env)
     assert rebuilt.returncode == 0, rebuilt.stderr
-    assert "rebuilt: 1 events projected" in rebuilt.stdout
+    assert "rebuilt: 2 events projected" in rebuilt.stdout
     assert worker.wait_settled() == before
+
+
+def _wait_for_audit(worker: Worker, timeout: float = 30) -> dict[str, Any]:
+    """The ``audit.dlq_revealed`` event in the worker's log (read from Kafka)."""
+    import asyncio
+    import time
+
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    async def read() -> list[dict[str, Any]]:
+        kafka = worker.kafka("stream")
+        consumer = AIOKafkaConsumer(**kafka.client_options(), enable_auto_commit=False)
+        await consumer.start()
+        try:
+            topic = worker.settings.topics.events
+            tps = [TopicPartition(topic, p) for p in range(worker.settings.topic_partitions)]
+            consumer.assign(tps)
+            await consumer.seek_to_beginning(*tps)
+            found = await consumer.getmany(*tps, timeout_ms=2000)
+            docs = [orjson.loads(r.value or b"{}") for rs in found.values() for r in rs]
+            return [d for d in docs if d.get("event_type") == "audit.dlq_revealed"]
+        finally:
+            await consumer.stop()
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        audits = asyncio.run(read())
+        if audits:
+            [audit] = audits
+            return audit
+        time.sleep(0.3)
+    raise AssertionError("no audit.dlq_revealed event in the log")

@@ -87,9 +87,65 @@ def test_empty_key_file_is_refused(tmp_path: Path) -> None:
 
 
 def test_configured_secret_wins(tmp_path: Path) -> None:
-    s = Settings(state_dir=tmp_path / "state", pseudonym_secret="s3cret")
-    assert s.secret() == b"s3cret"
+    key = "k" * 32
+    s = Settings(state_dir=tmp_path / "state", pseudonym_secret=key)
+    assert s.secret() == key.encode()
     assert not (tmp_path / "state" / "pseudonym.key").exists()
+    assert not s.pseudonym_key_missing
+
+
+@pytest.mark.parametrize("short", ["", "s3cret", "x" * 31])
+def test_short_configured_secret_is_refused(tmp_path: Path, short: str) -> None:
+    with pytest.raises(EamsError, match="EAMS_PSEUDONYM_SECRET has .* at least 32"):
+        Settings(state_dir=tmp_path / "state", pseudonym_secret=short).secret()
+
+
+def test_short_key_file_is_refused(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / "pseudonym.key").write_text("0123456789abcdef\n")
+    with pytest.raises(EamsError, match="at least 32 needed.*restore it from a backup"):
+        Settings(state_dir=state).secret()
+
+
+def test_missing_key_is_reported(tmp_path: Path) -> None:
+    s = Settings(state_dir=tmp_path / "state")
+    assert s.pseudonym_key_missing
+    s.secret()
+    assert not s.pseudonym_key_missing
+
+
+def test_state_dir_is_private(tmp_path: Path) -> None:
+    fresh = Settings(state_dir=tmp_path / "new" / "state")
+    fresh.secret()
+    assert stat.S_IMODE((tmp_path / "new" / "state").stat().st_mode) == 0o700
+    loose = tmp_path / "loose"
+    loose.mkdir(mode=0o755)
+    os.chmod(loose, 0o755)
+    Settings(state_dir=loose).ensure_state_dir()
+    assert stat.S_IMODE(loose.stat().st_mode) == 0o700
+
+
+def test_dlq_key_is_generated_once_and_configurable(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    assert Settings(state_dir=state).existing_dead_letter_key() is None
+    first = Settings(state_dir=state).dead_letter_key()
+    assert len(first.secret) == 32
+    assert stat.S_IMODE((state / "dlq.key").stat().st_mode) == 0o600
+    assert Settings(state_dir=state).existing_dead_letter_key() == first
+    given = "ab" * 32
+    assert Settings(state_dir=state, dlq_key=given).dead_letter_key() != first
+    with pytest.raises(EamsError, match="EAMS_DLQ_KEY must be 64 hex characters"):
+        Settings(state_dir=state, dlq_key="too-short").dead_letter_key()
+
+
+def test_raw_retention(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert Settings().raw_retention_ms == 24 * 3_600_000
+    monkeypatch.setenv("EAMS_RAW_RETENTION_HOURS", "0.5")
+    assert Settings().raw_retention_ms == 1_800_000
+    monkeypatch.setenv("EAMS_RAW_RETENTION_HOURS", "0")
+    with pytest.raises(ValidationError):
+        Settings()
 
 
 @pytest.mark.parametrize("namespace", ["Bad NS", "1abc", "", "a.b", "UPPER"])

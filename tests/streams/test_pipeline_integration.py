@@ -14,12 +14,18 @@ from fixtures import Worker
 from helpers import T0, assert_counts, encode, expected, produce, scenario_events
 
 from events.identity import make_national_id
-from streams.dlq import read_dead_letters, resubmit
+from streams.dlq import DeadLetter, read_dead_letters
 
 pytestmark = pytest.mark.integration
 
 GOOD_ID = make_national_id("370102", dt.date(1988, 5, 17), 42)
 BAD_ID = GOOD_ID[:-1] + ("0" if GOOD_ID[-1] != "0" else "1")
+
+
+def dead_letters(worker: Worker) -> list[DeadLetter]:
+    """The worker's dead letters, opened with its DLQ key."""
+    key = worker.settings.existing_dead_letter_key()
+    return asyncio.run(read_dead_letters(worker.kafka("stream"), worker.settings.topics.dlq, key))
 
 
 def _event(event_type: str, payload: dict[str, Any], **kw: Any) -> dict[str, Any]:
@@ -75,7 +81,7 @@ def test_exact_counts_with_malformed_duplicate_and_out_of_order_input(worker: Wo
     assert status["ingest"]["duplicates"] == 40
     assert status["ingest"]["rejected"] == len(bad)
 
-    letters = asyncio.run(read_dead_letters(worker.kafka("stream"), worker.settings.topics.dlq))
+    letters = dead_letters(worker)
     assert sorted((d.raw, d.field) for d in letters) == sorted(bad)
     for d in letters:
         assert d.field in d.reason and d.source == "test" and d.rejected_at
@@ -134,7 +140,7 @@ def test_http_ingest_answers_per_line_and_keeps_rejects(worker: Worker) -> None:
 
     counts = worker.wait_settled()
     assert counts["events"] == 1  # the resent good event was deduplicated
-    letters = asyncio.run(read_dead_letters(worker.kafka("stream"), worker.settings.topics.dlq))
+    letters = dead_letters(worker)
     assert sorted(d.raw for d in letters) == sorted([orjson.dumps(bad), b"not json"])
     assert {d.source for d in letters} == {"http"}
     assert {d.line for d in letters} == {"2", "4"}
@@ -147,17 +153,19 @@ def test_dlq_replay_of_a_corrected_event_counts_once(worker: Worker) -> None:
     topics = worker.settings.topics
     produce(worker.kafka("raw"), topics.ingest_raw, encode([bad]))
     worker.wait_settled()
-    [letter] = asyncio.run(read_dead_letters(worker.kafka("stream"), topics.dlq))
-    assert letter.field == "payload.national_id"
+    [letter] = dead_letters(worker)
+    assert letter.field == "payload.national_id" and letter.raw is not None
 
     fixed = orjson.loads(letter.raw)
     fixed["payload"]["national_id"] = GOOD_ID
-    for _ in range(2):  # replaying twice must not count twice
-        asyncio.run(resubmit(worker.kafka("raw"), topics.ingest_raw, [(orjson.dumps(fixed),
-                                                                    letter.ref)]))  # fmt: skip
+    for purged in (1, 0):  # replaying twice must not count twice
+        answer = worker.api.post(
+            "/api/dlq/replay", json={"events": [orjson.dumps(fixed).decode()], "actor": "ops"}
+        ).raise_for_status().json()
+        assert answer["submitted"] == 1 and answer["purged"] == purged
     counts = worker.wait_settled()
     assert counts["events"] == 1 and counts["persons"]["persons"] == 1
-    assert len(asyncio.run(read_dead_letters(worker.kafka("stream"), topics.dlq))) == 1
+    assert dead_letters(worker) == []  # purged after the successful replay
 
 
 def test_v1_layoff_is_upcast_on_the_way_in(worker: Worker) -> None:
