@@ -115,7 +115,7 @@ class UserStore:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)  # the state dir
         with self._db() as db:
             db.executescript(
                 """
@@ -319,7 +319,7 @@ def _migrate(db: sqlite3.Connection) -> None:
 def operator_token(state_dir: Path) -> str:
     """Write a fresh operator token (0600) and return it (``eams run`` at start)."""
     path = state_dir / "operator.token"
-    state_dir.mkdir(parents=True, exist_ok=True)
+    state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     token = secrets.token_urlsafe(32)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as fh:

@@ -353,7 +353,12 @@ async def _rebuild_here(settings: Settings, bar: Progress) -> None:
     from streams.topics import ensure_topics
 
     ensure_broker(settings)
-    await ensure_topics(settings.kafka("admin"), settings.topic_partitions, settings.topics)
+    await ensure_topics(
+        settings.kafka("admin"),
+        settings.topic_partitions,
+        settings.topics,
+        raw_retention_ms=settings.raw_retention_ms,
+    )
     await ensure_namespace_acls(settings)
     store = Store(settings.clickhouse_dsn)
     await run(drop_all, store)
