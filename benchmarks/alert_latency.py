@@ -40,7 +40,7 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition  # noqa: E402
 from aiosmtpd.controller import Controller  # noqa: E402
-from common import Worker, broker, free_port  # noqa: E402 (puts the project on sys.path)
+from common import SIGNING_KEY, Worker, broker, free_port  # noqa: E402 (puts the project on sys.path)
 
 from eams.simulator import Scenario, ScenarioConfig  # noqa: E402
 from events.envelope import SHANGHAI  # noqa: E402
@@ -93,7 +93,7 @@ def background_load(kafka: KafkaAccess, topic: str, rate: float, stop: threading
     async def go() -> None:
         cfg = ScenarioConfig(seed=99, count=10_000_000, flood_at=2.0)
         scenario = iter(Scenario(load_reference("shandong"), cfg))
-        async with RawProducer(kafka, topic, "load") as producer:
+        async with RawProducer(kafka, topic, "load", signing_key=SIGNING_KEY) as producer:
             began = time.monotonic()
             sent = 0
             while not stop.is_set():
@@ -173,7 +173,7 @@ def flag(county: str, disaster_id: str, cleared: bool = False) -> bytes:
 
 async def send(kafka: KafkaAccess, topic: str, raws: list[bytes]) -> None:
     """Produce and wait for acks."""
-    async with RawProducer(kafka, topic, "bench") as producer:
+    async with RawProducer(kafka, topic, "bench", signing_key=SIGNING_KEY) as producer:
         for raw in raws:
             await producer.submit(raw)
 

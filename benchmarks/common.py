@@ -18,6 +18,10 @@ sys.path.insert(0, str(ROOT))
 from eams.broker import LocalKafka  # noqa: E402
 from eams.settings import Settings  # noqa: E402
 
+#: The key benchmark workers verify raw records with (EAMS_INGEST_SECRET), and their
+#: producers sign with: what a benchmark produces is ingested like the importer's.
+SIGNING_KEY = b"benchmark-ingest-signing-key-0123456789abcdef"
+
 
 def free_port() -> int:
     """A free TCP port on loopback."""
@@ -54,6 +58,9 @@ class Worker:
                 EAMS_STATE_DIR=str(work / "worker"),
                 EAMS_NAMESPACE=self.namespace,
                 EAMS_HTTP_PORT=str(port),
+                EAMS_INGEST_SECRET=SIGNING_KEY.decode(),
+                EAMS_SSE_PER_USER="1000",  # the fan-out benchmark opens its streams as one user
+                EAMS_SSE_TOTAL="1000",
                 **env,
             ),  # fmt: skip
             stdout=self.log.open("wb"),

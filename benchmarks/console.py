@@ -31,7 +31,7 @@ from typing import Any
 
 import httpx
 import orjson
-from common import Worker, broker  # noqa: E402 (puts the project on sys.path)
+from common import SIGNING_KEY, Worker, broker  # noqa: E402 (puts the project on sys.path)
 
 from events.envelope import SHANGHAI  # noqa: E402
 from events.identity import make_national_id  # noqa: E402
@@ -177,7 +177,9 @@ def main() -> None:
                          "national_id": make_national_id("371302", dt.date(1990, 1, 1), 7),
                          "target_group": "temporary_assistance",
                          "employment_status": "unemployed"}}  # fmt: skip
-            async with RawProducer(cluster.kafka("raw"), names.ingest_raw, "bench") as producer:
+            async with RawProducer(
+                cluster.kafka("raw"), names.ingest_raw, "bench", signing_key=SIGNING_KEY
+            ) as producer:
                 await producer.submit(orjson.dumps(event))
 
         base = str(api.base_url).rstrip("/")

@@ -31,7 +31,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import ROOT, Worker, broker  # (puts the project on sys.path)
+from common import ROOT, SIGNING_KEY, Worker, broker  # (puts the project on sys.path)
 
 from eams.simulator import Scenario, ScenarioConfig  # noqa: E402
 from events.regions import load_reference  # noqa: E402
@@ -60,7 +60,7 @@ def generate(n: int) -> list[bytes]:
 async def produce(kafka: KafkaAccess, topic: str, raws: list[bytes]) -> float:
     """Produce everything; return the seconds it took."""
     t0 = time.perf_counter()
-    async with RawProducer(kafka, topic, "benchmark") as producer:
+    async with RawProducer(kafka, topic, "benchmark", signing_key=SIGNING_KEY) as producer:
         for raw in raws:
             await producer.submit(raw)
     return time.perf_counter() - t0

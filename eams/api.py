@@ -15,12 +15,13 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from eams.api_auth import guard, in_scope, session_router, suppressed
+from eams.api_limits import BodyLimit
 from eams.auth import Principal, suppress
 from events.envelope import SHANGHAI, today
 from events.regions import load_reference
 from projections import alert_queries, quarantine, queries
 from projections.client import run
-from streams.pipeline import Accepted, Rejected, process_raw
+from streams.pipeline import Accepted, process_raw
 
 if TYPE_CHECKING:
     from eams.runtime import Host
@@ -83,23 +84,6 @@ def _without_password(dsn: str) -> str:
     return re.sub(r"//([^:/@]+):[^@/]*@", r"//\1@", dsn)
 
 
-def _as_user(who: Principal, raw: bytes, line: int | None, city_of: Any) -> Rejected | None:
-    """A signed-in user ingests as themselves and only for their regions."""
-    import orjson
-
-    doc = orjson.loads(raw)
-    where = f"line {line}: " if line is not None else ""
-    if doc.get("actor") != who.name:
-        return Rejected(
-            field="actor",
-            reason=f"{where}actor: must be you ({who.name!r}) when you are signed in",
-        )
-    region = str(doc.get("region", ""))
-    if not in_scope(who, region, city_of(region)):
-        return Rejected(field="region", reason=f"{where}region: {region} is outside your regions")
-    return None
-
-
 def _now() -> dt.datetime:
     return dt.datetime.now(SHANGHAI)
 
@@ -116,37 +100,52 @@ def create_api(host: Host) -> FastAPI:
         version="0.1.0",
     )
     need = guard(host)
+    api.add_middleware(BodyLimit, limit=host.settings.max_body_bytes)
     api.include_router(session_router(host))
 
     @api.post("/api/ingest", summary="Submit one event (JSON) or a batch (NDJSON)")
     async def ingest(request: Request, who: Principal = need("ingest")) -> JSONResponse:
-        """Validate each input, answer per line, and send every input (accepted or not) to
-        ``eams.ingest.raw``; the stream dead-letters the rejected ones with their bytes."""
-        body = await request.body()
+        """Validate each input and check it against the caller (their actor, source, regions
+        and, for API keys, allowed types), answer per line, and send only the accepted ones
+        to ``eams.ingest.raw``, signed for the caller: the stream checks them again. A
+        rejected input is answered and goes nowhere. Bodies over ``EAMS_MAX_BODY_BYTES``
+        and batches over ``EAMS_MAX_BATCH_LINES`` are refused whole (413)."""
         ctype = request.headers.get("content-type", "application/json").split(";")[0].strip()
-        source = request.headers.get("x-eams-source", "http")
-        if who.kind == "apikey":
-            source = who.name.removeprefix("source:")  # a key speaks for its source only
-        if ctype in NDJSON_TYPES:
-            lines: list[tuple[int | None, bytes]] = [
-                (i, ln) for i, ln in enumerate(body.split(b"\n"), 1) if ln.strip()
-            ]
-        elif ctype == "application/json":
-            lines = [(None, body)]
-        else:
+        if ctype not in (*NDJSON_TYPES, "application/json"):
             raise HTTPException(
                 415,
                 f"content-type {ctype!r} is not accepted: send application/json for one event "
                 "or application/x-ndjson for one event per line",
             )
+        # Read as a stream: BodyLimit stops it at EAMS_MAX_BODY_BYTES (413).
+        body = b"".join([chunk async for chunk in request.stream()])
+        if ctype in NDJSON_TYPES:
+            lines: list[tuple[int | None, bytes]] = [
+                (i, ln) for i, ln in enumerate(body.split(b"\n"), 1) if ln.strip()
+            ]
+            limit = host.settings.max_batch_lines
+            if len(lines) > limit:
+                raise HTTPException(
+                    413,
+                    f"{len(lines)} events in one request, over the limit of {limit} "
+                    "(EAMS_MAX_BATCH_LINES); split the batch",
+                )
+        else:
+            lines = [(None, body)]
+        submitter = who.submitter()
         answers: list[dict[str, Any]] = []
         for line, raw in lines:
-            result = process_raw(raw, reference=host.reference, secret=host.secret, line=line)
-            if who.kind == "user" and isinstance(result, Accepted):
-                result = _as_user(who, raw, line, host.reference.city_of) or result
-            await host.producer.submit(raw, line=line, source=source)
+            result = process_raw(
+                raw,
+                reference=host.reference,
+                secret=host.secret,
+                line=line,
+                principal=submitter,
+                max_future_skew=host.settings.max_future_skew,
+            )
             answer: dict[str, Any] = {"line": line}
-            if isinstance(result, Accepted):
+            if isinstance(result, Accepted):  # only what is accepted is produced
+                await host.producer.submit(raw, line=line, principal=submitter)
                 answer.update(status="accepted", event_id=str(result.event_id))
             else:
                 answer.update(status="rejected", field=result.field, reason=result.reason)

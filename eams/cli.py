@@ -223,6 +223,7 @@ def import_cmd(
                 dlq_kafka=s.kafka("stream"),
                 topic_names=s.topics,
                 hierarchy=s.region_hierarchy,
+                signing_key=s.ingest_key(),
                 dlq_key=s.dead_letter_key(),
                 mapping_path=mapping,
                 on_progress=lambda n: bar.update(task, completed=n),

@@ -85,7 +85,9 @@ async def simulate(
             return sent
         ensure_broker(settings)
         names = settings.topics
-        async with RawProducer(settings.kafka("raw"), names.ingest_raw, "simulator") as producer:
+        async with RawProducer(
+            settings.kafka("raw"), names.ingest_raw, "simulator", signing_key=settings.ingest_key()
+        ) as producer:
             for event in scenario:
                 await producer.submit(orjson.dumps(event))
                 sent += 1

@@ -217,11 +217,14 @@ async def import_file(
     dlq_kafka: KafkaAccess,
     topic_names: TopicNames,
     hierarchy: str,
+    signing_key: bytes,
     dlq_key: DeadLetterKey,
     mapping_path: Path | None = None,
     on_progress: Callable[[int], None] | None = None,
 ) -> ImportReport:
-    """Import an NDJSON file (one event per line) or a CSV file with a mapping. CSV rows
+    """Import an NDJSON file (one event per line) or a CSV file with a mapping. Records are
+    signed with ``signing_key`` (``Settings.ingest_key()``) as the importer ``import:<file>``,
+    which keeps each event's own source and actor (see :mod:`streams.principal`). CSV rows
     the mapping cannot convert are dead-lettered, sealed with ``dlq_key``."""
     if not path.exists():
         raise ConfigError(f"{path}: no such file")
@@ -233,7 +236,9 @@ async def import_file(
             f"{path}: a CSV file needs --mapping FILE (columns -> event fields), "
             "e.g. deploy/mappings/warn_us.yaml"
         )
-    async with RawProducer(kafka, topic_names.ingest_raw, source=source) as producer:
+    async with RawProducer(
+        kafka, topic_names.ingest_raw, source=source, signing_key=signing_key
+    ) as producer:
         if not is_csv:
             with path.open("rb") as fh:
                 for line_no, raw in enumerate(fh, 1):

@@ -59,8 +59,10 @@ async def _run(
         topic_names=settings.topics,
         reference=load_reference(settings.region_hierarchy),
         secret=settings.secret(),
+        signing_key=settings.ingest_key(),  # the same Settings as the API: the same key
         dlq_key=settings.dead_letter_key(),  # the worker created it before spawning us
         window=settings.dedupe_window,
+        max_future_skew=settings.max_future_skew,
     )
     halt = asyncio.Event()
     task = asyncio.create_task(stream.run(halt))

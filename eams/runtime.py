@@ -62,8 +62,12 @@ class Host:
         self.primary = load_reference(settings.region_hierarchy.split(",")[0])
         self.secret = settings.secret()
         self.store = Store(settings.clickhouse_dsn)
+        # Signed for each request's caller; the ingest child verifies with the same key.
         self.producer = RawProducer(
-            settings.kafka("raw"), settings.topics.ingest_raw, source="http"
+            settings.kafka("raw"),
+            settings.topics.ingest_raw,
+            source="http",
+            signing_key=settings.ingest_key(),
         )
         self.ingest = IngestProcess(settings)
         self.projector = self._new_projector()

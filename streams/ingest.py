@@ -2,7 +2,9 @@
 
 Per batch of raw messages, in this order (the order is what makes it safe):
 
-1. parse and validate (pydantic) and pseudonymise each input (:mod:`streams.pipeline`);
+1. verify each record's principal signature (:mod:`streams.principal`; unsigned records were
+   not written by the API or the importer and are dead-lettered), then parse, validate,
+   check it against its principal and pseudonymise it (:mod:`streams.pipeline`);
 2. dedupe by ``event_id`` against the dedupe state, which records *where* an id was first
    seen (raw ``partition:offset``); new ids are marked;
 3. produce the accepted events (keyed by aggregate id; the event id and its mark ride along
@@ -31,6 +33,7 @@ loop does the same steps in batches, with the commit order above.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -42,7 +45,8 @@ from events.regions import RegionReference
 from streams import topics
 from streams.dlq import DeadLetterKey, dead_letter_record
 from streams.kafka import KafkaAccess
-from streams.pipeline import Accepted, process_raw
+from streams.pipeline import DEFAULT_FUTURE_SKEW, Accepted, Rejected, process_raw, unsigned
+from streams.principal import Signer
 from streams.producer import BatchSender, new_producer
 from streams.topics import TopicNames
 
@@ -58,6 +62,7 @@ class IngestStats:
     duplicates: int = 0
     batches: int = 0
     restored_ids: int = 0
+    unsigned: int = 0  # raw records without a valid principal signature (dead-lettered)
     masked_values: int = 0  # IDs and mobile numbers found outside the named fields
     by_type: dict[str, int] = field(default_factory=dict)
 
@@ -109,15 +114,19 @@ class IngestStream:
         topic_names: TopicNames,
         reference: RegionReference,
         secret: bytes,
+        signing_key: bytes,
         dlq_key: DeadLetterKey,
         window: int = 2_000_000,
         batch: int = 5000,
+        max_future_skew: dt.timedelta = DEFAULT_FUTURE_SKEW,
     ) -> None:
         self.kafka = kafka
         self.topics = topic_names
         self.reference = reference
         self.secret = secret
+        self.signer = Signer(signing_key)
         self.dlq_key = dlq_key  # dead letters are sealed (streams.dlq)
+        self.max_future_skew = max_future_skew
         self.batch = batch
         self.group = f"{topic_names.events.rsplit('.', 1)[0]}.ingest"
         self.seen = DedupeState(window)
@@ -202,12 +211,22 @@ class IngestStream:
             value = r.value or b""
             source = topics.header(r.headers, topics.H_SOURCE) or "unknown"
             line = topics.header(r.headers, topics.H_LINE)
-            result = process_raw(
-                value,
-                reference=self.reference,
-                secret=self.secret,
-                line=int(line) if line and line.isdigit() else None,
-            )
+            line_no = int(line) if line and line.isdigit() else None
+            # Only what the API or the importer signed is ingested, and it is checked again
+            # against the principal it was signed for (the same check the API answered with).
+            principal = self.signer.verify(value, r.headers)
+            if principal is None:
+                self.stats.unsigned += 1
+                result: Accepted | Rejected = unsigned(line_no)
+            else:
+                result = process_raw(
+                    value,
+                    reference=self.reference,
+                    secret=self.secret,
+                    line=line_no,
+                    principal=principal,
+                    max_future_skew=self.max_future_skew,
+                )
             if not isinstance(result, Accepted):
                 self.stats.rejected += 1
                 origin = f"{r.topic}:{r.partition}:{r.offset}"

@@ -24,6 +24,7 @@ from streams import topics
 from streams.kafka import KafkaAccess
 from streams.partitioning import partition_for
 from streams.pipeline import raw_key
+from streams.principal import Signer, Submitter
 
 Headers = Sequence[tuple[str, bytes]]
 
@@ -236,14 +237,29 @@ class BatchSender:
 
 
 class RawProducer:
-    """Produces raw inputs, keyed by event id and tagged with their source, in batches."""
+    """Produces raw inputs, keyed by event id, tagged with their source and signed for their
+    principal (:mod:`streams.principal`), in batches.
+
+    ``signing_key`` is the key the ingest stream verifies with (``Settings.ingest_key()``);
+    ``principal`` is who submits by default (an importer named ``source``); the API names
+    the caller of each request in :meth:`submit`.
+    """
 
     def __init__(
-        self, kafka: KafkaAccess, topic: str, source: str, flush_every: int = 20000
+        self,
+        kafka: KafkaAccess,
+        topic: str,
+        source: str,
+        flush_every: int = 20000,
+        *,
+        signing_key: bytes,
+        principal: Submitter | None = None,
     ) -> None:
         self.topic = topic
         self.source = source
         self.flush_every = flush_every
+        self.principal = principal or Submitter("importer", source)
+        self._signer = Signer(signing_key)
         self._producer = new_producer(kafka)
         self._sender = BatchSender(self._producer)
 
@@ -264,13 +280,22 @@ class RawProducer:
             await self._producer.stop()
 
     async def submit(
-        self, raw: bytes, *, line: int | None = None, source: str | None = None
+        self,
+        raw: bytes,
+        *,
+        line: int | None = None,
+        source: str | None = None,
+        principal: Submitter | None = None,
+        headers: Headers = (),
     ) -> None:
-        """Queue one raw input; call :meth:`flush` to wait until the broker has it."""
-        headers = [(topics.H_SOURCE, (source or self.source).encode())]
+        """Queue one raw input of ``principal`` (default: this producer's); call
+        :meth:`flush` to wait until the broker has it. ``headers`` are added as they are."""
+        who = principal or self.principal
+        label = source or (self.source if principal is None else who.source)
+        hdrs = [(topics.H_SOURCE, label.encode()), *headers, *self._signer.headers(raw, who)]
         if line is not None:
-            headers.append((topics.H_LINE, str(line).encode()))
-        await self._sender.add(self.topic, raw, raw_key(raw), headers)
+            hdrs.append((topics.H_LINE, str(line).encode()))
+        await self._sender.add(self.topic, raw, raw_key(raw), hdrs)
         if self._sender.pending >= self.flush_every:
             await self.flush()
 

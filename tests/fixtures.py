@@ -38,6 +38,9 @@ from eams.settings import Settings
 from streams.kafka import KafkaAccess, Role
 
 SECRET = "test-pseudonym-secret-0123456789abcdef"  # 32+ characters, as required
+#: The key raw records are signed with (the worker's EAMS_INGEST_SECRET): tests' producers
+#: sign like the importer does, so what they produce is ingested (helpers.produce).
+INGEST_SECRET = "test-ingest-signing-secret-0123456789abcdef"
 NO_RULES = Path(__file__).parent / "data" / "no_rules.yaml"
 
 
@@ -182,6 +185,7 @@ class Worker:
             namespace=namespace,
             http_port=self.port,
             pseudonym_secret=SECRET,
+            ingest_secret=INGEST_SECRET,
             **({"rules": NO_RULES} | {k.removeprefix("EAMS_").lower(): v for k, v in env.items()}),  # type: ignore[arg-type]
         )
         self.api = httpx.Client(base_url="http://127.0.0.1", timeout=60)  # port: start()
@@ -195,6 +199,7 @@ class Worker:
             EAMS_NAMESPACE=self.namespace,
             EAMS_HTTP_PORT=str(self.port),
             EAMS_PSEUDONYM_SECRET=SECRET,
+            EAMS_INGEST_SECRET=INGEST_SECRET,
             EAMS_LOG_LEVEL="info",
             EAMS_RULES=str(NO_RULES),
         )
@@ -288,9 +293,7 @@ class Worker:
                     self.kafka("admin"), names.ingest_raw, names.events, f"{self.namespace}.ingest"
                 )
             )
-            # No partitions means metadata not known yet (a broker just restarted), not "done".
-            known = bool(raw_ends) and bool(event_ends)
-            raw_done = known and all(committed.get(p, 0) >= end for p, end in raw_ends.items())
+            raw_done = all(committed.get(p, 0) >= end for p, end in raw_ends.items())
             if raw_done:
                 positions = {int(p): o for p, o in self.status()["projector"]["positions"].items()}
                 if all(positions.get(p, 0) >= end for p, end in event_ends.items()):

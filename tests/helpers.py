@@ -9,12 +9,14 @@ from collections import Counter
 from typing import Any
 
 import orjson
+from fixtures import INGEST_SECRET
 
 from eams.simulator import Scenario, ScenarioConfig
 from events.catalogue import CURRENT_VERSION
 from events.envelope import SHANGHAI
 from events.regions import load_reference
 from streams.kafka import KafkaAccess
+from streams.principal import Submitter
 from streams.producer import RawProducer
 
 T0 = dt.datetime(2026, 6, 1, 8, 0, tzinfo=SHANGHAI)
@@ -43,11 +45,20 @@ def scenario_events(count: int, seed: int = 11, **kw: Any) -> list[dict[str, Any
     return list(Scenario(load_reference("shandong"), cfg))
 
 
-def produce(kafka: KafkaAccess, topic: str, raws: list[bytes], source: str = "test") -> None:
-    """Send raw inputs to the ingest topic and wait for the broker's acks."""
+def produce(
+    kafka: KafkaAccess,
+    topic: str,
+    raws: list[bytes],
+    source: str = "test",
+    principal: Submitter | None = None,
+) -> None:
+    """Send raw inputs to the ingest topic, signed as the importer ``source`` (or as
+    ``principal``) with the test workers' key, and wait for the broker's acks."""
 
     async def go() -> None:
-        async with RawProducer(kafka, topic, source) as producer:
+        async with RawProducer(
+            kafka, topic, source, signing_key=INGEST_SECRET.encode(), principal=principal
+        ) as producer:
             for raw in raws:
                 await producer.submit(raw)
 

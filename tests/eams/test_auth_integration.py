@@ -84,9 +84,12 @@ def test_roles_scopes_suppression_and_keys(
     assert wrong.status_code == 401
     guesses = [anonymous.post("/api/session", json={"name": "duty-province", "password": str(i)})
                for i in range(6)]  # fmt: skip
+    # 5 failures are free; then each attempt must wait (1 s, 2 s … at most 60 s), refused
+    # before the password is hashed, with Retry-After.
     assert [g.status_code for g in guesses] == [401] * 5 + [429]
-    assert "try again in" in guesses[-1].json()["detail"]
-    users.add_user("duty-province-2", "duty_officer", PASSWORD, [])  # others are not locked
+    assert "try again in 1 s" in guesses[-1].json()["detail"]
+    assert guesses[-1].headers["retry-after"] == "1"
+    users.add_user("duty-province-2", "duty_officer", PASSWORD, [])  # others are not slowed
 
     province = _signed_in(clients, worker, "duty-province-2")
     deadline = time.monotonic() + 30
@@ -145,13 +148,16 @@ def test_roles_scopes_suppression_and_keys(
     [ack_event] = acks()
     assert ack_event["actor"] == "duty-linyi"
 
-    # Source systems: an API key for ingest only.
+    # Source systems: an API key for ingest only; its events' source is its name.
     key = users.add_key("civil-affairs")
     feed = _client(clients, worker, headers={"X-API-Key": key})
     good = event("person.registered", "371311", {
         "national_id": make_national_id("371311", dt.date(1991, 1, 1), 9),
         "target_group": "employment_difficulty", "employment_status": "unemployed"})  # fmt: skip
+    del good["source"]
     assert feed.post("/api/ingest", json=good).status_code == 200
+    posing = feed.post("/api/ingest", json=dict(good, source="tax-bureau"))
+    assert posing.status_code == 422 and posing.json()["results"][0]["field"] == "source"
     assert feed.get("/api/alerts").status_code == 403
     users.disable_key("civil-affairs")
     assert feed.post("/api/ingest", json=good).status_code == 401
