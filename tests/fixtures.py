@@ -293,7 +293,9 @@ class Worker:
                     self.kafka("admin"), names.ingest_raw, names.events, f"{self.namespace}.ingest"
                 )
             )
-            raw_done = all(committed.get(p, 0) >= end for p, end in raw_ends.items())
+            # No partitions means metadata not known yet (a broker just restarted), not "done".
+            known = bool(raw_ends) and bool(event_ends)
+            raw_done = known and all(committed.get(p, 0) >= end for p, end in raw_ends.items())
             if raw_done:
                 positions = {int(p): o for p, o in self.status()["projector"]["positions"].items()}
                 if all(positions.get(p, 0) >= end for p, end in event_ends.items()):
