@@ -21,6 +21,7 @@ as a guard before writing anything.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 from collections.abc import Callable
@@ -33,7 +34,7 @@ from events.catalogue import PII_FIELDS
 from events.envelope import Envelope
 from events.errors import EventRejectedError
 from events.identity import mask_name, mask_national_id, mask_phone, validate_national_id
-from events.payload_base import PersonPayload
+from events.payload_base import EventPayload, PersonPayload
 from events.pii_scan import mask_text, scrub
 
 __all__ = ["assert_no_clear_pii", "pseudonym", "pseudonymise"]
@@ -68,6 +69,12 @@ def _skipped(name: str) -> bool:
     return name in PII_FIELDS or name == "person_id" or name.endswith(("_masked", "uscc"))
 
 
+@functools.cache
+def _scanned_fields(model: type[EventPayload]) -> tuple[tuple[str, bool], ...]:
+    """(field, is an identifier) of the payload fields the scan looks at."""
+    return tuple((n, n.endswith("_id")) for n in model.model_fields if not _skipped(n))
+
+
 def _token(secret: bytes) -> Callable[[str, str], str]:
     """A replacement for values found in identifiers: ``p`` + keyed hex of the same length."""
 
@@ -93,11 +100,11 @@ def _scan(envelope: Envelope, secret: bytes) -> tuple[dict[str, Any], dict[str, 
     token = _token(secret)
     update: dict[str, Any] = {}
     masked = 0
-    for name in type(payload).model_fields:
+    for name, identifier in _scanned_fields(type(payload)):
         value = getattr(payload, name)
-        if value is None or _skipped(name):
+        if value is None or not isinstance(value, str | list | tuple | dict):
             continue
-        if not name.endswith("_id"):
+        if not identifier:
             new, n = scrub(value)
         elif isinstance(value, str) and _looks_like_national_id(value):
             new, n = pseudonym(value, secret), 1  # as an aggregate id would be keyed
