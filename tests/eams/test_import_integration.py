@@ -48,7 +48,10 @@ def test_ndjson_import_counts_every_line(worker: Worker, tmp_path: Path) -> None
     want = expected(events)
     assert counts["events"] == want["events"]
     assert counts["facts"]["people_laid_off"] == want["people_laid_off"]
-    [letter] = asyncio.run(read_dead_letters(worker.kafka("stream"), worker.settings.topics.dlq))
+    key = worker.settings.existing_dead_letter_key()  # the values are sealed
+    [letter] = asyncio.run(
+        read_dead_letters(worker.kafka("stream"), worker.settings.topics.dlq, key)
+    )
     assert letter.raw == b'{"broken": ' and letter.line == "101"
     assert letter.reason.startswith("line 101: (body)")
     assert letter.source == f"import:{path.name}"
@@ -76,7 +79,11 @@ def test_real_warn_notices_import_on_the_us_hierarchy(us_worker: Worker) -> None
     assert counts["facts"]["people_laid_off"] == sum(int(r["jobs"]) for r in usable.values())
 
     letters = asyncio.run(
-        read_dead_letters(us_worker.kafka("stream"), us_worker.settings.topics.dlq)
+        read_dead_letters(
+            us_worker.kafka("stream"),
+            us_worker.settings.topics.dlq,
+            us_worker.settings.existing_dead_letter_key(),
+        )
     )
     assert len(letters) == len(unusable)
     assert {d.field for d in letters} == {"jobs", "notice_date"}
