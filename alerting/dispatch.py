@@ -52,7 +52,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from alerting.evaluator import Fired
+from alerting.evaluator import Fired, rule_of
 from alerting.notify.base import Delivery, Notifier
 from alerting.notify.message import AlertMessage, MessageKind
 from alerting.notify.retry import Attempt, deliver
@@ -203,7 +203,7 @@ class Dispatcher:
         await self.refresh_silences()
         self.runs = await run(active_runs, self.store)
         now = self.now()
-        rows = await run(alert_queries.list_alerts, self.store, now, status="open")
+        rows = await self.open_rows(now)
         self.inhibited |= {r["alert_id"] for r in rows if r["status"] == "inhibited"}
         for row in rows:
             if row["status"] != "firing" or row["alert_id"] in notified:
@@ -218,6 +218,20 @@ class Dispatcher:
             for officer in self.recipients(row["region"], level, now):
                 self.enqueue(officer, row["alert_id"], f"raised:{level}", message)
         self.schedule()
+
+    async def open_rows(self, now: dt.datetime) -> list[dict[str, Any]]:
+        """The open alerts of the projection, each with its rule and indicator: the
+        projection can read them empty for an alert whose later events (level changes,
+        acknowledgements) carry none, and an inhibition must not end for that (see
+        :func:`~alerting.evaluator.rule_of`)."""
+        rows = await run(alert_queries.list_alerts, self.store, now, status="open")
+        out: list[dict[str, Any]] = []
+        for row in rows:
+            rule_id = rule_of(row)
+            rule = self.rules.by_id(rule_id) if self.rules is not None else None
+            indicator = row["indicator"] or (rule.indicator if rule is not None else "")
+            out.append(row | {"rule": rule_id, "indicator": indicator})
+        return out
 
     # -- routing ---------------------------------------------------------------------------
     def chain(self, region: str) -> list[str]:
@@ -378,7 +392,7 @@ class Dispatcher:
         self.runs = await run(active_runs, self.store)
         now = self.now()
         policy = self.roster.policy
-        rows = await run(alert_queries.list_alerts, self.store, now, status="open")
+        rows = await self.open_rows(now)
         ch = self.changes()
         for row in rows:
             if row["status"] not in ("firing", "inhibited"):

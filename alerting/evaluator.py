@@ -145,7 +145,7 @@ class Evaluator:
         rows = await run(alert_queries.list_alerts, self.store, self.now(), status="open")
         restored = 0
         for row in rows:
-            rule = self.rules.by_id(row["rule"]) if row["rule"] else None
+            rule = self.rules.by_id(rule_of(row))
             if rule is None:
                 continue
             key = (rule.id, row["region"])
@@ -286,6 +286,13 @@ class Evaluator:
             occurred_at=t.at,
             recorded_at=self.now(),
         )
+
+
+def rule_of(row: dict[str, Any]) -> str:
+    """The rule of an alert row of the projection. The alert id begins with it
+    (:func:`alert_id_for`): the projection's ``rule`` can read empty for an alert whose later
+    events (acknowledged, silenced) carry none, and a restart must not take it for another."""
+    return str(row["rule"] or row["alert_id"].rsplit(":", 2)[0])
 
 
 def alert_id_for(rule_id: str, region: str, at: dt.datetime) -> str:

@@ -1,6 +1,7 @@
 """BatchSender and Outbox on the real broker: every caller waits for its own records, and a
 decision's effect waits for its events.
 
+Every client here is the admin principal (a super user: no ACLs on these test topics).
 The failures are the broker's own: a topic whose ``max.message.bytes`` is smaller than a
 record refuses its batch (MessageSizeTooLargeError), and raising that limit afterwards
 (an admin config change) is a transient error that goes away.
@@ -18,7 +19,9 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import MessageSizeTooLargeError
+from fixtures import TestBroker
 
+from streams.kafka import KafkaAccess
 from streams.outbox import Outbox, Record
 from streams.partitioning import partition_for
 from streams.producer import BatchSender, new_producer
@@ -28,10 +31,10 @@ pytestmark = pytest.mark.integration
 SMALL_LIMIT = 4096  # bytes a record batch may have on the "strict" topics
 
 
-async def _topic(kafka: str, *, limit: int | None = None) -> str:
+async def _topic(kafka: KafkaAccess, *, limit: int | None = None) -> str:
     name = f"t-producer-{uuid.uuid4().hex[:8]}"
     configs = {"max.message.bytes": str(limit)} if limit else {}
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka)
+    admin = AIOKafkaAdminClient(**kafka.client_options())
     await admin.start()
     try:
         await admin.create_topics([NewTopic(name, 3, 1, topic_configs=configs)])
@@ -40,8 +43,8 @@ async def _topic(kafka: str, *, limit: int | None = None) -> str:
     return name
 
 
-async def _set_limit(kafka: str, topic: str, limit: int) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka)
+async def _set_limit(kafka: KafkaAccess, topic: str, limit: int) -> None:
+    admin = AIOKafkaAdminClient(**kafka.client_options())
     await admin.start()
     try:
         resource = ConfigResource(
@@ -52,8 +55,8 @@ async def _set_limit(kafka: str, topic: str, limit: int) -> None:
         await admin.close()
 
 
-async def _read_all(kafka: str, topic: str) -> list[Any]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=kafka, enable_auto_commit=False)
+async def _read_all(kafka: KafkaAccess, topic: str) -> list[Any]:
+    consumer = AIOKafkaConsumer(**kafka.client_options(), enable_auto_commit=False)
     await consumer.start()
     try:
         tps = [TopicPartition(topic, p) for p in range(3)]
@@ -81,17 +84,22 @@ def _keys_on_distinct_partitions() -> tuple[bytes, bytes]:
 
 
 @pytest.fixture
-async def producer(kafka: str) -> AsyncIterator[AIOKafkaProducer]:
-    p = new_producer(kafka)
+def admin(kafka: TestBroker) -> KafkaAccess:
+    return kafka.kafka("admin")
+
+
+@pytest.fixture
+async def producer(admin: KafkaAccess) -> AsyncIterator[AIOKafkaProducer]:
+    p = new_producer(admin)
     await p.start()
     yield p
     await p.stop()
 
 
 async def test_each_caller_waits_for_its_own_records(
-    kafka: str, producer: AIOKafkaProducer
+    admin: KafkaAccess, producer: AIOKafkaProducer
 ) -> None:
-    topic = await _topic(kafka)
+    topic = await _topic(admin)
     sender = BatchSender(producer)
     mine: list[asyncio.Future[None]] = []
     started = asyncio.Event()
@@ -112,14 +120,14 @@ async def test_each_caller_waits_for_its_own_records(
         await task
 
     await me()
-    values = sorted(r.value for r in await _read_all(kafka, topic))
+    values = sorted(r.value for r in await _read_all(admin, topic))
     assert len(values) == 201 and values.count(b"other") == 1
 
 
 async def test_a_caller_does_not_raise_for_another_callers_refused_batch(
-    kafka: str, producer: AIOKafkaProducer
+    admin: KafkaAccess, producer: AIOKafkaProducer
 ) -> None:
-    topic = await _topic(kafka, limit=SMALL_LIMIT)
+    topic = await _topic(admin, limit=SMALL_LIMIT)
     sender = BatchSender(producer)
     good_key, bad_key = _keys_on_distinct_partitions()
 
@@ -134,13 +142,13 @@ async def test_a_caller_does_not_raise_for_another_callers_refused_batch(
     results = await asyncio.gather(good(), bad(), return_exceptions=True)
     assert results[0] is None
     assert isinstance(results[1], MessageSizeTooLargeError)
-    assert [r.value for r in await _read_all(kafka, topic)] == [b"fine"]
+    assert [r.value for r in await _read_all(admin, topic)] == [b"fine"]
 
 
 async def test_concurrent_callers_flushing_at_random_lose_nothing(
-    kafka: str, producer: AIOKafkaProducer
+    admin: KafkaAccess, producer: AIOKafkaProducer
 ) -> None:
-    topic = await _topic(kafka)
+    topic = await _topic(admin)
     sender = BatchSender(producer)
 
     async def caller(n: int) -> None:
@@ -153,7 +161,7 @@ async def test_concurrent_callers_flushing_at_random_lose_nothing(
         await sender.flush()
 
     await asyncio.gather(*(caller(n) for n in range(12)))
-    records = await _read_all(kafka, topic)
+    records = await _read_all(admin, topic)
     assert len(records) == 12 * 400
     per_caller: dict[str, list[int]] = {}
     for r in sorted(records, key=lambda r: (r.partition, r.offset)):
@@ -163,9 +171,9 @@ async def test_concurrent_callers_flushing_at_random_lose_nothing(
 
 
 async def test_the_outbox_applies_a_decision_only_once_its_events_are_in_the_log(
-    kafka: str, producer: AIOKafkaProducer
+    admin: KafkaAccess, producer: AIOKafkaProducer
 ) -> None:
-    topic = await _topic(kafka, limit=SMALL_LIMIT)
+    topic = await _topic(admin, limit=SMALL_LIMIT)
     outbox = Outbox(BatchSender(producer), "test", timeout=10, backoff=0.2)
     applied: list[str] = []
     big = Record(topic, b"y" * (SMALL_LIMIT * 2), b"alert-1")
@@ -178,9 +186,9 @@ async def test_the_outbox_applies_a_decision_only_once_its_events_are_in_the_log
     assert status["retry_in"] is not None and status["retry_in"] > 0
     assert not await outbox.settled()  # still in its backoff: nothing new may be decided
 
-    await _set_limit(kafka, topic, 1024 * 1024)  # the transient cause goes away
+    await _set_limit(admin, topic, 1024 * 1024)  # the transient cause goes away
     await asyncio.sleep(0.3)
     assert await outbox.settled()  # the same record sent again, then the decision applied
     assert applied == ["raised"]
     assert outbox.status()["pending_events"] == 0 and outbox.stats.flushes == 1
-    assert [r.value for r in await _read_all(kafka, topic)] == [big.value]  # exactly once
+    assert [r.value for r in await _read_all(admin, topic)] == [big.value]  # exactly once
