@@ -115,6 +115,26 @@ def _dump_tables(worker: Worker) -> str:
     return done.stdout
 
 
+def _roles_at_the_dlq(worker: Worker) -> None:
+    import httpx
+
+    from eams.auth import UserStore
+
+    users = UserStore(worker.state_dir / "users.sqlite")
+    password = "correct horse battery"
+    users.add_user("auditor-a", "auditor", password, [])
+    users.add_user("analyst-a", "analyst", password, [])
+    for name, listing, reveal in (("auditor-a", 200, 403), ("analyst-a", 403, 403)):
+        with httpx.Client(base_url=str(worker.api.base_url), timeout=30) as client:
+            signed = client.post("/api/session", json={"name": name, "password": password})
+            assert signed.status_code == 200, signed.text
+            assert client.get("/api/dlq").status_code == listing, name
+            asked = client.post("/api/dlq/reveal", json={"reason": "curious"})
+            assert asked.status_code == reveal, name
+            assert _clear_in([asked.content]) == set()
+    assert "audit.dlq_revealed" not in worker.counts()["events_by_type"]  # nobody saw
+
+
 def test_no_clear_national_id_survives_outside_the_raw_topic(worker_factory: Any) -> None:
     worker: Worker = worker_factory(EAMS_RAW_RETENTION_HOURS=RETENTION_HOURS)
     names = worker.settings.topics
@@ -132,6 +152,9 @@ def test_no_clear_national_id_survives_outside_the_raw_topic(worker_factory: Any
     listed = worker.api.get("/api/dlq").raise_for_status().json()
     assert listed["total"] == len(rejected) and listed["unreadable"] == 0
     assert _clear_in([orjson.dumps(listed)]) == set()
+
+    # who may look: an auditor lists (masked) but may not reveal, an analyst may not list
+    _roles_at_the_dlq(worker)
 
     # every topic but raw: nothing in clear
     topics = {t: asyncio.run(_read_topic(worker, t)) for t in names.all()}
