@@ -14,11 +14,11 @@ here, never from Kafka:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import orjson
-from fastapi import APIRouter, HTTPException
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, HTTPException, Query
+from pydantic import BaseModel, Field, StringConstraints
 
 from eams.api_auth import guard
 from eams.auth import Principal
@@ -31,13 +31,14 @@ if TYPE_CHECKING:
     from eams.runtime import Host
 
 MAX_REFS = 10_000
+Actor = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 
 
 class RevealBody(BaseModel):
     """Why the clear inputs are needed, by whom, and which (default: all, up to ``limit``)."""
 
-    reason: str = Field(min_length=3, max_length=500)
-    actor: str | None = Field(default=None, min_length=1, max_length=64)
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=500)]
+    actor: Actor | None = None
     refs: list[str] = Field(default_factory=list, max_length=MAX_REFS)
     limit: int | None = Field(default=None, ge=1, le=MAX_REFS)
 
@@ -45,7 +46,7 @@ class RevealBody(BaseModel):
 class ReplayBody(BaseModel):
     """Dead letters to resend as they are (``refs``) and/or corrected events (``events``)."""
 
-    actor: str | None = Field(default=None, min_length=1, max_length=64)
+    actor: Actor | None = None
     refs: list[str] = Field(default_factory=list, max_length=MAX_REFS)
     events: list[str] = Field(default_factory=list, max_length=MAX_REFS)
 
@@ -79,7 +80,8 @@ def router(host: Host) -> APIRouter:
 
     @api.get("/api/dlq", summary="Dead letters, masked (reason, field, source, time)")
     async def list_dead_letters(
-        limit: int | None = None, who: Principal = need("read:audit")
+        limit: Annotated[int | None, Query(ge=1, le=MAX_REFS)] = None,
+        who: Principal = need("read:audit"),
     ) -> dict[str, Any]:
         """Oldest first. ``raw_masked`` is the input with ID-shaped values, names and mobile
         numbers masked; ``problem`` says why an entry cannot be opened (another key)."""
