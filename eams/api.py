@@ -14,9 +14,10 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from eams.api_auth import guard, in_scope, session_router, suppressed
+from eams.api_auth import guard, in_scope, session_router
+from eams.api_disclosure import Disclosure
 from eams.api_limits import BodyLimit
-from eams.auth import Principal, suppress
+from eams.auth import Principal
 from events.envelope import SHANGHAI, today
 from events.regions import load_reference
 from projections import alert_queries, quarantine, queries
@@ -100,6 +101,8 @@ def create_api(host: Host) -> FastAPI:
         version="0.1.0",
     )
     need = guard(host)
+    # every answer passes the caller's disclosure policy (small cells): no route applies it
+    api.add_middleware(Disclosure, host=host)
     api.add_middleware(BodyLimit, limit=host.settings.max_body_bytes)
     api.include_router(session_router(host))
 
@@ -205,7 +208,7 @@ def create_api(host: Host) -> FastAPI:
             reference = load_reference(hierarchy)
         persons = await host.persons_per_city() if reference is host.primary else None
         rows = await run(queries.city_overview, host.store, reference, since, persons)
-        return suppressed(who, [r for r in rows if in_scope(who, r["code"])])
+        return [r for r in rows if in_scope(who, r["code"])]
 
     @api.get("/api/disaster-areas", summary="Regions currently flagged as disaster areas")
     async def disaster_areas(who: Principal = need("read:overview")) -> list[dict[str, Any]]:
@@ -224,20 +227,13 @@ def create_api(host: Host) -> FastAPI:
     ) -> dict[str, Any]:
         """The values the last evaluation used (indicator -> region -> value)."""
         values = host.evaluator.values if host.evaluator is not None else {}
-        from projections.indicators import SUMMED
-
-        def shown(name: str, value: Any) -> Any:  # counts under 5 hidden from analysts
-            if who.suppress_small_cells and name in SUMMED:
-                return suppress(value, counts=True)
-            return value
-
         if region:
             if not in_scope(who, region, host.primary.city_of(region)):
                 raise HTTPException(403, f"region {region} is outside your regions")
-            return {name: shown(name, per.get(region)) for name, per in values.items()}
+            return {name: per.get(region) for name, per in values.items()}
         return {
             name: {
-                r: shown(name, v)
+                r: v
                 for r, v in per.items()
                 if in_scope(who, r, host.primary.city_of(r))
             }

@@ -1,9 +1,9 @@
 """Who is calling the API, and what they may do (see :mod:`eams.auth`).
 
 ``need(permission)`` is a FastAPI dependency: 401 without credentials (saying how to sign
-in), 403 when the role does not allow it (naming the role and the permission). Region
-scoping and small-cell suppression are applied by the routes with ``in_scope`` and
-``suppressed``.
+in), 403 when the role does not allow it (naming the role and the permission); it leaves
+the caller in ``request.state.principal``. Region scoping is applied by the routes with
+``in_scope``; small-cell suppression by :mod:`eams.api_disclosure`, for every route.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from pydantic import BaseModel, Field
 
 from eams.api_limits import ARGON2, SignInThrottle
-from eams.auth import ALL_PERMISSIONS, ROLES, Principal, suppress
+from eams.auth import ALL_PERMISSIONS, ROLES, Principal
 
 if TYPE_CHECKING:
     from eams.runtime import Host
@@ -57,6 +57,7 @@ def guard(host: Host) -> Any:
                 raise HTTPException(
                     403, f"role {who.role!r} may not {permission.replace(':', ' ')}"
                 )
+            request.state.principal = who  # the disclosure policy's caller
             return who
 
         return Depends(check)
@@ -68,13 +69,6 @@ def in_scope(who: Principal, *codes: str | None) -> bool:
     """Whether a user limited to some regions may see a row of ``codes`` (region, city).
     Ingest applies the same rule with the reference (``streams.pipeline.in_regions``)."""
     return not who.regions or any(c in who.regions for c in codes if c)
-
-
-def suppressed(who: Principal, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Counts under 5 shown as "<5" for analysts (small-cell suppression)."""
-    if not who.suppress_small_cells:
-        return rows
-    return [{k: suppress(v) for k, v in row.items()} for row in rows]
 
 
 class SignIn(BaseModel):

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response, StreamingResponse
 
-from eams.api_auth import guard, in_scope, suppressed
+from eams.api_auth import guard, in_scope
 from eams.api_limits import StreamSlots
 from eams.auth import Principal
 from events.envelope import today
@@ -149,7 +149,7 @@ def router(host: Host) -> APIRouter:
             "name": found.name,
             "name_en": found.name_en,
             "since": since.isoformat(),
-            "days": suppressed(who, series),
+            "days": series,
             "thresholds": thresholds,
         }
 

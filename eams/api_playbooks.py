@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, Field
 
-from eams.api_auth import guard, in_scope, suppressed
-from eams.auth import Principal, suppress
+from eams.api_auth import guard, in_scope
+from eams.auth import Principal
 from events.envelope import SHANGHAI
 from playbooks.aggregate import Activate, AddNote, AssignStep, Command, CompleteStep, Decline
 from playbooks.errors import CommandRejectedError, UnknownPlaybookError
@@ -85,10 +85,6 @@ def _plain(value: Any) -> Any:
     if isinstance(value, dt.datetime):
         return value.isoformat()
     return value
-
-
-def _hide(counts: dict[str, Any]) -> dict[str, Any]:
-    return {k: suppress(v, counts=True) for k, v in counts.items()}
 
 
 def router(host: Host) -> APIRouter:
@@ -200,14 +196,7 @@ def router(host: Host) -> APIRouter:
         """The run as its writer knows it, with the figures of its outcomes."""
         existing(run_id, who)
         outcomes = await run(playbook_queries.run_outcomes, host.store, run_id)
-        found = describe(run_id) | {"outcomes": outcomes}
-        if who.suppress_small_cells:  # counts under 5 hidden from analysts
-            found["outcomes"] = _hide(outcomes)
-            for step in found.get("steps", []):
-                step["counts"] = _hide(step.get("counts") or {})
-            if isinstance(found.get("report"), dict):
-                found["report"]["counts"] = _hide(found["report"].get("counts") or {})
-        return found
+        return describe(run_id) | {"outcomes": outcomes}
 
     @api.get("/api/playbook-runs/{run_id}/timeline", summary="A run's events and outcomes")
     async def timeline(
@@ -291,6 +280,6 @@ def router(host: Host) -> APIRouter:
         """Enrolled now, in total and ended, per county and city ("<5" for analysts)."""
         today = dt.datetime.now(SHANGHAI).date()
         rows = await run(playbook_queries.enrolment_by_region, host.store, today)
-        return suppressed(who, [r for r in rows if in_scope(who, r["region"], r["city"])])
+        return [r for r in rows if in_scope(who, r["region"], r["city"])]
 
     return api

@@ -59,7 +59,6 @@ PERMISSIONS: dict[str, frozenset[str]] = {
 #: Every permission there is (the console shows what a role has of them).
 ALL_PERMISSIONS: tuple[str, ...] = (*sorted(set().union(*PERMISSIONS.values())), "admin")
 SESSION_HOURS = 12
-SMALL_CELL = 5
 _HASHER = PasswordHasher()
 
 
@@ -102,8 +101,11 @@ class Principal:
 
     @property
     def suppress_small_cells(self) -> bool:
-        """Analysts see counts under 5 as "<5" (small-cell suppression)."""
-        return self.role == "analyst"
+        """Whether small-cell suppression applies to this caller (analysts; the rules are
+        :class:`projections.disclosure.Policy`)."""
+        from projections.disclosure import Policy
+
+        return Policy.for_role(self.role).suppress
 
 
 def _hash_token(token: str) -> str:
@@ -333,12 +335,3 @@ def read_operator_token(state_dir: Path) -> str | None:
         return (state_dir / "operator.token").read_text().strip() or None
     except OSError:
         return None
-
-
-def suppress(value: object, *, counts: bool = False) -> object:
-    """Small-cell suppression: a count from 1 to 4 becomes "<5" (``counts``: a float that
-    holds a count, as indicator values do, is treated the same)."""
-    number = isinstance(value, int) or (counts and isinstance(value, float))
-    if number and not isinstance(value, bool) and 0 < value < SMALL_CELL:  # type: ignore[operator]
-        return f"<{SMALL_CELL}"
-    return value

@@ -79,9 +79,11 @@ class Context:
     def counts_rule(self, rule: str | None, indicator: str | None) -> bool:
         """Whether an alert's value and threshold are counts (a count indicator, judged
         absolutely or by its rise)."""
-        if rule is not None and rule in self.count_rules:
+        if rule and rule in self.count_rules:
             return self.count_rules[rule]
-        return indicator in COUNT_INDICATORS
+        if indicator:
+            return indicator in COUNT_INDICATORS
+        return True  # neither known: treat the value as a count
 
 
 View = Callable[[Any, Context], Any]
@@ -255,9 +257,17 @@ def _judged(doc: dict[str, Any], count: bool) -> dict[str, Any]:
     return out
 
 
+def _rule_of(alert_id: Any) -> str | None:
+    """The rule of an alert id ``<rule>:<region>:<time>`` (the projection may read an
+    alert's rule empty once later events carry none)."""
+    text = str(alert_id or "")
+    return text.rsplit(":", 2)[0] if text.count(":") >= 2 else None
+
+
 def alert(row: dict[str, Any], ctx: Context) -> dict[str, Any]:
     """One alert: its value and threshold are suppressed when its rule judges a count."""
-    return _judged(row, ctx.counts_rule(row.get("rule"), row.get("indicator")))
+    rule = row.get("rule") or _rule_of(row.get("alert_id"))
+    return _judged(row, ctx.counts_rule(rule, row.get("indicator")))
 
 
 def alerts(rows: list[dict[str, Any]], ctx: Context) -> list[dict[str, Any]]:
@@ -267,8 +277,7 @@ def alerts(rows: list[dict[str, Any]], ctx: Context) -> list[dict[str, Any]]:
 
 def alert_timeline(rows: list[dict[str, Any]], ctx: Context) -> list[dict[str, Any]]:
     """An alert's events: payload values as :func:`alert`, no notes or reasons."""
-    alert_id = ctx.path.get("alert_id", "")
-    rule = alert_id.rsplit(":", 2)[0] if alert_id.count(":") >= 2 else None
+    rule = _rule_of(ctx.path.get("alert_id"))
     out = []
     for row in rows:
         payload = row.get("payload")

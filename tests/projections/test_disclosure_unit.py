@@ -267,6 +267,10 @@ def test_alerts_on_counts_hide_value_threshold_and_the_summary_s_figures() -> No
     }
     flag = {"rule": "disaster", "indicator": "disaster_area", "value": 2.0, "threshold": 1.0}
     assert views.alert(flag, ctx) == flag  # a severity, not a count
+    # the projection may read rule and indicator empty: the alert id still names the rule
+    blank = row | {"rule": "", "indicator": "", "alert_id": "layoffs:371302:20260610T080000"}
+    assert views.alert(blank, ctx)["value"] == SMALL
+    assert views.alert(blank | {"alert_id": "unknown"}, ctx)["value"] == SMALL
     resolved = {"event_type": "alert.resolved", "payload": orjson.dumps(
         {"alert_id": "layoffs:371302:x", "resolution": "指标回落 value 2"}).decode()}  # fmt: skip
     ctx = views.Context(count_rules={"layoffs": True}, path={"alert_id": "layoffs:371302:x1"})
