@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import hashlib
 import io
 import uuid
 from collections.abc import Callable, Iterator
@@ -26,8 +27,9 @@ from eams.errors import ConfigError
 from events.regions import RegionReference, load_reference
 from streams.dlq import DeadLetterKey, dead_letter_record
 from streams.kafka import KafkaAccess
+from streams.pipeline import MAX_INPUT_BYTES, too_large
 from streams.producer import RawProducer
-from streams.topics import TopicNames
+from streams.topics import H_TRUNCATED_FROM, STUB_BYTES, TopicNames
 
 NAMESPACE = uuid.UUID("6f1d1c1e-2f55-4b0e-9b59-3e0f6b1c7a01")
 
@@ -236,55 +238,66 @@ async def import_file(
             f"{path}: a CSV file needs --mapping FILE (columns -> event fields), "
             "e.g. deploy/mappings/warn_us.yaml"
         )
-    async with RawProducer(
-        kafka, topic_names.ingest_raw, source=source, signing_key=signing_key
-    ) as producer:
-        if not is_csv:
-            with path.open("rb") as fh:
-                for line_no, raw in enumerate(fh, 1):
+    dlq = AIOKafkaProducer(**dlq_kafka.client_options(), enable_idempotence=True)
+
+    async def dead_letter(raw: bytes, line_no: int, reason: str, field: str) -> None:
+        """Seal a line the importer cannot submit into the DLQ (a line larger than an input
+        may be is kept as its first ``STUB_BYTES``, its size and digest: the file has it)."""
+        extra: tuple[tuple[str, bytes], ...] = ()
+        if len(raw) > STUB_BYTES:
+            digest = hashlib.sha256(raw).hexdigest()
+            reason = f"{reason} [first {STUB_BYTES:,} of {len(raw):,} bytes kept, sha256 {digest}]"
+            extra = ((H_TRUNCATED_FROM, str(len(raw)).encode()),)
+            raw = raw[:STUB_BYTES]
+        dead = dead_letter_record(
+            dlq_key, raw, reason=reason, field=field, source=source,
+            origin=f"{path}:{line_no}", line=str(line_no), extra=extra,
+        )  # fmt: skip
+        await dlq.send_and_wait(
+            topic_names.dlq, value=dead.value, key=dead.key, headers=dead.headers
+        )
+        report.dead_lettered += 1
+
+    async def submit(producer: RawProducer, raw: bytes, line_no: int) -> None:
+        if len(raw) > MAX_INPUT_BYTES:  # the raw topic would refuse it: never stop for it
+            refused = too_large(len(raw), f"line {line_no}: ")
+            await dead_letter(raw, line_no, refused.reason, refused.field)
+        else:
+            await producer.submit(raw, line=line_no)
+            report.submitted += 1
+
+    await dlq.start()
+    try:
+        async with RawProducer(
+            kafka, topic_names.ingest_raw, source=source, signing_key=signing_key
+        ) as producer:
+            if not is_csv:
+                with path.open("rb") as fh:
+                    for line_no, raw in enumerate(fh, 1):
+                        report.lines += 1
+                        raw = raw.rstrip(b"\r\n")
+                        if raw.strip():
+                            await submit(producer, raw, line_no)
+                        if on_progress and line_no % 500 == 0:
+                            on_progress(line_no)
+            else:
+                assert mapping_path is not None
+                mapping = load_mapping(mapping_path)
+                reference = load_reference(hierarchy)
+                for line_no, raw, row in _csv_rows(path):
                     report.lines += 1
-                    raw = raw.rstrip(b"\r\n")
-                    if raw.strip():
-                        await producer.submit(raw, line=line_no)
-                        report.submitted += 1
-                    if on_progress and line_no % 500 == 0:
-                        on_progress(line_no)
+                    try:
+                        event = convert_row(row, mapping, reference)
+                    except RowError as exc:
+                        await dead_letter(raw, line_no, f"line {line_no}: {exc}", exc.column)
+                    else:
+                        await submit(producer, orjson.dumps(event), line_no)
+                    if on_progress and report.lines % 500 == 0:
+                        on_progress(report.lines)
             if on_progress:
                 on_progress(report.lines)
-            return report
-        assert mapping_path is not None
-        mapping = load_mapping(mapping_path)
-        reference = load_reference(hierarchy)
-        dlq = AIOKafkaProducer(**dlq_kafka.client_options(), enable_idempotence=True)
-        await dlq.start()
-        try:
-            for line_no, raw, row in _csv_rows(path):
-                report.lines += 1
-                try:
-                    event = convert_row(row, mapping, reference)
-                except RowError as exc:
-                    dead = dead_letter_record(
-                        dlq_key,
-                        raw,
-                        reason=f"line {line_no}: {exc}",
-                        field=exc.column,
-                        source=source,
-                        origin=f"{path}:{line_no}",
-                        line=str(line_no),
-                    )
-                    await dlq.send_and_wait(
-                        topic_names.dlq, value=dead.value, key=dead.key, headers=dead.headers
-                    )
-                    report.dead_lettered += 1
-                else:
-                    await producer.submit(orjson.dumps(event), line=line_no)
-                    report.submitted += 1
-                if on_progress and report.lines % 500 == 0:
-                    on_progress(report.lines)
-            if on_progress:
-                on_progress(report.lines)
-        finally:
-            await dlq.stop()
+    finally:
+        await dlq.stop()
     return report
 
 

@@ -34,11 +34,12 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import hashlib
 import logging
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.structs import ConsumerRecord, OffsetAndMetadata
 
 from events.regions import RegionReference
@@ -47,7 +48,7 @@ from streams.dlq import DeadLetterKey, dead_letter_record
 from streams.kafka import KafkaAccess
 from streams.pipeline import DEFAULT_FUTURE_SKEW, Accepted, Rejected, process_raw, unsigned
 from streams.principal import Signer
-from streams.producer import BatchSender, new_producer
+from streams.producer import REFUSED, BatchSender, RecordRefusedError, new_producer
 from streams.topics import TopicNames
 
 log = logging.getLogger(__name__)
@@ -135,7 +136,7 @@ class IngestStream:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Restore the dedupe state, then process batches until ``stop`` is set."""
-        producer = new_producer(self.kafka)
+        lane = _Lane(self.kafka)
         consumer = AIOKafkaConsumer(
             **self.kafka.client_options(),
             group_id=self.group,
@@ -143,9 +144,8 @@ class IngestStream:
             auto_offset_reset="earliest",
             max_partition_fetch_bytes=4 * 1024 * 1024,
         )
-        await producer.start()
+        await lane.start()
         await consumer.start()
-        sender = BatchSender(producer)
         try:
             await self._restore()
             cluster = await consumer._client.fetch_all_metadata()  # noqa: SLF001
@@ -156,7 +156,7 @@ class IngestStream:
                 fetched = await consumer.getmany(timeout_ms=200, max_records=self.batch)
                 records = [r for rs in fetched.values() for r in rs]
                 if records:
-                    await self._process(records, sender)
+                    await self._process(records, lane)
                     await consumer.commit(
                         {
                             tp: OffsetAndMetadata(rs[-1].offset + 1, "")
@@ -166,7 +166,74 @@ class IngestStream:
                     )
         finally:
             await consumer.stop()
-            await producer.stop()
+            await lane.stop()
+
+    async def _send(
+        self,
+        sender: _Lane,
+        topic: str,
+        value: bytes,
+        key: bytes | None,
+        headers: tuple[tuple[str, bytes], ...],
+        alone: bool,
+    ) -> str | None:
+        """Queue one record (and, ``alone``, wait for it); the reason if it is refused."""
+        try:
+            future = await sender.add(topic, value, key, headers)
+            if alone:
+                await sender.flush([future])
+        except REFUSED as exc:
+            if not isinstance(exc, RecordRefusedError):
+                # the broker refused a batch: an idempotent producer's sequence is broken
+                # past it (every later batch would fail OutOfOrderSequenceNumber): renew it
+                await sender.reset()
+            return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        return None
+
+    async def _dead_letter(
+        self,
+        sender: _Lane,
+        r: ConsumerRecord[bytes, bytes],
+        result: Rejected,
+        source: str,
+        line: str | None,
+        alone: bool,
+    ) -> None:
+        """Send the input to the dead-letter topic; one the topic refuses whole is kept as
+        its first ``STUB_BYTES``, its size and digest (the source still has it)."""
+        value = r.value or b""
+        origin = f"{r.topic}:{r.partition}:{r.offset}"
+        dead = dead_letter_record(
+            self.dlq_key,
+            value,
+            reason=result.reason,
+            field=result.field,
+            source=source,
+            origin=origin,
+            line=line,
+        )
+        refused = await self._send(
+            sender, self.topics.dlq, dead.value, dead.key, tuple(dead.headers), alone
+        )
+        if refused is None:
+            return
+        digest = hashlib.sha256(value).hexdigest()
+        stub = dead_letter_record(
+            self.dlq_key,
+            value[: topics.STUB_BYTES],
+            reason=f"{result.reason} [the input was {len(value):,} bytes, more than the "
+            f"dead-letter topic takes ({refused}); its first {topics.STUB_BYTES:,} are kept, "
+            f"sha256 {digest}]",
+            field=result.field,
+            source=source,
+            origin=origin,
+            line=line,
+            extra=((topics.H_TRUNCATED_FROM, str(len(value)).encode()),),
+        )
+        # A stub the topic refuses too is a broker misconfiguration: raise (and stop).
+        future = await sender.add(self.topics.dlq, stub.value, stub.key, tuple(stub.headers))
+        if alone:
+            await sender.flush([future])
 
     async def _restore(self) -> None:
         """Read the marks of the most recent events of the log into memory."""
@@ -204,8 +271,31 @@ class IngestStream:
         finally:
             await consumer.stop()
 
-    async def _process(
-        self, records: list[ConsumerRecord[bytes, bytes]], sender: BatchSender
+    async def _process(self, records: list[ConsumerRecord[bytes, bytes]], sender: _Lane) -> None:
+        """One batch: every output on the broker before the caller commits the offsets.
+
+        A record the broker (or the client) will never take as it is (too large, …) must not
+        stop ingest: a restart would only meet it again. When the batch's flush is refused,
+        the batch is sent again one record at a time; what is refused on its own goes to the
+        dead-letter topic with the broker's reason, the rest is emitted (again: its marks are
+        its own position, so consumers absorb the repeat by event id).
+        """
+        before = replace(self.stats, by_type=dict(self.stats.by_type))
+        try:
+            await self._pass(records, sender, alone=False)
+        except REFUSED as exc:
+            log.error(
+                "the broker refused a record of a batch (%s); sending it record by record "
+                "and dead-lettering what it refuses",
+                exc,
+            )
+            self.stats = before
+            await sender.reset()  # see _send: the producer's sequence is broken past a refusal
+            await self._pass(records, sender, alone=True)
+        self.stats.batches += 1
+
+    async def _pass(
+        self, records: list[ConsumerRecord[bytes, bytes]], sender: _Lane, *, alone: bool
     ) -> None:
         for r in records:
             value = r.value or b""
@@ -227,37 +317,70 @@ class IngestStream:
                     principal=principal,
                     max_future_skew=self.max_future_skew,
                 )
-            if not isinstance(result, Accepted):
-                self.stats.rejected += 1
-                origin = f"{r.topic}:{r.partition}:{r.offset}"
-                dead = dead_letter_record(
-                    self.dlq_key,
-                    value,
-                    reason=result.reason,
-                    field=result.field,
-                    source=source,
-                    origin=origin,
-                    line=line,
+            if isinstance(result, Accepted):
+                mark = f"{r.partition}:{r.offset}".encode()
+                event_id = result.event_id.bytes
+                first = self.seen.get(event_id)
+                if first is not None and first != mark:
+                    self.stats.duplicates += 1
+                    continue
+                if first is None:
+                    self.seen.put(event_id, mark)
+                headers = ((topics.H_EVENT_ID, event_id), (topics.H_RAW_MARK, mark))
+                refused = await self._send(
+                    sender, self.topics.events, result.value, result.key, headers, alone
                 )
-                await sender.add(self.topics.dlq, dead.value, dead.key, dead.headers)
-                continue
-            mark = f"{r.partition}:{r.offset}".encode()
-            event_id = result.event_id.bytes
-            first = self.seen.get(event_id)
-            if first is not None and first != mark:
-                self.stats.duplicates += 1
-                continue
-            if first is None:
-                self.seen.put(event_id, mark)
-            await sender.add(
-                self.topics.events,
-                result.value,
-                result.key,
-                ((topics.H_EVENT_ID, event_id), (topics.H_RAW_MARK, mark)),
-            )
-            self.stats.accepted += 1
-            self.stats.masked_values += result.masked
-            self.stats.by_type[result.event_type] = self.stats.by_type.get(result.event_type, 0) + 1
+                if refused is None:
+                    self.stats.accepted += 1
+                    self.stats.masked_values += result.masked
+                    by_type = self.stats.by_type
+                    by_type[result.event_type] = by_type.get(result.event_type, 0) + 1
+                    continue
+                result = Rejected(
+                    field="(event)",
+                    reason=f"the event log refused the event ({refused}); it is kept here: "
+                    "fix the input and replay it",
+                )
+            self.stats.rejected += 1
+            await self._dead_letter(sender, r, result, source, line, alone)
         # Every output of the batch must be on the broker before its offsets are committed.
         await sender.flush()
-        self.stats.batches += 1
+
+
+class _Lane:
+    """The ingest stream's producer and batch sender, renewable after a refusal."""
+
+    def __init__(self, kafka: KafkaAccess) -> None:
+        self.kafka = kafka
+        self._producer: AIOKafkaProducer | None = None
+        self._sender: BatchSender | None = None
+
+    async def start(self) -> None:
+        """Start a new idempotent producer (a new producer id: its sequences start afresh)."""
+        producer = new_producer(self.kafka)
+        await producer.start()
+        self._producer, self._sender = producer, BatchSender(producer)
+
+    async def reset(self) -> None:
+        """Replace the producer; the old one is stopped once the new one runs."""
+        old = self._producer
+        await self.start()
+        if old is not None:
+            await old.stop()
+
+    async def stop(self) -> None:
+        """Stop the producer (after what it holds is sent)."""
+        if self._producer is not None:
+            await self._producer.stop()
+
+    async def add(
+        self, topic: str, value: bytes, key: bytes | None, headers: tuple[tuple[str, bytes], ...]
+    ) -> asyncio.Future[None]:
+        """:meth:`BatchSender.add` of the current producer."""
+        assert self._sender is not None
+        return await self._sender.add(topic, value, key, headers)
+
+    async def flush(self, records: list[asyncio.Future[None]] | None = None) -> None:
+        """:meth:`BatchSender.flush` of the current producer."""
+        assert self._sender is not None
+        await self._sender.flush(records)

@@ -66,6 +66,12 @@ SYSTEM_PREFIXES = (
 )
 #: How far ahead of now an ``occurred_at`` may lie (clock skew of senders).
 DEFAULT_FUTURE_SKEW = dt.timedelta(minutes=10)
+
+#: The largest input one event may take, in bytes. A bounded event is far smaller (its
+#: strings and lists are bounded: see ``events.payload_base``); the limit stops the bytes
+#: around it (whitespace is valid JSON) and keeps every raw record, and its dead letter, well
+#: under what the broker accepts per record (``message.max.bytes``, 1 MiB by default).
+MAX_INPUT_BYTES = 512 * 1024
 #: The reason of a raw record that carries no valid signature.
 NOT_SIGNED = "not submitted through the API or the importer"
 
@@ -101,6 +107,8 @@ def process_raw(
     input itself is checked. ``now`` (default: the current time) bounds ``occurred_at``.
     """
     where = f"line {line}: " if line is not None else ""
+    if len(raw) > MAX_INPUT_BYTES:
+        return too_large(len(raw), where)
     data: bytes | dict[str, Any] = raw
     if principal is not None:
         bound = _bind(raw, principal, where)
@@ -138,6 +146,16 @@ def process_raw(
         key=key,
         value=value,
         masked=masked,
+    )
+
+
+def too_large(size: int, where: str = "") -> Rejected:
+    """The rejection of an input larger than :data:`MAX_INPUT_BYTES`."""
+    return Rejected(
+        field="(body)",
+        reason=f"{where}the input is {size:,} bytes; one event may take at most "
+        f"{MAX_INPUT_BYTES:,} (its texts are at most 500 characters): remove what is not the "
+        "event, or split it",
     )
 
 

@@ -17,7 +17,14 @@ from types import TracebackType
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError
+from aiokafka.errors import (
+    CorruptRecordException,
+    InvalidTimestampError,
+    KafkaError,
+    MessageSizeTooLargeError,
+    RecordListTooLargeError,
+    RecordTooLargeError,
+)
 from aiokafka.producer.message_accumulator import BatchBuilder
 
 from streams import topics
@@ -38,6 +45,24 @@ def new_producer(kafka: KafkaAccess) -> AIOKafkaProducer:
         max_batch_size=1024 * 1024,
         max_request_size=8 * 1024 * 1024,
     )
+
+
+class RecordRefusedError(ValueError):
+    """A record that can never be written as it is (larger than a batch or than the broker
+    takes per record): sending it again fails the same way, so its writer must set it
+    aside (dead-letter it) rather than retry."""
+
+
+#: What the broker or the client answers for a record it will never take as it is (too
+#: large, malformed, a timestamp out of range): not retriable, unlike a broker that is away.
+REFUSED: tuple[type[Exception], ...] = (
+    RecordRefusedError,
+    MessageSizeTooLargeError,
+    RecordListTooLargeError,
+    RecordTooLargeError,
+    CorruptRecordException,
+    InvalidTimestampError,
+)
 
 
 class FlushTimeoutError(TimeoutError):
@@ -141,7 +166,9 @@ class BatchSender:
             if not batch.builder.record_count():
                 del self._open[slot]
                 batch.done.set_result(None)
-                raise ValueError(f"a record of {len(value)} bytes does not fit in one batch")
+                raise RecordRefusedError(
+                    f"a record of {len(value):,} bytes does not fit in one record batch"
+                )
             del self._open[slot]  # full: out of the open set before anything awaits
             await asyncio.shield(self._hand_over(slot, batch))
         task = asyncio.current_task()

@@ -69,6 +69,9 @@ H_ORIGIN = "eams-origin"
 H_REPLAY_OF = "eams-replay-of"
 H_EVENT_ID = "eams-event-id"  # on eams.events: the event id (16 bytes)
 H_RAW_MARK = "eams-raw-mark"  # on eams.events: raw partition:offset it was appended from
+H_TRUNCATED_FROM = "eams-truncated-from"  # on a dead letter kept in part: the input's size
+#: How much of an input too large for the dead-letter topic is kept (with size and digest).
+STUB_BYTES = 64 * 1024
 
 log = logging.getLogger(__name__)
 
