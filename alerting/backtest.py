@@ -26,6 +26,9 @@ from projections.indicators import Values
 from projections.risk_index import Component
 
 MAX_DAYS = 800
+#: The days a backtest may cover: ClickHouse's ``Date`` runs from 1970-01-01 to 2149-06-06,
+#: and baselines look back a year before ``start``.
+EARLIEST, LATEST = dt.date(1971, 1, 1), dt.date(2149, 6, 6)
 
 
 def run_backtest(
@@ -41,6 +44,8 @@ def run_backtest(
     """Every transition the rules would have produced between ``start`` and ``end``."""
     if end < start:
         raise ValueError(f"--to {end} is before --from {start}")
+    if start < EARLIEST or end > LATEST:
+        raise ValueError(f"--from and --to must lie between {EARLIEST} and {LATEST}")
     if (end - start).days > MAX_DAYS:
         raise ValueError(f"at most {MAX_DAYS} days per backtest; narrow --from/--to")
     selected = [r for r in rules.rules if rule_id in (None, r.id)]

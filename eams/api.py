@@ -10,15 +10,17 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING, Any
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from eams.api_auth import guard, in_scope, session_router
 from eams.api_disclosure import Disclosure
 from eams.api_limits import BodyLimit
+from eams.api_openapi import document
 from eams.auth import Principal
 from events.envelope import SHANGHAI, today
+from events.payload_base import Ident, Text
 from events.regions import load_reference
 from projections import alert_queries, quarantine, queries
 from projections.client import run
@@ -32,7 +34,7 @@ class AckBody(BaseModel):
     """Who acknowledges (signed-in users: themselves), and an optional note."""
 
     actor: str | None = Field(default=None, min_length=1, max_length=64)
-    note: str | None = Field(default=None, max_length=500)
+    note: Text | None = None
 
 
 class ActorBody(BaseModel):
@@ -45,11 +47,11 @@ class SilenceRuleBody(BaseModel):
     """A silence by matchers: every given matcher must match."""
 
     actor: str | None = Field(default=None, min_length=1, max_length=64)
-    rule: str | None = Field(default=None, max_length=64)
-    region: str | None = Field(default=None, max_length=16)
+    rule: Ident | None = None
+    region: Ident | None = None
     level: str | None = Field(default=None, pattern=r"^(I|II|III|IV)$")
     minutes: int = Field(gt=0, le=30 * 24 * 60)
-    reason: str | None = Field(default=None, max_length=500)
+    reason: Text | None = None
 
 
 class SilenceBody(BaseModel):
@@ -57,7 +59,7 @@ class SilenceBody(BaseModel):
 
     actor: str | None = Field(default=None, min_length=1, max_length=64)
     minutes: int = Field(gt=0, le=7 * 24 * 60)
-    reason: str | None = Field(default=None, max_length=500)
+    reason: Text | None = None
 
 
 def _deadline(host: Host, row: dict[str, Any]) -> dict[str, Any]:
@@ -89,6 +91,8 @@ def _now() -> dt.datetime:
     return dt.datetime.now(SHANGHAI)
 
 
+#: The longest window ``?days=N`` of the overview takes (ten years).
+MAX_DAYS = 3660
 NDJSON_TYPES = ("application/x-ndjson", "application/ndjson", "application/jsonl")
 
 
@@ -105,6 +109,7 @@ def create_api(host: Host) -> FastAPI:
     api.add_middleware(Disclosure, host=host)
     api.add_middleware(BodyLimit, limit=host.settings.max_body_bytes)
     api.include_router(session_router(host))
+    document(api)  # /openapi.json also names the routes' own 422 messages
 
     @api.post("/api/ingest", summary="Submit one event (JSON) or a batch (NDJSON)")
     async def ingest(request: Request, who: Principal = need("ingest")) -> JSONResponse:
@@ -191,7 +196,7 @@ def create_api(host: Host) -> FastAPI:
 
     @api.get("/api/overview/cities", summary="Per-city indicators (16 cities for Shandong)")
     async def cities(
-        days: int | None = None,
+        days: int | None = Query(default=None, ge=1, le=MAX_DAYS),
         hierarchy: str | None = None,
         who: Principal = need("read:overview"),
     ) -> list[dict[str, Any]]:
