@@ -142,15 +142,9 @@ class Outbox:
                 return False
             held = list(self._staged)  # what is staged meanwhile waits for the next flush
             try:
-                futures: list[asyncio.Future[None]] = []
-                for staged in held:
-                    for i, record in enumerate(staged.records):
-                        future = staged.futures[i]
-                        if future is None or _failed(future):
-                            future = await self.sender.add(record.topic, record.value, record.key)
-                            staged.futures[i] = future
-                        futures.append(future)
-                await self.sender.flush(futures, timeout=self.timeout)
+                # the bound covers adding too: a first add waits for the topic's metadata
+                async with asyncio.timeout(self.timeout):
+                    await self._send(held)
             except Exception as exc:  # noqa: BLE001 - counted, logged and retried, never lost
                 self._record_failure(exc)
                 return False
@@ -164,10 +158,23 @@ class Outbox:
                 s.then()
         return True
 
+    async def _send(self, held: list[_Staged]) -> None:
+        futures: list[asyncio.Future[None]] = []
+        for staged in held:
+            for i, record in enumerate(staged.records):
+                future = staged.futures[i]
+                if future is None or _failed(future):  # never sent, or refused: send it (again)
+                    future = await self.sender.add(record.topic, record.value, record.key)
+                    staged.futures[i] = future
+                futures.append(future)  # in flight or acknowledged: waited for, not resent
+        await self.sender.flush(futures)
+
     def _record_failure(self, exc: BaseException) -> None:
         self._failures_in_row += 1
         delay = min(self.max_backoff, self.backoff * 2 ** (self._failures_in_row - 1))
         self._retry_at = asyncio.get_running_loop().time() + delay
+        if isinstance(exc, TimeoutError) and not str(exc):
+            exc = TimeoutError(f"not acknowledged within {self.timeout:g} s")
         error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         self.stats.flush_failures += 1
         self.stats.last_flush_error = error[:500]

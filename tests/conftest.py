@@ -19,6 +19,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    """The full profile runs longer than pytest-timeout's per-test bound (pyproject.toml):
+    ``--full`` lifts it unless ``--timeout`` is given."""
+    if config.getoption("--full") and config.getoption("timeout", None) is None:
+        config.option.timeout = 0.0
+
+
 @pytest.fixture(scope="session")
 def full_profile(request: pytest.FixtureRequest) -> bool:
     """True when the suites run their full profile (``pytest --full``)."""

@@ -35,6 +35,7 @@ from aiosmtpd.controller import Controller
 
 from eams.auth import read_operator_token
 from eams.broker import LocalKafka
+from eams.errors import BrokerError
 from eams.settings import Settings
 from streams.kafka import KafkaAccess, Role
 
@@ -132,6 +133,26 @@ def wait_ticks(worker: Worker, component: str, n: int = 3, timeout: float = 60) 
         time.sleep(0.1)
 
 
+def start_local_broker(state_dir: Path, attempts: int = 3) -> tuple[Settings, LocalKafka]:
+    """Start the project's broker under ``state_dir`` on ports from :func:`free_port`. The
+    JVM binds them itself, so another process may take one between the choice and the bind:
+    a start that fails is retried on new ports (the state dir is kept: a storage already
+    formatted keeps its log)."""
+    for attempt in range(1, attempts + 1):
+        settings = Settings(
+            state_dir=state_dir, kafka_port=free_port(), kafka_controller_port=free_port()
+        )
+        broker = LocalKafka(settings)
+        try:
+            broker.start()
+            return settings, broker
+        except BrokerError:
+            broker.stop()
+            if attempt == attempts:
+                raise
+    raise AssertionError("unreachable")
+
+
 class TestBroker:
     """A running broker and the ``EAMS_KAFKA_*`` variables that reach it as every role."""
 
@@ -156,10 +177,7 @@ def kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestBroker]:
     if external:
         yield TestBroker(Settings(kafka_bootstrap=external).kafka_env())
         return
-    state = tmp_path_factory.mktemp("kafka-state")
-    settings = Settings(state_dir=state, kafka_port=free_port(), kafka_controller_port=free_port())
-    broker = LocalKafka(settings)
-    broker.start()
+    settings, broker = start_local_broker(tmp_path_factory.mktemp("kafka-state"))
     try:
         yield TestBroker(settings.kafka_env())
     finally:
