@@ -33,7 +33,8 @@ from projections.client import Store, run
 from projections.migrations import drop_all, migrate
 from projections.projector import Projector
 from streams import topics
-from streams.dlq import DeadLetterKey
+from streams.dlq import DeadLetterKey, dead_letter_record
+from streams.outbox import Record
 from streams.producer import RawProducer
 
 log = logging.getLogger("eams")
@@ -131,6 +132,27 @@ class Host:
             self.settings.topics.events, envelope.to_json(), key=key.encode()
         )
 
+    async def _dead_letter_event(self, component: str, record: Record, reason: str) -> None:
+        """Seal an event of ours the broker will never take into the dead-letter topic (its
+        first ``STUB_BYTES`` when it is larger than that), so nothing vanishes unseen."""
+        value = record.value
+        extra: tuple[tuple[str, bytes], ...] = ()
+        if len(value) > topics.STUB_BYTES:
+            extra = ((topics.H_TRUNCATED_FROM, str(len(value)).encode()),)
+            value = value[: topics.STUB_BYTES]
+        dead = dead_letter_record(
+            self.dlq_key,
+            value,
+            reason=f"{component}: {reason}",
+            field="(event)",
+            source=f"eams.{component}",
+            origin=f"{record.topic}:{component}",
+            extra=extra,
+        )
+        await self._alert_producer.send_and_wait(
+            self.settings.topics.dlq, dead.value, key=dead.key, headers=dead.headers
+        )
+
     async def persons_per_city(self) -> dict[str, int]:
         """Registered persons per city, at most ``PERSONS_TTL`` seconds old: a stale figure
         is served at once while a fresh one is computed in the background."""
@@ -219,6 +241,9 @@ class Host:
             dispatcher=self.dispatcher,
         )
         self.evaluator.listeners.append(self.playbooks.on_fired)
+        for part in (self.evaluator, self.dispatcher, self.playbooks):
+            if part is not None:
+                part.outbox.dead_letter = self._dead_letter_event
         tasks.append(
             asyncio.create_task(
                 self.playbooks.loop(self._stop_alerting, self.caught_up, s.risk_interval),

@@ -26,11 +26,11 @@ import asyncio
 import dataclasses
 import datetime as dt
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from events.errors import EamsError
-from streams.producer import BatchSender
+from streams.producer import BatchSender, RecordRefusedError
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +61,8 @@ class FlushStats:
     last_flush_error: str | None = None
     last_flush_error_at: str | None = None
     pending_events: int = 0  # decided, not yet acknowledged
+    refused_events: int = 0  # events the broker will never take as they are (dead-lettered)
+    last_refused: str | None = None
     retry_in: float | None = None  # seconds until the next attempt, while failing
 
     def as_dict(self) -> dict[str, Any]:
@@ -97,6 +99,9 @@ class Outbox:
         self._failures_in_row = 0
         self._retry_at = 0.0
         self._lock = asyncio.Lock()
+        #: Where an event the broker will never take goes (the runtime seals it into the
+        #: dead-letter topic); unset, it is only logged and counted.
+        self.dead_letter: Callable[[str, Record, str], Awaitable[None]] | None = None
 
     @property
     def pending(self) -> int:
@@ -164,10 +169,26 @@ class Outbox:
             for i, record in enumerate(staged.records):
                 future = staged.futures[i]
                 if future is None or _failed(future):  # never sent, or refused: send it (again)
-                    future = await self.sender.add(record.topic, record.value, record.key)
+                    try:
+                        future = await self.sender.add(record.topic, record.value, record.key)
+                    except RecordRefusedError as exc:
+                        future = await self._set_aside(record, exc)
                     staged.futures[i] = future
                 futures.append(future)  # in flight or acknowledged: waited for, not resent
         await self.sender.flush(futures)
+
+    async def _set_aside(self, record: Record, exc: RecordRefusedError) -> asyncio.Future[None]:
+        """An event that can never be appended as it is must not hold its component forever
+        (it decides nothing new while it holds events): it is dead-lettered with the reason,
+        counted, logged, and its decision applies."""
+        self.stats.refused_events += 1
+        self.stats.last_refused = str(exc)[:500]
+        log.error("%s: an event refused by the event log is set aside: %s", self.component, exc)
+        if self.dead_letter is not None:
+            await self.dead_letter(self.component, record, str(exc))
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        done.set_result(None)
+        return done
 
     def _record_failure(self, exc: BaseException) -> None:
         self._failures_in_row += 1

@@ -47,6 +47,13 @@ def new_producer(kafka: KafkaAccess) -> AIOKafkaProducer:
     )
 
 
+#: The largest record any writer hands the broker, key and headers included. The broker takes
+#: record batches up to ``message.max.bytes`` (1,048,588 by default); a record above it is
+#: refused there, and an idempotent producer's sequence is broken past such a refusal. So
+#: the check is made here, before anything is sent.
+MAX_RECORD_BYTES = 1_000_000
+
+
 class RecordRefusedError(ValueError):
     """A record that can never be written as it is (larger than a batch or than the broker
     takes per record): sending it again fails the same way, so its writer must set it
@@ -151,6 +158,12 @@ class BatchSender:
     ) -> asyncio.Future[None]:
         """Queue one record (sent when its batch fills or on :meth:`flush`); returns the
         future of the batch it went into."""
+        size = len(value) + len(key or b"") + sum(len(k) + len(v) for k, v in headers)
+        if size > MAX_RECORD_BYTES:
+            raise RecordRefusedError(
+                f"a record of {size:,} bytes is more than the {MAX_RECORD_BYTES:,} the broker "
+                "takes per record"
+            )
         parts = self._partitions.get(topic) or await self._partitions_of(topic)
         if key is None:
             self._round_robin += 1

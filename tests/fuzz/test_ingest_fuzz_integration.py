@@ -122,6 +122,9 @@ def alive(worker: Worker) -> None:
     assert status["ingest_ready"], status
 
 
+# A failing batch is megabytes: hypothesis warns about printing it, which must not hide
+# the assertion that failed.
+@pytest.mark.filterwarnings("ignore:Generating overly large repr")
 def test_fuzzed_inputs_through_the_api_and_the_stream(
     worker: Worker, full_profile: bool, tmp_path: Path
 ) -> None:
