@@ -14,6 +14,7 @@ import datetime as dt
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -23,6 +24,7 @@ from fixtures import Worker
 from helpers import encode, event, produce
 
 from events.identity import make_national_id, make_uscc
+from streams.pipeline import is_source_type
 
 pytestmark = pytest.mark.integration
 
@@ -135,13 +137,50 @@ def _roles_at_the_dlq(worker: Worker) -> None:
     assert "audit.dlq_revealed" not in worker.counts()["events_by_type"]  # nobody saw
 
 
-def test_no_clear_national_id_survives_outside_the_raw_topic(worker_factory: Any) -> None:
-    worker: Worker = worker_factory(EAMS_RAW_RETENTION_HOURS=RETENTION_HOURS)
+RULES = """
+rules:
+  - id: layoffs-city
+    title: 裁员人数 / People laid off
+    indicator: people_laid_off_7d
+    kind: absolute
+    scope: {level: city}
+    levels:
+      III: {enter: 100, exit: 50}
+    pending: 0s
+    keep_firing: 2s
+"""
+
+
+def _alerting(tmp_path: Path, smtp_port: int) -> dict[str, str]:
+    """A rule the inputs' layoffs trip and a duty officer with e-mail: so the messages sent
+    are searched too."""
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(RULES)
+    roster = tmp_path / "roster.yaml"
+    roster.write_text(f"""
+channels:
+  smtp: {{host: 127.0.0.1, port: {smtp_port}, sender: eams@hrss.example.gov.cn}}
+officers:
+  - {{id: linyi-a, name: 临沂值班甲, tier: city, regions: ["371300"],
+      contacts: {{email: linyi-a@example.gov.cn}}}}
+policy: {{repeat_interval: 1h, group_interval: 1s, escalate_after: 1h}}
+""")
+    return {"EAMS_RULES": str(rules), "EAMS_ROSTER": str(roster), "EAMS_RISK_INTERVAL": "0.3"}
+
+
+def test_no_clear_national_id_survives_outside_the_raw_topic(
+    worker_factory: Any, mailbox: tuple[Any, int], tmp_path: Path
+) -> None:
+    box, smtp_port = mailbox
+    worker: Worker = worker_factory(
+        EAMS_RAW_RETENTION_HOURS=RETENTION_HOURS, **_alerting(tmp_path, smtp_port)
+    )
     names = worker.settings.topics
     accepted, rejected = _inputs()
     produce(worker.kafka("raw"), names.ingest_raw, encode(accepted + rejected))
     counts = worker.wait_settled()
-    assert counts["events"] == len(accepted)
+    inputs = {t: n for t, n in counts["events_by_type"].items() if is_source_type(t)}
+    assert sum(inputs.values()) == len(accepted)  # besides, the alert's own events
     ingest = worker.status()["ingest"]
     assert ingest["rejected"] == len(rejected)
     # found outside the named fields: 2 in the note, 1 in needs, 1 in the enterprise name,
@@ -152,6 +191,14 @@ def test_no_clear_national_id_survives_outside_the_raw_topic(worker_factory: Any
     listed = worker.api.get("/api/dlq").raise_for_status().json()
     assert listed["total"] == len(rejected) and listed["unreadable"] == 0
     assert _clear_in([orjson.dumps(listed)]) == set()
+
+    # every message sent to duty officers (the layoffs raise a Linyi alert): nothing in clear
+    deadline = time.monotonic() + 60
+    while not box.messages and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert box.messages, worker.tail()
+    sent = [f"{subject}\n{text}".encode() for _to, subject, text in box.messages]
+    assert _clear_in(sent) == set()
 
     # who may look: an auditor lists (masked) but may not reveal, an analyst may not list
     _roles_at_the_dlq(worker)
@@ -180,4 +227,5 @@ def test_no_clear_national_id_survives_outside_the_raw_topic(worker_factory: Any
         time.sleep(1)
     assert asyncio.run(_read_topic(worker, names.ingest_raw)) == []
     events = asyncio.run(_read_topic(worker, names.events))
-    assert sum(1 for b in events if b.startswith(b'{"event_id"')) == len(accepted)
+    docs = [orjson.loads(b) for b in events if b.startswith(b'{"event_id"')]
+    assert sum(1 for d in docs if is_source_type(d["event_type"])) == len(accepted)
