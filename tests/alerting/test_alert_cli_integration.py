@@ -65,7 +65,9 @@ def test_backtest_list_ack_and_silence_from_the_cli(worker_factory: Any, tmp_pat
     rules.write_text(RULES)
     worker = worker_factory(EAMS_RULES=str(rules), EAMS_RISK_INTERVAL="0.3")
     env = worker.env()
-    today = dt.datetime.now(SHANGHAI).replace(hour=10, minute=0, second=0, microsecond=0)
+    # a minute ago, not a fixed hour: an occurred_at further ahead than the allowed skew is
+    # refused at ingest (before 10:00 Shanghai "10:00 today" was hours ahead)
+    today = dt.datetime.now(SHANGHAI).replace(second=0, microsecond=0) - dt.timedelta(minutes=1)
     flagged_on = today - dt.timedelta(days=10)
     flag = _event("disaster_area.flagged", {
         "disaster_id": "old-flood", "kind": "natural_disaster", "severity": "III",
