@@ -168,7 +168,8 @@ class LocalKafka:
         cluster_id = _kafka_uuid()
         cmd = [
             self._java(), "-cp", self._classpath(), "kafka.tools.StorageTool", "format",
-            "-t", cluster_id, "-c", str(self.config_file),
+            # one id in 64 starts with "-": as a separate argument it reads as an option
+            f"--cluster-id={cluster_id}", "-c", str(self.config_file),
         ]  # fmt: skip
         for role in _SCRAM_ROLES:
             entry = creds[role]

@@ -7,9 +7,12 @@ from typing import Any
 
 from projections.client import Store, aware
 
+# Later events of an alert (acknowledged, level changed) carry no rule, indicator or summary:
+# the empty strings they project must not win `any`.
 _CURRENT = """
-SELECT alert_id, any(rule) AS rule, any(region) AS region, any(city) AS city,
-       any(indicator) AS indicator, any(summary) AS summary,
+SELECT alert_id, anyIf(rule, rule != '') AS rule, anyIf(region, region != '') AS region,
+       anyIf(city, city != '') AS city, anyIf(indicator, indicator != '') AS indicator,
+       anyIf(summary, summary != '') AS summary,
        argMaxIfMerge(level) AS level, argMaxIfMerge(value) AS value,
        argMaxIfMerge(threshold) AS threshold, min(firing_since) AS firing_since,
        max(resolved_at) AS resolved_at, max(acknowledged_at) AS acknowledged_at,
