@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import hashlib
 import io
 import uuid
 from collections.abc import Callable, Iterator
@@ -25,11 +24,11 @@ from aiokafka import AIOKafkaProducer
 
 from eams.errors import ConfigError
 from events.regions import RegionReference, load_reference
-from streams.dlq import DeadLetterKey, dead_letter_record
+from streams.dlq import DeadLetterKey, dead_letter_part
 from streams.kafka import KafkaAccess
 from streams.pipeline import MAX_INPUT_BYTES, too_large
 from streams.producer import RawProducer
-from streams.topics import H_TRUNCATED_FROM, STUB_BYTES, TopicNames
+from streams.topics import TopicNames
 
 NAMESPACE = uuid.UUID("6f1d1c1e-2f55-4b0e-9b59-3e0f6b1c7a01")
 
@@ -243,15 +242,9 @@ async def import_file(
     async def dead_letter(raw: bytes, line_no: int, reason: str, field: str) -> None:
         """Seal a line the importer cannot submit into the DLQ (a line larger than an input
         may be is kept as its first ``STUB_BYTES``, its size and digest: the file has it)."""
-        extra: tuple[tuple[str, bytes], ...] = ()
-        if len(raw) > STUB_BYTES:
-            digest = hashlib.sha256(raw).hexdigest()
-            reason = f"{reason} [first {STUB_BYTES:,} of {len(raw):,} bytes kept, sha256 {digest}]"
-            extra = ((H_TRUNCATED_FROM, str(len(raw)).encode()),)
-            raw = raw[:STUB_BYTES]
-        dead = dead_letter_record(
+        dead = dead_letter_part(
             dlq_key, raw, reason=reason, field=field, source=source,
-            origin=f"{path}:{line_no}", line=str(line_no), extra=extra,
+            origin=f"{path}:{line_no}", line=str(line_no),
         )  # fmt: skip
         await dlq.send_and_wait(
             topic_names.dlq, value=dead.value, key=dead.key, headers=dead.headers

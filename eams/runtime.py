@@ -33,7 +33,7 @@ from projections.client import Store, run
 from projections.migrations import drop_all, migrate
 from projections.projector import Projector
 from streams import topics
-from streams.dlq import DeadLetterKey, dead_letter_record
+from streams.dlq import DeadLetterKey, dead_letter_part
 from streams.outbox import Record
 from streams.producer import RawProducer
 
@@ -135,19 +135,13 @@ class Host:
     async def _dead_letter_event(self, component: str, record: Record, reason: str) -> None:
         """Seal an event of ours the broker will never take into the dead-letter topic (its
         first ``STUB_BYTES`` when it is larger than that), so nothing vanishes unseen."""
-        value = record.value
-        extra: tuple[tuple[str, bytes], ...] = ()
-        if len(value) > topics.STUB_BYTES:
-            extra = ((topics.H_TRUNCATED_FROM, str(len(value)).encode()),)
-            value = value[: topics.STUB_BYTES]
-        dead = dead_letter_record(
+        dead = dead_letter_part(
             self.dlq_key,
-            value,
+            record.value,
             reason=f"{component}: {reason}",
             field="(event)",
             source=f"eams.{component}",
             origin=f"{record.topic}:{component}",
-            extra=extra,
         )
         await self._alert_producer.send_and_wait(
             self.settings.topics.dlq, dead.value, key=dead.key, headers=dead.headers

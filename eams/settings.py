@@ -330,18 +330,7 @@ class Settings(BaseSettings):
         path = self.pseudonym_key_path
         if not path.exists():
             self.ensure_state_dir()
-            # Created 0600 from the start, written whole, then linked into place (a second
-            # process creating it at the same time keeps the first one's key).
-            tmp = path.with_name(f".pseudonym.key.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w") as fh:
-                fh.write(secrets.token_hex(32))
-            try:
-                os.link(tmp, path)
-            except FileExistsError:
-                pass
-            finally:
-                tmp.unlink()
+            _create_key_file(path)
         key = path.read_text().strip()
         if len(key) < 32:
             raise ConfigError(
@@ -378,16 +367,7 @@ class Settings(BaseSettings):
         path = self.state_dir / "ingest.key"
         if not path.exists():
             self.ensure_state_dir()
-            tmp = path.with_name(f"ingest.key.{os.getpid()}.tmp")
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w") as fh:
-                fh.write(secrets.token_hex(32))
-            try:
-                os.link(tmp, path)  # fails if another process created it first: keep theirs
-            except FileExistsError:
-                pass
-            finally:
-                tmp.unlink()
+            _create_key_file(path)
         key = path.read_text().strip()
         if len(key) < 32:
             raise ConfigError(
@@ -400,3 +380,19 @@ class Settings(BaseSettings):
 
 def _reveal(secret: SecretStr | None) -> str | None:
     return secret.get_secret_value() if secret is not None else None
+
+
+def _create_key_file(path: Path) -> None:
+    """Write a random 32-byte hex key to ``path``: created 0600 from the start, written
+    whole, then linked into place, so a second process creating it at the same time keeps
+    the first one's key (the link fails for whoever comes second)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(secrets.token_hex(32))
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        pass
+    finally:
+        tmp.unlink()

@@ -187,6 +187,38 @@ def dead_letter_record(
     return DeadLetterRecord(entry_id.encode(), value, headers)
 
 
+def dead_letter_part(
+    key: DeadLetterKey,
+    raw: bytes,
+    *,
+    reason: str,
+    field: str,
+    source: str,
+    origin: str,
+    line: str | None = None,
+    keep: int = topics.STUB_BYTES,
+) -> DeadLetterRecord:
+    """:func:`dead_letter_record` of ``raw``, or, when it is larger than ``keep`` bytes, of
+    its first ``keep`` bytes, with its size and SHA-256 in the reason and its size in the
+    ``eams-truncated-from`` header (an input the topics will not take whole: its source
+    still has it)."""
+    if len(raw) <= keep:
+        return dead_letter_record(
+            key, raw, reason=reason, field=field, source=source, origin=origin, line=line
+        )
+    digest = hashlib.sha256(raw).hexdigest()
+    return dead_letter_record(
+        key,
+        raw[:keep],
+        reason=f"{reason} [first {keep:,} of {len(raw):,} bytes kept, sha256 {digest}]",
+        field=field,
+        source=source,
+        origin=origin,
+        line=line,
+        extra=((topics.H_TRUNCATED_FROM, str(len(raw)).encode()),),
+    )
+
+
 # -- reading ---------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class DeadLetter:

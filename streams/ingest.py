@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import hashlib
 import logging
 from collections import OrderedDict
 from dataclasses import dataclass, field, replace
@@ -44,7 +43,7 @@ from aiokafka.structs import ConsumerRecord, OffsetAndMetadata
 
 from events.regions import RegionReference
 from streams import topics
-from streams.dlq import DeadLetterKey, dead_letter_record
+from streams.dlq import DeadLetterKey, dead_letter_part, dead_letter_record
 from streams.kafka import KafkaAccess
 from streams.pipeline import DEFAULT_FUTURE_SKEW, Accepted, Rejected, process_raw, unsigned
 from streams.principal import Signer
@@ -217,18 +216,14 @@ class IngestStream:
         )
         if refused is None:
             return
-        digest = hashlib.sha256(value).hexdigest()
-        stub = dead_letter_record(
+        stub = dead_letter_part(
             self.dlq_key,
-            value[: topics.STUB_BYTES],
-            reason=f"{result.reason} [the input was {len(value):,} bytes, more than the "
-            f"dead-letter topic takes ({refused}); its first {topics.STUB_BYTES:,} are kept, "
-            f"sha256 {digest}]",
+            value,
+            reason=f"{result.reason} [the dead-letter topic refused it whole: {refused}]",
             field=result.field,
             source=source,
             origin=origin,
             line=line,
-            extra=((topics.H_TRUNCATED_FROM, str(len(value)).encode()),),
         )
         # A stub the topic refuses too is a broker misconfiguration: raise (and stop).
         future = await sender.add(self.topics.dlq, stub.value, stub.key, tuple(stub.headers))
