@@ -50,7 +50,7 @@ class SilenceRuleBody(BaseModel):
     rule: Ident | None = None
     region: Ident | None = None
     level: str | None = Field(default=None, pattern=r"^(I|II|III|IV)$")
-    minutes: int = Field(gt=0, le=30 * 24 * 60)
+    minutes: int = Field(gt=0, le=30 * 24 * 60, strict=True)  # not true/false, not "5"
     reason: Text | None = None
 
 
@@ -58,7 +58,7 @@ class SilenceBody(BaseModel):
     """Who silences, for how long, and why."""
 
     actor: str | None = Field(default=None, min_length=1, max_length=64)
-    minutes: int = Field(gt=0, le=7 * 24 * 60)
+    minutes: int = Field(gt=0, le=7 * 24 * 60, strict=True)
     reason: Text | None = None
 
 
