@@ -237,11 +237,7 @@ def create_api(host: Host) -> FastAPI:
                 raise HTTPException(403, f"region {region} is outside your regions")
             return {name: per.get(region) for name, per in values.items()}
         return {
-            name: {
-                r: v
-                for r, v in per.items()
-                if in_scope(who, r, host.primary.city_of(r))
-            }
+            name: {r: v for r, v in per.items() if in_scope(who, r, host.primary.city_of(r))}
             for name, per in values.items()
         }
 

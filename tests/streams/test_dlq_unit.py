@@ -92,8 +92,7 @@ def test_key_file_created_once_0600(tmp_path: Path) -> None:
     assert load_key(path, create=False) is None
     keys: list[DeadLetterKey | None] = []
     threads = [
-        threading.Thread(target=lambda: keys.append(load_key(path, create=True)))
-        for _ in range(8)
+        threading.Thread(target=lambda: keys.append(load_key(path, create=True))) for _ in range(8)
     ]
     for t in threads:
         t.start()

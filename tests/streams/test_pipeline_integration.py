@@ -166,9 +166,13 @@ def test_dlq_replay_of_a_corrected_event_counts_once(worker: Worker) -> None:
     fixed = orjson.loads(letter.raw)
     fixed["payload"]["national_id"] = GOOD_ID
     for purged in (1, 0):  # replaying twice must not count twice
-        answer = worker.api.post(
-            "/api/dlq/replay", json={"events": [orjson.dumps(fixed).decode()], "actor": "ops"}
-        ).raise_for_status().json()
+        answer = (
+            worker.api.post(
+                "/api/dlq/replay", json={"events": [orjson.dumps(fixed).decode()], "actor": "ops"}
+            )
+            .raise_for_status()
+            .json()
+        )
         assert answer["submitted"] == 1 and answer["purged"] == purged
     counts = worker.wait_settled()
     assert counts["events"] == 1 and counts["persons"]["persons"] == 1
