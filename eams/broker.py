@@ -47,6 +47,21 @@ _SCRAM_ROLES = ("admin", "raw", "stream")
 
 DEPLOY_DIR = PROJECT_ROOT / "deploy" / "kafka"
 _DETACHED: list[subprocess.Popen[bytes]] = []
+
+
+def _reap(pid: int) -> None:
+    """Collect the exit status of a broker this process started (no zombie, and no
+    "subprocess is still running" warning when the process ends)."""
+    for proc in list(_DETACHED):
+        if proc.pid == pid:
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=30)
+            _DETACHED.remove(proc)
+
+
 LIB_DIR = DEPLOY_DIR / "target" / "lib"
 
 
@@ -319,6 +334,7 @@ class LocalKafka:
         else:
             os.kill(pid, signal.SIGKILL)
         self.pid_file.unlink(missing_ok=True)
+        _reap(pid)
         return True
 
     def status(self) -> BrokerStatus:
