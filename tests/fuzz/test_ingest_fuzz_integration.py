@@ -41,6 +41,23 @@ BATCH = 250
 MAX_REQUEST = 4 * 1024 * 1024  # stay under the API's body limit: the fuzz is about lines
 
 
+def generated(inputs: int) -> Any:
+    """Run the decorated function once per generated batch, ``inputs`` in all: generation
+    only (nothing to shrink or replay: the suite counts what it sends), reproducible."""
+
+    def wrap(fn: Any) -> Any:
+        return settings(
+            max_examples=inputs // BATCH,
+            deadline=None,
+            database=None,
+            derandomize=True,
+            phases=[Phase.generate],
+            suppress_health_check=list(HealthCheck),
+        )(given(batches(BATCH))(fn))
+
+    return wrap
+
+
 def _requests(lines: list[bytes]) -> list[list[bytes]]:
     """Split a batch into NDJSON requests under ``MAX_REQUEST`` bytes."""
     out: list[list[bytes]] = [[]]
@@ -135,15 +152,7 @@ def test_fuzzed_inputs_through_the_api_and_the_stream(
     reasons: Counter[str] = Counter()
     started = time.monotonic()
 
-    @settings(
-        max_examples=api_inputs // BATCH,
-        deadline=None,
-        database=None,
-        derandomize=True,
-        phases=[Phase.generate],
-        suppress_health_check=list(HealthCheck),
-    )
-    @given(batches(BATCH))
+    @generated(api_inputs)
     def send(lines: list[bytes]) -> None:
         for request in _requests(lines):
             answer = worker.api.post(
@@ -178,15 +187,7 @@ def test_fuzzed_inputs_through_the_api_and_the_stream(
     before = worker.status()["ingest"]
     lines: list[bytes] = []
 
-    @settings(
-        max_examples=stream_inputs // BATCH,
-        deadline=None,
-        database=None,
-        derandomize=True,
-        phases=[Phase.generate],
-        suppress_health_check=list(HealthCheck),
-    )
-    @given(batches(BATCH))
+    @generated(stream_inputs)
     def collect(batch: list[bytes]) -> None:
         lines.extend(batch)
 
