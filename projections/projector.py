@@ -53,6 +53,9 @@ from streams.topics import TopicNames
 
 T = TypeVar("T")
 
+#: The materialized views behind ``events`` deduplicate a retried block by its token too.
+_INSERT_SETTINGS = {"deduplicate_blocks_in_dependent_materialized_views": 1}
+
 log = logging.getLogger(__name__)
 
 NAME = "events"
@@ -271,20 +274,9 @@ class Projector:
         rejected: list[tuple[ConsumerRecord[bytes, bytes], EventRejectedError]] = []
         duplicates = 0
         for record in chunk:
-            try:
-                doc = orjson.loads(record.value or b"")
-                if not isinstance(doc, dict):
-                    raise EventRejectedError("(body)", "expected a JSON object")
-                row = to_row(doc, partition, record.offset, self.reference, self.bounds)
-            except orjson.JSONDecodeError as exc:
-                rejected.append((record, EventRejectedError("(body)", f"not JSON: {exc}")))
-                continue
-            except EventRejectedError as exc:
-                rejected.append((record, exc))
-                continue
-            except (TypeError, ValueError, KeyError, OverflowError) as exc:
-                # One odd document must not stop the projection of everything after it.
-                rejected.append((record, EventRejectedError("(body)", f"cannot project: {exc}")))
+            row = self._row(record.value or b"", partition, record.offset)
+            if isinstance(row, EventRejectedError):
+                rejected.append((record, row))
                 continue
             if not ids.add(row[0].bytes):
                 duplicates += 1
@@ -321,7 +313,6 @@ class Projector:
             for record, exc in rejected
         ]
         if rows:
-            settings = {"deduplicate_blocks_in_dependent_materialized_views": 1}
             refused = await self._retrying(
                 run,
                 quarantine.insert_isolating,
@@ -330,7 +321,7 @@ class Projector:
                 rows,
                 COLUMNS,
                 f"{NAME}:{partition}:{first}:{last}",
-                settings,
+                _INSERT_SETTINGS,
             )
             if refused:
                 self.stats.bisected_batches += 1
@@ -406,20 +397,29 @@ class Projector:
                 self._bump()
             return {"projected": done, "parked": still}
 
+    def _row(
+        self, value: bytes, partition: int, offset: int
+    ) -> tuple[Any, ...] | EventRejectedError:
+        """The ``events`` row of one record of the log, or why it cannot be projected (one
+        odd document must not stop the projection of everything after it)."""
+        try:
+            doc = orjson.loads(value)
+            if not isinstance(doc, dict):
+                return EventRejectedError("(body)", "expected a JSON object")
+            return to_row(doc, partition, offset, self.reference, self.bounds)
+        except orjson.JSONDecodeError as exc:
+            return EventRejectedError("(body)", f"not JSON: {exc}")
+        except EventRejectedError as exc:
+            return exc
+        except (TypeError, ValueError, KeyError, OverflowError) as exc:
+            return EventRejectedError("(body)", f"cannot project: {exc}")
+
     def _retry_one(self, entry: quarantine.Parked, actor: str) -> quarantine.Parked:
         """Retry one entry (in a worker thread); the new state is written before returning."""
         tried = replace(entry, attempts=entry.attempts + 1)
-        try:
-            doc = orjson.loads(entry.value)
-            if not isinstance(doc, dict):
-                raise EventRejectedError("(body)", "expected a JSON object")
-            row = to_row(doc, entry.partition, entry.offset, self.reference, self.bounds)
-        except orjson.JSONDecodeError as exc:
-            tried = replace(tried, field="(body)", error=f"not JSON: {exc}")
-        except EventRejectedError as exc:
-            tried = replace(tried, field=exc.field, error=str(exc))
-        except (TypeError, ValueError, KeyError, OverflowError) as exc:
-            tried = replace(tried, field="(body)", error=f"cannot project: {exc}")
+        row = self._row(entry.value, entry.partition, entry.offset)
+        if isinstance(row, EventRejectedError):
+            tried = replace(tried, field=row.field, error=str(row))
         else:
             refused: list[Any] = []
             if not quarantine.projected_already(self.store, str(row[0]), row[1], row[5]):
@@ -429,7 +429,7 @@ class Projector:
                     [row],
                     COLUMNS,
                     f"quarantine:{entry.partition}:{entry.offset}:{tried.attempts}",
-                    {"deduplicate_blocks_in_dependent_materialized_views": 1},
+                    _INSERT_SETTINGS,
                 )
             if refused:
                 tried = replace(tried, field="(insert)", error=str(refused[0][1]))
