@@ -32,7 +32,7 @@ def _format_without_security(broker: LocalKafka) -> None:
     _write_private(broker.config_file, broker._render("maintenance.properties", None))
     subprocess.run(
         [broker._java(), "-cp", broker._classpath(), "kafka.tools.StorageTool", "format",
-         "-t", _kafka_uuid(), "-c", str(broker.config_file)],
+         f"--cluster-id={_kafka_uuid()}", "-c", str(broker.config_file)],
         check=True, capture_output=True,
     )  # fmt: skip
 
