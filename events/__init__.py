@@ -3,8 +3,9 @@
 Envelope and parsing (``envelope``), the catalogue of event types and typed payloads
 (``catalogue``), upcasting of old versions (``upcasting``), the region reference
 (``regions``), identity-number checks and masks (``identity``), pseudonymisation
-(``privacy``) and the JSON Schema export (``schema``). No I/O beyond reading the
-reference CSV files; no Kafka or ClickHouse imports.
+(``privacy``), the JSON Schema export (``schema``), the severity scale I–IV with its
+colours and names (``severity``) and the province's clock, Asia/Shanghai (``clock``). No I/O
+beyond reading the reference CSV files; no Kafka or ClickHouse imports.
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ from events.catalogue import (
     EventPayload,
     PersonPayload,
 )
+from events.clock import SHANGHAI
 from events.envelope import (
-    SHANGHAI,
     Envelope,
     is_statistical_zone,
     new_event_id,
@@ -40,6 +41,7 @@ from events.identity import (
 from events.privacy import assert_no_clear_pii, pseudonym, pseudonymise
 from events.regions import Region, RegionReference, load_reference
 from events.schema import export_json_schema
+from events.severity import LEVELS, Level, UnknownLevelError, at_least, parse_level, rank
 from events.upcasting import upcast, upcaster
 from events.vocabulary import (
     DisasterKind,
@@ -54,6 +56,7 @@ from events.vocabulary import (
 __all__ = [
     "CURRENT_VERSION",
     "LABELS",
+    "LEVELS",
     "PAYLOADS",
     "PERSON_EVENT_TYPES",
     "PII_FIELDS",
@@ -65,6 +68,7 @@ __all__ = [
     "Envelope",
     "EventPayload",
     "EventRejectedError",
+    "Level",
     "PersonPayload",
     "ReferenceDataError",
     "Region",
@@ -74,7 +78,9 @@ __all__ = [
     "Severity",
     "SubsidyKind",
     "TargetGroup",
+    "UnknownLevelError",
     "assert_no_clear_pii",
+    "at_least",
     "export_json_schema",
     "is_statistical_zone",
     "load_reference",
@@ -85,8 +91,10 @@ __all__ = [
     "mask_phone",
     "new_event_id",
     "parse_event",
+    "parse_level",
     "pseudonym",
     "pseudonymise",
+    "rank",
     "region_flags",
     "upcast",
     "upcaster",

@@ -16,9 +16,8 @@ from __future__ import annotations
 
 import difflib
 import uuid
-from datetime import date, datetime
+from datetime import datetime
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo
 
 import orjson
 import uuid_utils.compat
@@ -34,6 +33,8 @@ from pydantic import (
 )
 
 from events.catalogue import PAYLOADS
+from events.clock import SHANGHAI, today
+from events.clock import now as clock_now
 from events.errors import EventRejectedError
 from events.payload_base import UINT16_MAX, EventPayload
 from events.pii_scan import scrub
@@ -51,8 +52,6 @@ __all__ = [
     "today",
 ]
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
-
 #: Longest event type name accepted before it is looked up (the catalogue's are < 40).
 MAX_EVENT_TYPE = 64
 _NonEmpty = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -61,15 +60,6 @@ _NonEmpty = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1
 def new_event_id() -> uuid.UUID:
     """Return a new time-ordered event id (UUIDv7) as a stdlib ``uuid.UUID``."""
     return uuid_utils.compat.uuid7()
-
-
-def _now() -> datetime:
-    return datetime.now(SHANGHAI)
-
-
-def today(now: datetime | None = None) -> date:
-    """The date in Asia/Shanghai (the province's calendar day, whatever the host's zone)."""
-    return (now or _now()).astimezone(SHANGHAI).date()
 
 
 def _short(value: Any, limit: int = 60) -> str:
@@ -149,7 +139,7 @@ class Envelope(BaseModel):
     # payload model's version then, and requires the field for dict payloads.
     schema_version: Annotated[int, Field(ge=1, le=UINT16_MAX)] = 1
     occurred_at: datetime
-    recorded_at: datetime = Field(default_factory=_now)
+    recorded_at: datetime = Field(default_factory=clock_now)
     region: _NonEmpty
     aggregate_id: _NonEmpty | None = None
     source: _NonEmpty
@@ -267,7 +257,7 @@ def internal_event(
     current schema version of its type, payload fields that are None left out, national
     IDs and mobile numbers in its strings masked (:mod:`events.pii_scan`), a new
     time-ordered id unless a derived one makes appending it twice harmless."""
-    now = _now()
+    now = clock_now()
     return Envelope.model_validate(
         {
             "event_id": event_id or new_event_id(),

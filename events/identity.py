@@ -12,9 +12,9 @@ simulators and tests.
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from zoneinfo import ZoneInfo
+from datetime import date
 
+from events.clock import today
 from events.errors import EventRejectedError
 
 __all__ = [
@@ -29,8 +29,6 @@ __all__ = [
     "validate_national_id",
     "validate_uscc",
 ]
-
-_SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK_MAP = "10X98765432"
@@ -71,7 +69,7 @@ def validate_national_id(value: str, field: str = "national_id") -> str:
         ) from None
     if born.year < 1900:
         raise EventRejectedError(field, f"birth year {born.year} is before 1900")
-    if born > datetime.now(_SHANGHAI).date():
+    if born > today():
         raise EventRejectedError(field, f"birth date {birth} (characters 7-14) is in the future")
     expected = national_id_check_char(text[:17])
     if text[17] != expected:

@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+from events.severity import LEVELS, NORMAL
+
 __all__ = ["EVENT_TYPE_LABELS", "LABELS", "VALUE_LABELS", "label"]
 
 EVENT_TYPE_LABELS: dict[str, dict[str, str]] = {
@@ -156,12 +158,8 @@ VALUE_LABELS: dict[str, dict[str, str]] = {
     "epidemic": {"zh": "重大疫情", "en": "Epidemic"},
     "natural_disaster": {"zh": "自然灾害", "en": "Natural disaster"},
     "policy_adjustment": {"zh": "重大政策调整", "en": "Policy adjustment"},
-    # severities and risk levels
-    "I": {"zh": "I级（红色）", "en": "Level I (red)"},
-    "II": {"zh": "II级（橙色）", "en": "Level II (orange)"},
-    "III": {"zh": "III级（黄色）", "en": "Level III (yellow)"},
-    "IV": {"zh": "IV级（蓝色）", "en": "Level IV (blue)"},
-    "normal": {"zh": "正常", "en": "Normal"},
+    # severities and risk levels: their names live with the scale (events.severity)
+    **{str(lv.name): {"zh": lv.zh, "en": lv.en} for lv in (*reversed(LEVELS), NORMAL)},
     # notification channels
     "email": {"zh": "电子邮件", "en": "E-mail"},
     "webhook": {"zh": "Webhook", "en": "Webhook"},
