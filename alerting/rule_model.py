@@ -1,6 +1,7 @@
 """The values a rule file becomes: thresholds, scopes, rules and rule sets.
 
-Levels follow the provincial four-colour scale, least to most severe::
+Levels follow the provincial four-colour scale of ``events.severity``, least to most
+severe::
 
     IV blue  <  III yellow  <  II orange  <  I red
 
@@ -17,11 +18,12 @@ from datetime import timedelta
 from typing import Any
 
 from alerting.errors import AlertingError
+from events.severity import LEVEL_NAMES
+from events.severity import rank as severity
 
 __all__ = [
     "BASELINE_PERIODS",
     "KINDS",
-    "LEVEL_COLOURS",
     "LEVEL_NAMES",
     "SCOPE_LEVELS",
     "Baseline",
@@ -32,16 +34,9 @@ __all__ = [
     "severity",
 ]
 
-LEVEL_NAMES: tuple[str, ...] = ("IV", "III", "II", "I")
-LEVEL_COLOURS: dict[str, str] = {"IV": "blue", "III": "yellow", "II": "orange", "I": "red"}
 KINDS: tuple[str, ...] = ("absolute", "ratio_to_baseline", "rise_over_low", "data_gap")
 SCOPE_LEVELS: tuple[str, ...] = ("county", "city", "province")
 BASELINE_PERIODS: tuple[str, ...] = ("day", "week", "month", "year")
-
-
-def severity(level: str) -> int:
-    """Return the rank of ``level`` (IV = 0 … I = 3); higher is more severe."""
-    return LEVEL_NAMES.index(level)
 
 
 @dataclass(frozen=True, slots=True)

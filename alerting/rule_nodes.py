@@ -21,18 +21,10 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from alerting.durations import parse_duration
 from alerting.errors import RuleError
-from alerting.rule_model import (
-    BASELINE_PERIODS,
-    LEVEL_NAMES,
-    SCOPE_LEVELS,
-    Baseline,
-    Scope,
-    Threshold,
-)
+from alerting.rule_model import BASELINE_PERIODS, SCOPE_LEVELS, Baseline, Scope, Threshold
+from events.severity import LEVEL_HELP, LEVEL_NAMES
 
 __all__ = ["FileReader", "NodeReader", "is_number", "node_line", "node_value", "suggest"]
-
-_LEVEL_HELP = "IV (blue), III (yellow), II (orange) or I (red)"
 
 _Entries = dict[str, tuple[Node, Node]]
 
@@ -300,7 +292,7 @@ class NodeReader(FileReader[RuleError]):
             self._error(
                 node_line(node),
                 f"levels must be a mapping with at least one of "
-                f"{_LEVEL_HELP}, each {{enter: number, exit: number}}",
+                f"{LEVEL_HELP}, each {{enter: number, exit: number}}",
             )
             return None
         before = len(self.errors)

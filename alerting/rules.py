@@ -30,7 +30,6 @@ from alerting.errors import RuleError
 from alerting.rule_model import (
     BASELINE_PERIODS,
     KINDS,
-    LEVEL_COLOURS,
     LEVEL_NAMES,
     SCOPE_LEVELS,
     Baseline,
@@ -46,7 +45,6 @@ __all__ = [
     "BASELINE_PERIODS",
     "DEFAULT_RULES",
     "KINDS",
-    "LEVEL_COLOURS",
     "LEVEL_NAMES",
     "SCOPE_LEVELS",
     "Baseline",

@@ -32,6 +32,7 @@ __all__ = [
     "Level",
     "UnknownLevelError",
     "at_least",
+    "describe_levels",
     "document",
     "level",
     "most_severe",
@@ -132,10 +133,20 @@ NORMAL = Level(
 #: The level names, least to most severe: ``("IV", "III", "II", "I")``.
 LEVEL_NAMES: tuple[str, ...] = tuple(str(lv.name) for lv in LEVELS)
 
+
+def describe_levels(*, most_severe_first: bool = False) -> str:
+    """The levels as error messages list them: ``IV (blue), III (yellow), II (orange) or
+    I (red)``; most severe first, ``I (most severe, red), II (orange), III (yellow) or
+    IV (blue)``."""
+    order = LEVELS[::-1] if most_severe_first else LEVELS
+    parts = [f"{lv.name} ({lv.colour})" for lv in order]
+    if most_severe_first:
+        parts[0] = f"{order[0].name} (most severe, {order[0].colour})"
+    return ", ".join(parts[:-1]) + " or " + parts[-1]
+
+
 #: How error messages list the levels: ``IV (blue), III (yellow), II (orange) or I (red)``.
-LEVEL_HELP = ", ".join(f"{lv.name} ({lv.colour})" for lv in LEVELS[:-1]) + (
-    f" or {LEVELS[-1].name} ({LEVELS[-1].colour})"
-)
+LEVEL_HELP = describe_levels()
 
 _BY_NAME: dict[str, Level] = {str(lv.name): lv for lv in (NORMAL, *LEVELS)}
 

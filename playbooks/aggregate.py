@@ -33,8 +33,9 @@ from typing import Any
 from pydantic import ValidationError
 
 from events.catalogue import PAYLOADS
+from events.severity import LEVEL_NAMES
 from playbooks.errors import CommandRejectedError, PlaybooksError
-from playbooks.model import LEVEL_NAMES, Playbook, Step
+from playbooks.model import Playbook, Step
 
 __all__ = [
     "RUN_EVENT_TYPES",

@@ -76,14 +76,14 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Protocol
 
-from alerting.rule_model import LEVEL_NAMES, SCOPE_LEVELS, severity
+from alerting.rule_model import SCOPE_LEVELS
+from events.severity import LEVEL_NAMES, at_least
 from playbooks.errors import PlaybooksError, UnknownPlaybookError
 
 __all__ = [
     "ACTION_KINDS",
     "ACTION_PARAMETERS",
     "ACTIVATION_MODES",
-    "LEVEL_NAMES",
     "SCOPE_LEVELS",
     "VARIANT_PARAMETERS",
     "Action",
@@ -172,7 +172,7 @@ class Trigger:
 
     def accepts(self, level: str, indicator: str | None, disaster_kinds: set[str]) -> bool:
         """Return whether level, indicator and disaster kinds satisfy this trigger."""
-        if severity(level) < severity(self.alert_level_at_least):
+        if not at_least(level, self.alert_level_at_least):
             return False
         if self.indicators and indicator not in self.indicators:
             return False

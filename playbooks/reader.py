@@ -27,13 +27,13 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from alerting.durations import parse_duration
 from alerting.rule_nodes import FileReader, is_number, node_line, node_value, suggest
+from events.severity import LEVEL_NAMES, describe_levels
 from events.vocabulary import DisasterKind
 from playbooks.errors import PlaybookError
 from playbooks.model import (
     ACTION_KINDS,
     ACTION_PARAMETERS,
     ACTIVATION_MODES,
-    LEVEL_NAMES,
     SCOPE_LEVELS,
     VARIANT_PARAMETERS,
     Action,
@@ -47,7 +47,7 @@ from playbooks.model import (
 __all__ = ["PlaybookReader"]
 
 _ID = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
-_LEVEL_HELP = "I (most severe, red), II (orange), III (yellow) or IV (blue)"
+_LEVEL_HELP = describe_levels(most_severe_first=True)
 _PLAYBOOK_REQUIRED = ("id", "title", "trigger", "activation", "roles", "variants", "steps")
 _PLAYBOOK_KEYS = (*_PLAYBOOK_REQUIRED, "description", "drill")
 _TRIGGER_KEYS = ("alert_level_at_least", "indicators", "disaster_kinds", "scope")

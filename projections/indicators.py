@@ -29,11 +29,14 @@ from collections.abc import Iterable
 from typing import Any
 
 from events.regions import RegionReference
+from events.severity import LEVELS, rank
 from projections.client import Store, aware
 
 Values = dict[str, dict[str, float]]  # indicator -> region code -> value
 
-SEVERITY_NUMBER = {"IV": 1, "III": 2, "II": 3, "I": 4}
+#: Level -> its rank on the scale (IV 1 … I 4), as the ``disaster_area`` indicator counts;
+#: read from ``events.severity`` for callers that still look levels up here.
+SEVERITY_NUMBER: dict[str, int] = {str(lv.name): lv.rank for lv in LEVELS}
 SUMMED = (
     "people_laid_off_7d",
     "concentrated_layoffs_7d",
@@ -175,7 +178,8 @@ def _severities(reference: RegionReference, rows: Iterable[tuple[Any, ...]]) -> 
     per_region: dict[str, float] = {}
     for region, active, severity in rows:
         if active and reference.get(str(region)) is not None:
-            number = float(SEVERITY_NUMBER.get(str(severity), 1))
+            # an active flag counts as at least level IV, whatever its severity reads
+            number = float(max(rank(str(severity), default=1), LEVELS[0].rank))
             per_region[str(region)] = max(per_region.get(str(region), 0.0), number)
     return _roll_max(reference, per_region)
 

@@ -6,6 +6,7 @@ import datetime as dt
 from typing import Any
 
 from events.regions import RegionReference
+from events.severity import most_severe
 from projections.client import Store
 
 FACT_COLUMNS: tuple[str, ...] = (
@@ -68,11 +69,12 @@ def city_overview(
             {"since": since},
         )
     }
+    # The most severe level is picked here, on the scale, not by the strings' order in SQL.
     disasters = {
-        city: (int(n), str(sev))
-        for city, n, sev in store.rows(
+        city: (int(n), most_severe(str(s) for s in severities) or "")
+        for city, n, severities in store.rows(
             f"SELECT city, uniqExactIf(region, active = 1), "
-            f"arrayMin(arrayFilter(x -> x != '', groupArrayIf(severity, active = 1))) "
+            f"groupUniqArrayIf(severity, active = 1 AND severity != '') "
             f"FROM ({_ACTIVE_DISASTER_AREAS}) GROUP BY city"
         )
     }

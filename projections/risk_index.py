@@ -16,6 +16,7 @@ from pathlib import Path
 import yaml
 
 from eams.errors import ConfigError
+from events.severity import LEVELS, NORMAL
 from projections.indicators import Values
 
 
@@ -30,8 +31,8 @@ class Component:
 
 
 DEFAULT_COMPONENTS: tuple[Component, ...] = (
-    # An active disaster flag is the strongest single signal; level I (4) saturates it.
-    Component("disaster_area", 0.30, 0.0, 4.0),
+    # An active disaster flag is the strongest single signal; level I (rank 4) saturates it.
+    Component("disaster_area", 0.30, float(NORMAL.rank), float(LEVELS[-1].rank)),
     # Concentrated layoffs: 200+ at one enterprise; three in a week saturate.
     Component("concentrated_layoffs_7d", 0.15, 0.0, 3.0),
     # People laid off in a week at city scale (WARN-style 500+ is one notice).

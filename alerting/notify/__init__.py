@@ -20,7 +20,6 @@ from alerting.notify.http import (
     verify_signature,
 )
 from alerting.notify.message import (
-    LEVEL_NAMES,
     AlertMessage,
     AlertMessageError,
     MessageKind,
@@ -35,7 +34,6 @@ from alerting.notify.robots import DingTalkRobotNotifier, WeComRobotNotifier, di
 from alerting.notify.smtp import SmtpNotifier
 
 __all__ = [
-    "LEVEL_NAMES",
     "AlertMessage",
     "AlertMessageError",
     "Attempt",

@@ -8,6 +8,7 @@ gateways).
 Renderings are pure functions: :func:`render` (subject and plain-text body, for e-mail and
 the webhook), :func:`render_markdown` (the robots) and :func:`render_sms` (the SMS gateway).
 Text is Simplified Chinese with one short English line; times are shown in Asia/Shanghai.
+Level colours and names come from the one scale, ``events.severity``.
 """
 
 from __future__ import annotations
@@ -17,12 +18,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal, get_args
 from urllib.parse import quote
-from zoneinfo import ZoneInfo
 
 from alerting.notify.errors import NotifyError
+from events.clock import SHANGHAI
+from events.severity import LEVEL_NAMES, Level, level
 
 __all__ = [
-    "LEVEL_NAMES",
     "AlertMessage",
     "AlertMessageError",
     "MessageKind",
@@ -32,16 +33,6 @@ __all__ = [
     "render_markdown",
     "render_sms",
 ]
-
-SHANGHAI = ZoneInfo("Asia/Shanghai")
-
-#: Alert level → (Chinese colour, English colour); I is the most severe.
-LEVEL_NAMES: dict[str, tuple[str, str]] = {
-    "I": ("红色", "red"),
-    "II": ("橙色", "orange"),
-    "III": ("黄色", "yellow"),
-    "IV": ("蓝色", "blue"),
-}
 
 MessageKind = Literal["firing", "reminder", "escalation", "resolved", "handover", "playbook"]
 _KINDS: tuple[str, ...] = get_args(MessageKind)
@@ -94,7 +85,8 @@ class AlertMessage:
         if self.kind not in _KINDS:
             raise AlertMessageError(f"kind: {self.kind!r} is not one of {', '.join(_KINDS)}")
         if self.level not in LEVEL_NAMES:
-            raise AlertMessageError(f"level: {self.level!r} is not one of I, II, III, IV")
+            names = ", ".join(reversed(LEVEL_NAMES))
+            raise AlertMessageError(f"level: {self.level!r} is not one of {names}")
         if self.fired_at.utcoffset() is None:
             raise AlertMessageError("fired_at: must be timezone-aware (e.g. UTC)")
         if self.report_due is not None and self.report_due.utcoffset() is None:
@@ -122,9 +114,14 @@ def format_time(moment: datetime) -> str:
     return moment.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
 
 
+def _scale(message: AlertMessage) -> Level:
+    """The message's level on the scale (checked when the message was built)."""
+    return level(message.level)
+
+
 def _level_text(message: AlertMessage) -> str:
     """``橙色预警 II级``."""
-    return f"{LEVEL_NAMES[message.level][0]}预警 {message.level}级"
+    return f"{_scale(message).colour_zh}预警 {message.level}级"
 
 
 def _figure(message: AlertMessage) -> str:
@@ -148,7 +145,7 @@ def _subject(message: AlertMessage) -> str:
 
 def _lead(message: AlertMessage) -> str:
     """The first sentence of the body, which says what happened."""
-    colour = LEVEL_NAMES[message.level][0]
+    colour = _scale(message).colour_zh
     where = message.region_name
     level = f"{colour}预警（{message.level}级）"
     match message.kind:
@@ -189,7 +186,7 @@ def _deadline(message: AlertMessage) -> str | None:
 
 
 def _english(message: AlertMessage) -> str:
-    colour = LEVEL_NAMES[message.level][1]
+    colour = _scale(message).colour
     figure = message.indicator
     if message.value is not None:
         figure += f" {format_number(message.value)}"
@@ -210,7 +207,7 @@ def render(message: AlertMessage) -> tuple[str, str]:
     other values that fired, the time (Asia/Shanghai), the report deadline if any
     (``须于 … 前报告``), the link, and a short English line.
     """
-    colour = LEVEL_NAMES[message.level][0]
+    colour = _scale(message).colour_zh
     lines = [
         _lead(message),
         "",
@@ -242,7 +239,7 @@ def render_markdown(message: AlertMessage) -> str:
     """The robots' rendering: a ``###`` heading, the level in bold and the link as
     ``[查看预警](url)``. Paragraphs are separated by blank lines, which both WeCom and
     DingTalk show as line breaks."""
-    colour = LEVEL_NAMES[message.level][0]
+    colour = _scale(message).colour_zh
     parts = [
         f"### {_subject(message)}",
         _lead(message),

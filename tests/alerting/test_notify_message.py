@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from alerting.notify import (
-    LEVEL_NAMES,
     AlertMessage,
     AlertMessageError,
     format_number,
@@ -16,6 +15,7 @@ from alerting.notify import (
     render_markdown,
     render_sms,
 )
+from events.severity import LEVELS
 
 FIRED = datetime(2026, 11, 27, 6, 3, 41, tzinfo=UTC)  # 14:03 in Shanghai
 
@@ -45,7 +45,7 @@ def test_subject_has_level_colour_region_value_and_threshold() -> None:
     assert subject == "【橙色预警 II级】临沂市 裁员人数 2,310（阈值 1,000）"
 
 
-@pytest.mark.parametrize(("level", "colour"), [(k, v[0]) for k, v in LEVEL_NAMES.items()])
+@pytest.mark.parametrize(("level", "colour"), [(str(lv.name), lv.colour_zh) for lv in LEVELS])
 def test_every_level_names_its_colour(level: str, colour: str) -> None:
     subject, body = render(make_message(level=level))
     assert f"{colour}预警 {level}级" in subject

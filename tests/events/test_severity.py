@@ -18,6 +18,7 @@ from events.severity import (
     NORMAL,
     UnknownLevelError,
     at_least,
+    describe_levels,
     document,
     level,
     most_severe,
@@ -99,6 +100,13 @@ def test_unknown_level_is_an_eams_error_and_a_value_error() -> None:
     with pytest.raises(ValueError, match="unknown level"):
         level("V")
     assert LEVEL_HELP == "IV (blue), III (yellow), II (orange) or I (red)"
+
+
+def test_levels_are_described_in_either_order() -> None:
+    assert describe_levels() == LEVEL_HELP
+    assert describe_levels(most_severe_first=True) == (
+        "I (most severe, red), II (orange), III (yellow) or IV (blue)"
+    )
 
 
 def test_document_is_json_with_every_level_and_normal() -> None:
