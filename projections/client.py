@@ -17,7 +17,7 @@ import clickhouse_connect
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import ClickHouseError, OperationalError
 
-from events.envelope import SHANGHAI
+from events.clock import SHANGHAI
 from projections.errors import ProjectionError, StoreRefusedError, StoreUnavailableError
 
 T = TypeVar("T")

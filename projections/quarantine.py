@@ -26,7 +26,7 @@ from uuid import UUID
 
 import orjson
 
-from events.envelope import SHANGHAI
+from events.clock import SHANGHAI
 from projections.client import Store, aware
 from projections.errors import StoreRefusedError
 
