@@ -5,6 +5,7 @@ whole family at a boundary::
 
     EamsError                   root of every project exception
     ├── EventRejectedError      an event failed parsing or validation (goes to the DLQ)
+    ├── CommandRejectedError    an aggregate refused a command (``code`` says how)
     └── ReferenceDataError      region reference data is missing or unknown
 
 Messages say what was wrong, where (dotted field path, line) and what was expected.
@@ -12,7 +13,7 @@ Messages say what was wrong, where (dotted field path, line) and what was expect
 
 from __future__ import annotations
 
-__all__ = ["EamsError", "EventRejectedError", "ReferenceDataError"]
+__all__ = ["CommandRejectedError", "EamsError", "EventRejectedError", "ReferenceDataError"]
 
 
 class EamsError(Exception):
@@ -56,3 +57,17 @@ class EventRejectedError(EamsError):
 
 class ReferenceDataError(EamsError):
     """Region reference data could not be loaded (unknown hierarchy, missing file)."""
+
+
+class CommandRejectedError(EamsError):
+    """An aggregate refused a command: the message names the aggregate, its state and what
+    to do. ``code`` tells callers how to answer (HTTP status in brackets):
+
+    - ``conflict``: the aggregate's state does not allow it now (409);
+    - ``not_found``: no such aggregate, or one outside the sender's regions (404);
+    - ``invalid``: the command itself is malformed (422).
+    """
+
+    def __init__(self, message: str, *, code: str = "conflict") -> None:
+        self.code = code
+        super().__init__(message)

@@ -59,6 +59,7 @@ EVENT_TYPE_LABELS: dict[str, dict[str, str]] = {
     "alert.inhibition_ended": {"zh": "预警抑制解除", "en": "Alert inhibition ended"},
     "alert.acknowledged": {"zh": "预警已确认", "en": "Alert acknowledged"},
     "alert.silenced": {"zh": "预警静默", "en": "Alert silenced"},
+    "alert.unsilenced": {"zh": "取消预警静默", "en": "Alert unsilenced"},
     "silence.created": {"zh": "新建静默规则", "en": "Silence created"},
     "silence.expired": {"zh": "静默规则结束", "en": "Silence ended"},
     "alert.resolved": {"zh": "预警解除", "en": "Alert resolved"},

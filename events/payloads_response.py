@@ -31,6 +31,7 @@ __all__ = [
     "AlertRaised",
     "AlertResolved",
     "AlertSilenced",
+    "AlertUnsilenced",
     "SilenceCreated",
     "SilenceExpired",
     "FraudConfirmed",
@@ -130,6 +131,12 @@ class AlertSilenced(_AlertPayload):
 
     until: AwareDatetime
     silence_id: Ident | None = None
+    reason: Text | None = None
+
+
+class AlertUnsilenced(_AlertPayload):
+    """An alert's silence was ended before its time: notifications resume now."""
+
     reason: Text | None = None
 
 

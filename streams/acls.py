@@ -11,7 +11,7 @@ principal     resource                                     operations
 raw           topic ``<ns>.ingest.raw``                    WRITE, DESCRIBE
 stream        topic ``<ns>.ingest.raw``                    READ, DESCRIBE
 stream        topics ``<ns>.events``, ``<ns>.events.dlq``,  READ, WRITE, DESCRIBE
-              ``<ns>.commands``
+              ``<ns>.commands``, ``<ns>.commands.outcomes``
 stream        groups prefixed ``<ns>.``                    READ
 ============  ===========================================  ======================
 
@@ -104,7 +104,7 @@ def namespace_acls(namespace: str, names: TopicNames, raw: str, stream: str) -> 
         Acl(stream, topic, names.ingest_raw, literal, read),
         Acl(stream, topic, names.ingest_raw, literal, describe),
     ]
-    for name in (names.events, names.dlq, names.commands):
+    for name in (names.events, names.dlq, names.commands, names.outcomes):
         acls += [Acl(stream, topic, name, literal, op) for op in (read, write, describe)]
     acls.append(Acl(stream, ResourceType.GROUP, f"{namespace}.", PatternType.PREFIXED, read))
     return acls

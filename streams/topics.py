@@ -7,6 +7,8 @@ What each topic keeps (:func:`topic_configs`; applied when a topic is created, a
 existing topic at every start, so an upgraded install changes too):
 
 - ``<ns>.events`` and ``<ns>.commands``: forever (the event log is the source of truth);
+- ``<ns>.commands.outcomes``: an hour (a caller waits seconds for its command's outcome; a
+  retried command is answered again from the aggregate's state);
 - ``<ns>.ingest.raw``: ``EAMS_RAW_RETENTION_HOURS`` (default 24 h). It holds inputs as they
   came, national IDs in clear, and nothing needs it once the stream has consumed them: the
   dedupe marks live on ``<ns>.events``. Segments roll every hour at most (a quarter of the
@@ -43,6 +45,7 @@ class TopicNames:
     events: str
     dlq: str
     commands: str
+    outcomes: str
 
     @classmethod
     def for_namespace(cls, namespace: str = "eams") -> TopicNames:
@@ -52,11 +55,12 @@ class TopicNames:
             events=f"{namespace}.events",
             dlq=f"{namespace}.events.dlq",
             commands=f"{namespace}.commands",
+            outcomes=f"{namespace}.commands.outcomes",
         )
 
     def all(self) -> tuple[str, ...]:
         """Every topic of the namespace."""
-        return (self.ingest_raw, self.events, self.dlq, self.commands)
+        return (self.ingest_raw, self.events, self.dlq, self.commands, self.outcomes)
 
 
 #: Header names carried by raw and dead-lettered messages.
@@ -109,7 +113,18 @@ def topic_configs(names: TopicNames, raw_retention_ms: int) -> dict[str, dict[st
         "min.cleanable.dirty.ratio": "0.01",
     }
     forever = {"cleanup.policy": "delete", **_FOREVER}
-    return {names.ingest_raw: raw, names.events: forever, names.dlq: dlq, names.commands: forever}
+    outcomes = {
+        "cleanup.policy": "delete",
+        "retention.ms": str(HOUR_MS),
+        "segment.ms": str(HOUR_MS),
+    }
+    return {
+        names.ingest_raw: raw,
+        names.events: forever,
+        names.dlq: dlq,
+        names.commands: forever,
+        names.outcomes: outcomes,
+    }
 
 
 async def ensure_topics(

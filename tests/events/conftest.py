@@ -108,6 +108,7 @@ MINIMAL_PAYLOADS: dict[str, dict[str, Any]] = {
     "alert.inhibition_ended": {"alert_id": "al1", "reason": "parent resolved"},
     "alert.acknowledged": {"alert_id": "al1"},
     "alert.silenced": {"alert_id": "al1", "until": "2024-03-02T00:00:00+08:00"},
+    "alert.unsilenced": {"alert_id": "al1", "reason": "处置完毕 handled"},
     "silence.created": {
         "silence_id": "s1",
         "region": "371300",

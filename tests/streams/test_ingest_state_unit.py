@@ -75,7 +75,13 @@ def test_topic_names_for_namespace() -> None:
     assert names.events == "x.events"
     assert names.dlq == "x.events.dlq"
     assert names.commands == "x.commands"
-    assert names.all() == ("x.ingest.raw", "x.events", "x.events.dlq", "x.commands")
+    assert names.all() == (
+        "x.ingest.raw",
+        "x.events",
+        "x.events.dlq",
+        "x.commands",
+        "x.commands.outcomes",
+    )
 
 
 def test_default_namespace_is_eams() -> None:

@@ -142,7 +142,12 @@ def test_raw_principal_may_only_write_its_raw_topic() -> None:
         for a in acls
         if a.principal == "User:eams-stream" and a.operation == Operation.WRITE
     }
-    assert stream_writes == {"t1-ab.events", "t1-ab.events.dlq", "t1-ab.commands"}
+    assert stream_writes == {
+        "t1-ab.events",
+        "t1-ab.events.dlq",
+        "t1-ab.commands",
+        "t1-ab.commands.outcomes",
+    }
     # topics by exact name only: no prefix that could reach another namespace's topics
     topic_acls = [a for a in acls if a.resource_type == ResourceType.TOPIC]
     assert all(a.pattern == PatternType.LITERAL for a in topic_acls)

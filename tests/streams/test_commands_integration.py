@@ -1,0 +1,168 @@
+"""Command handling on the real broker: one writer per aggregate, outcomes to the caller,
+retries harmless, state folded from the event log when partitions are (re)assigned."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from fixtures import TestBroker
+
+from alerting.lifecycle import AlertAggregate
+from eams.broker import ensure_namespace_acls
+from eams.settings import Settings
+from events.regions import load_reference
+from streams import topics
+from streams.commands import CommandBus, CommandHandler
+
+pytestmark = pytest.mark.integration
+
+REFERENCE = load_reference("shandong")
+ALERT = "job_loss_rate:371302:20260701T090000"
+RAISE = {
+    "rule": "job_loss_rate", "region": "371302", "level": "III",
+    "summary": "临沂市兰山区 失业率上升", "value": 5.0, "threshold": 4.0,
+    "at": "2026-07-01T09:00:00+08:00",
+}  # fmt: skip
+
+
+async def namespace_settings(kafka: TestBroker, tmp_path: Path) -> Settings:
+    """A fresh namespace with its topics and ACLs, as ``eams run`` creates them."""
+    fields = {k.removeprefix("EAMS_").lower(): v for k, v in kafka.env.items()}
+    settings = Settings(
+        **fields,  # type: ignore[arg-type]
+        state_dir=tmp_path,
+        namespace=f"cmd-{uuid.uuid4().hex[:8]}",
+    )
+    await topics.ensure_topics(settings.kafka("admin"), settings.topic_partitions, settings.topics)
+    await ensure_namespace_acls(settings)
+    return settings
+
+
+async def read_events(settings: Settings) -> list[dict[str, Any]]:
+    """Every event of the namespace's log, in partition order."""
+    consumer = AIOKafkaConsumer(**settings.kafka("stream").client_options())
+    await consumer.start()
+    try:
+        tps = [TopicPartition(settings.topics.events, p) for p in range(settings.topic_partitions)]
+        consumer.assign(tps)
+        ends = await consumer.end_offsets(tps)
+        for tp, start in (await consumer.beginning_offsets(tps)).items():
+            consumer.seek(tp, start)
+        found: list[dict[str, Any]] = []
+        while [tp for tp in tps if await consumer.position(tp) < ends[tp]]:
+            for records in (await consumer.getmany(timeout_ms=500)).values():
+                found += [orjson.loads(r.value) for r in records if r.value]
+        return found
+    finally:
+        await consumer.stop()
+
+
+@pytest.fixture
+async def running(
+    kafka: TestBroker, tmp_path: Path
+) -> AsyncIterator[tuple[Settings, CommandHandler, CommandBus]]:
+    settings = await namespace_settings(kafka, tmp_path)
+    handler = CommandHandler(
+        settings.kafka("stream"), settings.topics, [AlertAggregate()], REFERENCE
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(handler.run(stop))
+    bus = CommandBus(settings.kafka("stream"), settings.topics, source="eams.api")
+    await bus.start()
+    await asyncio.wait_for(handler.ready.wait(), 60)
+    try:
+        yield settings, handler, bus
+    finally:
+        stop.set()
+        await task
+        await bus.stop()
+
+
+async def test_racing_acknowledgements_have_one_winner(
+    running: tuple[Settings, CommandHandler, CommandBus],
+) -> None:
+    settings, _, bus = running
+    raised = await bus.submit(bus.command("alert.raise", ALERT, actor="eams.alerting",
+                                          payload=RAISE, source="eams.alerting"))  # fmt: skip
+    assert raised.accepted and raised.version == 1
+    acks = [
+        bus.command("alert.acknowledge", ALERT, actor=who, payload={"note": who})
+        for who in ("duty-a", "duty-b")
+    ]
+    outcomes = await asyncio.gather(*(bus.send(c) for c in acks))
+    assert sorted(o.accepted for o in outcomes) == [False, True]
+    winner = next(o for o in outcomes if o.accepted)
+    loser = next(o for o in outcomes if not o.accepted)
+    who = "duty-a" if winner.command_id == acks[0].command_id else "duty-b"
+    assert loser.code == "conflict" and f"already acknowledged by {who}" in (loser.reason or "")
+    log = [e for e in await read_events(settings) if e["aggregate_id"] == ALERT]
+    assert [e["event_type"] for e in log] == ["alert.raised", "alert.acknowledged"]
+    assert log[1]["actor"] == who and log[1]["causation_id"] == str(winner.command_id)
+
+
+async def test_a_retried_command_changes_nothing(
+    running: tuple[Settings, CommandHandler, CommandBus],
+) -> None:
+    settings, handler, bus = running
+    raise_ = bus.command("alert.raise", ALERT, actor="eams.alerting", payload=RAISE)
+    first = await bus.submit(raise_)
+    again = await bus.send(raise_)
+    assert again.accepted and again.duplicate and again.version == first.version
+    assert handler.stats.duplicates == 1
+    log = [e for e in await read_events(settings) if e["aggregate_id"] == ALERT]
+    assert [e["event_id"] for e in log] == [str(first.event_ids[0])]
+
+
+async def test_scope_expected_version_and_unknown_alerts(
+    running: tuple[Settings, CommandHandler, CommandBus],
+) -> None:
+    _, _, bus = running
+    await bus.submit(bus.command("alert.raise", ALERT, actor="eams.alerting", payload=RAISE))
+    jinan = await bus.send(bus.command("alert.acknowledge", ALERT, actor="officer-jn",
+                                       scope=["370100"]))  # fmt: skip
+    assert (jinan.accepted, jinan.code) == (False, "not_found")
+    stale = await bus.send(bus.command("alert.acknowledge", ALERT, actor="duty-a",
+                                       expected_version=0))  # fmt: skip
+    assert (stale.accepted, stale.code) == (False, "conflict")
+    assert "at version 1, not 0" in (stale.reason or "")
+    linyi = await bus.send(bus.command("alert.acknowledge", ALERT, actor="officer-ly",
+                                       scope=["371300"], expected_version=1))  # fmt: skip
+    assert linyi.accepted and linyi.version == 2
+    missing = await bus.send(bus.command("alert.acknowledge", "nope:371302:x", actor="duty-a"))
+    assert (missing.accepted, missing.code) == (False, "not_found")
+
+
+async def test_a_new_handler_folds_the_log_before_deciding(
+    kafka: TestBroker, tmp_path: Path
+) -> None:
+    settings = await namespace_settings(kafka, tmp_path)
+    bus = CommandBus(settings.kafka("stream"), settings.topics, source="eams.api")
+    await bus.start()
+    try:
+        for generation in range(2):
+            handler = CommandHandler(
+                settings.kafka("stream"), settings.topics, [AlertAggregate()], REFERENCE
+            )
+            stop = asyncio.Event()
+            task = asyncio.create_task(handler.run(stop))
+            await asyncio.wait_for(handler.ready.wait(), 60)
+            if generation == 0:
+                await bus.submit(bus.command("alert.raise", ALERT, actor="a", payload=RAISE))
+                await bus.submit(bus.command("alert.acknowledge", ALERT, actor="duty-a"))
+            else:
+                assert handler.stats.folded_events == 2
+                again = await bus.send(bus.command("alert.acknowledge", ALERT, actor="duty-b"))
+                assert not again.accepted and "already acknowledged by duty-a" in (
+                    again.reason or ""
+                )
+            stop.set()
+            await task
+    finally:
+        await bus.stop()
