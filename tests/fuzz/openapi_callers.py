@@ -93,7 +93,7 @@ COMMANDS = {
 def app_permissions() -> dict[str, str | None]:
     """Operation -> the permission its route's ``need(...)`` dependency checks, read from
     the app that ``eams run`` serves (built over a stand-in host: no route runs)."""
-    from eams.api import create_api
+    from eams.http.app import create_api
     from eams.settings import Settings
 
     app = create_api(SimpleNamespace(settings=Settings()))  # type: ignore[arg-type]

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from fastapi import FastAPI, HTTPException, Request
 
-from eams.api_limits import ARGON2, BodyLimit, SignInThrottle, StreamSlots
+from eams.http.limits import ARGON2, BodyLimit, SignInThrottle, StreamSlots
 
 
 def _app(limit: int, seen: list[int]) -> FastAPI:

@@ -6,7 +6,7 @@ import httpx
 from fastapi import FastAPI, HTTPException
 from pydantic import BaseModel
 
-from eams.api_openapi import MESSAGE, document
+from eams.http.openapi import MESSAGE, document
 
 
 class Body(BaseModel):

@@ -3,30 +3,36 @@
 Every command names its actor and goes through the one writer of the runs
 (:class:`playbooks.runner.PlaybookRunner`); a command that no longer fits the run (activate
 after decline, complete a step twice, a step whose dependencies are open) answers 409 with
-the reason, an unknown run or playbook 404.
+the reason, an unknown run or playbook 404 (:mod:`eams.http.errors`).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from eams.api_auth import guard, in_scope
 from eams.auth import Principal
+from eams.host import Host
+from eams.http.auth import guard, in_scope
+from eams.http.errors import (
+    ConflictError,
+    ForbiddenError,
+    InvalidRequestError,
+    NotFoundError,
+    UnavailableError,
+)
 from events.envelope import SHANGHAI
 from playbooks.aggregate import Activate, AddNote, AssignStep, Command, CompleteStep, Decline
 from playbooks.errors import CommandRejectedError, UnknownPlaybookError
+from playbooks.model import Playbook
+from playbooks.runner import PlaybookRunner
+from playbooks.runner import simulate as dry_run
 from projections import playbook_queries
 from projections.client import run
-from streams.outbox import EventsNotAcknowledgedError
-
-if TYPE_CHECKING:
-    from eams.runtime import Host
-    from playbooks.runner import PlaybookRunner
 
 Actor = Field(default=None, min_length=1, max_length=64)
 
@@ -87,6 +93,28 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _summary(p: Playbook) -> dict[str, Any]:
+    """A playbook of the library as ``GET /api/playbooks`` lists it."""
+    steps = [
+        {
+            "id": s.id,
+            "title": s.title,
+            "owner": s.owner,
+            "action": s.action.kind if s.action else None,
+        }
+        for s in p.steps
+    ]
+    return {
+        "id": p.id,
+        "title": p.title,
+        "activation": p.activation,
+        "drill": p.drill,
+        "trigger": _plain(p.trigger),
+        "levels": list(p.variants),
+        "steps": steps,
+    }
+
+
 def router(host: Host) -> APIRouter:
     """The playbook routes of one worker."""
     api = APIRouter(tags=["playbooks 应急预案"])
@@ -94,24 +122,20 @@ def router(host: Host) -> APIRouter:
 
     def runner() -> PlaybookRunner:
         if host.playbooks is None or not host.playbooks.restored:
-            raise HTTPException(503, "the playbook runtime is starting; try again shortly")
-        return host.playbooks  # type: ignore[no-any-return]
+            raise UnavailableError("the playbook runtime is starting; try again shortly")
+        return host.playbooks
 
     def existing(run_id: str, who: Principal) -> None:
         state = runner().state(run_id)
         area = state.area or ""
         if state.status == "none" or not in_scope(who, area, host.primary.city_of(area)):
-            raise HTTPException(404, f"no playbook run {run_id!r}; see GET /api/playbook-runs")
+            raise NotFoundError(f"no playbook run {run_id!r}; see GET /api/playbook-runs")
 
     async def command(run_id: str, cmd: Command, who: Principal) -> dict[str, Any]:
         r = runner()
         existing(run_id, who)
-        try:
-            decided = await r.command(run_id, cmd)
-        except CommandRejectedError as exc:
-            raise HTTPException(409, str(exc)) from exc
-        except EventsNotAcknowledgedError as exc:  # held and retried; not yet in the log
-            raise HTTPException(503, str(exc)) from exc
+        # a refused command answers 409, events held for the broker 503 (eams.http.errors)
+        decided = await r.command(run_id, cmd)
         return {"run_id": run_id, "events": [t for t, _ in decided], "run": describe(run_id)}
 
     def describe(run_id: str) -> dict[str, Any]:
@@ -131,7 +155,7 @@ def router(host: Host) -> APIRouter:
                 "depends_on": list(step.depends_on),
                 "action": step.action.kind if step.action else None,
                 "owner_title": definition.roles.get(step.owner, step.owner),
-            }  # fmt: skip
+            }
             for step in definition.steps
             if step.id in state.steps
         ]
@@ -140,13 +164,7 @@ def router(host: Host) -> APIRouter:
     @api.get("/api/playbooks", summary="The playbook library")
     async def library(who: Principal = need("read:playbooks")) -> list[dict[str, Any]]:
         """Every playbook: id, title, trigger, activation mode and steps."""
-        return [
-            {"id": p.id, "title": p.title, "activation": p.activation, "drill": p.drill,
-             "trigger": _plain(p.trigger), "levels": list(p.variants),
-             "steps": [{"id": s.id, "title": s.title, "owner": s.owner,
-                        "action": s.action.kind if s.action else None} for s in p.steps]}
-            for p in runner().library
-        ]  # fmt: skip
+        return [_summary(p) for p in runner().library]
 
     @api.get("/api/playbooks/{playbook_id}/simulate", summary="Dry run on current data")
     async def simulate(
@@ -156,19 +174,15 @@ def router(host: Host) -> APIRouter:
         who: Principal = need("read:playbooks"),
     ) -> dict[str, Any]:
         """The steps and the actions the playbook would take for ``region`` now; changes
-        nothing."""
-        from playbooks.runner import simulate as dry_run
-
+        nothing. An unknown playbook answers 404; one that cannot run for these inputs 422."""
         if level not in ("I", "II", "III", "IV"):
-            raise HTTPException(422, "level must be I, II, III or IV")
+            raise InvalidRequestError("level must be I, II, III or IV")
         if not in_scope(who, region, host.primary.city_of(region)):
-            raise HTTPException(403, f"region {region} is outside your regions")
+            raise ForbiddenError(f"region {region} is outside your regions")
         try:
             return await run(dry_run, runner(), playbook_id, region, level)
-        except UnknownPlaybookError as exc:
-            raise HTTPException(404, str(exc)) from exc
-        except CommandRejectedError as exc:
-            raise HTTPException(422, str(exc)) from exc
+        except CommandRejectedError as exc:  # bad input of a dry run, not a conflict
+            raise InvalidRequestError(str(exc)) from exc
 
     @api.get("/api/playbook-runs", summary="Runs (filter by status and region)")
     async def runs(
@@ -182,7 +196,7 @@ def router(host: Host) -> APIRouter:
         try:
             rows = await run(playbook_queries.list_runs, host.store, status=status, regions=regions)
         except ValueError as exc:
-            raise HTTPException(422, str(exc)) from exc
+            raise InvalidRequestError(str(exc)) from exc
         return [r for r in rows if in_scope(who, r["area"], r["city"])]
 
     @api.get("/api/playbook-runs/board", summary="The playbook board: active runs and steps")
@@ -205,8 +219,8 @@ def router(host: Host) -> APIRouter:
         """Every event of the run and the outcome events that name it, in order. It holds
         person-level events (enrolments, payments), so analysts may not read it."""
         if who.suppress_small_cells:
-            raise HTTPException(
-                403, "a run's timeline lists persons; analysts see its figures on the run"
+            raise ForbiddenError(
+                "a run's timeline lists persons; analysts see its figures on the run"
             )
         existing(run_id, who)
         return await run(playbook_queries.run_timeline, host.store, run_id)
@@ -244,8 +258,7 @@ def router(host: Host) -> APIRouter:
         state = runner().state(run_id)
         step = runner().definition(state).step(step_id)
         if step is not None and step.action is not None:
-            raise HTTPException(
-                409,
+            raise ConflictError(
                 f"step {step_id!r} is done by EAMS itself ({step.action.kind}) once its "
                 f"dependencies are complete: {', '.join(step.depends_on) or 'none'}",
             )
@@ -269,10 +282,7 @@ def router(host: Host) -> APIRouter:
         r = runner()
         existing(run_id, who)
         actor = who.actor(body.actor)
-        try:
-            report = await r.close(run_id, actor, force=body.force, reason=body.reason)
-        except CommandRejectedError as exc:
-            raise HTTPException(409, str(exc)) from exc
+        report = await r.close(run_id, actor, force=body.force, reason=body.reason)
         return {"run_id": run_id, "report": report}
 
     @api.get("/api/temporary-assistance", summary="Temporary-assistance enrolment per region")

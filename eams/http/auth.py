@@ -3,7 +3,8 @@
 ``need(permission)`` is a FastAPI dependency: 401 without credentials (saying how to sign
 in), 403 when the role does not allow it (naming the role and the permission); it leaves
 the caller in ``request.state.principal``. Region scoping is applied by the routes with
-``in_scope``; small-cell suppression by :mod:`eams.api_disclosure`, for every route.
+``in_scope``; small-cell suppression by :mod:`eams.http.disclosure`, for every route. The
+session routes (sign in, sign out, who am I) are here too.
 """
 
 from __future__ import annotations
@@ -11,16 +12,15 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
 
-from eams.api_limits import ARGON2, SignInThrottle
 from eams.auth import ALL_PERMISSIONS, ROLES, Principal
-
-if TYPE_CHECKING:
-    from eams.runtime import Host
+from eams.host import Host
+from eams.http.errors import ForbiddenError, NotSignedInError
+from eams.http.limits import ARGON2, SignInThrottle
 
 COOKIE = "eams_session"
 
@@ -48,15 +48,12 @@ def guard(host: Host) -> Any:
         async def check(request: Request) -> Principal:
             who = authenticate(host, request)
             if who is None:
-                raise HTTPException(
-                    401,
+                raise NotSignedInError(
                     "sign in first: POST /api/session with your user name and password "
                     "(source systems: header X-API-Key)",
                 )
             if not who.may(permission):
-                raise HTTPException(
-                    403, f"role {who.role!r} may not {permission.replace(':', ' ')}"
-                )
+                raise ForbiddenError(f"role {who.role!r} may not {permission.replace(':', ' ')}")
             request.state.principal = who  # the disclosure policy's caller
             return who
 
@@ -101,7 +98,7 @@ def session_router(host: Host) -> APIRouter:
         finally:
             throttle.result(body.name, address, token is not None, time.monotonic())
         if token is None:
-            raise HTTPException(401, "wrong user name or password, or the user is disabled")
+            raise NotSignedInError("wrong user name or password, or the user is disabled")
         response.set_cookie(COOKIE, token, httponly=True, samesite="strict", max_age=12 * 3600)
         who = host.users.session(token)
         assert who is not None

@@ -12,24 +12,23 @@ import datetime as dt
 import json
 from collections.abc import AsyncIterator
 from functools import cache
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response, StreamingResponse
 
-from eams.api_auth import guard, in_scope
-from eams.api_limits import StreamSlots
 from eams.auth import Principal
+from eams.host import Host
+from eams.http.auth import guard, in_scope
+from eams.http.errors import ForbiddenError, NotFoundError, UnavailableError
+from eams.http.limits import StreamSlots
+from eams.settings import PROJECT_ROOT
 from events.envelope import today
 from projections.client import run
 
-if TYPE_CHECKING:
-    from eams.runtime import Host
-
-CONSOLE = Path(__file__).resolve().parents[1] / "console"
+CONSOLE = PROJECT_ROOT / "console"
 ECHARTS = CONSOLE / "node_modules" / "echarts" / "dist" / "echarts.min.js"
-GEOJSON = Path(__file__).resolve().parents[1] / "events" / "reference"
+GEOJSON = PROJECT_ROOT / "events" / "reference"
 ASSETS = {"app.js": "text/javascript", "style.css": "text/css", "index.html": "text/html"}
 #: The change stream looks for new projected rows this often; a change reaches the page
 #: within this interval plus the page's own refetch.
@@ -82,12 +81,12 @@ def router(host: Host) -> APIRouter:
     async def asset(name: str) -> Response:
         if name == "echarts.min.js":
             if not ECHARTS.exists():
-                raise HTTPException(
-                    503, "ECharts is not installed: run scripts/setup (npm ci in console/)"
+                raise UnavailableError(
+                    "ECharts is not installed: run scripts/setup (npm ci in console/)"
                 )
             return FileResponse(ECHARTS, media_type="text/javascript")
         if name not in ASSETS:
-            raise HTTPException(404, f"no console file {name!r}")
+            raise NotFoundError(f"no console file {name!r}")
         return FileResponse(CONSOLE / name, media_type=ASSETS[name])
 
     @api.get("/api/geo/shandong", summary="Map of Shandong's cities (GeoJSON)")
@@ -99,7 +98,7 @@ def router(host: Host) -> APIRouter:
     async def children(code: str, who: Principal = need("read:overview")) -> list[dict[str, Any]]:
         """Counties of a city (or cities of the province), with names in both languages."""
         if host.primary.get(code) is None:
-            raise HTTPException(404, f"no region {code!r}; see `eams regions list`")
+            raise NotFoundError(f"no region {code!r}; see `eams regions list`")
         return [
             {"code": r.code, "name": r.name, "name_en": r.name_en, "level": r.level}
             for r in host.primary.children(code)
@@ -115,9 +114,9 @@ def router(host: Host) -> APIRouter:
         level, to draw as lines."""
         found = host.primary.get(region)
         if found is None:
-            raise HTTPException(404, f"no region {region!r}")
+            raise NotFoundError(f"no region {region!r}")
         if not in_scope(who, region, host.primary.city_of(region)):
-            raise HTTPException(403, f"region {region} is outside your regions")
+            raise ForbiddenError(f"region {region} is outside your regions")
         days = max(7, min(days, 400))
         since = today() - dt.timedelta(days=days - 1)
         where = {"city": "city = {r:String}", "county": "region = {r:String}"}.get(

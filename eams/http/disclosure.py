@@ -21,23 +21,23 @@ import datetime as dt
 import logging
 import urllib.parse
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 from starlette.requests import Request
 
-from eams.api_limits import ASGIApp, Message, Receive, Scope, Send
+from eams.auth import Principal
+from eams.host import Host
+from eams.http.auth import authenticate
+from eams.http.limits import ASGIApp, Message, Receive, Scope, Send
 from events.envelope import today
 from events.regions import RegionReference, load_reference
 from projections import cells as cell_table
 from projections import disclosure_views as views
 from projections.client import run
 from projections.disclosure import Cells, DisclosureError, Policy
+from projections.queries import persons_per_city
 from projections.risk_index import DEFAULT_COMPONENTS
-
-if TYPE_CHECKING:
-    from eams.auth import Principal
-    from eams.runtime import Host
 
 log = logging.getLogger("eams")
 
@@ -110,8 +110,6 @@ class CellCache:
 
     async def get(self, reference: RegionReference) -> Cells:
         """The table of ``reference`` as of now (or of at most ``MIN_AGE`` seconds ago)."""
-        from projections.queries import persons_per_city
-
         loop = asyncio.get_running_loop()
         key = reference.root().code
         rows, day = self.host.projector.stats.rows, today()
@@ -145,8 +143,6 @@ class Disclosure:
         self.cells = CellCache(host)
 
     def _principal(self, scope: Scope) -> Principal | None:
-        from eams.api_auth import authenticate
-
         found: Principal | None = (scope.get("state") or {}).get("principal")
         return found if found is not None else authenticate(self.host, Request(scope))
 

@@ -15,8 +15,8 @@ import httpx
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import StreamingResponse
 
-from eams.api import create_api
-from eams.api_disclosure import VIEWS, Disclosure
+from eams.http.app import create_api
+from eams.http.disclosure import VIEWS, Disclosure
 from eams.auth import Principal
 from eams.settings import Settings
 from events.regions import load_reference
@@ -27,7 +27,7 @@ def test_every_route_of_the_app_names_its_view(tmp_path: Path) -> None:
     app = create_api(SimpleNamespace(settings=Settings(state_dir=tmp_path)))  # type: ignore[arg-type]
     paths = {p for p, ops in app.openapi()["paths"].items() if "get" in ops}
     missing = sorted(paths - set(VIEWS))
-    assert not missing, f"say in eams.api_disclosure.VIEWS how analysts see: {missing}"
+    assert not missing, f"say in eams.http.disclosure.VIEWS how analysts see: {missing}"
     stale = sorted(set(VIEWS) - set(app.openapi()["paths"]))
     assert not stale, f"VIEWS names routes the app does not have: {stale}"
 

@@ -7,18 +7,17 @@ regions, log positions and the reason: pseudonymised data only, never the record
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from eams.api_auth import guard
 from eams.auth import Principal
+from eams.host import Host
+from eams.http.auth import guard
+from eams.http.errors import ConflictError, InvalidRequestError
 from projections import quarantine
 from projections.client import run
-
-if TYPE_CHECKING:
-    from eams.runtime import Host
 
 
 class RetryBody(BaseModel):
@@ -42,11 +41,11 @@ def router(host: Host) -> APIRouter:
         """Entries in log order (``status=parked`` by default; ``status=`` for all) and the
         count per status."""
         if status not in (None, "", quarantine.PARKED, quarantine.PROJECTED):
-            raise HTTPException(
-                422, f"status: expected parked, projected or empty (all), got {status!r}"
+            raise InvalidRequestError(
+                f"status: expected parked, projected or empty (all), got {status!r}"
             )
         if not 1 <= limit <= 10_000:
-            raise HTTPException(422, f"limit: expected 1 to 10000, got {limit}")
+            raise InvalidRequestError(f"limit: expected 1 to 10000, got {limit}")
         found = await run(quarantine.entries, host.store, status=status or None, limit=limit)
         counts = await run(quarantine.counts, host.store)
         return {"counts": counts, "entries": [e.summary() for e in found]}
@@ -56,10 +55,10 @@ def router(host: Host) -> APIRouter:
         """Each entry is converted with today's code and schema and written once; what
         still fails stays parked with its new reason."""
         if host.rebuilding:
-            raise HTTPException(409, "a rebuild is under way; retry when it has finished")
+            raise ConflictError("a rebuild is under way; retry when it has finished")
         try:
             return await host.projector.retry_quarantined(body.refs, actor=who.actor(body.actor))
         except ValueError as exc:
-            raise HTTPException(422, f"refs: {exc}") from exc
+            raise InvalidRequestError(f"refs: {exc}") from exc
 
     return api

@@ -14,21 +14,20 @@ here, never from Kafka:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field, StringConstraints
 
-from eams.api_auth import guard
 from eams.auth import Principal
+from eams.host import Host
+from eams.http.auth import guard
+from eams.http.errors import ConflictError, InvalidRequestError, NotFoundError
 from events.payload_base import MAX_ITEMS
 from streams import dlq
 from streams.pipeline import Accepted, process_raw
 from streams.principal import Submitter
-
-if TYPE_CHECKING:
-    from eams.runtime import Host
 
 MAX_REFS = 10_000
 Actor = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
@@ -73,8 +72,8 @@ def router(host: Host) -> APIRouter:
         by_ref = {d.ref: d for d in found} | {d.entry_id: d for d in found}
         unknown = [r for r in refs if r not in by_ref]
         if unknown:
-            raise HTTPException(
-                404, f"no dead letter {', '.join(unknown[:20])}; see GET /api/dlq for refs"
+            raise NotFoundError(
+                f"no dead letter {', '.join(unknown[:20])}; see GET /api/dlq for refs"
             )
         return [by_ref[r] for r in dict.fromkeys(refs)]
 
@@ -128,12 +127,12 @@ def router(host: Host) -> APIRouter:
         (the ref given, or the entries with the same ``event_id``) are purged once the
         broker has them. Rejected ones are answered and their entries kept."""
         if not body.refs and not body.events:
-            raise HTTPException(422, "nothing to replay: give refs and/or events")
+            raise InvalidRequestError("nothing to replay: give refs and/or events")
         found = await letters()
         items: list[tuple[bytes, str, dlq.DeadLetter | None]] = []
         for d in select(found, body.refs):
             if d.raw is None:
-                raise HTTPException(409, f"dead letter {d.ref} cannot be opened: {d.problem}")
+                raise ConflictError(f"dead letter {d.ref} cannot be opened: {d.problem}")
             items.append((d.raw, d.ref, d))
         items += [(e.encode(), f"event {i}", None) for i, e in enumerate(body.events, 1)]
         replayer = Submitter("importer", f"dlq-replay:{who.actor(body.actor)}")

@@ -1,0 +1,311 @@
+"""The parts of a running ``eams run`` process, shared by the HTTP routes.
+
+:func:`build_host` makes every part from the settings (one factory); :class:`Host` holds
+them and runs the long-lived ones: the projector, then the evaluator, the dispatcher (with
+a roster) and the playbook runtime, and the appends of users' commands. The HTTP API
+(:mod:`eams.http`) and ``eams run`` (:mod:`eams.runtime`) import this module; it imports
+neither of them, nor the CLI.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+
+from alerting.dispatch import Dispatcher
+from alerting.evaluator import Evaluator
+from alerting.indicator_names import INDICATOR_NAMES
+from alerting.roster import load_roster
+from alerting.rules import load_rules
+from eams.auth import UserStore, operator_token
+from eams.ingest_process import IngestProcess
+from eams.settings import Settings
+from events.envelope import internal_event
+from events.regions import RegionReference, load_reference
+from playbooks.lint import load_library
+from playbooks.runner import PlaybookRunner
+from projections import queries
+from projections.client import Store, run
+from projections.migrations import drop_all, migrate
+from projections.projector import Projector
+from projections.risk_index import load_components
+from streams.dlq import DeadLetterKey, dead_letter_part
+from streams.outbox import Record
+from streams.producer import BatchSender, RawProducer, new_producer
+
+log = logging.getLogger("eams")
+
+#: Seconds a per-city count of registered persons may be served before it is recomputed.
+PERSONS_TTL = 10.0
+
+
+class Host:
+    """The parts of a running ``eams run`` process, shared by the API (made by
+    :func:`build_host`)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        dlq_key: DeadLetterKey,
+        reference: RegionReference,
+        primary: RegionReference,
+        secret: bytes,
+        store: Store,
+        producer: RawProducer,
+        ingest: IngestProcess,
+        users: UserStore,
+        operator_token: str,
+    ) -> None:
+        self.settings = settings
+        self.dlq_key = dlq_key  # seals and opens dead letters (GET /api/dlq)
+        self.reference = reference
+        self.primary = primary  # the overview lists the cities of the first hierarchy
+        self.secret = secret
+        self.store = store
+        self.producer = producer  # signed for each request's caller (the ingest child checks)
+        self.ingest = ingest
+        self.projector = new_projector(settings, store, reference)
+        self.rebuilding = False
+        self.evaluator: Evaluator | None = None
+        self.dispatcher: Dispatcher | None = None
+        self.playbooks: PlaybookRunner | None = None
+        self.api_url = settings.api_url  # the bound one once the API listens (port 0)
+        self.users = users
+        self.stopping = asyncio.Event()
+        # whoever can read the state dir administers this worker (the CLI sends it)
+        self.operator_token = operator_token
+        self._persons: tuple[float, dict[str, int]] | None = None
+        self._persons_task: asyncio.Task[None] | None = None
+        self._stop_projector = asyncio.Event()
+        self._projector_task: asyncio.Task[None] | None = None
+        self._stop_alerting = asyncio.Event()
+        self._alert_producer: AIOKafkaProducer | None = None  # started by start_alerting
+
+    def start_projector(self) -> None:
+        """Run the projector as a task of this loop."""
+        self._stop_projector = asyncio.Event()
+        self._projector_task = asyncio.create_task(
+            self.projector.run(self._stop_projector), name="projector"
+        )
+        self._projector_task.add_done_callback(_crash_if_failed)
+
+    async def stop_projector(self) -> None:
+        """Stop the projector after it flushed its batch."""
+        self._stop_projector.set()
+        if self._projector_task is not None:
+            await self._projector_task
+            self._projector_task = None
+
+    def _appender(self) -> AIOKafkaProducer:
+        """The producer of the host's own appends (commands, dead letters of our events)."""
+        if self._alert_producer is None:
+            raise RuntimeError("the host appends nothing before start_alerting()")
+        return self._alert_producer
+
+    async def append_command(
+        self, event_type: str, region: str, key: str, actor: str, payload: dict[str, Any]
+    ) -> None:
+        """Append an event decided by a command of a user (ack, silence …), with its actor."""
+        envelope = internal_event(
+            event_type,
+            region=region,
+            aggregate_id=key,
+            actor=actor,
+            source="eams.api",
+            payload=payload,
+        )
+        await self._appender().send_and_wait(
+            self.settings.topics.events, envelope.to_json(), key=key.encode()
+        )
+
+    async def _dead_letter_event(self, component: str, record: Record, reason: str) -> None:
+        """Seal an event of ours the broker will never take into the dead-letter topic (its
+        first ``STUB_BYTES`` when it is larger than that), so nothing vanishes unseen."""
+        dead = dead_letter_part(
+            self.dlq_key,
+            record.value,
+            reason=f"{component}: {reason}",
+            field="(event)",
+            source=f"eams.{component}",
+            origin=f"{record.topic}:{component}",
+        )
+        await self._appender().send_and_wait(
+            self.settings.topics.dlq, dead.value, key=dead.key, headers=dead.headers
+        )
+
+    async def persons_per_city(self) -> dict[str, int]:
+        """Registered persons per city, at most ``PERSONS_TTL`` seconds old: a stale figure
+        is served at once while a fresh one is computed in the background."""
+        now = asyncio.get_running_loop().time()
+        if self._persons is None:
+            self._persons = (now, await run(queries.persons_per_city, self.store))
+        elif now - self._persons[0] > PERSONS_TTL and self._persons_task is None:
+
+            async def refresh() -> None:
+                try:
+                    found = await run(queries.persons_per_city, self.store)
+                    self._persons = (asyncio.get_running_loop().time(), found)
+                finally:
+                    self._persons_task = None
+
+            self._persons_task = asyncio.create_task(refresh())
+        return self._persons[1]
+
+    def alerting_status(self) -> dict[str, Any]:
+        """Ticks and append health of the evaluator, the dispatcher and the playbook runtime
+        (``ticks`` only grow; ``pending_events`` > 0 means decided events wait for the broker;
+        see streams/outbox.py); a component not started is absent."""
+        parts: tuple[tuple[str, Evaluator | Dispatcher | PlaybookRunner | None], ...] = (
+            ("evaluator", self.evaluator),
+            ("dispatcher", self.dispatcher),
+            ("playbooks", self.playbooks),
+        )
+        return {name: c.status() for name, c in parts if c is not None}
+
+    def caught_up(self) -> bool:
+        """True when the projector has projected everything the log held when it started
+        (and no rebuild is under way): decisions taken on the projections are sound."""
+        return self.projector.stats.caught_up and not self.rebuilding
+
+    async def start_alerting(self) -> list[asyncio.Task[None]]:
+        """Start the evaluator (and the dispatcher when a roster is configured)."""
+        s = self.settings
+        rules = load_rules(s.rules, indicators=INDICATOR_NAMES, reference=self.reference)
+        self._alert_producer = new_producer(s.kafka("stream"))
+        await self._alert_producer.start()
+        self.evaluator = Evaluator(
+            store=self.store,
+            reference=self.primary,
+            rules=rules,
+            components=load_components(s.risk_index),
+            sender=BatchSender(self._alert_producer),
+            topic_names=s.topics,
+            interval=s.risk_interval,
+        )
+        self._stop_alerting = asyncio.Event()
+        tasks = [
+            asyncio.create_task(
+                self.evaluator.run(self._stop_alerting, self.caught_up), name="evaluator"
+            )
+        ]
+        if s.roster is not None:
+            self.dispatcher = Dispatcher(
+                store=self.store,
+                reference=self.primary,
+                roster=load_roster(s.roster),
+                sender=BatchSender(self._alert_producer),
+                topic_names=s.topics,
+                rules=rules,
+                open_alerts=self.evaluator.open_alerts,
+            )
+            self.evaluator.listeners.append(self.dispatcher.on_fired)
+            tasks.append(asyncio.create_task(self._dispatch_loop(), name="dispatcher"))
+        self.playbooks = PlaybookRunner(
+            store=self.store,
+            reference=self.primary,
+            library=load_library(s.playbooks, reference=self.primary),
+            sender=BatchSender(self._alert_producer),
+            topic_names=s.topics,
+            dispatcher=self.dispatcher,
+        )
+        self.evaluator.listeners.append(self.playbooks.on_fired)
+        for part in (self.evaluator, self.dispatcher, self.playbooks):
+            if part is not None:
+                part.outbox.dead_letter = self._dead_letter_event
+        tasks.append(
+            asyncio.create_task(
+                self.playbooks.loop(self._stop_alerting, self.caught_up, s.risk_interval),
+                name="playbooks",
+            )
+        )
+        return tasks
+
+    async def _dispatch_loop(self) -> None:
+        while not self.caught_up() and not self._stop_alerting.is_set():
+            await asyncio.sleep(0.1)
+        assert self.dispatcher is not None
+        await self.dispatcher.restore()
+        while not self._stop_alerting.is_set():
+            if not self.caught_up():
+                await asyncio.sleep(0.1)
+                continue
+            try:
+                await self.dispatcher.tick()
+            except Exception:  # noqa: BLE001 - reminders must survive one bad cycle
+                log.exception("reminder cycle failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop_alerting.wait(), self.settings.risk_interval)
+
+    async def stop_alerting(self, tasks: list[asyncio.Task[None]]) -> None:
+        """Stop evaluating and let deliveries under way finish."""
+        self._stop_alerting.set()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if self.playbooks is not None:
+            await self.playbooks.drain()
+        if self.dispatcher is not None:
+            await self.dispatcher.drain()
+        await self._appender().stop()
+
+    async def rebuild(self) -> None:
+        """Drop every projection and replay ``eams.events`` from offset 0."""
+        self.rebuilding = True
+        try:
+            await self.stop_projector()
+            await run(drop_all, self.store)
+            await run(migrate, self.store)
+            self.projector = new_projector(self.settings, self.store, self.reference)
+            self.start_projector()
+        finally:
+            self.rebuilding = False
+
+
+def build_host(settings: Settings, dlq_key: DeadLetterKey) -> Host:
+    """Every part of the worker, from its settings. Call it after the pseudonym key was
+    checked (:func:`eams.keys.check_pseudonym_key`): ``settings.secret()`` would make one."""
+    store = Store(settings.clickhouse_dsn)
+    return Host(
+        settings,
+        dlq_key=dlq_key,
+        reference=load_reference(settings.region_hierarchy),
+        primary=load_reference(settings.region_hierarchy.split(",")[0]),
+        secret=settings.secret(),
+        store=store,
+        # signed for each request's caller; the ingest child verifies with the same key
+        producer=RawProducer(
+            settings.kafka("raw"),
+            settings.topics.ingest_raw,
+            source="http",
+            signing_key=settings.ingest_key(),
+        ),
+        ingest=IngestProcess(settings),
+        users=UserStore(settings.state_dir / "users.sqlite"),
+        operator_token=operator_token(settings.state_dir),
+    )
+
+
+def new_projector(settings: Settings, store: Store, reference: RegionReference) -> Projector:
+    """The projector of this worker (a new one after each rebuild)."""
+    return Projector(
+        kafka=settings.kafka("stream"),
+        topic_names=settings.topics,
+        store=store,
+        reference=reference,
+        batch=settings.projector_batch,
+        linger_ms=settings.projector_linger_ms,
+        window=settings.dedupe_window,
+        crash_after_wal=settings.test_crash_after_wal,
+    )
+
+
+def _crash_if_failed(task: asyncio.Task[None]) -> None:
+    """A dead projector must not leave a live-looking process: stop the host."""
+    if task.cancelled() or task.exception() is None:
+        return
+    log.error("projector stopped: %s", task.exception())
+    signal.raise_signal(signal.SIGTERM)

@@ -1,0 +1,113 @@
+"""Reads of the worker's state and the regional projections: pipeline status, the per-city
+overview, disaster areas, exact projection counts and the current indicator values.
+
+In embedded mode this process is the only one that may open the chDB data path, so every
+other command (``eams status``, the demo's live table, tests) reads through here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any
+
+from fastapi import APIRouter, Query
+
+from eams.auth import Principal
+from eams.host import Host
+from eams.http.auth import guard, in_scope
+from eams.http.errors import ForbiddenError, NotFoundError
+from events.envelope import today
+from events.regions import load_reference
+from projections import quarantine, queries
+from projections.client import run
+
+#: The longest window ``?days=N`` of the overview takes (ten years).
+MAX_DAYS = 3660
+
+
+def without_password(dsn: str) -> str:
+    """A DSN fit to show: ``http://user:secret@host`` -> ``http://user@host``."""
+    return re.sub(r"//([^:/@]+):[^@/]*@", r"//\1@", dsn)
+
+
+def router(host: Host) -> APIRouter:
+    """The status and overview routes of one worker."""
+    api = APIRouter(tags=["overview 概览"])
+    need = guard(host)
+
+    @api.get("/api/status", summary="Pipeline state: ingest counters, projector positions")
+    async def status(who: Principal = need("read:overview")) -> dict[str, Any]:
+        """Counters of the ingest agent and the projector's positions and lag."""
+        p = host.projector.stats
+        return {
+            "ingest": host.ingest.stats(),
+            "projector": {
+                "rows": p.rows,
+                "batches": p.batches,
+                "duplicates": p.duplicates,
+                "quarantined": p.quarantined,
+                "bisected_batches": p.bisected_batches,
+                "store_errors": p.store_errors,
+                "last_store_error": p.last_store_error,
+                "replayed_batches": p.replayed_batches,
+                "positions": p.positions,
+                "highwater": p.highwater,
+                "lag": p.lag,
+                "version": p.version,
+            },
+            "quarantine": await run(quarantine.counts, host.store),
+            "alerting": host.alerting_status(),
+            "rebuilding": host.rebuilding,
+            "ingest_ready": host.ingest.ready,
+            "clickhouse": without_password(host.settings.clickhouse_dsn),
+            "kafka": host.settings.bootstrap,
+        }
+
+    @api.get("/api/overview/cities", summary="Per-city indicators (16 cities for Shandong)")
+    async def cities(
+        days: int | None = Query(default=None, ge=1, le=MAX_DAYS),
+        hierarchy: str | None = None,
+        who: Principal = need("read:overview"),
+    ) -> list[dict[str, Any]]:
+        """One row per city (or US state); ``days`` limits the facts to the last N days."""
+        since = today() - dt.timedelta(days=days - 1) if days else None
+        reference = host.primary
+        if hierarchy:
+            if hierarchy not in host.settings.region_hierarchy.split(","):
+                raise NotFoundError(
+                    f"hierarchy {hierarchy!r} is not configured "
+                    f"(EAMS_REGION_HIERARCHY={host.settings.region_hierarchy})"
+                )
+            reference = load_reference(hierarchy)
+        persons = await host.persons_per_city() if reference is host.primary else None
+        rows = await run(queries.city_overview, host.store, reference, since, persons)
+        return [r for r in rows if in_scope(who, r["code"])]
+
+    @api.get("/api/disaster-areas", summary="Regions currently flagged as disaster areas")
+    async def disaster_areas(who: Principal = need("read:overview")) -> list[dict[str, Any]]:
+        """Active disaster-area flags per region."""
+        rows = await run(queries.active_disaster_areas, host.store)
+        return [r for r in rows if in_scope(who, r.get("region"), r.get("city"))]
+
+    @api.get("/api/projections/counts", summary="Exact counts of every projection")
+    async def counts(who: Principal = need("read:audit")) -> dict[str, Any]:
+        """Events by type, fact sums, persons, households and disaster areas."""
+        return await run(queries.counts, host.store)
+
+    @api.get("/api/indicators", summary="Current indicator values per region")
+    async def indicators(
+        region: str | None = None, who: Principal = need("read:overview")
+    ) -> dict[str, Any]:
+        """The values the last evaluation used (indicator -> region -> value)."""
+        values = host.evaluator.values if host.evaluator is not None else {}
+        if region:
+            if not in_scope(who, region, host.primary.city_of(region)):
+                raise ForbiddenError(f"region {region} is outside your regions")
+            return {name: per.get(region) for name, per in values.items()}
+        return {
+            name: {r: v for r, v in per.items() if in_scope(who, r, host.primary.city_of(r))}
+            for name, per in values.items()
+        }
+
+    return api
