@@ -57,6 +57,9 @@ from streams.topics import TopicNames
 
 __all__ = ["CommandBus", "CommandHandler", "HandlerStats"]
 
+#: A decision: the outcome, the events to append and the state after them (None: unchanged).
+_Decided = tuple[Outcome, list[Envelope], Folded | None]
+
 log = logging.getLogger(__name__)
 
 #: Seconds a caller waits for the outcome of a command by default.
@@ -368,9 +371,7 @@ class CommandHandler:
             await asyncio.gather(*sends)
         return outcomes, staged
 
-    def _decide(
-        self, aggregate: Aggregate[Any], folded: Folded, command: Command
-    ) -> tuple[Outcome, list[Envelope], Folded | None]:
+    def _decide(self, aggregate: Aggregate[Any], folded: Folded, command: Command) -> _Decided:
         """Decide one command: its outcome, the events to append and the state after them."""
         if command.command_id in folded.commands:
             self.stats.duplicates += 1
@@ -392,15 +393,19 @@ class CommandHandler:
             and not in_regions(command.scope, region, self.reference)
         ):
             return self._refuse(
-                command, folded, "not_found", f"no {command.kind} {command.aggregate_id!r} "
-                "in your regions"
-            ), [], None  # fmt: skip
+                command,
+                folded,
+                "not_found",
+                f"no {command.kind} {command.aggregate_id!r} in your regions",
+            )
         if command.expected_version is not None and command.expected_version != folded.version:
             return self._refuse(
-                command, folded, "conflict",
+                command,
+                folded,
+                "conflict",
                 f"{command.kind} {command.aggregate_id} is at version {folded.version}, not "
                 f"{command.expected_version}: it changed since you looked; reload and decide again",
-            ), [], None  # fmt: skip
+            )
         now = self.clock()
         try:
             changes = aggregate.decide(folded.state, command, now)
@@ -408,7 +413,17 @@ class CommandHandler:
                 self._envelope(command, change, i, region, now) for i, change in enumerate(changes)
             ]
         except CommandRejectedError as exc:
-            return self._refuse(command, folded, exc.code, str(exc)), [], None
+            return self._refuse(command, folded, exc.code, str(exc))
+        outside = [
+            e.region for e in envelopes if not in_regions(command.scope, e.region, self.reference)
+        ]
+        if outside:  # a sender limited to some regions creates nothing outside them
+            return self._refuse(
+                command,
+                folded,
+                "not_found",
+                f"{command.command_type}: region {outside[0]} is outside your regions",
+            )
         state = folded.state
         for envelope in envelopes:
             state = aggregate.apply(state, envelope)
@@ -425,9 +440,9 @@ class CommandHandler:
         )
         return outcome, envelopes, after
 
-    def _refuse(self, command: Command, folded: Folded, code: str, reason: str) -> Outcome:
+    def _refuse(self, command: Command, folded: Folded, code: str, reason: str) -> _Decided:
         self.stats.rejected += 1
-        return _rejected(command, folded.version, code, reason)
+        return _rejected(command, folded.version, code, reason), [], None
 
     def _unknown_kind(self, command: Command) -> str:
         self.stats.rejected += 1

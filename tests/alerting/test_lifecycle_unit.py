@@ -50,10 +50,17 @@ def raised() -> AlertLifecycle:
     return run(
         AGG.initial(ALERT),
         command(
-            "raise", actor="eams.alerting", rule="job_loss_rate", region="371302", level="III",
-            summary="临沂市兰山区 失业率上升", value=5.0, threshold=4.0, at=T0.isoformat(),
+            "raise",
+            actor="eams.alerting",
+            rule="job_loss_rate",
+            region="371302",
+            level="III",
+            summary="临沂市兰山区 失业率上升",
+            value=5.0,
+            threshold=4.0,
+            at=T0.isoformat(),
         ),
-    )  # fmt: skip
+    )
 
 
 def test_raise_then_acknowledge_once() -> None:
@@ -70,10 +77,11 @@ def test_a_second_raise_is_refused() -> None:
     with pytest.raises(CommandRejectedError, match="was raised at"):
         AGG.decide(
             raised(),
-            command("raise", rule="r", region="371302", level="III", summary="s",
-                    at=T0.isoformat()),
+            command(
+                "raise", rule="r", region="371302", level="III", summary="s", at=T0.isoformat()
+            ),
             T0,
-        )  # fmt: skip
+        )
 
 
 def test_unknown_alert_is_not_found_and_resolved_is_final() -> None:
@@ -140,7 +148,11 @@ def test_malformed_commands_name_the_field() -> None:
 def test_apply_ignores_repeats() -> None:
     state = run(raised(), command("acknowledge"))
     event = internal_event(
-        "alert.acknowledged", region="371302", aggregate_id=ALERT, actor="duty-b",
-        source="test", payload={"alert_id": ALERT},
-    )  # fmt: skip
+        "alert.acknowledged",
+        region="371302",
+        aggregate_id=ALERT,
+        actor="duty-b",
+        source="test",
+        payload={"alert_id": ALERT},
+    )
     assert AGG.apply(state, event) == state  # the first acknowledgement stands

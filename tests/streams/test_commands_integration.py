@@ -15,6 +15,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from fixtures import TestBroker
 
 from alerting.lifecycle import AlertAggregate
+from alerting.silencing import SilenceAggregate
 from eams.broker import ensure_namespace_acls
 from eams.settings import Settings
 from events.regions import load_reference
@@ -26,10 +27,14 @@ pytestmark = pytest.mark.integration
 REFERENCE = load_reference("shandong")
 ALERT = "job_loss_rate:371302:20260701T090000"
 RAISE = {
-    "rule": "job_loss_rate", "region": "371302", "level": "III",
-    "summary": "临沂市兰山区 失业率上升", "value": 5.0, "threshold": 4.0,
+    "rule": "job_loss_rate",
+    "region": "371302",
+    "level": "III",
+    "summary": "临沂市兰山区 失业率上升",
+    "value": 5.0,
+    "threshold": 4.0,
     "at": "2026-07-01T09:00:00+08:00",
-}  # fmt: skip
+}
 
 
 async def namespace_settings(kafka: TestBroker, tmp_path: Path) -> Settings:
@@ -70,7 +75,10 @@ async def running(
 ) -> AsyncIterator[tuple[Settings, CommandHandler, CommandBus]]:
     settings = await namespace_settings(kafka, tmp_path)
     handler = CommandHandler(
-        settings.kafka("stream"), settings.topics, [AlertAggregate()], REFERENCE
+        settings.kafka("stream"),
+        settings.topics,
+        [AlertAggregate(), SilenceAggregate(REFERENCE)],
+        REFERENCE,
     )
     stop = asyncio.Event()
     task = asyncio.create_task(handler.run(stop))
@@ -89,8 +97,11 @@ async def test_racing_acknowledgements_have_one_winner(
     running: tuple[Settings, CommandHandler, CommandBus],
 ) -> None:
     settings, _, bus = running
-    raised = await bus.submit(bus.command("alert.raise", ALERT, actor="eams.alerting",
-                                          payload=RAISE, source="eams.alerting"))  # fmt: skip
+    raised = await bus.submit(
+        bus.command(
+            "alert.raise", ALERT, actor="eams.alerting", payload=RAISE, source="eams.alerting"
+        )
+    )
     assert raised.accepted and raised.version == 1
     acks = [
         bus.command("alert.acknowledge", ALERT, actor=who, payload={"note": who})
@@ -125,18 +136,60 @@ async def test_scope_expected_version_and_unknown_alerts(
 ) -> None:
     _, _, bus = running
     await bus.submit(bus.command("alert.raise", ALERT, actor="eams.alerting", payload=RAISE))
-    jinan = await bus.send(bus.command("alert.acknowledge", ALERT, actor="officer-jn",
-                                       scope=["370100"]))  # fmt: skip
+    jinan = await bus.send(
+        bus.command("alert.acknowledge", ALERT, actor="officer-jn", scope=["370100"])
+    )
     assert (jinan.accepted, jinan.code) == (False, "not_found")
-    stale = await bus.send(bus.command("alert.acknowledge", ALERT, actor="duty-a",
-                                       expected_version=0))  # fmt: skip
+    stale = await bus.send(
+        bus.command("alert.acknowledge", ALERT, actor="duty-a", expected_version=0)
+    )
     assert (stale.accepted, stale.code) == (False, "conflict")
     assert "at version 1, not 0" in (stale.reason or "")
-    linyi = await bus.send(bus.command("alert.acknowledge", ALERT, actor="officer-ly",
-                                       scope=["371300"], expected_version=1))  # fmt: skip
+    linyi = await bus.send(
+        bus.command(
+            "alert.acknowledge", ALERT, actor="officer-ly", scope=["371300"], expected_version=1
+        )
+    )
     assert linyi.accepted and linyi.version == 2
     missing = await bus.send(bus.command("alert.acknowledge", "nope:371302:x", actor="duty-a"))
     assert (missing.accepted, missing.code) == (False, "not_found")
+
+
+async def test_a_scoped_sender_creates_nothing_outside_its_regions(
+    running: tuple[Settings, CommandHandler, CommandBus],
+) -> None:
+    settings, _, bus = running
+    payload = {"region": "370102", "minutes": 30, "reason": "维护"}
+    elsewhere = await bus.send(
+        bus.command("silence.create", "s-jn", actor="officer-ly", scope=["371300"], payload=payload)
+    )
+    assert (elsewhere.accepted, elsewhere.code) == (False, "not_found")
+    assert "region 370102 is outside your regions" in (elsewhere.reason or "")
+    province = await bus.send(
+        bus.command(
+            "silence.create",
+            "s-all",
+            actor="officer-ly",
+            scope=["371300"],
+            payload={"level": "IV", "minutes": 30},
+        )
+    )
+    assert not province.accepted  # a province-wide silence is the province's
+    own = await bus.submit(
+        bus.command(
+            "silence.create",
+            "s-ly",
+            actor="officer-ly",
+            scope=["371300"],
+            payload={"region": "371302", "minutes": 30},
+        )
+    )
+    ended = await bus.submit(
+        bus.command("silence.end", "s-ly", actor="officer-ly", scope=["371300"])
+    )
+    assert (own.version, ended.version) == (1, 2)
+    log = await read_events(settings)
+    assert [e["event_type"] for e in log] == ["silence.created", "silence.expired"]
 
 
 async def test_a_new_handler_folds_the_log_before_deciding(
