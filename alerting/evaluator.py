@@ -8,7 +8,7 @@ Every ``interval`` seconds, in the process that owns the projections:
    (:meth:`Evaluator.decide` is pure: it returns the next states and what fired);
 3. turn transitions into ``alert.raised`` / ``alert.level_changed`` / ``alert.resolved``
    events and append them to ``<ns>.events`` keyed by alert id, through the evaluator's
-   :class:`~streams.outbox.Outbox`;
+   :class:`~streams.writer.EventWriter`;
 4. only once the broker acknowledged them: adopt the new states, count the tick
    (``ticks`` in ``/api/status``) and hand the transitions to the notification stage.
 
@@ -38,15 +38,15 @@ from typing import Any
 from alerting.engine import AlertState, Transition, step
 from alerting.rules import Rule, RuleSet
 from alerting.series import IndicatorHistory, rule_values
-from events.envelope import SHANGHAI, Envelope, internal_event
+from events.envelope import SHANGHAI
 from events.regions import RegionReference
 from projections import alert_queries
 from projections.client import Store, run
 from projections.indicators import SUMMED, Values
 from projections.risk_index import Component
-from streams.outbox import Outbox, Record
 from streams.producer import BatchSender
 from streams.topics import TopicNames
+from streams.writer import EventWriter, Record
 
 log = logging.getLogger(__name__)
 
@@ -122,13 +122,25 @@ class Evaluator:
         self.evaluations = 0
         self.listeners: list[Callable[[Sequence[Fired]], Awaitable[None]]] = []
         self.history = IndicatorHistory(store, reference, components)
-        self.outbox = Outbox(sender, "evaluator")
+        self.writer = EventWriter(
+            sender,
+            "evaluator",
+            topics=topic_names,
+            namespace=NAMESPACE,
+            actor="eams.alerting",
+            now=lambda: self.now(),
+        )
         self._announce: list[Fired] = []  # applied, not yet handed to the listeners
+
+    @property
+    def outbox(self) -> EventWriter:
+        """The writer, by the name the host sets its dead-letter hook through."""
+        return self.writer
 
     def status(self) -> dict[str, Any]:
         """What ``/api/status`` shows: ticks (evaluations whose events are in the log) and
-        the health of the appends (see :class:`~streams.outbox.FlushStats`)."""
-        return self.outbox.status() | {"evaluations": self.evaluations}
+        the health of the appends (see :class:`~streams.writer.FlushStats`)."""
+        return self.writer.status() | {"evaluations": self.evaluations}
 
     def open_alerts(self) -> list[tuple[str, Rule, str, str]]:
         """(alert id, rule, region, level) of every alert firing now."""
@@ -187,19 +199,16 @@ class Evaluator:
         """One evaluation cycle; returns what fired, changed level or resolved (empty while
         the events of an earlier cycle still wait for the broker: they are sent again first,
         and nothing new is evaluated until they are acknowledged)."""
-        if self.outbox.pending:
-            if not await self.outbox.settled():
+        if self.writer.pending:
+            if not await self.writer.settled():
                 return []
         else:
             decision = self.decide(await self.indicator_values(now), now)
-            records = [
-                Record(self.topics.events, self.envelope(f).to_json(), f.alert_id.encode())
-                for f in decision.fired
-            ]
-            self.outbox.stage(records, then=lambda: self._apply(decision))
-            if not await self.outbox.flush(force=True):
+            records = [self.record(f) for f in decision.fired]
+            self.writer.stage(records, then=lambda: self._apply(decision))
+            if not await self.writer.flush(force=True):
                 return []
-        self.outbox.stats.ticks += 1
+        self.writer.stats.ticks += 1
         fired, self._announce = self._announce, []
         for listener in self.listeners:
             try:
@@ -246,8 +255,9 @@ class Evaluator:
         self.evaluations += 1
         self._announce.extend(decision.fired)
 
-    def envelope(self, f: Fired) -> Envelope:
-        """The alert event of one transition."""
+    def record(self, f: Fired) -> Record:
+        """The alert event of one transition; its id is derived from (alert, transition,
+        level, time), so appending it again is counted once."""
         t = f.transition
         region = self.reference.get(f.region)
         name = region.name if region else f.region
@@ -274,17 +284,13 @@ class Evaluator:
         else:
             event_type = "alert.resolved"
             payload.update(automatic=True, resolution=f"指标回落 value {_num(t.value)}")
-        event_id = uuid.uuid5(NAMESPACE, f"{f.alert_id}|{t.kind}|{t.level}|{t.at.isoformat()}")
-        return internal_event(
+        return self.writer.encode(
             event_type,
             region=f.region,
-            aggregate_id=f.alert_id,
-            actor="eams.alerting",
-            source="eams.alerting",
+            key=f.alert_id,
             payload=payload,
-            event_id=event_id,
+            name=f"{f.alert_id}|{t.kind}|{t.level}|{t.at.isoformat()}",
             occurred_at=t.at,
-            recorded_at=self.now(),
         )
 
 

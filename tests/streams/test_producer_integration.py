@@ -1,5 +1,5 @@
-"""BatchSender and Outbox on the real broker: every caller waits for its own records, and a
-decision's effect waits for its events.
+"""BatchSender and EventWriter on the real broker: every caller waits for its own records,
+and a decision's effect waits for its events.
 
 Every client here is the admin principal (a super user: no ACLs on these test topics).
 The failures are the broker's own: a topic whose ``max.message.bytes`` is smaller than a
@@ -22,9 +22,9 @@ from aiokafka.errors import MessageSizeTooLargeError
 from fixtures import TestBroker
 
 from streams.kafka import KafkaAccess
-from streams.outbox import Outbox, Record
 from streams.partitioning import partition_for
 from streams.producer import BatchSender, new_producer
+from streams.writer import EventWriter, Record
 
 pytestmark = pytest.mark.integration
 
@@ -174,7 +174,7 @@ async def test_the_outbox_applies_a_decision_only_once_its_events_are_in_the_log
     admin: KafkaAccess, producer: AIOKafkaProducer
 ) -> None:
     topic = await _topic(admin, limit=SMALL_LIMIT)
-    outbox = Outbox(BatchSender(producer), "test", timeout=10, backoff=0.2)
+    outbox = EventWriter(BatchSender(producer), "test", timeout=10, backoff=0.2)
     applied: list[str] = []
     big = Record(topic, b"y" * (SMALL_LIMIT * 2), b"alert-1")
     outbox.stage([big], then=lambda: applied.append("raised"))

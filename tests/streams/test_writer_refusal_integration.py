@@ -1,6 +1,6 @@
 """The runtime's own appends: an event the broker will never take (larger than a record may
 be) does not hold its component forever. It is set aside (dead-lettered through the
-outbox's hook, counted), the decision applies, and the other events of the decision reach
+event writer's hook, counted), the decision applies, and the other events of the decision reach
 the real log and the projections."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import pytest
 from fixtures import Worker
 
 from events.envelope import internal_event
-from streams.outbox import Outbox, Record
 from streams.producer import MAX_RECORD_BYTES, BatchSender, new_producer
+from streams.writer import EventWriter, Record
 
 pytestmark = pytest.mark.integration
 
@@ -31,18 +31,18 @@ def test_a_refused_event_is_set_aside_and_the_rest_appended(worker: Worker) -> N
         producer = new_producer(worker.kafka("stream"))
         await producer.start()
         try:
-            outbox = Outbox(BatchSender(producer), "evaluator")
+            writer = EventWriter(BatchSender(producer), "evaluator")
 
             async def dead_letter(component: str, record: Record, reason: str) -> None:
                 set_aside.append((component, record, reason))
 
-            outbox.dead_letter = dead_letter
-            outbox.stage(
+            writer.dead_letter = dead_letter
+            writer.stage(
                 [big, Record(topic, small.to_json(), b"alert-x")],
                 then=lambda: applied.append("decision"),
             )
-            ok = await outbox.flush(force=True)
-            return ok, outbox.status()
+            ok = await writer.flush(force=True)
+            return ok, writer.status()
         finally:
             await producer.stop()
 
