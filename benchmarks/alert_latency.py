@@ -42,7 +42,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition  # noqa: E402
 from aiosmtpd.controller import Controller  # noqa: E402
 from common import SIGNING_KEY, Worker, broker, free_port  # noqa: E402 (puts the project on sys.path)
 
-from eams.simulator import Scenario, ScenarioConfig  # noqa: E402
+from eams.tools.simulator import Scenario, ScenarioConfig  # noqa: E402
 from events.envelope import SHANGHAI  # noqa: E402
 from events.regions import load_reference  # noqa: E402
 from streams.kafka import KafkaAccess  # noqa: E402

@@ -33,7 +33,7 @@ from pathlib import Path
 
 from common import ROOT, SIGNING_KEY, Worker, broker  # (puts the project on sys.path)
 
-from eams.simulator import Scenario, ScenarioConfig  # noqa: E402
+from eams.tools.simulator import Scenario, ScenarioConfig  # noqa: E402
 from events.regions import load_reference  # noqa: E402
 from streams.kafka import KafkaAccess  # noqa: E402
 from streams.producer import RawProducer  # noqa: E402

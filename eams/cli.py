@@ -196,7 +196,7 @@ def import_cmd(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
     from eams.broker import ensure_broker
-    from eams.importer import count_lines, import_file
+    from eams.tools.importer import count_lines, import_file
 
     if not file.exists():
         raise ConfigError(f"{file}: no such file")
@@ -249,7 +249,7 @@ def simulate_cmd(
 ) -> None:
     """Generate the Shandong scenario: baseline activity in 16 cities, then a flood that
     flags counties of one city, layoffs there and temporary-assistance registrations."""
-    from eams.demo import simulate
+    from eams.tools.demo import simulate
 
     s = settings()
     sent = asyncio.run(
@@ -281,7 +281,7 @@ def demo_cmd(
 ) -> None:
     """The live demo: starts Kafka and the worker, plays the flood scenario, and shows a
     per-city table (zh-CN / English) that changes as the projections change. Ctrl-C stops."""
-    from eams.demo import run_demo
+    from eams.tools.demo import run_demo
 
     run_demo(settings(), count=count, rate=rate, seed=seed, exit_when_done=exit_when_done)
 
@@ -292,7 +292,7 @@ def status_cmd() -> None:
     """What the running worker has done: accepted, rejected, duplicates, projector lag."""
     import orjson
 
-    from eams.client import ApiClient
+    from eams.tools.client import ApiClient
 
     st = ApiClient(settings()).status()
     sys.stdout.write(orjson.dumps(st, option=orjson.OPT_INDENT_2).decode() + "\n")
@@ -311,7 +311,7 @@ def rebuild_cmd() -> None:
 
     If `eams run` is running, it rebuilds in place (other commands may not open the
     embedded engine while it runs); otherwise this command does it itself."""
-    from eams.demo import rebuild
+    from eams.tools.demo import rebuild
 
     rebuild(settings())
 
@@ -337,7 +337,7 @@ STATUS_ZH = {
 
 
 def _api() -> Any:
-    from eams.client import ApiClient
+    from eams.tools.client import ApiClient
 
     return ApiClient(settings())
 

@@ -24,7 +24,7 @@ console = Console()
 
 
 def _api() -> Any:
-    from eams.client import ApiClient
+    from eams.tools.client import ApiClient
 
     return ApiClient(Settings())
 

@@ -22,8 +22,8 @@ def export(
     out: Annotated[Path | None, typer.Option(help="Folder (default: deploy/grafana)")] = None,
 ) -> None:
     """Write the dashboards as JSON (for file provisioning or import by hand)."""
-    from eams.grafana import EXPORT_DIR
-    from eams.grafana import export as write
+    from eams.tools.grafana import EXPORT_DIR
+    from eams.tools.grafana import export as write
 
     for path in write(out or EXPORT_DIR):
         console.print(f"wrote {path}")
@@ -47,8 +47,8 @@ def provision(
 ) -> None:
     """Create or update the EAMS folder, data source and dashboards by uid (Grafana keeps
     each dashboard's version history). Run it again after an upgrade: it is idempotent."""
-    from eams.grafana import GrafanaClient
-    from eams.grafana import provision as run
+    from eams.tools.grafana import GrafanaClient
+    from eams.tools.grafana import provision as run
 
     with GrafanaClient(url, token or os.environ.get("GRAFANA_TOKEN", "")) as client:
         done = run(client, folder_uid=folder, clickhouse_url=clickhouse_url)

@@ -13,8 +13,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from eams.client import ApiClient
 from eams.settings import Settings
+from eams.tools.client import ApiClient
 
 quarantine_app = typer.Typer(
     help="Events the projector parked (隔离区) instead of stopping: list them with the reason; "

@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 from fixtures import INGEST_SECRET
 
-from eams.simulator import Scenario, ScenarioConfig
+from eams.tools.simulator import Scenario, ScenarioConfig
 from events.catalogue import CURRENT_VERSION
 from events.envelope import SHANGHAI
 from events.regions import load_reference

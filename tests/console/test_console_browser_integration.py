@@ -26,7 +26,7 @@ from helpers import encode, produce
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from eams.auth import UserStore
-from eams.simulator import Scenario, ScenarioConfig
+from eams.tools.simulator import Scenario, ScenarioConfig
 from events.regions import load_reference
 
 pytestmark = pytest.mark.integration

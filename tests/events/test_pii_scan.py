@@ -181,7 +181,7 @@ def test_credit_codes_and_pseudonyms_are_kept(raw_event: RawEvent) -> None:
 
 
 def test_events_without_personal_data_are_unchanged(shandong: RegionReference) -> None:
-    from eams.simulator import Scenario, ScenarioConfig
+    from eams.tools.simulator import Scenario, ScenarioConfig
     from events.envelope import SHANGHAI
 
     start = dt.datetime(2026, 5, 1, tzinfo=SHANGHAI)

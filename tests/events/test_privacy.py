@@ -146,7 +146,7 @@ def test_pseudonymised_json_is_byte_identical_to_the_model_path() -> None:
     """The ingest hot path must produce exactly what pseudonymise().to_json() produces."""
     import datetime as dt
 
-    from eams.simulator import Scenario, ScenarioConfig
+    from eams.tools.simulator import Scenario, ScenarioConfig
     from events.envelope import SHANGHAI, parse_event
     from events.privacy import pseudonymise, pseudonymised_json
     from events.regions import load_reference

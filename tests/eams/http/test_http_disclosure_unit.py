@@ -15,9 +15,9 @@ import httpx
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import StreamingResponse
 
+from eams.auth import Principal
 from eams.http.app import create_api
 from eams.http.disclosure import VIEWS, Disclosure
-from eams.auth import Principal
 from eams.settings import Settings
 from events.regions import load_reference
 from projections.disclosure import SMALL

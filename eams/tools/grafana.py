@@ -34,12 +34,13 @@ from grafana_foundation_sdk.cog import variants as cogvariants
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models.dashboard import DataSourceRef, GridPos
 
+from eams.settings import PROJECT_ROOT
 from events.errors import EamsError
 
 PLUGIN = "grafana-clickhouse-datasource"
 DATASOURCE_UID = "eams-clickhouse"
 FOLDER_UID = "eams"
-EXPORT_DIR = Path(__file__).resolve().parents[1] / "deploy" / "grafana"
+EXPORT_DIR = PROJECT_ROOT / "deploy" / "grafana"
 
 
 class GrafanaError(EamsError):
@@ -104,7 +105,7 @@ def province_overview() -> dict[str, Any]:
                     "FROM disaster_area_state GROUP BY region, disaster_id) WHERE a = 1"
                 )
             )
-        )  # fmt: skip
+        )
         .with_panel(
             stat.Panel()
             .title("7日裁员人数 / People laid off, 7 days")
@@ -113,7 +114,7 @@ def province_overview() -> dict[str, Any]:
             .with_target(
                 SQL("SELECT sum(people_laid_off) FROM region_daily_facts WHERE day >= today() - 6")
             )
-        )  # fmt: skip
+        )
         .with_panel(
             stat.Panel()
             .title("临时援助在册 / Temporary assistance enrolled")
@@ -126,7 +127,7 @@ def province_overview() -> dict[str, Any]:
                     "WHERE x < e"
                 )
             )
-        )  # fmt: skip
+        )
         .with_panel(
             table.Panel()
             .title("各市指标（近28日）/ Cities, last 28 days")
@@ -143,7 +144,7 @@ def province_overview() -> dict[str, Any]:
                     "GROUP BY city ORDER BY city"
                 )
             )
-        )  # fmt: skip
+        )
         .with_panel(
             timeseries.Panel()
             .title("每日裁员人数 / People laid off per day")
@@ -157,7 +158,7 @@ def province_overview() -> dict[str, Any]:
                     time_series=True,
                 )
             )
-        )  # fmt: skip
+        )
         .with_panel(
             timeseries.Panel()
             .title("每日登记（临时援助）/ Registrations per day (temporary assistance)")
@@ -172,7 +173,7 @@ def province_overview() -> dict[str, Any]:
                     time_series=True,
                 )
             )
-        )  # fmt: skip
+        )
     )
     return _json(board)
 
@@ -200,7 +201,7 @@ def alerts_dashboard() -> dict[str, Any]:
                     "AND min(firing_since) IS NOT NULL ORDER BY `级别 level`, `开始 since` DESC"
                 )
             )
-        )  # fmt: skip
+        )
         .with_panel(
             timeseries.Panel()
             .title("每小时新增预警（按级别）/ Alerts raised per hour, by level")
@@ -218,7 +219,7 @@ def alerts_dashboard() -> dict[str, Any]:
                     time_series=True,
                 )
             )
-        )  # fmt: skip
+        )
     )
     return _json(board)
 

@@ -243,9 +243,14 @@ async def import_file(
         """Seal a line the importer cannot submit into the DLQ (a line larger than an input
         may be is kept as its first ``STUB_BYTES``, its size and digest: the file has it)."""
         dead = dead_letter_part(
-            dlq_key, raw, reason=reason, field=field, source=source,
-            origin=f"{path}:{line_no}", line=str(line_no),
-        )  # fmt: skip
+            dlq_key,
+            raw,
+            reason=reason,
+            field=field,
+            source=source,
+            origin=f"{path}:{line_no}",
+            line=str(line_no),
+        )
         await dlq.send_and_wait(
             topic_names.dlq, value=dead.value, key=dead.key, headers=dead.headers
         )

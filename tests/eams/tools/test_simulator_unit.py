@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from eams.simulator import Scenario, ScenarioConfig
+from eams.tools.simulator import Scenario, ScenarioConfig
 from events.envelope import SHANGHAI, parse_event
 from events.regions import RegionReference, load_reference
 

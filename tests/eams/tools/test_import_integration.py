@@ -19,7 +19,7 @@ from streams.dlq import read_dead_letters
 
 pytestmark = pytest.mark.integration
 
-WARN = Path(__file__).resolve().parents[2] / "tests" / "data" / "warn_tx_wi_ia_tn.csv"
+WARN = Path(__file__).resolve().parents[3] / "tests" / "data" / "warn_tx_wi_ia_tn.csv"
 MAPPING = PROJECT_ROOT / "deploy" / "mappings" / "warn_us.yaml"
 KEY = ("state", "company", "notice_date", "effective_date", "city", "county", "jobs")
 

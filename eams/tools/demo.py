@@ -1,4 +1,4 @@
-"""``eams demo``, ``eams simulate`` and ``eams rebuild``: the commands that drive a worker.
+"""``eams demo``, ``eams simulate`` and ``eams rebuild``: what drives a worker from outside.
 
 The demo starts the local broker, starts ``eams run`` as a child process (it alone owns
 the embedded ClickHouse), plays the flood scenario into ``eams.ingest.raw`` and redraws a
@@ -8,10 +8,13 @@ per-city table from the worker's API once a second.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import os
+import secrets
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -23,14 +26,20 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemaining
 from rich.table import Table
 from rich.text import Text
 
-from eams.broker import ensure_broker, ensure_namespace_acls
-from eams.client import ApiClient
+from eams.auth import UserStore
+from eams.broker import LocalKafka, ensure_broker, ensure_namespace_acls
 from eams.errors import ServiceUnavailableError
 from eams.settings import Settings
-from eams.simulator import Scenario, ScenarioConfig
+from eams.tools.client import ApiClient
+from eams.tools.simulator import Scenario, ScenarioConfig
+from events.envelope import SHANGHAI
 from events.errors import EamsError
 from events.regions import load_reference
+from projections.client import Store, run
+from projections.migrations import drop_all, migrate
+from projections.projector import Projector
 from streams.producer import RawProducer
+from streams.topics import ensure_topics
 
 console = Console()
 
@@ -49,10 +58,6 @@ async def simulate(
     on_sent: Any = None,
 ) -> int:
     """Play the scenario into Kafka (or a file) at ``rate`` events/s (0 = flat out)."""
-    import datetime as dt
-
-    from events.envelope import SHANGHAI
-
     span = dt.timedelta(days=days)
     start = dt.datetime.now(SHANGHAI) - span if days else None
     reference = load_reference(settings.region_hierarchy.split(",")[0])
@@ -157,9 +162,11 @@ def city_levels(alerts: list[dict[str, Any]]) -> dict[str, str]:
 
 
 def city_table(
-    rows: list[dict[str, Any]], status: dict[str, Any], title: str,
+    rows: list[dict[str, Any]],
+    status: dict[str, Any],
+    title: str,
     levels: dict[str, str] | None = None,
-) -> Table:  # fmt: skip
+) -> Table:
     """The live per-city table (labels in zh-CN with English)."""
     table = Table(title=title, caption=_caption(status), expand=False)
     for label, justify in (
@@ -214,8 +221,6 @@ def run_demo(
     settings: Settings, *, count: int, rate: float, seed: int | None, exit_when_done: bool
 ) -> None:
     """Broker + worker + scenario + live table; Ctrl-C stops the worker (and our broker)."""
-    from eams.broker import LocalKafka
-
     was_running = settings.uses_local_kafka and LocalKafka(settings).pid() is not None
     with console.status("starting Kafka (the first start fetches its jars from Maven Central)…"):
         broker = ensure_broker(settings)
@@ -242,8 +247,6 @@ def run_demo(
             rate=rate,
             on_sent=lambda n, _e: progress.__setitem__("sent", n),
         )
-
-    import threading
 
     done = threading.Event()
     failure: list[BaseException] = []
@@ -293,10 +296,6 @@ def run_demo(
 
 def demo_account(settings: Settings) -> str:
     """(Re)create the ``demo`` user (administrator) with a fresh password; returns it."""
-    import secrets
-
-    from eams.auth import UserStore
-
     password = secrets.token_urlsafe(9)
     UserStore(settings.state_dir / "users.sqlite").reset_user("demo", "admin", password, [])
     return password
@@ -349,11 +348,6 @@ def rebuild(settings: Settings) -> None:
 
 
 async def _rebuild_here(settings: Settings, bar: Progress) -> None:
-    from projections.client import Store, run
-    from projections.migrations import drop_all, migrate
-    from projections.projector import Projector
-    from streams.topics import ensure_topics
-
     ensure_broker(settings)
     await ensure_topics(
         settings.kafka("admin"),

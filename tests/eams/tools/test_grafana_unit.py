@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from eams.grafana import (
+from eams.tools.grafana import (
     DASHBOARDS,
     EXPORT_DIR,
     GrafanaClient,

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 from eams.errors import ConfigError
-from eams.importer import Mapping, RowError, _csv_rows, convert_row, load_mapping
+from eams.tools.importer import Mapping, RowError, _csv_rows, convert_row, load_mapping
 from events.envelope import parse_event
 from events.regions import RegionReference, load_reference
 
-WARN = Path(__file__).parents[2] / "deploy" / "mappings" / "warn_us.yaml"
+WARN = Path(__file__).parents[3] / "deploy" / "mappings" / "warn_us.yaml"
 HARRIS = {
     "state": "TX",
     "company": "Acme Refining, Inc.",
