@@ -38,10 +38,24 @@ const I18N = {
     reason: "Reason to decline", enrolled: "enrolled", paid: "subsidies paid",
   },
 };
-const LEVELS = { I: 4, II: 3, III: 2, IV: 1 };
-const COLOURS = ["#cfd8e3", "#1f77b4", "#e5c100", "#ff7f0e", "#d62728"];
-const LEVEL_NAMES = ["", "IV", "III", "II", "I"];
-const SEVERITY = { I: 4, II: 3, III: 2, IV: 1 };
+// The severity scale (levels I–IV: rank, colours, names) is the server's, read once from
+// GET /api/vocabulary (events/severity.py); the page keeps no copy. byRank[0] is no level.
+const scale = { loaded: false, rank: {}, byRank: [] };
+const rankOf = (level) => scale.rank[level] || 0;
+const levelAt = (rank) => (rank ? scale.byRank[rank].name : "");
+const levelLabel = (rank) => (rank ? scale.byRank[rank][state.lang] : t("none"));
+const colourAt = (rank) => scale.byRank[rank || 0].hex;
+
+function learnScale(vocabulary) {
+  scale.byRank = [];
+  for (const level of [vocabulary.normal, ...vocabulary.levels]) { scale.byRank[level.rank] = level; }
+  scale.rank = Object.fromEntries(vocabulary.levels.map((l) => [l.name, l.rank]));
+  const style = document.createElement("style");  // .level-II etc., painted as the scale says
+  style.id = "level-colours";
+  style.textContent = vocabulary.levels.map((l) => `.level-${l.name} { background: ${l.hex}; color: ${l.ink}; }`).join("\n");
+  document.head.appendChild(style);
+  scale.loaded = true;
+}
 
 const state = { lang: localStorage.getItem("eams.lang") || "zh", me: null, tab: "overview",
   names: {}, drill: null, map: null, trend: null, source: null, pending: null };
@@ -94,6 +108,7 @@ async function start() {
   state.me = await api("/api/me");
   $("#signin").hidden = true; $("#tabs").hidden = false; $("#signout").hidden = false;
   translate();
+  if (!scale.loaded) { learnScale(await api("/api/vocabulary")); }
   if (!state.map) {
     const geo = await api("/api/geo/shandong");
     echarts.registerMap("shandong", geo);
@@ -137,10 +152,10 @@ function cityLevels(alertRows, cities) {
   const level = {};
   for (const a of alertRows) {
     const city = a.city || a.region;
-    level[city] = Math.max(level[city] || 0, LEVELS[a.level] || 0);
+    level[city] = Math.max(level[city] || 0, rankOf(a.level));
   }
   for (const c of cities) {  // a flagged disaster area is a risk before any rule fires
-    level[c.code] = Math.max(level[c.code] || 0, SEVERITY[c.disaster_severity] || 0);
+    level[c.code] = Math.max(level[c.code] || 0, rankOf(c.disaster_severity));
   }
   return level;
 }
@@ -159,19 +174,19 @@ async function overview() {
   week.forEach((c) => { state.names[c.code] = c; });
   const levels = cityLevels(alertRows, week);
   state.map.setOption({
-    tooltip: { trigger: "item", formatter: (p) => `${name(p.name)}<br>${t("level")}: ${LEVEL_NAMES[p.value] || t("none")}` },
-    visualMap: { type: "piecewise", show: false, dimension: 0, pieces: COLOURS.map((color, i) => ({ value: i, color })) },
+    tooltip: { trigger: "item", formatter: (p) => `${name(p.name)}<br>${t("level")}: ${esc(levelLabel(p.value))}` },
+    visualMap: { type: "piecewise", show: false, dimension: 0, pieces: scale.byRank.map((l) => ({ value: l.rank, color: l.hex })) },
     series: [{ type: "map", map: "shandong", nameProperty: "code", roam: false,
       label: { show: true, formatter: (p) => name(p.name).replace(/市$/, ""), fontSize: 11 },
       data: week.map((c) => ({ name: c.code, value: levels[c.code] || 0 })) }],
   });
-  $("#legend").innerHTML = LEVEL_NAMES.map((l, i) => `<span style="background:${COLOURS[i]}">${l || t("none")}</span>`).join("");
+  $("#legend").innerHTML = scale.byRank.map((l) => `<span style="background:${esc(l.hex)}" title="${esc(levelLabel(l.rank))}">${esc(levelAt(l.rank) || t("none"))}</span>`).join("");
   const head = ["city", "laid_off", "registrations", "temporary", "claims", "disaster", "persons", "level"];
   $("#cities thead").innerHTML = "<tr>" + head.map((h) => `<th>${t(h)}</th>`).join("") + "</tr>";
   $("#cities tbody").innerHTML = week.map((c) => {
     const before = prior[c.code] || {};
     const laidBefore = (before.people_laid_off || 0) - (c.people_laid_off || 0);
-    const lv = LEVEL_NAMES[levels[c.code] || 0];
+    const lv = levelAt(levels[c.code] || 0);
     return `<tr class="clickable" data-code="${c.code}" data-level="${lv || "none"}">
       <td>${esc(name(c.code))}</td>
       <td>${esc(c.people_laid_off)}${typeof c.people_laid_off === "number" ? arrow(c.people_laid_off, laidBefore) : ""}</td>
@@ -271,7 +286,7 @@ async function trends() {
       { name: t("daily"), type: "bar", data: daily },
       { name: t("rolling"), type: "line", data: rolling,
         markLine: { symbol: "none", data: (data.thresholds[column] || []).map((th) => ({ yAxis: th.enter, name: th.level,
-          lineStyle: { color: COLOURS[SEVERITY[th.level]] }, label: { formatter: th.level } })) } },
+          lineStyle: { color: colourAt(rankOf(th.level)) }, label: { formatter: th.level } })) } },
     ],
   }, true);
 }

@@ -8,8 +8,8 @@ risk on one scale, least to most severe::
 Each :class:`Level` carries everything the system says about a level: its rank (IV = 1 …
 I = 4; 0 is "no level", the ``normal`` risk level), its colour as a word and as the hex the
 console paints, and its Chinese and English names. Rules, playbooks, notifications, the
-indicators, the CLI and the console (through ``GET /api/vocabulary``, which serves
-:func:`document`) all read it from here, so a colour or a name changes in one place.
+indicators and the console (through ``GET /api/vocabulary``, which serves :func:`document`)
+read it from here, so a colour or a name changes in one place.
 
 The wire values themselves are the ``Severity`` and ``RiskLevel`` enums of
 ``events.vocabulary``; this module gives them their meaning. Pure: no I/O.

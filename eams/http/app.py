@@ -16,6 +16,7 @@ from eams.http import (
     quarantine,
     rules,
     silences,
+    vocabulary,
 )
 from eams.http.auth import session_router
 from eams.http.disclosure import Disclosure
@@ -40,6 +41,6 @@ def create_api(host: Host) -> FastAPI:
     api.include_router(session_router(host))
     document(api)  # /openapi.json also names the routes' own 422 messages
     resources = (ingest, overview, alerts, silences, rules, playbooks, quarantine, console, dlq)
-    for resource in (*resources, admin):
+    for resource in (*resources, vocabulary, admin):
         api.include_router(resource.router(host))
     return api

@@ -71,6 +71,7 @@ VIEWS: dict[str, Registered] = {
     "/api/me": Registered(views.reference),
     "/api/session": Registered(views.reference),
     "/api/geo/shandong": Registered(views.reference),
+    "/api/vocabulary": Registered(views.reference),
     "/api/regions/{code}/children": Registered(views.reference),
     "/api/disaster-areas": Registered(views.reference),
     "/api/playbooks": Registered(views.reference),
