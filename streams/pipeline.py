@@ -26,6 +26,7 @@ from typing import Any
 from uuid import UUID
 
 import orjson
+from pydantic import TypeAdapter, ValidationError
 
 from events.envelope import SHANGHAI, Envelope, parse_event
 from events.errors import EventRejectedError
@@ -273,9 +274,12 @@ def _short(value: object, limit: int = 60) -> str:
 
 
 def raw_key(raw: bytes) -> bytes:
-    """Partition key for ``eams.ingest.raw``: the event id, so a resubmission lands on the
-    same partition as the original (the ingest dedupe table is partitioned the same way).
-    Unparsable bytes get a digest of themselves (they will be dead-lettered anyway)."""
+    """Partition key for ``eams.ingest.raw``: the event id, so every submission of an id
+    lands on one partition, whose owner holds the id's dedupe mark (:mod:`streams.ingest`).
+    The id is keyed in its canonical spelling (lower case, hyphenated): the envelope reads
+    ``{…}``, ``urn:uuid:…`` and 32 hex digits as the same id, so a resubmission spelled
+    another way must not land elsewhere. Bytes without an event id get a digest of
+    themselves (they will be dead-lettered anyway)."""
     try:
         doc = orjson.loads(raw)
     except orjson.JSONDecodeError:
@@ -283,5 +287,19 @@ def raw_key(raw: bytes) -> bytes:
     if isinstance(doc, dict):
         event_id = doc.get("event_id")
         if isinstance(event_id, str) and event_id:
-            return event_id.lower().encode()
+            return _canonical_id(event_id).encode()
     return hashlib.blake2b(raw, digest_size=16).hexdigest().encode()
+
+
+_UUID = TypeAdapter(UUID)
+
+
+def _canonical_id(event_id: str) -> str:
+    """``event_id`` as the envelope's field reads it, printed canonically; an id it would
+    refuse is only lower-cased (the input is dead-lettered, wherever it lands)."""
+    if len(event_id) == 36:  # the hyphenated spelling, by far the most common: no parsing
+        return event_id.lower()
+    try:
+        return str(_UUID.validate_python(event_id))
+    except ValidationError:
+        return event_id.lower()

@@ -157,6 +157,32 @@ def test_raw_key_is_the_lower_cased_event_id() -> None:
 
 
 @pytest.mark.parametrize(
+    "spelling",
+    [
+        EVENT_ID.upper(),
+        EVENT_ID.replace("-", ""),
+        EVENT_ID.replace("-", "").upper(),
+        "{" + EVENT_ID + "}",
+        "urn:uuid:" + EVENT_ID,
+    ],
+)
+def test_every_spelling_of_one_event_id_gets_one_raw_key(
+    spelling: str, shandong: RegionReference
+) -> None:
+    # The envelope reads each spelling as the same id, so a resubmission spelled another way
+    # must land on the same raw partition: that partition's owner holds the id's mark.
+    result = run(registration(event_id=spelling), shandong)
+    assert isinstance(result, Accepted) and result.event_id == UUID(EVENT_ID)
+    assert raw_key(orjson.dumps(registration(event_id=spelling))) == EVENT_ID.encode()
+
+
+def test_an_event_id_the_envelope_refuses_is_only_lower_cased(shandong: RegionReference) -> None:
+    for spelling in ("Not-A-UUID", "abcdefghijklmnop", "0190A0B2-1C3D-7E4F-8A5B-6C7D8E9F0A1"):
+        assert isinstance(run(registration(event_id=spelling), shandong), Rejected)
+        assert raw_key(orjson.dumps({"event_id": spelling})) == spelling.lower().encode()
+
+
+@pytest.mark.parametrize(
     "raw", [b"not json", b"[]", b'{"event_id": ""}', b'{"event_id": 12}', b'{"x": 1}']
 )
 def test_raw_key_digests_what_has_no_event_id(raw: bytes) -> None:
