@@ -37,6 +37,7 @@ NEEDS: dict[str, str | None] = {
     "POST /api/session": None,
     "DELETE /api/session": None,
     "GET /api/me": "read:overview",
+    "GET /api/vocabulary": "read:overview",
     "POST /api/ingest": "ingest",
     "GET /api/status": "read:overview",
     "GET /api/overview/cities": "read:overview",
