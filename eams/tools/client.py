@@ -72,6 +72,10 @@ class ApiClient:
         """POST JSON to a path of the API (JSON answer)."""
         return self._call("POST", path, json=body or {}, params=params or None)
 
+    def delete(self, path: str, **params: Any) -> Any:
+        """DELETE a path of the API (JSON answer)."""
+        return self._call("DELETE", path, params=params or None)
+
     def status(self) -> dict[str, Any]:
         """Pipeline counters and positions."""
         return dict(self._get("/api/status"))

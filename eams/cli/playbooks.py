@@ -11,7 +11,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
+
+from eams.cli.common import api, console, settings
+from playbooks.lint import lint_paths
 
 playbooks_app = typer.Typer(
     help="Contingency playbooks (应急预案): lint, simulate, and the runs — list, show, "
@@ -19,16 +21,9 @@ playbooks_app = typer.Typer(
     "report.",
     no_args_is_help=True,
 )
-console = Console()
 
 STATUS_ZH = {"proposed": "待启动", "active": "处置中", "declined": "已否决", "closed": "已关闭"}
 LEVEL_ZH = {"I": "I级(红)", "II": "II级(橙)", "III": "III级(黄)", "IV": "IV级(蓝)"}
-
-
-def _api() -> Any:
-    from eams.cli import _api as api
-
-    return api()
 
 
 def _print_run(run: dict[str, Any]) -> None:
@@ -57,9 +52,6 @@ def lint(
     """Check playbook definitions: schema, roles, dependencies (no cycles), deadlines,
     disaster kinds, variants I-IV with every parameter the actions use, regions. Prints
     each problem as file:line: message; exits 1 if there is any."""
-    from eams.cli import settings
-    from playbooks.lint import lint_paths
-
     found = lint_paths(paths or [settings().playbooks])
     for problem in found:
         sys.stdout.write(f"{problem}\n")
@@ -71,7 +63,7 @@ def lint(
 @playbooks_app.command("list")
 def list_library() -> None:
     """The playbooks of the library, their triggers and steps."""
-    for p in _api().get("/api/playbooks"):
+    for p in api().get("/api/playbooks"):
         trigger = p["trigger"]
         console.print(
             f"[bold]{p['id']}[/] {p['title']} ({p['activation']}"
@@ -91,7 +83,7 @@ def simulate(
     """A dry run on current data: the steps with deadlines from now, and what each action
     would do (people to enrol, posts, subsidy total, job-fair date, who is told). Changes
     nothing."""
-    got = _api().get(f"/api/playbooks/{name}/simulate", region=region, level=level)
+    got = api().get(f"/api/playbooks/{name}/simulate", region=region, level=level)
     console.print(
         f"[bold]{got['title']}[/] {LEVEL_ZH.get(level, level)} for area {got['area']}; "
         f"disaster {got['disaster_id'] or '—'} {got['disaster_kinds']} (dry run, nothing changed)"
@@ -110,7 +102,7 @@ def runs(
     region: Annotated[str | None, typer.Option(help="Area code, e.g. 371300")] = None,
 ) -> None:
     """Playbook runs, newest first (proposed ones await activation)."""
-    rows = _api().get(
+    rows = api().get(
         "/api/playbook-runs", **{k: v for k, v in {"status": status, "region": region}.items() if v}
     )
     for r in rows:
@@ -126,7 +118,7 @@ def show(
     run_id: Annotated[str, typer.Argument(help="Run id (from `eams playbooks runs`)")],
 ) -> None:
     """One run: its steps (owner, deadline, status) and outcomes."""
-    run = _api().get(f"/api/playbook-runs/{run_id}")
+    run = api().get(f"/api/playbook-runs/{run_id}")
     _print_run(run)
     console.print(f"  outcomes: {run.get('outcomes')}")
 
@@ -134,12 +126,12 @@ def show(
 @playbooks_app.command("timeline")
 def timeline(run_id: Annotated[str, typer.Argument(help="Run id")]) -> None:
     """Every event of a run and the outcome events that name it, in order."""
-    for e in _api().get(f"/api/playbook-runs/{run_id}/timeline"):
+    for e in api().get(f"/api/playbook-runs/{run_id}/timeline"):
         console.print(f"  {str(e['occurred_at'])[:19]}  {e['event_type']:<30} {e['actor']}")
 
 
 def _act(path: str, body: dict[str, Any], done: str) -> None:
-    got = _api().post(path, body)
+    got = api().post(path, body)
     console.print(done)
     if "run" in got:
         _print_run(got["run"])
@@ -161,8 +153,8 @@ def decline(
     reason: Annotated[str, typer.Option(help="Why (required)")],
 ) -> None:
     """Decline a proposed run, with the reason."""
-    _act(f"/api/playbook-runs/{run_id}/decline", {"actor": actor, "reason": reason},
-         f"{run_id} declined 已否决")  # fmt: skip
+    body = {"actor": actor, "reason": reason}
+    _act(f"/api/playbook-runs/{run_id}/decline", body, f"{run_id} declined 已否决")
 
 
 @playbooks_app.command("assign")
@@ -173,8 +165,8 @@ def assign(
     actor: Annotated[str, typer.Option(help="Who assigns")],
 ) -> None:
     """Assign an open step to a person (the deadline stays)."""
-    _act(f"/api/playbook-runs/{run_id}/steps/{step}/assign",
-         {"actor": actor, "assignee": assignee}, f"{step} assigned to {assignee}")  # fmt: skip
+    body = {"actor": actor, "assignee": assignee}
+    _act(f"/api/playbook-runs/{run_id}/steps/{step}/assign", body, f"{step} assigned to {assignee}")
 
 
 @playbooks_app.command("complete")
@@ -198,8 +190,8 @@ def note(
     step: Annotated[str | None, typer.Option(help="About this step")] = None,
 ) -> None:
     """Add a note to a run or one of its steps."""
-    _act(f"/api/playbook-runs/{run_id}/notes",
-         {"actor": actor, "note": text, "step_id": step}, "note added")  # fmt: skip
+    body = {"actor": actor, "note": text, "step_id": step}
+    _act(f"/api/playbook-runs/{run_id}/notes", body, "note added")
 
 
 @playbooks_app.command("close")
@@ -211,8 +203,8 @@ def close(
 ) -> None:
     """Close a run and print its after-action report (people enrolled, placed, subsidies
     paid, step timings against deadlines)."""
-    got = _api().post(f"/api/playbook-runs/{run_id}/close",
-                      {"actor": actor, "force": force, "reason": reason})  # fmt: skip
+    body = {"actor": actor, "force": force, "reason": reason}
+    got = api().post(f"/api/playbook-runs/{run_id}/close", body)
     report = got["report"]
     console.print(f"{run_id} closed 已关闭 — after-action report 总结报告")
     for name, value in report["counts"].items():

@@ -9,10 +9,13 @@ import sys
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from eams.auth import ROLES, AuthError, UserStore
+from eams.cli.common import console, settings
+from events.catalogue import PAYLOADS
+from events.regions import load_reference
+from streams.pipeline import is_source_type
 
 users_app = typer.Typer(
     help="Console and API users (用户): add, list, disable. Roles: " + ", ".join(ROLES),
@@ -22,12 +25,9 @@ apikeys_app = typer.Typer(
     help="API keys of source systems for POST /api/ingest (header X-API-Key).",
     no_args_is_help=True,
 )
-console = Console()
 
 
 def _store() -> UserStore:
-    from eams.cli import settings
-
     return UserStore(settings().state_dir / "users.sqlite")
 
 
@@ -59,9 +59,10 @@ def list_users() -> None:
     for col in ("name", "role 角色", "regions 地区", "disabled 停用", "created"):
         table.add_column(col)
     for u in _store().users():
-        table.add_row(str(u["name"]), ROLES.get(str(u["role"]), str(u["role"])),
-                      ", ".join(u["regions"]) or "全省 all",  # type: ignore[arg-type]
-                      "yes" if u["disabled"] else "", str(u["created"])[:19])  # fmt: skip
+        regions = ", ".join(u["regions"]) or "全省 all"  # type: ignore[arg-type]
+        role = ROLES.get(str(u["role"]), str(u["role"]))
+        disabled = "yes" if u["disabled"] else ""
+        table.add_row(str(u["name"]), role, regions, disabled, str(u["created"])[:19])
     console.print(table)
 
 
@@ -92,8 +93,6 @@ def add_key(
 ) -> None:
     """A new key for a source system (replaces its old key and its allow-lists); printed
     once. The API and the ingest stream both refuse events outside its allow-lists."""
-    from eams.cli import settings
-
     allowed = _event_types(types)
     regions = _regions(region or [], settings().region_hierarchy)
     key = _store().add_key(source, allowed, regions)
@@ -108,9 +107,6 @@ def add_key(
 
 def _event_types(option: str | None) -> tuple[str, ...]:
     """The checked, de-duplicated event types of ``--types``."""
-    from events.catalogue import PAYLOADS
-    from streams.pipeline import is_source_type
-
     wanted = [t.strip() for t in (option or "").split(",") if t.strip()]
     for name in wanted:
         if name not in PAYLOADS:
@@ -122,8 +118,6 @@ def _event_types(option: str | None) -> tuple[str, ...]:
 
 def _regions(codes: list[str], hierarchy: str) -> tuple[str, ...]:
     """The checked region codes of ``--region``."""
-    from events.regions import load_reference
-
     reference = load_reference(hierarchy)
     for code in codes:
         if reference.get(code) is None:

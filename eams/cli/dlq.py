@@ -1,7 +1,7 @@
 """``eams dlq list | replay``: the dead letters, through the running worker.
 
 The worker holds the DLQ key (the values are sealed, see :mod:`streams.dlq`), so these
-commands talk to ``eams run`` (:mod:`eams.api_dlq`) as the local operator: ``list`` shows
+commands talk to ``eams run`` (:mod:`eams.http.dlq`) as the local operator: ``list`` shows
 the inputs masked; ``list --reveal`` shows them in clear and is recorded in the event log
 (``audit.dlq_revealed``: who, which entries, why); ``replay`` resubmits and, once the
 broker has the resubmitted inputs, purges the entries they replace.
@@ -13,20 +13,14 @@ import sys
 from pathlib import Path
 from typing import Annotated, Any
 
+import orjson
 import typer
-from rich.console import Console
+from rich.table import Table
 
+from eams.cli.common import api, console
 from eams.errors import ConfigError
-from eams.settings import Settings
 
 dlq_app = typer.Typer(help="The dead-letter topic eams.events.dlq (rejected inputs, sealed).")
-console = Console()
-
-
-def _api() -> Any:
-    from eams.tools.client import ApiClient
-
-    return ApiClient(Settings())
 
 
 @dlq_app.command("list")
@@ -42,19 +36,16 @@ def dlq_list(
 ) -> None:
     """Rejected inputs, oldest first: where, when, the field, the reason, and the input
     with national IDs, names and phone numbers masked (in clear with --reveal)."""
-    import orjson
-    from rich.table import Table
-
-    api = _api()
+    client = api()
     if reveal:
         if not reason or not actor:
             raise ConfigError(
                 "--reveal shows national IDs, names and phone numbers in clear: give --actor "
                 "NAME and --reason WHY; both are recorded in the event log (audit.dlq_revealed)"
             )
-        answer = api.post("/api/dlq/reveal", {"reason": reason, "actor": actor, "limit": limit})
+        answer = client.post("/api/dlq/reveal", {"reason": reason, "actor": actor, "limit": limit})
     else:
-        answer = api.get("/api/dlq", **({"limit": limit} if limit else {}))
+        answer = client.get("/api/dlq", **({"limit": limit} if limit else {}))
     entries: list[dict[str, Any]] = answer["entries"]
     if as_json:
         for entry in entries:
@@ -126,7 +117,7 @@ def dlq_replay(
                 ) from None
     if not refs and not events:
         raise ConfigError("nothing to replay: give REFs or --file FILE (see --help)")
-    answer = _api().post(
+    answer = api().post(
         "/api/dlq/replay", {"refs": list(refs or []), "events": events, "actor": actor}
     )
     for r in answer["results"]:

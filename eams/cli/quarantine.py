@@ -9,19 +9,17 @@ from __future__ import annotations
 import sys
 from typing import Annotated, Any
 
+import orjson
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from eams.settings import Settings
-from eams.tools.client import ApiClient
+from eams.cli.common import api, console
 
 quarantine_app = typer.Typer(
     help="Events the projector parked (隔离区) instead of stopping: list them with the reason; "
     "retry them after a fix (a migration that widens a column, a new release).",
     no_args_is_help=True,
 )
-console = Console()
 
 
 @quarantine_app.command("list")
@@ -31,11 +29,7 @@ def list_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line")] = False,
 ) -> None:
     """Parked events in log order: log position, type, region, field and reason."""
-    import orjson
-
-    answer = ApiClient(Settings()).get(
-        "/api/quarantine", status="" if status == "all" else status, limit=limit
-    )
+    answer = api().get("/api/quarantine", status="" if status == "all" else status, limit=limit)
     entries: list[dict[str, Any]] = answer["entries"]
     if as_json:
         for e in entries:
@@ -45,10 +39,8 @@ def list_cmd(
     for col in ("ref", "类型 type", "地区 region", "字段 field", "原因 reason", "状态 status"):
         table.add_column(col, overflow="fold")
     for e in entries:
-        table.add_row(
-            e["ref"], e["event_type"], e["region"], e["field"], e["error"],
-            f"{e['status']} ({e['attempts']} retries)",
-        )  # fmt: skip
+        status_text = f"{e['status']} ({e['attempts']} retries)"
+        table.add_row(e["ref"], e["event_type"], e["region"], e["field"], e["error"], status_text)
     console.print(table)
     counts = answer["counts"]
     console.print(
@@ -70,9 +62,7 @@ def retry_cmd(
 ) -> None:
     """Project parked events again with today's code and schema; each is written exactly once,
     and what still fails stays parked with its new reason."""
-    answer = ApiClient(Settings(), timeout=600).post(
-        "/api/quarantine/retry", {"refs": refs or [], "actor": actor}
-    )
+    answer = api(timeout=600).post("/api/quarantine/retry", {"refs": refs or [], "actor": actor})
     for e in answer["parked"]:
         console.print(f"still parked {e['ref']} {e['event_type']}: {e['field']}: {e['error']}")
     console.print(f"{len(answer['projected']):,} projected, {len(answer['parked']):,} still parked")

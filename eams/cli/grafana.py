@@ -7,14 +7,17 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
+
+from eams.cli.common import console
+from eams.tools.grafana import EXPORT_DIR, GrafanaClient
+from eams.tools.grafana import export as write
+from eams.tools.grafana import provision as run
 
 grafana_app = typer.Typer(
     help="Grafana dashboards (province overview, alerts) on the ClickHouse data source: "
     "export them as JSON, or create/update them in a Grafana by uid.",
     no_args_is_help=True,
 )
-console = Console()
 
 
 @grafana_app.command("export")
@@ -22,9 +25,6 @@ def export(
     out: Annotated[Path | None, typer.Option(help="Folder (default: deploy/grafana)")] = None,
 ) -> None:
     """Write the dashboards as JSON (for file provisioning or import by hand)."""
-    from eams.tools.grafana import EXPORT_DIR
-    from eams.tools.grafana import export as write
-
     for path in write(out or EXPORT_DIR):
         console.print(f"wrote {path}")
 
@@ -47,9 +47,6 @@ def provision(
 ) -> None:
     """Create or update the EAMS folder, data source and dashboards by uid (Grafana keeps
     each dashboard's version history). Run it again after an upgrade: it is idempotent."""
-    from eams.tools.grafana import GrafanaClient
-    from eams.tools.grafana import provision as run
-
     with GrafanaClient(url, token or os.environ.get("GRAFANA_TOKEN", "")) as client:
         done = run(client, folder_uid=folder, clickhouse_url=clickhouse_url)
     if done.folder_created:
