@@ -37,6 +37,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from events.errors import EamsError
+from projections.disclosure import Policy
 from streams.principal import Submitter
 
 ROLES: dict[str, str] = {
@@ -103,8 +104,6 @@ class Principal:
     def suppress_small_cells(self) -> bool:
         """Whether small-cell suppression applies to this caller (analysts; the rules are
         :class:`projections.disclosure.Policy`)."""
-        from projections.disclosure import Policy
-
         return Policy.for_role(self.role).suppress
 
 
@@ -253,13 +252,13 @@ class UserStore:
             )
         key = "eams_" + secrets.token_urlsafe(32)
         now = dt.datetime.now(dt.UTC).isoformat()
+        row = (source, _hash_token(key), now, json.dumps(list(types)), json.dumps(list(regions)))
         with self._db() as db:
             db.execute(
                 "INSERT OR REPLACE INTO api_keys (source, key_hash, disabled, created_at, types,"
                 " regions) VALUES (?, ?, 0, ?, ?, ?)",
-                (source, _hash_token(key), now, json.dumps(list(types)),
-                 json.dumps(list(regions))),
-            )  # fmt: skip
+                row,
+            )
         return key
 
     def api_keys(self) -> list[dict[str, object]]:
@@ -269,10 +268,15 @@ class UserStore:
                 "SELECT source, disabled, created_at, types, regions FROM api_keys ORDER BY source"
             ).fetchall()
         return [
-            {"source": s, "disabled": bool(d), "created": c, "types": json.loads(t),
-             "regions": json.loads(r)}
+            {
+                "source": s,
+                "disabled": bool(d),
+                "created": c,
+                "types": json.loads(t),
+                "regions": json.loads(r),
+            }
             for s, d, c, t, r in rows
-        ]  # fmt: skip
+        ]
 
     def disable_key(self, source: str) -> None:
         """Disable a source's API key."""

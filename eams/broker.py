@@ -19,6 +19,8 @@ with ``kafka.admin.ConfigCommand``, and it restarts with SASL and ACLs (:meth:`L
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import json
 import os
 import secrets
@@ -32,8 +34,11 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from aiokafka.admin import AIOKafkaAdminClient
+
 from eams.errors import BrokerError
 from eams.settings import PROJECT_ROOT, Settings
+from streams.acls import ensure_acls
 from streams.kafka import KafkaAccess
 
 #: The broker principals of the local broker, by role (see streams/kafka.py).
@@ -351,8 +356,6 @@ class LocalKafka:
 
 def _kafka_uuid() -> str:
     """A Kafka cluster id: 16 random bytes, URL-safe base64 without padding."""
-    import base64
-
     return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
 
 
@@ -376,9 +379,6 @@ def _write_private(path: Path, text: str) -> None:
 
 def _metadata_ok(access: KafkaAccess) -> bool:
     """Ask the broker for metadata with aiokafka: the port alone can open before it serves."""
-    import asyncio
-
-    from aiokafka.admin import AIOKafkaAdminClient
 
     async def probe() -> bool:
         admin = AIOKafkaAdminClient(**access.client_options(), request_timeout_ms=3000)
@@ -407,8 +407,6 @@ async def ensure_namespace_acls(settings: Settings) -> None:
     """Grant the raw and stream principals their ACLs on this namespace's topics (see
     :mod:`streams.acls`) when EAMS manages the broker's ACLs (:attr:`Settings.manages_acls`);
     run right after the topics are created."""
-    from streams.acls import ensure_acls
-
     if not settings.manages_acls:
         return
     raw, stream = settings.kafka("raw").principal, settings.kafka("stream").principal

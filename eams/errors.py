@@ -5,6 +5,10 @@ EamsError                    (events.errors, the root of every project error)
  ├── BrokerError             the local Kafka could not be fetched, started or reached
  ├── ConfigError             a configuration value or mapping file is wrong
  ├── ServiceUnavailableError the running `eams run` could not be reached
+ ├── RequestRefusedError     the running `eams run` refused a request of the CLI
+ ├── AuthError               (eams.auth: a user, session or API key cannot be used)
+ ├── RequestError            (eams.http.errors: what the API refuses, with its status code)
+ ├── GrafanaError            (eams.tools.grafana: Grafana refused or cannot be reached)
  └── ProjectionError         (projections.errors: ClickHouse failed)
 """
 
