@@ -46,7 +46,7 @@ AMOUNT = "subsidy_amount_paid"
 PUBLIC_COLUMNS = ("disaster_flags", "disaster_clears")
 #: 0 = everything so far (no ``days``).
 WINDOWS: tuple[int, ...] = (*ANALYST_WINDOWS, 0)
-#: The daily series of ``/api/trends`` (eams.api_console.TREND_COLUMNS).
+#: The daily series of ``/api/trends`` (eams.http.console.TREND_COLUMNS).
 TREND_COLUMNS = ("people_laid_off", "registrations", "reg_temporary_assistance", "claims")
 #: Count indicators and the facts cell each one is: (column, window).
 INDICATOR_CELLS: dict[str, tuple[str, int]] = {

@@ -1,7 +1,7 @@
 """Small-cell disclosure control: what a caller may see of counts about few people.
 
 One policy per principal (:meth:`Policy.for_role`); the HTTP layer passes every answer of
-every route through it (:mod:`eams.api_disclosure`), so no route applies it by hand and a
+every route through it (:mod:`eams.http.disclosure`), so no route applies it by hand and a
 new route cannot forget it. Only analysts are limited; every other role sees the counts
 their work needs. For an analyst:
 

@@ -200,7 +200,7 @@ def _must_be(who: Submitter, name: str, want: str) -> str:
 
 def in_regions(regions: tuple[str, ...], code: str, reference: RegionReference) -> bool:
     """Whether ``code`` lies within ``regions``: it or its city is one of them (no regions
-    = everywhere). The read routes apply the same rule (``eams.api_auth.in_scope``)."""
+    = everywhere). The read routes apply the same rule (``eams.http.auth.in_scope``)."""
     return not regions or code in regions or reference.city_of(code) in regions
 
 
