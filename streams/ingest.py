@@ -17,12 +17,43 @@ is the *same* message being re-read, so it is emitted again rather than dropped:
 lost, and the event log may hold an event twice, which every consumer absorbs by
 ``event_id``. An input whose id is marked at another position is a resubmission: dropped.
 
-The dedupe state is restored at start from the tail of ``<ns>.events`` itself (the headers
-of the most recent ``window`` events): the log is the changelog, so a mark can never be
-recorded for an event that was not appended, nor the other way round.
+The dedupe state is restored from ``<ns>.events`` itself (the marks in its headers): the
+log is the changelog, so a mark can never be recorded for an event that was not appended,
+nor the other way round. At start the most recent ``window`` events are read; after that
+each catch-up reads only what was appended since the previous one (at most the window).
 
-One ingest process owns all partitions of a namespace (manual assignment, offsets committed
-to the group ``<ns>.ingest``); there is no group rebalance to lose or repeat work.
+Ingest processes share the raw partitions in the consumer group ``<ns>.ingest``; a second
+process takes over partitions (or all of them, when the first dies) without loss. Raw
+records are keyed by their event id in one canonical spelling (:func:`streams.pipeline.
+raw_key`), so every submission of an id lands on one raw partition, and its mark names that
+partition: the marks a partition's owner needs are the ones naming it, and they were
+written to the log by whoever owned the partition before. A rebalance goes:
+
+1. *revoke* (aiokafka calls it before every join, with nothing before the first): wait for
+   the batch in hand to finish steps 4 and 5 (its outputs flushed, then its offsets
+   committed), then give the partitions up. Records fetched and not yet returned are
+   dropped by aiokafka, and the next owner reads them again from the committed offsets;
+2. the group coordinator assigns the partitions once every member has rejoined, that is,
+   once every previous owner has flushed and committed: everything it wrote is in the log;
+3. *assign*: before the first record of the new assignment is processed, the stream
+   catches up with the log (every partition of it, from where it last read up to its end
+   now), so the marks the previous owners appended for the newly assigned partitions are
+   known. This runs in the stream's loop, not in aiokafka's callback, which runs with the
+   group's heartbeats stopped: a long catch-up there would get this member evicted.
+
+Why that is safe: an offset is committed only after its outputs (step 5 after 4) and a
+partition is handed over only after its commit (revoke), so a new owner starts where the
+outputs end and knows their marks. A process that dies (SIGKILL) hands over nothing: its
+last batch may be in the log without its commit, so the new owner reads it again and emits
+it again *with the same marks* (its position is its mark); a resubmission elsewhere in the
+partition is still recognised by its earlier mark. A member fenced by the group (too slow
+for the session) finds its commit refused (logged, counted); its records are read again in
+the same way. No input is lost, and within the dedupe window none is emitted from two
+positions.
+
+Keeping the marks of every raw partition (not only the owned ones) lets each catch-up read
+the log once, incrementally; an id whose resubmission lands elsewhere (after the raw topic
+gained partitions) is then still recognised wherever its mark was read.
 
 Why not a Faust agent here: measured on this machine, Faust's per-event agent did ~2,700
 events/s end to end, and after a SIGKILL and restart it dropped messages fetched while its
@@ -35,10 +66,14 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import os
+import socket
 from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import CommitFailedError, IllegalStateError
 from aiokafka.structs import ConsumerRecord, OffsetAndMetadata
 
 from events.regions import RegionReference
@@ -61,9 +96,12 @@ class IngestStats:
     rejected: int = 0
     duplicates: int = 0
     batches: int = 0
-    restored_ids: int = 0
+    restored_ids: int = 0  # marks read from the log (at start and at every catch-up)
     unsigned: int = 0  # raw records without a valid principal signature (dead-lettered)
     masked_values: int = 0  # IDs and mobile numbers found outside the named fields
+    rebalances: int = 0  # partitions revoked (before every join of the group)
+    refused_commits: int = 0  # commits the group refused (it had rebalanced without us)
+    partitions: list[int] = field(default_factory=list)  # raw partitions owned now
     by_type: dict[str, int] = field(default_factory=dict)
 
 
@@ -105,7 +143,8 @@ def _header_bytes(headers: object, name: str) -> bytes | None:
 
 
 class IngestStream:
-    """Consumes every partition of the raw topic and appends valid events to the log."""
+    """Consumes its share of the raw topic's partitions (a member of the group
+    ``<ns>.ingest``) and appends valid events to the log."""
 
     def __init__(
         self,
@@ -131,41 +170,90 @@ class IngestStream:
         self.group = f"{topic_names.events.rsplit('.', 1)[0]}.ingest"
         self.seen = DedupeState(window)
         self.stats = IngestStats()
-        self.ready = asyncio.Event()
+        self.ready = asyncio.Event()  # set once the first assignment's catch-up is done
+        # Held by the loop from a batch's fetch to its commit; a revocation waits for it.
+        self._turn = asyncio.Lock()
+        self._catch_up_due = True  # set at every revocation: a new assignment follows
+        self._marks_read: dict[int, int] = {}  # events partition -> next offset to read
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Restore the dedupe state, then process batches until ``stop`` is set."""
+        """Restore the dedupe state, join the group, then process batches until ``stop``."""
         lane = _Lane(self.kafka)
         consumer = AIOKafkaConsumer(
             **self.kafka.client_options(),
             group_id=self.group,
+            # who owns which partition, as the group's description shows it
+            client_id=f"{self.group}-{socket.gethostname()}-{os.getpid()}",
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_partition_fetch_bytes=4 * 1024 * 1024,
+            # A member finishing its batch when a rebalance starts is waited for this long
+            # (a dead one only for the session, 10 s): a slow flush is not a reason to fence.
+            rebalance_timeout_ms=60_000,
         )
         await lane.start()
         await consumer.start()
         try:
-            await self._restore()
-            cluster = await consumer._client.fetch_all_metadata()  # noqa: SLF001
-            parts = sorted(cluster.partitions_for_topic(self.topics.ingest_raw) or ())
-            consumer.assign([TopicPartition(self.topics.ingest_raw, p) for p in parts])
-            self.ready.set()
+            # The whole window now, before joining: no session to keep alive yet, and the
+            # catch-up after the first assignment reads only what came meanwhile.
+            await self._catch_up()
+            consumer.subscribe([self.topics.ingest_raw], listener=_Rebalance(self))
             while not stop.is_set():
-                fetched = await consumer.getmany(timeout_ms=200, max_records=self.batch)
-                records = [r for rs in fetched.values() for r in rs]
-                if records:
-                    await self._process(records, lane)
-                    await consumer.commit(
-                        {
-                            tp: OffsetAndMetadata(rs[-1].offset + 1, "")
-                            for tp, rs in fetched.items()
-                            if rs
-                        }
-                    )
+                fetched = await _fetch(consumer, stop, self.batch)
+                # No await between the fetch and taking the turn: a revocation cannot start
+                # in between (aiokafka returns no records while one is under way).
+                async with self._turn:
+                    if self._catch_up_due and not stop.is_set():
+                        await self._catch_up()  # before any record of the new assignment
+                        self._catch_up_due = False
+                        self.ready.set()
+                    records = [r for rs in fetched.values() for r in rs]
+                    if records:
+                        await self._process(records, lane)
+                        await self._commit(consumer, fetched)
         finally:
-            await consumer.stop()
+            await consumer.stop()  # leaves the group: the others rebalance at once
             await lane.stop()
+
+    async def _commit(
+        self,
+        consumer: AIOKafkaConsumer,
+        fetched: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]],
+    ) -> None:
+        """Step 5. A commit the group refuses (it rebalanced without this member, which was
+        too slow for its session) is logged and counted: the outputs are in the log, and
+        the partitions' next owner reads the records again and emits them again, with the
+        same marks."""
+        offsets = {tp: OffsetAndMetadata(rs[-1].offset + 1, "") for tp, rs in fetched.items() if rs}
+        try:
+            await consumer.commit(offsets)
+        except (CommitFailedError, IllegalStateError) as exc:
+            self.stats.refused_commits += 1
+            log.warning(
+                "the group %s refused the commit of raw partitions %s (%s): their next owner "
+                "reads those records again and emits them again under the same marks",
+                self.group,
+                sorted(tp.partition for tp in offsets),
+                exc,
+            )
+
+    async def revoked(self, partitions: Iterable[TopicPartition]) -> None:
+        """Rebalance step 1: the batch in hand is flushed and committed (the loop holds the
+        turn until then), then the partitions are given up."""
+        async with self._turn:
+            self._catch_up_due = True
+            self.stats.rebalances += 1
+            self.stats.partitions = []
+        log.info("ingest: raw partitions %s given up", sorted(tp.partition for tp in partitions))
+
+    def assigned(self, partitions: Iterable[TopicPartition]) -> None:
+        """Rebalance step 3: the loop catches up with the log before processing them.
+
+        Runs in aiokafka's callback, with the heartbeats stopped: it only takes note."""
+        owned = sorted(tp.partition for tp in partitions)
+        self._catch_up_due = True
+        self.stats.partitions = owned
+        log.info("ingest: raw partitions %s assigned", owned)
 
     async def _send(
         self,
@@ -230,8 +318,9 @@ class IngestStream:
         if alone:
             await sender.flush([future])
 
-    async def _restore(self) -> None:
-        """Read the marks of the most recent events of the log into memory."""
+    async def _catch_up(self) -> None:
+        """Read the marks appended to the log since the last catch-up (at most the most
+        recent ``window`` events), from every partition of the log up to its end now."""
         consumer = AIOKafkaConsumer(**self.kafka.client_options(), enable_auto_commit=False)
         await consumer.start()
         try:
@@ -246,9 +335,14 @@ class IngestStream:
             ends = await consumer.end_offsets(tps)
             starts = await consumer.beginning_offsets(tps)
             per_partition = max(1, self.seen.capacity // len(tps))
+            remaining = set()
             for tp in tps:
-                consumer.seek(tp, max(starts[tp], ends[tp] - per_partition))
-            remaining = {tp for tp in tps if ends[tp] > starts[tp]}
+                done = self._marks_read.get(tp.partition, 0)
+                begin = max(starts[tp], ends[tp] - per_partition, done)
+                if begin < ends[tp]:
+                    consumer.seek(tp, begin)
+                    remaining.add(tp)
+            read = 0
             while remaining:
                 fetched = await consumer.getmany(*remaining, timeout_ms=500, max_records=50_000)
                 for tp, records in fetched.items():
@@ -257,12 +351,19 @@ class IngestStream:
                         mark = _header_bytes(r.headers, topics.H_RAW_MARK)
                         if event_id is not None and mark is not None:
                             self.seen.put(event_id, mark)
-                    if records and records[-1].offset + 1 >= ends[tp]:
-                        remaining.discard(tp)
+                            read += 1
+                    if records:
+                        last = records[-1].offset + 1
+                        self._marks_read[tp.partition] = last
+                        if last >= ends[tp]:
+                            remaining.discard(tp)
                 for tp in list(remaining):
                     if await consumer.position(tp) >= ends[tp]:
                         remaining.discard(tp)
-            self.stats.restored_ids = len(self.seen)
+            for tp in tps:  # a partition with nothing new, or whose tail held no marks
+                done = self._marks_read.get(tp.partition, 0)
+                self._marks_read[tp.partition] = max(done, ends[tp])
+            self.stats.restored_ids += read
         finally:
             await consumer.stop()
 
@@ -284,7 +385,9 @@ class IngestStream:
                 "and dead-lettering what it refuses",
                 exc,
             )
-            self.stats = before
+            # the counters as before the batch, but the membership as it is now (an
+            # assignment may have been noted meanwhile)
+            self.stats = replace(before, partitions=self.stats.partitions)
             await sender.reset()  # see _send: the producer's sequence is broken past a refusal
             await self._pass(records, sender, alone=True)
         self.stats.batches += 1
@@ -340,6 +443,41 @@ class IngestStream:
             await self._dead_letter(sender, r, result, source, line, alone)
         # Every output of the batch must be on the broker before its offsets are committed.
         await sender.flush()
+
+
+class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
+    """aiokafka's rebalance callbacks, handed to the stream (see the module docstring)."""
+
+    def __init__(self, stream: IngestStream) -> None:
+        self.stream = stream
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        await self.stream.revoked(revoked)
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        self.stream.assigned(assigned)
+
+
+async def _fetch(
+    consumer: AIOKafkaConsumer, stop: asyncio.Event, batch: int
+) -> dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]:
+    """The next records (at most ``batch``), or none once ``stop`` is set: ``getmany``
+    waits through a whole rebalance, and a stop must not wait for one to end. Records
+    already taken from aiokafka are never dropped here (the consumer's position is past
+    them): a fetch cancelled by the stop had taken none."""
+    fetch = asyncio.ensure_future(consumer.getmany(timeout_ms=200, max_records=batch))
+    halt = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({fetch, halt}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        halt.cancel()
+    if not fetch.done():
+        fetch.cancel()
+        await asyncio.wait({fetch})
+    if fetch.cancelled():
+        return {}
+    records: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]] = fetch.result()
+    return records
 
 
 class _Lane:
