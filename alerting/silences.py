@@ -4,6 +4,8 @@ A silence matches an alert when every matcher it has matches: ``rule`` (exact id
 ``region`` (the alert's region or any region above it, so a city silence covers its
 counties) and ``level``. It holds between ``starts_at`` and ``ends_at`` unless expired by
 hand. Silences are events (``silence.created`` / ``silence.expired``) with their actor.
+The notification pipeline asks them, as it asks inhibitions and mute windows, through
+:class:`alerting.dispatch.mutes.Silences` (``mutes(alert, at) -> reason | None``).
 """
 
 from __future__ import annotations

@@ -11,34 +11,33 @@
   racing on a run are decided in arrival order; the second sees the first's effect and
   is refused if it no longer fits (e.g. activate after decline).
 - **Actions.** After each change and on every tick, the steps whose automated action is
-  ready (dependencies completed) are run and then completed with their figures:
-  enrol the affected (``temporary_assistance.enrolled``), open welfare posts
-  (``welfare_post.opened``), pay the subsidy batch after its approval step
-  (``subsidy.paid``), schedule a job fair (``job_fair.scheduled``), notify the officers of
-  the area through the alerting channels. Event ids are derived from (run, step, subject),
-  so an action repeated after a crash adds nothing the projections count twice, and the
-  people already enrolled or paid are skipped.
+  ready (dependencies completed) are carried out (:mod:`playbooks.actions`: enrolments,
+  welfare posts, subsidy batches, job fairs, messages to the officers of the area) and
+  then completed with their figures.
 - **Timers.** Open steps past their deadline are marked ``playbook.step_overdue`` and the
-  area's duty officers (province included) are told; enrolments of a run end
-  (``temporary_assistance.ended``) once the disaster flag has been cleared for the grace
-  period of the run's variant; new registrations citing the disaster are enrolled while
-  the run is active.
+  area's duty officers (province included) are told; the enrolments of an active run
+  follow its disaster flag (:meth:`~playbooks.actions.Actions.follow_enrolment`).
 - **Restarts.** At start, after the projector has caught up, every run is folded again
   from the log; nothing is kept elsewhere.
 - **The log first.** Every event goes through the runtime's
-  :class:`~streams.outbox.Outbox`: a run's new state is adopted only once the broker
+  :class:`~streams.writer.EventWriter`: a run's new state is adopted only once the broker
   acknowledged the decision's events. When it does not, the events are held and sent
   again (same ids) by the next ticks, with backoff, the failure is counted in
   ``/api/status`` (``playbooks``), and commands are refused with
-  :class:`~streams.outbox.EventsNotAcknowledgedError` until the held events are in the
-  log (a command decided on a state that misses them would be decided twice).
+  :class:`~streams.writer.EventsNotAcknowledgedError` until the held events are in the
+  log (a command decided on a state that misses them would be decided twice). A run's own
+  ``playbook.*`` events are appended in one place, :meth:`PlaybookRunner.append_run_events`;
+  an action's outcome events in another, :meth:`~playbooks.actions.Actions.emit`.
+- **Officers are told** through the dispatcher's public
+  :meth:`~alerting.dispatch.Dispatcher.announce` (and, for a dry run,
+  :meth:`~alerting.dispatch.Dispatcher.audience`). The runtime's queries live in
+  :mod:`projections.playbook_queries`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import datetime as dt
 import functools
 import logging
@@ -49,8 +48,9 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from events.envelope import SHANGHAI, internal_event
+from events.envelope import SHANGHAI
 from events.regions import RegionReference
+from playbooks.actions import Actions
 from playbooks.aggregate import (
     RUN_EVENT_TYPES,
     Activate,
@@ -67,14 +67,13 @@ from playbooks.aggregate import (
     ready_actions,
 )
 from playbooks.errors import CommandRejectedError
-from playbooks.model import Library, Playbook, Step
+from playbooks.model import Library, Playbook
 from projections import alert_queries, playbook_queries
-from projections.client import Store, aware, run
+from projections.client import Store, run
 from projections.indicators import SEVERITY_NUMBER
-from projections.queries import ACTIVE_DISASTER_AREAS
-from streams.outbox import EventsNotAcknowledgedError, Outbox, Record
 from streams.producer import BatchSender
 from streams.topics import TopicNames
+from streams.writer import EventsNotAcknowledgedError, EventWriter
 
 if TYPE_CHECKING:
     from alerting.dispatch import Dispatcher
@@ -102,8 +101,6 @@ class PlaybookRunner:
         self.store = store
         self.reference = reference
         self.library = library
-        self.sender = sender
-        self.topics = topic_names
         self.dispatcher = dispatcher
         self.now = now
         self.states: dict[str, RunState] = {}
@@ -111,26 +108,41 @@ class PlaybookRunner:
         self._lock = asyncio.Lock()  # the single writer of every run
         self._acting = asyncio.Lock()  # one action at a time
         self._tasks: set[asyncio.Task[None]] = set()
-        self.outbox = Outbox(sender, "playbooks")
+        self.writer = EventWriter(
+            sender,
+            "playbooks",
+            topics=topic_names,
+            namespace=NAMESPACE,
+            actor=ACTOR,
+            source="eams.playbooks",
+            now=lambda: self.now(),
+        )
+        self.actions = Actions(
+            store=store,
+            reference=reference,
+            library=library,
+            writer=self.writer,
+            dispatcher=dispatcher,
+            now=lambda: self.now(),
+        )
+
+    @property
+    def outbox(self) -> EventWriter:
+        """The writer, by the name the host sets its dead-letter hook through."""
+        return self.writer
 
     def status(self) -> dict[str, Any]:
         """What ``/api/status`` shows: ticks, the health of the appends, actions under way."""
-        return self.outbox.status() | {"runs": len(self.states), "acting": len(self._tasks)}
+        return self.writer.status() | {"runs": len(self.states), "acting": len(self._tasks)}
 
     # -- state -----------------------------------------------------------------------------
     async def restore(self) -> int:
         """Fold every run from the log (via the events table); returns how many."""
-        rows = await run(
-            self.store.rows,
-            "SELECT aggregate_id, event_type, payload, occurred_at FROM events "
-            "WHERE event_type IN {types:Array(String)} "
-            "ORDER BY aggregate_id, kafka_partition, kafka_offset",
-            {"types": list(RUN_EVENT_TYPES)},
-        )
+        rows = await run(playbook_queries.run_events, self.store, RUN_EVENT_TYPES)
         states: dict[str, RunState] = {}
         for run_id, event_type, payload, occurred_at in rows:
             state = states.get(run_id) or RunState(run_id)
-            states[run_id] = apply(state, event_type, orjson.loads(payload), aware(occurred_at))
+            states[run_id] = apply(state, event_type, orjson.loads(payload), occurred_at)
         self.states = states
         self.restored = True
         return len(states)
@@ -156,12 +168,12 @@ class PlaybookRunner:
         (``follow``) start the actions this made ready, in the background.
 
         Raises :class:`CommandRejectedError` (nothing appended) when it does not fit, and
-        :class:`~streams.outbox.EventsNotAcknowledgedError` when the broker has not (yet)
+        :class:`~streams.writer.EventsNotAcknowledgedError` when the broker has not (yet)
         acknowledged its events, or earlier ones (they are kept and sent again; the run
         changes once they are in the log)."""
         async with self._lock:
-            if not await self.outbox.settled():
-                raise self.outbox.not_acknowledged()
+            if not await self.writer.settled():
+                raise self.writer.not_acknowledged()
             if isinstance(command, Propose) and playbook_id is not None:
                 other = self.open_run(playbook_id, command.area)
                 if other is not None and other.run_id != run_id:
@@ -184,12 +196,7 @@ class PlaybookRunner:
         append events still held."""
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
-        await self.outbox.flush(force=True)
-
-    async def _flush(self) -> None:
-        """Wait until every staged event is acknowledged; raise if the broker has not."""
-        if not await self.outbox.flush(force=True):
-            raise self.outbox.not_acknowledged()
+        await self.writer.flush(force=True)
 
     async def _decide_and_append(
         self, run_id: str, command: Command, playbook_id: str | None = None
@@ -200,25 +207,42 @@ class PlaybookRunner:
         decided = decide(state, command, definition, now)
         actor = getattr(command, "actor", ACTOR)
         area = state.area or getattr(command, "area", None) or self.reference.root().code
-        records: list[Record] = []
-        for event_type, payload in decided:
-            envelope = internal_event(
-                event_type,
-                region=area,
-                aggregate_id=run_id,
-                actor=actor,
-                source="eams.playbooks",
-                payload=payload,
-                occurred_at=now,
-                recorded_at=now,
-                event_id=_event_id(run_id, event_type, payload, now),
-            )
-            records.append(Record(self.topics.events, envelope.to_json(), run_id.encode()))
         for event_type, payload in decided:
             state = apply(state, event_type, payload, now)
-        self.outbox.stage(records, then=functools.partial(self.states.__setitem__, run_id, state))
-        await self._flush()  # the run changes only once the broker has its events
+        then = functools.partial(self.states.__setitem__, run_id, state)
+        await self.append_run_events(run_id, area, actor, decided, now, then=then)
         return decided
+
+    async def append_run_events(
+        self,
+        run_id: str,
+        area: str,
+        actor: str,
+        decided: Sequence[tuple[str, dict[str, Any]]],
+        at: dt.datetime,
+        *,
+        then: Callable[[], None],
+    ) -> None:
+        """Append the ``playbook.*`` events decided on run ``run_id`` and wait for the
+        broker; ``then`` (the run's new state) applies once they are in the log. The one
+        place the runtime writes its runs' events: they are to become commands to the
+        run's single writer. Raises
+        :class:`~streams.writer.EventsNotAcknowledgedError` when they are not (yet)."""
+        records = [
+            self.writer.encode(
+                event_type,
+                region=area,
+                key=run_id,
+                payload=payload,
+                name=_event_name(run_id, event_type, payload, at),
+                actor=actor,
+                occurred_at=at,
+                recorded_at=at,
+            )
+            for event_type, payload in decided
+        ]
+        self.writer.stage(records, then=then)
+        await self.writer.ensure_flushed()  # the run changes only once the broker has them
 
     # -- proposals -------------------------------------------------------------------------
     async def on_fired(self, fired: Sequence[Fired]) -> None:
@@ -304,7 +328,7 @@ class PlaybookRunner:
 
     def active_flags(self) -> list[dict[str, Any]]:
         """Every active disaster flag (region, disaster, kind, severity)."""
-        return self.store.dicts(f"SELECT * FROM ({ACTIVE_DISASTER_AREAS}) WHERE active = 1")
+        return playbook_queries.active_flags(self.store)
 
     def disasters_in(self, region: str, rows: list[dict[str, Any]]) -> tuple[set[str], str | None]:
         """Kinds of the active disaster flags ``rows`` in ``region`` (itself, above or below
@@ -328,7 +352,7 @@ class PlaybookRunner:
         """Proposals for open alerts, overdue steps, enrolments that end or start, and
         actions that are ready. While events wait for the broker, only they are sent again
         (with backoff); the tick counts (``ticks``) once it completed."""
-        if not await self.outbox.settled():
+        if not await self.writer.settled():
             return
         await self.propose_open_alerts()
         now = self.now()
@@ -338,13 +362,13 @@ class PlaybookRunner:
             for step_id in overdue_steps(state, now):
                 try:
                     if await self.command(run_id, MarkOverdue(step_id), follow=False):
-                        await self.tell_overdue(self.state(run_id), step_id)
+                        await self.actions.tell_overdue(self.state(run_id), step_id)
                 except CommandRejectedError as exc:
                     log.warning("overdue %s/%s: %s", run_id, step_id, exc)
             await self.advance(run_id)
             async with self._acting:
-                await self.follow_enrolment(self.state(run_id))
-        self.outbox.stats.ticks += 1
+                await self.actions.follow_enrolment(self.state(run_id))
+        self.writer.stats.ticks += 1
 
     async def advance(self, run_id: str) -> None:
         """Run every ready action of a run and complete its step with the figures."""
@@ -361,7 +385,7 @@ class PlaybookRunner:
             if not ready:
                 return
             step = ready[0]
-            counts, note = await self.carry_out(state, definition, step)
+            counts, note = await self.actions.carry_out(state, definition, step)
             try:
                 await self.command(
                     run_id,
@@ -371,236 +395,6 @@ class PlaybookRunner:
             except CommandRejectedError as exc:  # completed meanwhile by someone else
                 log.info("action step %s/%s: %s", run_id, step.id, exc)
                 return
-
-    async def carry_out(
-        self, state: RunState, definition: Playbook, step: Step
-    ) -> tuple[dict[str, float], str]:
-        """Issue the action of ``step``; returns its figures and a note."""
-        assert step.action is not None and state.level is not None and state.area is not None
-        variant = definition.variant(state.level)
-        kind = step.action.kind
-        now = self.now()
-        if kind == "enrol_temporary_assistance":
-            enrolled = await self.enrol(state, step.id)
-            return {"people_enrolled": float(enrolled)}, f"登记临时援助对象 {enrolled} 人"
-        if kind == "open_welfare_posts":
-            slots = int(variant.welfare_posts or 0)
-            if slots:
-                await self.emit(state, step.id, "welfare_post.opened", state.area, "posts", {
-                    "post_id": f"{state.run_id}:posts"[:64],
-                    "title": f"乡村公益性岗位（{definition.title.split(' / ')[0]}）",
-                    "slots": slots,
-                })  # fmt: skip
-            return {"welfare_posts": float(slots)}, f"开发公益性岗位 {slots} 个"
-        if kind == "subsidy_batch":
-            paid, amount = await self.pay_batch(state, step.id, variant.subsidy_amount)
-            return (
-                {"subsidies_paid": float(paid), "subsidy_amount": float(amount)},
-                f"发放一次性补贴 {paid} 人，共 {amount} 元",
-            )
-        if kind == "schedule_job_fair":
-            on = variant.job_fair_by(state.activated_at or now)
-            await self.emit(state, step.id, "job_fair.scheduled", state.area, "fair", {
-                "fair_id": f"{state.run_id}:fair"[:64],
-                "title": f"专场招聘会（{definition.title.split(' / ')[0]}）",
-                "scheduled_for": on.isoformat(), "playbook_run_id": state.run_id,
-            })  # fmt: skip
-            return {"job_fairs": 1.0}, f"专场招聘会定于 {on.isoformat()}"
-        if kind == "notify":
-            told = self.tell(state, step.action.message or definition.title, f"notify:{step.id}")
-            return {"officers_notified": float(told)}, f"已通知 {told} 名值班人员"
-        raise CommandRejectedError(f"unknown action kind {kind!r} in step {step.id}")
-
-    async def enrol(self, state: RunState, step_id: str) -> int:
-        """Enrol the affected not yet enrolled by this run; returns how many were new."""
-        regions, flagged_ids = await run(self.flagged_regions, state)
-        candidates = await run(
-            playbook_queries.enrolment_candidates,
-            self.store,
-            regions,
-            state.disaster_id,
-            flagged_ids,
-        )
-        already = {
-            p["person_id"]
-            for p in await run(playbook_queries.enrolled_persons, self.store, state.run_id)
-        }
-        today = self.now().date().isoformat()
-        new = [c for c in candidates if c["person_id"] not in already]
-        for person in new:
-            payload: dict[str, Any] = {
-                "person_id": person["person_id"],
-                "playbook_run_id": state.run_id,
-                "starts_on": today,
-            }
-            if state.disaster_id:
-                payload["disaster_id"] = state.disaster_id
-            await self.emit(
-                state,
-                step_id,
-                "temporary_assistance.enrolled",
-                person["region"],
-                f"enrol:{person['person_id']}",
-                payload,
-                aggregate=person["person_id"],
-                flush=False,
-            )
-        await self._flush()
-        return len(new)
-
-    def flagged_regions(self, state: RunState) -> tuple[list[str], list[str]]:
-        """The regions of the run's area under an active flag of its disaster (the whole
-        area when the run has no disaster), and the ids of the flag events."""
-        assert state.area is not None
-        under = {state.area} | {
-            r.code
-            for r in self.reference.counties()
-            if state.area in [a.code for a in self.reference.ancestors(r.code)]
-        }
-        if not state.disaster_id:
-            return sorted(under), []
-        rows = self.store.dicts(  # every region the disaster flagged, cleared since or not
-            f"SELECT region FROM ({ACTIVE_DISASTER_AREAS}) WHERE disaster_id = {{d:String}}",
-            {"d": state.disaster_id},
-        )
-        regions = sorted({str(r["region"]) for r in rows} & under) or sorted(under)
-        ids = self.store.rows(
-            "SELECT toString(event_id) FROM events WHERE event_type = 'disaster_area.flagged' "
-            "AND JSONExtractString(payload, 'disaster_id') = {d:String}",
-            {"d": state.disaster_id},
-        )
-        return regions, [str(r[0]) for r in ids]
-
-    async def pay_batch(
-        self, state: RunState, step_id: str, amount: Decimal | None
-    ) -> tuple[int, Decimal]:
-        """Pay the one-time subsidy to everyone the run enrolled and has not paid yet."""
-        enrolled = await run(playbook_queries.enrolled_persons, self.store, state.run_id)
-        paid = await run(self.paid_applications, state.run_id)
-        each = amount or Decimal(0)
-        today = self.now().date().isoformat()
-        count = 0
-        for person in enrolled:
-            application = f"{state.run_id}:{step_id}:{person['person_id']}"[:64]
-            if application in paid or each <= 0:
-                continue
-            await self.emit(state, step_id, "subsidy.paid", person["region"],
-                            f"pay:{person['person_id']}", {
-                "person_id": person["person_id"], "application_id": application,
-                "subsidy": "temporary_assistance_one_time", "amount": str(each),
-                "paid_on": today}, aggregate=person["person_id"], flush=False)  # fmt: skip
-            count += 1
-        await self._flush()
-        return count, each * count
-
-    def paid_applications(self, run_id: str) -> set[str]:
-        """Application ids of this run's subsidy payments already in the log."""
-        rows = self.store.rows(
-            "SELECT DISTINCT JSONExtractString(payload, 'application_id') FROM events "
-            "WHERE event_type = 'subsidy.paid' AND source = 'eams.playbooks' "
-            "AND startsWith(JSONExtractString(payload, 'application_id'), {p:String})",
-            {"p": f"{run_id}:"},
-        )
-        return {str(r[0]) for r in rows}
-
-    async def follow_enrolment(self, state: RunState) -> None:
-        """While a run is active: enrol new registrations that cite its disaster once the
-        enrolment step is done, and end enrolments after the flag's clear plus grace."""
-        if state.status != "active" or state.level is None:
-            return
-        definition = self.definition(state)
-        enrol_steps = [
-            s.id
-            for s in definition.steps
-            if s.action is not None and s.action.kind == "enrol_temporary_assistance"
-        ]
-        cleared = await run(self.cleared_at, state.disaster_id) if state.disaster_id else None
-        if cleared is None:  # still a disaster area: later registrations citing it join
-            for step_id in enrol_steps:
-                got = state.steps.get(step_id)
-                if got is not None and got.status == "completed":
-                    await self.enrol(state, step_id)
-        if not enrol_steps or cleared is None:
-            return
-        grace = definition.variant(state.level).enrolment_grace or dt.timedelta(0)
-        ends_at = cleared + grace
-        if self.now() < ends_at:
-            return
-        enrolled = await run(playbook_queries.enrolled_persons, self.store, state.run_id)
-        ended_on = ends_at.astimezone(SHANGHAI).date().isoformat()
-        for person in enrolled:
-            await self.emit(state, enrol_steps[0], "temporary_assistance.ended", person["region"],
-                            f"end:{person['person_id']}", {
-                "person_id": person["person_id"], "ended_on": ended_on,
-                "reason": "灾区解除且过渡期届满 / flag cleared and grace period over"},
-                aggregate=person["person_id"], flush=False)  # fmt: skip
-        await self._flush()
-
-    def cleared_at(self, disaster_id: str) -> dt.datetime | None:
-        """When the disaster's flags were all cleared, or None while any is active."""
-        rows = self.store.dicts(
-            f"SELECT active, changed_at FROM ({ACTIVE_DISASTER_AREAS}) "
-            "WHERE disaster_id = {d:String}",
-            {"d": disaster_id},
-        )
-        if not rows or any(int(r["active"]) for r in rows):
-            return None
-        last: dt.datetime = max(aware(r["changed_at"]) for r in rows)
-        return last
-
-    def tell(self, state: RunState, text: str, tag: str) -> int:
-        """Notify the officers of the run's area (province duty too) on their channels."""
-        if self.dispatcher is None or state.area is None or state.level is None:
-            return 0
-        d = self.dispatcher
-        now = self.now()
-        officers = d.recipients(state.area, "I", now)  # the province always hears of a run
-        base = d.roster.policy.link_base.replace("/alerts/", "/playbooks/")
-        message = d.message(state.run_id, "playbook", state.level, text, state.area,
-                            "playbook", None, None, now)  # fmt: skip
-        message = dataclasses.replace(message, link=f"{base}{state.run_id}")
-        for officer in officers:
-            d.enqueue(officer, state.run_id, tag, message)
-        d.schedule()
-        return len(officers)
-
-    async def tell_overdue(self, state: RunState, step_id: str) -> None:
-        """An overdue step escalates: the area's duty officers and province duty hear."""
-        definition = self.definition(state)
-        step = definition.step(step_id)
-        title = step.title if step is not None else step_id
-        self.tell(state, f"步骤逾期未完成 / step overdue: {title}", f"overdue:{step_id}")
-
-    async def emit(
-        self,
-        state: RunState,
-        step_id: str,
-        event_type: str,
-        region: str,
-        subject: str,
-        payload: dict[str, Any],
-        *,
-        aggregate: str | None = None,
-        flush: bool = True,
-    ) -> None:
-        """Append one outcome event of an action; its id is derived from (run, step,
-        subject), so issuing the action again after a crash is counted once."""
-        now = self.now()
-        envelope = internal_event(
-            event_type,
-            region=region,
-            aggregate_id=(aggregate or state.run_id)[:64],
-            actor=ACTOR,
-            source="eams.playbooks",
-            payload=payload,
-            occurred_at=now,
-            recorded_at=now,
-            event_id=uuid.uuid5(NAMESPACE, f"{state.run_id}|{step_id}|{subject}"),
-        )
-        key = (aggregate or state.run_id)[:64].encode()
-        self.outbox.stage([Record(self.topics.events, envelope.to_json(), key)])
-        if flush:
-            await self._flush()
 
     # -- closing ---------------------------------------------------------------------------
     async def close(
@@ -627,7 +421,7 @@ class PlaybookRunner:
             if caught_up():
                 try:
                     await self.tick()
-                except EventsNotAcknowledgedError as exc:  # logged by the outbox, retried
+                except EventsNotAcknowledgedError as exc:  # logged by the writer, retried
                     log.warning("playbook cycle held: %s", exc)
                 except Exception:  # noqa: BLE001 - one bad cycle must not stop the runs
                     log.exception("playbook cycle failed; retrying next cycle")
@@ -635,14 +429,14 @@ class PlaybookRunner:
                 await asyncio.wait_for(stop.wait(), timeout=interval)
 
 
-def _event_id(run_id: str, event_type: str, payload: dict[str, Any], at: dt.datetime) -> uuid.UUID:
-    """Decisions of the runtime itself (proposals, action completions, overdue marks) get ids
-    derived from what they decide, so a repeat after a crash is one event; people's commands
-    are distinct by time."""
+def _event_name(run_id: str, event_type: str, payload: dict[str, Any], at: dt.datetime) -> str:
+    """The name a run event's id is derived from: decisions of the runtime itself
+    (proposals, overdue marks) are named by what they decide, so a repeat after a crash is
+    one event; the others (people's commands, action completions) are distinct by time."""
     what = payload.get("step_id") or ""
     if event_type in ("playbook.proposed", "playbook.step_overdue"):
-        return uuid.uuid5(NAMESPACE, f"{run_id}|{event_type}|{what}")
-    return uuid.uuid5(NAMESPACE, f"{run_id}|{event_type}|{what}|{at.isoformat()}")
+        return f"{run_id}|{event_type}|{what}"
+    return f"{run_id}|{event_type}|{what}|{at.isoformat()}"
 
 
 def simulate(runner: PlaybookRunner, playbook_id: str, region: str, level: str) -> dict[str, Any]:
@@ -663,7 +457,7 @@ def simulate(runner: PlaybookRunner, playbook_id: str, region: str, level: str) 
     kinds, disaster_id = runner.disasters_in(area, runner.active_flags())
     state = RunState("simulation", playbook_id=playbook_id, level=level, area=area,
                      disaster_id=disaster_id, activated_at=now)  # fmt: skip
-    regions, flagged = runner.flagged_regions(state)
+    regions, flagged = runner.actions.flagged_regions(state)
     candidates = q.enrolment_candidates(runner.store, regions, disaster_id, flagged)
     steps: list[dict[str, Any]] = []
     for step in definition.steps:
@@ -692,8 +486,7 @@ def simulate(runner: PlaybookRunner, playbook_id: str, region: str, level: str) 
             elif kind == "schedule_job_fair":
                 would.update(held_by=variant.job_fair_by(now).isoformat())
             elif kind == "notify" and runner.dispatcher is not None:
-                officers = runner.dispatcher.recipients(area, "I", now)
-                would.update(officers=[o.id for o in officers])
+                would.update(officers=runner.dispatcher.audience(area))
             entry["action"] = would
         steps.append(entry)
     return {

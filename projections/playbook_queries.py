@@ -7,29 +7,38 @@ and lists, tz-aware datetimes, ``None`` where something has not happened.
 
 ``active_runs`` feeds the notification stage: while a run is active (activated, not yet
 closed or declined, not a drill), alerts in its area at or below its severity variant are
-inhibited — the incident team is already on them.
+inhibited — the incident team is already on them. The playbook runtime folds its runs
+from ``run_events`` and reads the disaster flags and payments its actions depend on
+(``active_flags``, ``disaster_regions``, ``disaster_cleared_at``, ``paid_applications``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
 from projections.client import Store, aware
+from projections.queries import ACTIVE_DISASTER_AREAS
 
 __all__ = [
     "RUN_STATUSES",
     "ActiveRun",
+    "active_flags",
     "active_runs",
     "board",
+    "disaster_cleared_at",
+    "disaster_regions",
     "enrolled_persons",
     "enrolment_by_region",
     "enrolment_candidates",
     "get_run",
     "list_runs",
+    "paid_applications",
+    "run_events",
     "run_outcomes",
     "run_steps",
     "run_timeline",
@@ -409,3 +418,64 @@ def enrolled_persons(store: Store, run_id: str) -> list[dict[str, Any]]:
         "WHERE run_id = {r:String} AND is_ended = 0 ORDER BY person_id",
         {"r": run_id},
     )
+
+
+# -- what the runtime reads -------------------------------------------------------------
+
+
+def run_events(store: Store, types: Sequence[str]) -> list[tuple[str, str, Any, dt.datetime]]:
+    """Every event of ``types`` (the run events), as (aggregate_id, event_type, payload
+    JSON as stored, occurred_at) in log order per run: a run's state is folded from them."""
+    rows = store.rows(
+        "SELECT aggregate_id, event_type, payload, occurred_at FROM events "
+        "WHERE event_type IN {types:Array(String)} "
+        "ORDER BY aggregate_id, kafka_partition, kafka_offset",
+        {"types": list(types)},
+    )
+    return [(str(r[0]), str(r[1]), r[2], aware(r[3])) for r in rows]
+
+
+def active_flags(store: Store) -> list[dict[str, Any]]:
+    """Every active disaster flag: region, disaster_id, city, kind, severity, since,
+    changed_at."""
+    return store.dicts(f"SELECT * FROM ({ACTIVE_DISASTER_AREAS}) WHERE active = 1")
+
+
+def disaster_regions(store: Store, disaster_id: str) -> tuple[set[str], list[str]]:
+    """Every region the disaster flagged (cleared since or not), and the ids of its
+    ``disaster_area.flagged`` events."""
+    rows = store.dicts(
+        f"SELECT region FROM ({ACTIVE_DISASTER_AREAS}) WHERE disaster_id = {{d:String}}",
+        {"d": disaster_id},
+    )
+    ids = store.rows(
+        "SELECT toString(event_id) FROM events WHERE event_type = 'disaster_area.flagged' "
+        "AND JSONExtractString(payload, 'disaster_id') = {d:String}",
+        {"d": disaster_id},
+    )
+    return {str(r["region"]) for r in rows}, [str(r[0]) for r in ids]
+
+
+def disaster_cleared_at(store: Store, disaster_id: str) -> dt.datetime | None:
+    """When the disaster's flags were all cleared, or None while any is active (or none
+    was seen)."""
+    rows = store.dicts(
+        f"SELECT active, changed_at FROM ({ACTIVE_DISASTER_AREAS}) "
+        "WHERE disaster_id = {d:String}",
+        {"d": disaster_id},
+    )
+    if not rows or any(int(r["active"]) for r in rows):
+        return None
+    last: dt.datetime = max(aware(r["changed_at"]) for r in rows)
+    return last
+
+
+def paid_applications(store: Store, run_id: str) -> set[str]:
+    """Application ids of the run's subsidy payments already in the log (``<run_id>:…``)."""
+    rows = store.rows(
+        "SELECT DISTINCT JSONExtractString(payload, 'application_id') FROM events "
+        "WHERE event_type = 'subsidy.paid' AND source = 'eams.playbooks' "
+        "AND startsWith(JSONExtractString(payload, 'application_id'), {p:String})",
+        {"p": f"{run_id}:"},
+    )
+    return {str(r[0]) for r in rows}

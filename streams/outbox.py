@@ -5,6 +5,4 @@ from __future__ import annotations
 
 from streams.writer import EventsNotAcknowledgedError, EventWriter, FlushStats, Record
 
-Outbox = EventWriter  # until the dispatcher and the playbook runtime adopt the writer
-
-__all__ = ["EventWriter", "EventsNotAcknowledgedError", "FlushStats", "Outbox", "Record"]
+__all__ = ["EventWriter", "EventsNotAcknowledgedError", "FlushStats", "Record"]

@@ -1,0 +1,141 @@
+"""The notification pipeline as data: its stages in order, the three mutes behind one
+interface, and what the deciding half does with a notice (inspected in the decision, no
+broker: nothing is committed)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from alerting.dispatch import Dispatcher
+from alerting.dispatch.mutes import Alert, MuteWindows, Reason, Silences
+from alerting.dispatch.pipeline import Notice
+from alerting.indicator_names import INDICATOR_NAMES
+from alerting.roster import load_roster
+from alerting.rules import load_rules_text
+from alerting.silences import Silence
+from events.envelope import SHANGHAI
+from events.regions import load_reference
+from streams.topics import TopicNames
+
+ROSTER = """officers:
+  - {id: linyi, tier: city, regions: ["371300"], contacts: {email: linyi@example.gov.cn}}
+  - {id: province, tier: province, regions: ["370000"], contacts: {email: p@example.gov.cn}}
+policy:
+  repeat_interval: 30m
+  mute_windows:
+    - {days: [sat, sun], hours: '00:00-24:00', levels: [IV]}
+"""
+RULES = """rules:
+  - id: layoffs
+    title: 集中裁员
+    indicator: people_laid_off_7d
+    kind: absolute
+    scope: {level: county}
+    levels:
+      IV: {enter: 100, exit: 50}
+"""
+WEDNESDAY = dt.datetime(2026, 7, 1, 11, 0, tzinfo=SHANGHAI)
+SATURDAY = dt.datetime(2026, 7, 4, 11, 0, tzinfo=SHANGHAI)
+COUNTY, CITY = "371302", "371300"
+
+
+@pytest.fixture
+def dispatcher(tmp_path: Path) -> Dispatcher:
+    path = tmp_path / "roster.yaml"
+    path.write_text(ROSTER)
+    reference = load_reference("shandong")
+    rules = load_rules_text(RULES, "r.yaml", indicators=INDICATOR_NAMES, reference=reference)
+    return Dispatcher(
+        store=None,  # type: ignore[arg-type]  # the deciding half reads no projection
+        reference=reference,
+        roster=load_roster(path),
+        sender=None,  # type: ignore[arg-type]  # nothing is committed
+        topic_names=TopicNames.for_namespace("t"),
+        notifiers={},
+        rules=rules,
+    )
+
+
+def _notice(d: Dispatcher, alert_id: str, region: str, level: str, at: dt.datetime) -> Notice:
+    alert = Alert(alert_id, "layoffs", "people_laid_off_7d", d.router.chain(region), level)
+    message = d.messages.message(
+        alert_id, "firing", level, "集中裁员", region, "people_laid_off_7d", 120.0, 100.0, at
+    )
+    return Notice(alert, "firing", f"raised:{level}", message, at)
+
+
+def test_the_stages_run_in_alertmanagers_order(dispatcher: Dispatcher) -> None:
+    assert dispatcher.pipeline.names == [
+        "inhibit", "silence", "mute windows", "route", "group", "channels", "dedupe", "deliver",
+    ]  # fmt: skip
+
+
+def test_silences_mute_windows_and_inhibitions_answer_one_question(
+    dispatcher: Dispatcher,
+) -> None:
+    alert = Alert("a", "layoffs", "people_laid_off_7d", dispatcher.router.chain(COUNTY), "IV")
+    silence = Silence("s-1", None, CITY, None, WEDNESDAY, WEDNESDAY + dt.timedelta(hours=1),
+                      "duty", None, False)  # fmt: skip
+    assert Silences.of([silence]).mutes(alert, WEDNESDAY) == Reason("silence", "s-1")
+    assert Silences.of([silence]).mutes(alert, SATURDAY) is None
+    windows = MuteWindows(dispatcher.roster.policy)
+    assert windows.mutes(alert, SATURDAY) == Reason("mute_window", "policy.mute_windows[0]")
+    assert windows.mutes(alert, WEDNESDAY) is None
+    rule = dispatcher.rules.by_id("layoffs")  # type: ignore[union-attr]
+    assert rule is not None
+    dispatcher.inhibitions.open_alerts = lambda: [("parent", rule, CITY, "III")]
+    assert dispatcher.inhibitions.mutes(alert, WEDNESDAY) == Reason("alert", "parent")
+
+
+async def test_a_covered_alert_is_recorded_as_inhibited_and_not_routed(
+    dispatcher: Dispatcher,
+) -> None:
+    rule = dispatcher.rules.by_id("layoffs")  # type: ignore[union-attr]
+    assert rule is not None
+    dispatcher.inhibitions.open_alerts = lambda: [("parent", rule, CITY, "III")]
+    ch = dispatcher.changes()
+    assert not await dispatcher.decide(ch, _notice(dispatcher, "a", COUNTY, "IV", WEDNESDAY))
+    assert [r.key for r in ch.records] == [b"a"] and "a" in ch.inhibited
+    assert dispatcher.inhibited == set()  # applied only once the broker has the event
+    ch.apply()
+    assert dispatcher.inhibited == {"a"}
+
+
+async def test_silenced_and_muted_notices_stop_and_others_are_queued_per_officer(
+    dispatcher: Dispatcher,
+) -> None:
+    silence = Silence("s-1", "layoffs", None, None, WEDNESDAY, WEDNESDAY + dt.timedelta(hours=1),
+                      "duty", None, False)  # fmt: skip
+    dispatcher.silences = Silences.of([silence])
+    ch = dispatcher.changes()
+    assert not await dispatcher.decide(ch, _notice(dispatcher, "s", COUNTY, "IV", WEDNESDAY))
+    assert not await dispatcher.decide(ch, _notice(dispatcher, "m", COUNTY, "IV", SATURDAY))
+    # the muted alert's first reminder is due as soon as the window ends
+    assert ch.rounds["m"] == (0, SATURDAY - dt.timedelta(minutes=30))
+    red = _notice(dispatcher, "r", COUNTY, "I", SATURDAY)
+    assert await dispatcher.decide(ch, red)
+    assert dispatcher.groups == {}  # queued once the decision is committed
+    ch.apply()
+    queued = {officer: list(g.items) for (officer, _), g in dispatcher.groups.items()}
+    assert queued == {"linyi": [("r", "raised:I")], "province": [("r", "raised:I")]}
+    assert ch.records == []
+
+
+async def test_a_playbook_announcement_enters_at_the_route_and_ignores_mutes(
+    dispatcher: Dispatcher,
+) -> None:
+    silence = Silence("s-1", None, None, None, WEDNESDAY, WEDNESDAY + dt.timedelta(days=9),
+                      "duty", None, False)  # fmt: skip
+    dispatcher.silences = Silences.of([silence])
+    assert dispatcher.audience(COUNTY) == ["linyi", "province"]
+    told = await dispatcher.announce(COUNTY, "III", "启动预案", about="run-1", tag="notify:s1")
+    assert told == ["linyi", "province"]
+    [group, _] = dispatcher.groups.values()
+    [notice] = group.items.values()
+    assert notice.message.link.endswith("/playbooks/run-1") and notice.message.level == "III"
+    for g in dispatcher.groups.values():  # the timers started by announce
+        assert g.task is not None
+        g.task.cancel()
