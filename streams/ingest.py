@@ -24,10 +24,10 @@ each catch-up reads only what was appended since the previous one (at most the w
 
 Ingest processes share the raw partitions in the consumer group ``<ns>.ingest``; a second
 process takes over partitions (or all of them, when the first dies) without loss. Raw
-records are keyed by their event id in one canonical spelling (:func:`streams.pipeline.
-raw_key`), so every submission of an id lands on one raw partition, and its mark names that
-partition: the marks a partition's owner needs are the ones naming it, and they were
-written to the log by whoever owned the partition before. A rebalance goes:
+records are keyed by their event id in one canonical spelling (``raw_key`` in
+:mod:`streams.pipeline`), so every submission of an id lands on one raw partition, and its
+mark names that partition: the marks a partition's owner needs are the ones naming it, and
+they were written to the log by whoever owned the partition before. A rebalance goes:
 
 1. *revoke* (aiokafka calls it before every join, with nothing before the first): wait for
    the batch in hand to finish steps 4 and 5 (its outputs flushed, then its offsets
