@@ -6,17 +6,20 @@ Every ``interval`` seconds, in the process that owns the projections:
    risk index, and the reporting gaps of data-gap rules;
 2. step each (rule, region) state machine (:mod:`alerting.engine`) on a copy of the states
    (:meth:`Evaluator.decide` is pure: it returns the next states and what fired);
-3. turn transitions into ``alert.raised`` / ``alert.level_changed`` / ``alert.resolved``
-   events and append them to ``<ns>.events`` keyed by alert id, through the evaluator's
-   :class:`~streams.writer.EventWriter`;
-4. only once the broker acknowledged them: adopt the new states, count the tick
-   (``ticks`` in ``/api/status``) and hand the transitions to the notification stage.
+3. turn transitions into ``alert.raise`` / ``alert.change_level`` / ``alert.resolve``
+   commands, decided by the alert aggregate (:mod:`alerting.lifecycle`) behind the command
+   handler (:mod:`streams.commands`), which appends the events (with a ``commands`` bus;
+   without one, the evaluator appends them itself through its
+   :class:`~streams.writer.EventWriter`, as the backtest and unit tests do);
+4. only once every command has its outcome (or the broker acknowledged the events):
+   adopt the new states, count the tick (``ticks`` in ``/api/status``) and hand the
+   transitions to the notification stage.
 
-When the broker does not acknowledge them (down, timing out), the states stay as they
-were, the failure is logged and counted (``flush_failures``, ``last_flush_error``,
-``pending_events``), and the next cycles send the *same* events again, with backoff, before
-anything new is evaluated: an ``alert.raised`` is never lost to a transient broker error,
-and never doubled (same event ids; consumers dedupe by event id).
+When the commands get no outcome (broker down, no handler answering), the states stay as
+they were, the failure is logged and counted (``flush_failures``, ``last_flush_error``,
+``pending_events``), and the next cycles send the *same* commands again (ids derived from
+(alert, transition, level, time): a command is decided at most once) before anything new
+is evaluated: an ``alert.raised`` is never lost to a transient broker error, nor doubled.
 
 One condition is one alert, whatever the restarts: before its first evaluation the
 evaluator waits until the projector has caught up with the log, then restores the firing
@@ -35,15 +38,20 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from aiokafka.errors import KafkaError
+
 from alerting.engine import AlertState, Transition, step
 from alerting.rules import Rule, RuleSet
 from alerting.series import IndicatorHistory, rule_values
+from events.commands import Command
 from events.envelope import SHANGHAI
 from events.regions import RegionReference
 from projections import alert_queries
 from projections.client import Store, run
 from projections.indicators import SUMMED, Values
 from projections.risk_index import Component
+from streams.commands import CommandBus
+from streams.errors import CommandTimeoutError
 from streams.producer import BatchSender
 from streams.topics import TopicNames
 from streams.writer import EventWriter, Record
@@ -107,8 +115,11 @@ class Evaluator:
         topic_names: TopicNames,
         interval: float = 2.0,
         now: Callable[[], dt.datetime] = lambda: dt.datetime.now(SHANGHAI),
+        commands: CommandBus | None = None,
     ) -> None:
         self.store = store
+        self.commands = commands
+        self._held: Decision | None = None  # decided, its commands not answered yet
         self.reference = reference
         self.rules = rules
         self.components = components
@@ -199,7 +210,11 @@ class Evaluator:
         """One evaluation cycle; returns what fired, changed level or resolved (empty while
         the events of an earlier cycle still wait for the broker: they are sent again first,
         and nothing new is evaluated until they are acknowledged)."""
-        if self.writer.pending:
+        if self.commands is not None:
+            decision = self._held or self.decide(await self.indicator_values(now), now)
+            if not await self._send(decision):
+                return []
+        elif self.writer.pending:
             if not await self.writer.settled():
                 return []
         else:
@@ -247,6 +262,78 @@ class Evaluator:
                         alert_ids.pop(key, None)
         return Decision(states, alert_ids, fired, values)
 
+    async def _send(self, decision: Decision) -> bool:
+        """Send the decision's commands; adopt it once each has its outcome. A refused
+        command is logged: the aggregate holds that fact already (raised, resolved) or the
+        log has moved on in a way the next evaluation sees."""
+        assert self.commands is not None
+        commands = [self.command(f) for f in decision.fired]
+        self._held = decision
+        self.writer.stats.pending_events = len(commands)
+        try:
+            outcomes = await asyncio.gather(*(self.commands.send(c) for c in commands))
+        except (CommandTimeoutError, KafkaError, OSError) as exc:
+            self.writer.stats.flush_failures += 1
+            self.writer.stats.last_flush_error = str(exc)[:300]
+            self.writer.stats.last_flush_error_at = self.now().isoformat()
+            log.error(
+                "evaluator: %d alert commands got no outcome (%s): events not acknowledged "
+                "by the broker, or no command handler answering; the same commands are sent "
+                "again next cycle, nothing new is evaluated until then",
+                len(commands),
+                exc,
+            )
+            return False
+        for command, outcome in zip(commands, outcomes, strict=True):
+            if not outcome.accepted:
+                log.info("evaluator: %s refused: %s", command.command_type, outcome.reason)
+        self._held = None
+        self.writer.stats.pending_events = 0
+        self.writer.stats.flushes += 1
+        self._apply(decision)
+        return True
+
+    def command(self, f: Fired) -> Command:
+        """The alert command of one transition; its id is derived from (alert, transition,
+        level, time), so sending it again is decided once."""
+        assert self.commands is not None
+        t = f.transition
+        at = t.at.isoformat()
+        payload: dict[str, Any]
+        if t.kind == "raised":
+            kind = "alert.raise"
+            payload = {
+                "rule": f.rule.id,
+                "region": f.region,
+                "level": t.level,
+                "indicator": f.rule.indicator,
+                "value": t.value,
+                "threshold": t.threshold,
+                "summary": self.summary(f),
+                "at": at,
+            }
+        elif t.kind in ("level_raised", "level_lowered"):
+            kind = "alert.change_level"
+            payload = {"level": t.level, "value": t.value, "threshold": t.threshold, "at": at}
+        else:
+            kind = "alert.resolve"
+            payload = {"automatic": True, "resolution": f"指标回落 value {_num(t.value)}", "at": at}
+        return self.commands.command(
+            kind,
+            f.alert_id,
+            actor="eams.alerting",
+            source="eams.alerting",
+            payload={k: v for k, v in payload.items() if v is not None},
+            command_id=uuid.uuid5(NAMESPACE, f"{f.alert_id}|{t.kind}|{t.level}|{at}"),
+        )
+
+    def summary(self, f: Fired) -> str:
+        """The one-line summary of a raised alert (region name, rule title, value)."""
+        t = f.transition
+        region = self.reference.get(f.region)
+        name = region.name if region else f.region
+        return f"{name} {f.rule.title}: {_num(t.value)}（阈值 {_num(t.threshold)}）"
+
     def _apply(self, decision: Decision) -> None:
         """Adopt a decision whose events the broker acknowledged."""
         self.states = decision.states
@@ -259,8 +346,6 @@ class Evaluator:
         """The alert event of one transition; its id is derived from (alert, transition,
         level, time), so appending it again is counted once."""
         t = f.transition
-        region = self.reference.get(f.region)
-        name = region.name if region else f.region
         payload: dict[str, Any] = {"alert_id": f.alert_id}
         if t.kind == "raised":
             event_type = "alert.raised"
@@ -270,7 +355,7 @@ class Evaluator:
                 indicator=f.rule.indicator,
                 value=t.value,
                 threshold=t.threshold,
-                summary=f"{name} {f.rule.title}: {_num(t.value)}（阈值 {_num(t.threshold)}）",
+                summary=self.summary(f),
             )
         elif t.kind in ("level_raised", "level_lowered"):
             event_type = "alert.level_changed"

@@ -20,8 +20,10 @@ from aiokafka import AIOKafkaProducer
 from alerting.dispatch import Dispatcher
 from alerting.evaluator import Evaluator
 from alerting.indicator_names import INDICATOR_NAMES
+from alerting.lifecycle import AlertAggregate
 from alerting.roster import load_roster
 from alerting.rules import load_rules
+from alerting.silencing import SilenceAggregate
 from eams.auth import UserStore, operator_token
 from eams.ingest_process import IngestProcess
 from eams.settings import Settings
@@ -34,6 +36,7 @@ from projections.client import Store, run
 from projections.migrations import drop_all, migrate
 from projections.projector import Projector
 from projections.risk_index import load_components
+from streams.commands import CommandBus, CommandHandler
 from streams.dlq import DeadLetterKey, dead_letter_part
 from streams.outbox import Record
 from streams.producer import BatchSender, RawProducer, new_producer
@@ -61,6 +64,8 @@ class Host:
         ingest: IngestProcess,
         users: UserStore,
         operator_token: str,
+        commands: CommandBus,
+        command_handler: CommandHandler,
     ) -> None:
         self.settings = settings
         self.dlq_key = dlq_key  # seals and opens dead letters (GET /api/dlq)
@@ -77,6 +82,10 @@ class Host:
         self.playbooks: PlaybookRunner | None = None
         self.api_url = settings.api_url  # the bound one once the API listens (port 0)
         self.users = users
+        self.commands = commands  # every route that changes an aggregate sends a command
+        self.command_handler = command_handler
+        self._stop_commands = asyncio.Event()
+        self._commands_task: asyncio.Task[None] | None = None
         self.stopping = asyncio.Event()
         # whoever can read the state dir administers this worker (the CLI sends it)
         self.operator_token = operator_token
@@ -101,6 +110,27 @@ class Host:
         if self._projector_task is not None:
             await self._projector_task
             self._projector_task = None
+
+    async def start_commands(self) -> None:
+        """Start deciding commands (this process joins the handlers' consumer group) and the
+        bus the routes send them with; returns once the first partitions are folded."""
+        self._stop_commands = asyncio.Event()
+        self._commands_task = asyncio.create_task(
+            self.command_handler.run(self._stop_commands), name="commands"
+        )
+        self._commands_task.add_done_callback(_crash_if_failed)
+        await self.commands.start()
+        ready = asyncio.create_task(self.command_handler.ready.wait())
+        await asyncio.wait({ready, self._commands_task}, return_when=asyncio.FIRST_COMPLETED)
+        ready.cancel()
+
+    async def stop_commands(self) -> None:
+        """Stop sending, then let the handler commit its batch and leave the group."""
+        await self.commands.stop()
+        self._stop_commands.set()
+        if self._commands_task is not None:
+            await asyncio.gather(self._commands_task, return_exceptions=True)
+            self._commands_task = None
 
     def _appender(self) -> AIOKafkaProducer:
         """The producer of the host's own appends (commands, dead letters of our events)."""
@@ -187,6 +217,7 @@ class Host:
             sender=BatchSender(self._alert_producer),
             topic_names=s.topics,
             interval=s.risk_interval,
+            commands=self.commands,
         )
         self._stop_alerting = asyncio.Event()
         tasks = [
@@ -269,10 +300,11 @@ def build_host(settings: Settings, dlq_key: DeadLetterKey) -> Host:
     """Every part of the worker, from its settings. Call it after the pseudonym key was
     checked (:func:`eams.keys.check_pseudonym_key`): ``settings.secret()`` would make one."""
     store = Store(settings.clickhouse_dsn)
+    reference = load_reference(settings.region_hierarchy)
     return Host(
         settings,
         dlq_key=dlq_key,
-        reference=load_reference(settings.region_hierarchy),
+        reference=reference,
         primary=load_reference(settings.region_hierarchy.split(",")[0]),
         secret=settings.secret(),
         store=store,
@@ -286,6 +318,18 @@ def build_host(settings: Settings, dlq_key: DeadLetterKey) -> Host:
         ingest=IngestProcess(settings),
         users=UserStore(settings.state_dir / "users.sqlite"),
         operator_token=operator_token(settings.state_dir),
+        commands=CommandBus(settings.kafka("stream"), settings.topics, source="eams.api"),
+        command_handler=new_command_handler(settings, reference),
+    )
+
+
+def new_command_handler(settings: Settings, reference: RegionReference) -> CommandHandler:
+    """The command handler of every aggregate kind (one writer per aggregate)."""
+    return CommandHandler(
+        settings.kafka("stream"),
+        settings.topics,
+        [AlertAggregate(), SilenceAggregate(reference)],
+        reference,
     )
 
 

@@ -7,10 +7,14 @@ Start order (:func:`serve`):
    (:mod:`eams.keys`: a missing pseudonym key with a non-empty log stops here);
 2. build the host's parts (:func:`eams.host.build_host`), open ClickHouse (embedded chDB
    by default) and apply the schema migrations;
-3. start the projector, the evaluator, dispatcher and playbook runtime, the HTTP API
+3. start the projector, the command handler (it joins the consumer group of
+   ``<ns>.commands`` and folds its partitions' aggregates from the log; see
+   :mod:`streams.commands`) with the bus the routes send commands with, the evaluator,
+   dispatcher and playbook runtime, the HTTP API
    (:func:`eams.http.app.create_api`), then the ingest stream in its own process
    (:mod:`eams.ingest_process`; it restores its dedupe state);
 4. on SIGINT/SIGTERM: stop the API, let the alerting parts finish their deliveries, let the
+   command handler commit its batch and leave its group, let the
    ingest process finish and commit its batch, let the projector write its batch, then
    close the store.
 """
@@ -93,6 +97,7 @@ async def serve(settings: Settings, on_ready: Callable[[Host], Any] | None = Non
         loop.add_signal_handler(sig, stop.set)
     await host.producer.__aenter__()
     host.start_projector()
+    await host.start_commands()
     # Configuration errors (rules, roster) and a taken port must stop us before the ingest
     # child is spawned: a child orphaned mid-spawn prints a traceback nobody can act on.
     alerting = await host.start_alerting()
@@ -127,6 +132,7 @@ async def serve(settings: Settings, on_ready: Callable[[Host], Any] | None = Non
         (settings.state_dir / API_PORT_FILE).unlink(missing_ok=True)
         watch.cancel()
         await host.stop_alerting(alerting)
+        await host.stop_commands()
         await host.ingest.stop()
         await host.stop_projector()
         await host.producer.__aexit__(None, None, None)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from events.errors import CommandRejectedError as _Rejected
 from events.errors import EamsError
 
 __all__ = [
@@ -58,8 +59,9 @@ class UnknownPlaybookError(PlaybooksError):
     """A playbook id that the library does not define."""
 
 
-class CommandRejectedError(PlaybooksError):
-    """A playbook run refused a command; the message names the run, its state and what to do."""
+class CommandRejectedError(PlaybooksError, _Rejected):
+    """A playbook run refused a command; the message names the run, its state and what to do
+    (a conflict, unless ``code`` says otherwise: see ``events.errors.CommandRejectedError``)."""
 
 
 CommandRejected = CommandRejectedError

@@ -17,7 +17,7 @@ SELECT alert_id, anyIf(rule, rule != '') AS rule, anyIf(region, region != '') AS
        argMaxIfMerge(threshold) AS threshold, min(firing_since) AS firing_since,
        max(resolved_at) AS resolved_at, max(acknowledged_at) AS acknowledged_at,
        argMaxIfMerge(acknowledged_by) AS acknowledged_by, argMaxIfMerge(ack_note) AS ack_note,
-       max(silenced_until) AS silenced_until, max(inhibited_at) AS inhibited_at,
+       argMaxIfMerge(silence_end) AS silenced_until, max(inhibited_at) AS inhibited_at,
        max(inhibition_ended_at) AS inhibition_ended_at,
        sum(events) AS events
 FROM alerts GROUP BY alert_id

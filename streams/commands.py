@@ -38,10 +38,11 @@ import dataclasses
 import datetime as dt
 import logging
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import KafkaError
 from aiokafka.structs import ConsumerRecord, OffsetAndMetadata
 from pydantic import ValidationError
 
@@ -64,6 +65,8 @@ log = logging.getLogger(__name__)
 
 #: Seconds a caller waits for the outcome of a command by default.
 DEFAULT_TIMEOUT = 10.0
+#: Seconds the handler waits for the broker to take a batch's events before it retries.
+APPEND_TIMEOUT = 15.0
 _TYPE_MARK = b'"event_type":"'
 
 
@@ -137,10 +140,11 @@ class CommandBus:
             self._reader.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._reader
+        # with the broker away a client's stop would wait for it: bounded, like a request
         if self._consumer is not None:
-            await self._consumer.stop()
+            await _bounded(self._consumer.stop())
         if self._producer is not None:
-            await self._producer.stop()
+            await _bounded(self._producer.stop())
 
     async def _read(self) -> None:
         assert self._consumer is not None
@@ -191,14 +195,20 @@ class CommandBus:
         if future is None:
             future = asyncio.get_running_loop().create_future()
             self._waiting[command.command_id] = future
-        await self._producer.send_and_wait(
-            self.topics.commands,
-            command.model_dump_json().encode(),
-            key=command.aggregate_id.encode(),
-        )
         wait = self.timeout if timeout is None else timeout
+        deadline = asyncio.get_running_loop().time() + wait
         try:
-            return await asyncio.wait_for(asyncio.shield(future), wait)
+            # the broker may be away: sending counts against the caller's wait too
+            await asyncio.wait_for(
+                self._producer.send_and_wait(
+                    self.topics.commands,
+                    command.model_dump_json().encode(),
+                    key=command.aggregate_id.encode(),
+                ),
+                wait,
+            )
+            left = max(0.0, deadline - asyncio.get_running_loop().time())
+            return await asyncio.wait_for(asyncio.shield(future), left)
         except TimeoutError:
             self._waiting.pop(command.command_id, None)
             raise CommandTimeoutError(
@@ -292,9 +302,8 @@ class CommandHandler:
                 for tp, records in batch.items():
                     await self._handle_batch(consumer, tp, records)
         finally:
-            with contextlib.suppress(Exception):
-                await consumer.stop()  # leaves the group: its partitions move at once
-            await self._producer.stop()
+            await _bounded(consumer.stop())  # leaves the group: its partitions move at once
+            await _bounded(self._producer.stop())
 
     async def _check_layout(self, consumer: AIOKafkaConsumer) -> None:
         commands = await _partitions(consumer, self.topics.commands)
@@ -367,8 +376,8 @@ class CommandHandler:
                         key=command.aggregate_id.encode(),
                     )
                 )
-        if sends:
-            await asyncio.gather(*sends)
+        if sends:  # bounded: a batch waiting on a broker that is away is retried instead
+            await asyncio.wait_for(asyncio.gather(*sends), APPEND_TIMEOUT)
         return outcomes, staged
 
     def _decide(self, aggregate: Aggregate[Any], folded: Folded, command: Command) -> _Decided:
@@ -421,8 +430,9 @@ class CommandHandler:
             return self._refuse(
                 command,
                 folded,
-                "not_found",
-                f"{command.command_type}: region {outside[0]} is outside your regions",
+                "forbidden",
+                f"{command.command_type}: region {outside[0]} is outside your regions; "
+                "give a region inside them",
             )
         state = folded.state
         for envelope in envelopes:
@@ -437,6 +447,7 @@ class CommandHandler:
             accepted=True,
             version=after.version,
             event_ids=tuple(e.event_id for e in envelopes),
+            payloads=tuple(_payload(e) for e in envelopes),
         )
         return outcome, envelopes, after
 
@@ -551,6 +562,12 @@ class CommandHandler:
         self.stats.folded_events += 1
 
 
+def _payload(envelope: Envelope) -> dict[str, Any]:
+    """An appended event's payload as the log holds it (personal data masked)."""
+    p = envelope.payload
+    return p.model_dump(mode="json", exclude_none=True) if not isinstance(p, dict) else dict(p)
+
+
 def _parse(record: ConsumerRecord[bytes, bytes]) -> Command | None:
     if record.value is None:
         return None
@@ -571,6 +588,25 @@ def _rejected(command: Command, version: int, code: str, reason: str) -> Outcome
         code=code,  # type: ignore[arg-type]
         reason=reason,
     )
+
+
+#: Seconds a client's stop may take (it commits, leaves its group, flushes) before it is
+#: given up: with the broker away it would wait for the broker.
+STOP_TIMEOUT = 5.0
+
+
+async def _bounded(stopping: Awaitable[Any]) -> None:
+    try:
+        await asyncio.wait_for(stopping, STOP_TIMEOUT)
+    except (TimeoutError, KafkaError, OSError) as exc:
+        log.warning("a Kafka client did not stop cleanly within %g s: %s", STOP_TIMEOUT, exc)
+    except asyncio.CancelledError:
+        # aiokafka's fetcher re-raises the cancellation of its own fetch task from stop();
+        # only a cancellation of the caller itself goes on
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise
+        log.warning("a Kafka client's stop ended with its own task cancelled")
 
 
 async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:

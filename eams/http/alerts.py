@@ -1,9 +1,9 @@
 """Duty officers' alerts over HTTP: list, one alert, its timeline; ack, silence, unsilence.
 
 Reads come from the alerts projection (:mod:`projections.alert_queries`); a command names
-its actor (signed-in users: themselves) and is appended to the event log by
-:meth:`eams.host.Host.append_command`. An alert outside the caller's regions is answered
-as if it did not exist (404).
+its actor (signed-in users: themselves) and is sent as a command, decided by the alert
+aggregate (:mod:`alerting.lifecycle`) behind the command handler (:mod:`eams.http.commands`).
+An alert outside the caller's regions is answered as if it did not exist (404).
 """
 
 from __future__ import annotations
@@ -11,14 +11,15 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
 from alerting.roster import Policy
 from eams.auth import Principal
 from eams.host import Host
 from eams.http.auth import guard, in_scope
-from eams.http.errors import ConflictError, NotFoundError
+from eams.http.commands import submit
+from eams.http.errors import NotFoundError
 from events.envelope import SHANGHAI
 from events.payload_base import Text
 from projections import alert_queries
@@ -117,51 +118,42 @@ def router(host: Host) -> APIRouter:
 
     @api.post("/api/alerts/{alert_id}/ack", summary="Acknowledge an alert")
     async def ack(
-        alert_id: str, body: AckBody, who: Principal = need("act:alerts")
+        alert_id: str, body: AckBody, request: Request, who: Principal = need("act:alerts")
     ) -> dict[str, Any]:
-        """Record who acknowledged it (stops reminders and escalation)."""
-        found = await existing_alert(alert_id, who)
+        """Record who acknowledged it (stops reminders and escalation). An alert is
+        acknowledged once: a second acknowledgement is refused (409) naming the first."""
         actor = who.actor(body.actor)
-        if found["status"] == "resolved":
-            raise ConflictError(f"alert {alert_id} is already resolved")
-        await host.append_command(
-            "alert.acknowledged",
-            found["region"],
-            alert_id,
-            actor,
-            {"alert_id": alert_id, "note": body.note},
+        payload = {"note": body.note}
+        await submit(
+            host, who, "alert.acknowledge", alert_id, payload, actor=actor, request=request
         )
         return {"alert_id": alert_id, "acknowledged_by": actor}
 
     @api.post("/api/alerts/{alert_id}/silence", summary="Silence an alert for a while")
     async def silence(
-        alert_id: str, body: SilenceBody, who: Principal = need("act:alerts")
+        alert_id: str, body: SilenceBody, request: Request, who: Principal = need("act:alerts")
     ) -> dict[str, Any]:
         """No notifications until ``minutes`` from now."""
-        found = await existing_alert(alert_id, who)
-        until = now() + dt.timedelta(minutes=body.minutes)
-        await host.append_command(
-            "alert.silenced",
-            found["region"],
+        outcome = await submit(
+            host,
+            who,
+            "alert.silence",
             alert_id,
-            who.actor(body.actor),
-            {"alert_id": alert_id, "until": until.isoformat(), "reason": body.reason},
+            {"minutes": body.minutes, "reason": body.reason},
+            actor=who.actor(body.actor),
+            request=request,
         )
-        return {"alert_id": alert_id, "silenced_until": until.isoformat()}
+        until = outcome.payloads[0]["until"] if outcome.payloads else None
+        return {"alert_id": alert_id, "silenced_until": until}
 
     @api.post("/api/alerts/{alert_id}/unsilence", summary="End an alert's silence now")
     async def unsilence(
-        alert_id: str, body: ActorBody, who: Principal = need("act:alerts")
+        alert_id: str, body: ActorBody, request: Request, who: Principal = need("act:alerts")
     ) -> dict[str, Any]:
-        """Notifications resume from now on."""
-        found = await existing_alert(alert_id, who)
-        await host.append_command(
-            "alert.silenced",
-            found["region"],
-            alert_id,
-            who.actor(body.actor),
-            {"alert_id": alert_id, "until": now().isoformat(), "reason": "unsilenced 取消静默"},
-        )
+        """Notifications resume from now on (409 when the alert is not silenced)."""
+        actor = who.actor(body.actor)
+        payload = {"reason": "取消静默 unsilenced"}
+        await submit(host, who, "alert.unsilence", alert_id, payload, actor=actor, request=request)
         return {"alert_id": alert_id, "silenced_until": None}
 
     return api

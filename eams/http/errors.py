@@ -13,7 +13,10 @@ EamsError                          (events.errors, the root of every project err
  │    ├── UnsupportedMediaError    415  a content type the route does not read
  │    ├── InvalidRequestError      422  a route's own check of its input failed
  │    └── UnavailableError         503  a part of the worker is not running (yet)
- ├── CommandRejectedError          409  (playbooks.errors: the run refuses the command)
+ ├── CommandRejectedError          by its code: not_found 404, forbidden 403, conflict 409,
+ │                                  invalid 422 (events.errors: an aggregate refused a command;
+ │                                  playbooks.errors' is one of them)
+ ├── CommandTimeoutError           504  (streams.errors: no command handler answered in time)
  ├── UnknownPlaybookError          404  (playbooks.errors)
  └── EventsNotAcknowledgedError    503  (streams.outbox: held and retried, not yet in the log)
 
@@ -27,8 +30,9 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from events.errors import EamsError
-from playbooks.errors import CommandRejectedError, UnknownPlaybookError
+from events.errors import CommandRejectedError, EamsError
+from playbooks.errors import UnknownPlaybookError
+from streams.errors import CommandTimeoutError
 from streams.outbox import EventsNotAcknowledgedError
 
 
@@ -89,15 +93,22 @@ class UnavailableError(RequestError):
 #: Errors of other packages that routes let through, and their status codes.
 DOMAIN_STATUS: dict[type[EamsError], int] = {
     CommandRejectedError: 409,
+    CommandTimeoutError: 504,
     UnknownPlaybookError: 404,
     EventsNotAcknowledgedError: 503,
 }
+
+
+#: The status code of each code of a refused command.
+REJECTION_STATUS = {"not_found": 404, "forbidden": 403, "conflict": 409, "invalid": 422}
 
 
 def status_of(exc: EamsError) -> int:
     """The HTTP status code of an error a route raised (500 for one not mapped here)."""
     if isinstance(exc, RequestError):
         return exc.status
+    if isinstance(exc, CommandRejectedError):
+        return REJECTION_STATUS.get(exc.code, 409)
     for kind, status in DOMAIN_STATUS.items():
         if isinstance(exc, kind):
             return status

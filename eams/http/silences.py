@@ -7,12 +7,11 @@ region of theirs.
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from dataclasses import asdict
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
 from alerting.silences import Silence, from_rows
@@ -20,7 +19,7 @@ from eams.auth import Principal
 from eams.host import Host
 from eams.http.alerts import now
 from eams.http.auth import guard, in_scope
-from eams.http.errors import ForbiddenError, InvalidRequestError, NotFoundError
+from eams.http.commands import submit
 from events.payload_base import Ident, Text
 from projections import alert_queries
 from projections.client import run
@@ -66,47 +65,33 @@ def router(host: Host) -> APIRouter:
 
     @api.post("/api/silences", summary="Silence alerts by rule, region and level")
     async def add_silence(
-        body: SilenceRuleBody, who: Principal = need("act:alerts")
+        body: SilenceRuleBody, request: Request, who: Principal = need("act:alerts")
     ) -> dict[str, Any]:
-        """Alerts matching every given matcher are not notified for ``minutes``."""
-        if not (body.rule or body.region or body.level):
-            raise InvalidRequestError("give at least one matcher: rule, region or level")
-        if body.region and host.reference.get(body.region) is None:
-            raise InvalidRequestError(f"region: {body.region!r} is not a known region code")
-        if who.regions and not (
-            body.region and in_scope(who, body.region, host.primary.city_of(body.region))
-        ):
-            raise ForbiddenError("give a region inside your regions to silence")
+        """Alerts matching every given matcher are not notified for ``minutes``. A user
+        limited to some regions silences only by a region inside them (403 otherwise)."""
         silence_id = f"s-{uuid.uuid4().hex[:12]}"
-        start = now()
-        payload = {
-            "silence_id": silence_id,
-            "rule": body.rule,
-            "region": body.region,
-            "level": body.level,
-            "starts_at": start.isoformat(),
-            "ends_at": (start + dt.timedelta(minutes=body.minutes)).isoformat(),
-            "reason": body.reason,
-        }
-        region = body.region or host.primary.root().code
-        await host.append_command(
-            "silence.created", region, silence_id, who.actor(body.actor), payload
+        payload = body.model_dump(exclude={"actor"})
+        outcome = await submit(
+            host,
+            who,
+            "silence.create",
+            silence_id,
+            payload,
+            actor=who.actor(body.actor),
+            request=request,
         )
-        return payload
+        return outcome.payloads[0] if outcome.payloads else {"silence_id": silence_id}
 
     @api.delete("/api/silences/{silence_id}", summary="End a silence now")
     async def end_silence(
-        silence_id: str, actor: str | None = None, who: Principal = need("act:alerts")
+        silence_id: str,
+        request: Request,
+        actor: str | None = None,
+        who: Principal = need("act:alerts"),
     ) -> dict[str, Any]:
-        """Notifications for the alerts it matched resume."""
-        found = {
-            s.silence_id: s for s in from_rows(await run(alert_queries.silence_rows, host.store))
-        }
-        if silence_id not in found or not silence_in_scope(who, found[silence_id]):
-            raise NotFoundError(f"no silence {silence_id!r}; see GET /api/silences")
-        region = found[silence_id].region or host.primary.root().code
-        await host.append_command(
-            "silence.expired", region, silence_id, who.actor(actor), {"silence_id": silence_id}
+        """Notifications for the alerts it matched resume (409 when it has ended)."""
+        await submit(
+            host, who, "silence.end", silence_id, {}, actor=who.actor(actor), request=request
         )
         return {"silence_id": silence_id, "ended": True}
 

@@ -163,7 +163,7 @@ async def test_a_scoped_sender_creates_nothing_outside_its_regions(
     elsewhere = await bus.send(
         bus.command("silence.create", "s-jn", actor="officer-ly", scope=["371300"], payload=payload)
     )
-    assert (elsewhere.accepted, elsewhere.code) == (False, "not_found")
+    assert (elsewhere.accepted, elsewhere.code) == (False, "forbidden")
     assert "region 370102 is outside your regions" in (elsewhere.reason or "")
     province = await bus.send(
         bus.command(
