@@ -90,7 +90,9 @@ class Outcome(BaseModel):
     accepted: bool
     version: int
     event_ids: tuple[uuid.UUID, ...] = ()
-    code: Literal["conflict", "not_found", "invalid", "unavailable"] | None = None
+    payloads: tuple[dict[str, Any], ...] = ()
+    """The payloads of those events (what was decided: a silence's end, a new level …)."""
+    code: Literal["conflict", "not_found", "forbidden", "invalid"] | None = None
     reason: str | None = None
     duplicate: bool = False
     """True when the command id had been decided before: nothing new was appended."""

@@ -65,6 +65,7 @@ class CommandRejectedError(EamsError):
 
     - ``conflict``: the aggregate's state does not allow it now (409);
     - ``not_found``: no such aggregate, or one outside the sender's regions (404);
+    - ``forbidden``: it would change something outside the sender's regions (403);
     - ``invalid``: the command itself is malformed (422).
     """
 
