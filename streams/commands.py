@@ -28,6 +28,11 @@ the folded state, so they are answered as duplicates and append nothing twice. W
 partitions are revoked the batch in hand finishes first (the rebalance waits for it), then
 their states are dropped: the next owner folds them from the log, which holds every event
 appended before the commit.
+
+The residual window: a handler that stalls past its group session (a zombie) may still
+append a batch after its partitions moved. A repeat of the same decision is harmless (the
+same event ids), a different one is not; transactional producers (one transactional id per
+command partition, readers at read_committed) would fence it and are not used yet.
 """
 
 from __future__ import annotations
