@@ -55,6 +55,7 @@ NOT_COUNTS = {
     "open_steps", "overdue_steps", "assignments", "notes", "own_events", "deadline_seconds",
     "late_by_seconds", "took_seconds", "features", "thresholds", "claims_vs_prior_years",
     "applicant_to_vacancy_ratio", "job_loss_rate", "risk_index",
+    "rank",  # a level's place on the severity scale (GET /api/vocabulary), 1 to 4 by definition
 }  # fmt: skip
 FREE = (("note",), ("evidence",), ("ack_note",), ("reason",), ("decline_reason",))
 COUNTS = ("people_laid_off", "registrations", "reg_temporary_assistance", "claims")
