@@ -234,6 +234,7 @@ class Host:
                 topic_names=s.topics,
                 rules=rules,
                 open_alerts=self.evaluator.open_alerts,
+                commands=self.commands,
             )
             self.evaluator.listeners.append(self.dispatcher.on_fired)
             tasks.append(asyncio.create_task(self._dispatch_loop(), name="dispatcher"))

@@ -15,11 +15,15 @@ package docstring for the order of the stages and why nothing is lost).
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import datetime as dt
+import logging
 import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
+
+from aiokafka.errors import KafkaError
 
 from alerting.dispatch.delivery import Channels, Dedupe, Deliver, build_notifiers
 from alerting.dispatch.group import Group, Grouped
@@ -40,12 +44,15 @@ from events.regions import RegionReference
 from projections import alert_queries
 from projections.client import Store, aware, run
 from projections.playbook_queries import active_runs
+from streams.commands import CommandBus
+from streams.errors import CommandTimeoutError
 from streams.producer import BatchSender
 from streams.topics import TopicNames
 from streams.writer import EventWriter
 
 __all__ = ["Dispatcher"]
 
+log = logging.getLogger(__name__)
 NAMESPACE = uuid.UUID("3c0c8f4e-1b7a-4d47-8a55-5b2f4d9e6a10")
 
 
@@ -65,8 +72,11 @@ class Dispatcher:
         retry_base_delay: float = 1.0,
         rules: RuleSet | None = None,
         open_alerts: Callable[[], list[tuple[str, Rule, str, str]]] | None = None,
+        commands: CommandBus | None = None,
     ) -> None:
         self.store = store
+        self.commands = commands  # lifecycle changes go to the alert's single writer
+        self._held: Changes | None = None  # a decision whose commands got no outcome yet
         self.reference = reference
         self.roster = roster
         self.rules = rules
@@ -126,12 +136,13 @@ class Dispatcher:
             "queued": self.grouped.queued,
             "delivering": self.grouped.delivering,
             "backlog": len(self._backlog),
+            "held_commands": len(self._held.commands) if self._held is not None else 0,
         }
 
     # -- decisions -------------------------------------------------------------------------
     def changes(self) -> Changes:
         """A new decision on the current state."""
-        return Changes(self.writer, self.inhibited, self.last_round)
+        return Changes(self.writer, self.inhibited, self.last_round, bus=self.commands)
 
     async def commit(self, ch: Changes) -> bool:
         """Append a decision's events; apply its effects once they are acknowledged (at
@@ -142,8 +153,42 @@ class Dispatcher:
             ch.apply()
             self.grouped.schedule()
 
+        if ch.commands and not await self._decided(ch):
+            self._held = ch  # sent again (same command ids) before anything new is decided
+            return False
         self.writer.stage(ch.records, then=apply)
         return await self.writer.flush(force=True)
+
+    async def _decided(self, ch: Changes) -> bool:
+        """Send the decision's lifecycle commands; True once each has its outcome. A refused
+        one (escalated or acknowledged meanwhile) is logged: the alert's state has moved on
+        and the next tick decides on it."""
+        assert self.commands is not None
+        try:
+            outcomes = await asyncio.gather(*(self.commands.send(c) for c in ch.commands))
+        except (CommandTimeoutError, KafkaError, OSError) as exc:
+            self.writer.stats.flush_failures += 1
+            self.writer.stats.last_flush_error = str(exc)[:300]
+            self.writer.stats.last_flush_error_at = self.now().isoformat()
+            log.error(
+                "dispatcher: %d alert commands got no outcome (%s); sent again next tick",
+                len(ch.commands),
+                exc,
+            )
+            return False
+        for command, outcome in zip(ch.commands, outcomes, strict=True):
+            if not outcome.accepted:
+                log.info("dispatcher: %s refused: %s", command.command_type, outcome.reason)
+        ch.commands = []
+        return True
+
+    async def settled(self) -> bool:
+        """True when no decision waits: a held one is committed first (its commands sent
+        again), then the writer's held events."""
+        held, self._held = self._held, None
+        if held is not None and not await self.commit(held):
+            return False
+        return await self.writer.settled()
 
     async def decide(self, ch: Changes, notice: Notice, *, start: str | None = None) -> bool:
         """Pass one notice through the deciding half of the pipeline (from ``start``);
@@ -204,7 +249,7 @@ class Dispatcher:
         """Notify for each transition the evaluator appended (held in a backlog while
         earlier events of the dispatcher wait for the broker)."""
         self._backlog.extend(fired)
-        if await self.writer.settled():
+        if await self.settled():
             await self._handle_backlog()
 
     async def _handle_backlog(self) -> None:
@@ -240,7 +285,7 @@ class Dispatcher:
         """Inhibition changes, reminders, escalation and shift handovers. While events of
         earlier decisions wait for the broker, only they are sent again (with backoff);
         the tick counts (``ticks``) once its own events are acknowledged."""
-        if not await self.writer.settled():
+        if not await self.settled():
             return
         await self._handle_backlog()
         if self.writer.pending:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import functools
+import uuid
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
@@ -21,6 +22,8 @@ from alerting.dispatch.mutes import Alert
 from alerting.notify.base import Notifier
 from alerting.notify.message import AlertMessage, MessageKind
 from alerting.roster import Officer
+from events.commands import Command
+from streams.commands import CommandBus
 from streams.writer import EventWriter, Record
 
 __all__ = ["Changes", "Channel", "Notice", "Pipeline", "Stage"]
@@ -72,6 +75,8 @@ class Changes:
     rounds: dict[str, tuple[int, dt.datetime]] = dataclasses.field(default_factory=dict)
     records: list[Record] = dataclasses.field(default_factory=list)
     effects: list[Callable[[], None]] = dataclasses.field(default_factory=list)
+    bus: CommandBus | None = None
+    commands: list[Command] = dataclasses.field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.inhibited = set(self.live_inhibited)
@@ -108,18 +113,39 @@ class Changes:
         self, event_type: str, region: str, alert_id: str, payload: dict[str, Any], salt: str
     ) -> None:
         """Decide an event of the alert's lifecycle (``alert.escalated``, ``alert.inhibited``,
-        ``alert.inhibition_ended``). The one place the dispatcher writes them: they are to
-        become commands to the alert's single writer. The id is derived from the type, the
-        alert and ``salt``, so deciding it again is counted once."""
+        ``alert.inhibition_ended``). With a command bus it becomes a command to the alert's
+        single writer (``alert.escalate``, ``alert.inhibit``, ``alert.uninhibit``), which
+        decides it against the alert's state; without one (unit tests) it is appended. The
+        id is derived from the type, the alert and ``salt``, so deciding it again is
+        decided (or counted) once."""
+        name = f"{event_type}|{alert_id}|{salt}"
+        if self.bus is not None:
+            body = {k: v for k, v in payload.items() if k != "alert_id" and v is not None}
+            self.commands.append(
+                self.bus.command(
+                    _LIFECYCLE_COMMANDS[event_type],
+                    alert_id[:64],
+                    actor="eams.alerting",
+                    source="eams.alerting",
+                    payload=body,
+                    command_id=uuid.uuid5(self.writer.namespace or _COMMANDS_NAMESPACE, name),
+                )
+            )
+            return
         self.records.append(
             self.writer.encode(
-                event_type,
-                region=region,
-                key=alert_id[:64],
-                payload=payload,
-                name=f"{event_type}|{alert_id}|{salt}",
+                event_type, region=region, key=alert_id[:64], payload=payload, name=name
             )
         )
+
+
+_COMMANDS_NAMESPACE = uuid.UUID("5d0c4b1e-7f2a-4e93-8b6d-1a2c3e4f5a6b")
+#: The command of the alert aggregate each lifecycle event of the dispatcher comes from.
+_LIFECYCLE_COMMANDS = {
+    "alert.escalated": "alert.escalate",
+    "alert.inhibited": "alert.inhibit",
+    "alert.inhibition_ended": "alert.uninhibit",
+}
 
 
 class Stage(Protocol):

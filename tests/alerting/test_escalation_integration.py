@@ -106,6 +106,8 @@ def test_an_unacknowledged_alert_escalates_to_province_duty_and_an_acknowledged_
     assert [e["payload"]["alert_id"] for e in escalated] == [linyi["alert_id"]]
     assert escalated[0]["payload"]["to_role"] == "province_duty"
     assert escalated[0]["payload"]["to_officer"] == "province-a"
+    # decided by the alert's single writer: the event names the command it came from
+    assert escalated[0]["causation_id"] and escalated[0]["source"] == "eams.alerting"
 
     # Many more ticks, each long past escalate_after for both alerts: the acknowledged one
     # never escalates, the escalated one is not escalated (or mailed) again.
