@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from events.severity import rank
 from projections.client import Store, aware
 
 # Later events of an alert (acknowledged, level changed) carry no rule, indicator or summary:
@@ -83,11 +84,10 @@ def list_alerts(
         rows = [r for r in rows if r["status"] != "resolved"]
     elif status:
         rows = [r for r in rows if r["status"] == status]
-    order = {"I": 0, "II": 1, "III": 2, "IV": 3}
     rows.sort(
         key=lambda r: (
             r["status"] == "resolved",
-            order.get(r["level"], 9),
+            -rank(r["level"], default=0),  # a row without a level last
             -r["firing_since"].timestamp(),
         )
     )

@@ -21,6 +21,7 @@ from typing import Any
 
 import orjson
 
+from events.severity import rank
 from projections.client import Store, aware
 from projections.queries import ACTIVE_DISASTER_AREAS
 
@@ -100,7 +101,6 @@ _OUTCOME_EVENTS = """
 """
 
 _EPOCH_YEAR = 1971
-_LEVEL_ORDER = {"I": 0, "II": 1, "III": 2, "IV": 3}
 _RUN_TIMES = ("proposed_at", "activated_at", "declined_at", "closed_at", "last_event_at")
 _RUN_TEXTS = (
     "level", "trigger_alert_id", "disaster_id", "activated_by", "declined_by",
@@ -271,7 +271,8 @@ def board(store: Store, now: dt.datetime) -> list[dict[str, Any]]:
         run["open_steps"] = len(open_)
         run["overdue_steps"] = sum(1 for s in open_ if s["overdue"])
         run["owners"] = sorted({s["owner_role"] for s in open_ if s["owner_role"]})
-    runs.sort(key=lambda r: _LEVEL_ORDER.get(r["level"] or "", 9))  # stable: newest first
+    # Stable: newest first within a level; a run without a level comes last.
+    runs.sort(key=lambda r: -rank(r["level"], default=0))
     return runs
 
 
