@@ -19,7 +19,7 @@ from alerting.engine import backtest
 from alerting.evaluator import ZERO_WHEN_ABSENT, scope_regions
 from alerting.rules import RuleSet
 from alerting.series import IndicatorHistory, rule_values
-from events.envelope import SHANGHAI
+from events.clock import SHANGHAI
 from events.regions import RegionReference
 from projections.client import Store
 from projections.indicators import Values

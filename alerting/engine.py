@@ -31,7 +31,8 @@ from datetime import datetime
 from typing import Literal
 
 from alerting.errors import AlertingError
-from alerting.rule_model import Rule, severity
+from alerting.rule_model import Rule
+from events.severity import rank
 
 __all__ = ["AlertState", "Transition", "TransitionKind", "backtest", "step"]
 
@@ -97,7 +98,7 @@ def _pend(
     if (
         state.pending_level is not None
         and state.pending_since is not None
-        and severity(target) < severity(state.pending_level)
+        and rank(target) < rank(state.pending_level)
     ):
         since = state.pending_since  # a less severe level has held since then too
     pending = replace(state, pending_level=target, pending_since=since, value=value)
@@ -154,7 +155,7 @@ def step(
         fired, more = _fire_if_due(rule, pending, value, at)
         return fired, transitions + more
 
-    if target is not None and severity(target) > severity(current):
+    if target is not None and rank(target) > rank(current):
         pending, transitions = _pend(rule, replace(state, clear_since=None), target, value, at)
         fired, more = _fire_if_due(rule, pending, value, at)
         return fired, transitions + more
@@ -166,7 +167,7 @@ def step(
 
     lower = None
     for name, threshold in rule.levels.items():  # IV → I: keep the most severe below C
-        if severity(name) < severity(current) and value >= threshold.exit:
+        if rank(name) < rank(current) and value >= threshold.exit:
             lower = name
     if lower is not None:
         lowered = replace(calm, level=lower, clear_since=None)

@@ -42,7 +42,8 @@ import yaml
 
 from alerting.durations import parse_duration
 from eams.errors import ConfigError
-from events.envelope import SHANGHAI
+from events.clock import SHANGHAI
+from events.severity import LEVEL_NAMES
 
 _ENV = re.compile(r"\$\{([A-Z0-9_]+)\}")
 
@@ -183,8 +184,8 @@ def _mute_window(raw: Any, where: str) -> MuteWindow:
         raise ConfigError(f"{where}: days: unknown {bad}; use mon … sun")
     hours = _hours(str(raw.get("hours", "00:00-24:00")), where) or (dt.time(0), dt.time(0))
     levels = frozenset(str(x) for x in raw.get("levels") or ["IV", "III"])
-    if not levels <= {"I", "II", "III", "IV"}:
-        raise ConfigError(f"{where}: levels must be among I, II, III, IV")
+    if not levels <= set(LEVEL_NAMES):
+        raise ConfigError(f"{where}: levels must be among {', '.join(reversed(LEVEL_NAMES))}")
     return MuteWindow(frozenset(DAYS.index(str(d).lower()[:3]) for d in days), hours, levels)
 
 

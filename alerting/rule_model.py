@@ -18,20 +18,16 @@ from datetime import timedelta
 from typing import Any
 
 from alerting.errors import AlertingError
-from events.severity import LEVEL_NAMES
-from events.severity import rank as severity
 
 __all__ = [
     "BASELINE_PERIODS",
     "KINDS",
-    "LEVEL_NAMES",
     "SCOPE_LEVELS",
     "Baseline",
     "Rule",
     "RuleSet",
     "Scope",
     "Threshold",
-    "severity",
 ]
 
 KINDS: tuple[str, ...] = ("absolute", "ratio_to_baseline", "rise_over_low", "data_gap")

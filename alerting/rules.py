@@ -30,14 +30,12 @@ from alerting.errors import RuleError
 from alerting.rule_model import (
     BASELINE_PERIODS,
     KINDS,
-    LEVEL_NAMES,
     SCOPE_LEVELS,
     Baseline,
     Rule,
     RuleSet,
     Scope,
     Threshold,
-    severity,
 )
 from alerting.rule_reader import RuleReader
 
@@ -45,7 +43,6 @@ __all__ = [
     "BASELINE_PERIODS",
     "DEFAULT_RULES",
     "KINDS",
-    "LEVEL_NAMES",
     "SCOPE_LEVELS",
     "Baseline",
     "Rule",
@@ -56,7 +53,6 @@ __all__ = [
     "lint_rules_text",
     "load_rules",
     "load_rules_text",
-    "severity",
 ]
 
 DEFAULT_RULES = Path(__file__).resolve().parent / "rules" / "default.yaml"

@@ -25,7 +25,7 @@ from alerting.dispatch.pipeline import Changes, Channel, Notice
 from alerting.notify.base import Notifier
 from alerting.notify.message import AlertMessage
 from alerting.notify.retry import Attempt, deliver
-from alerting.rules import severity
+from events.severity import rank
 from streams.writer import EventWriter, Record
 
 __all__ = ["Channels", "Dedupe", "Deliver", "build_notifiers", "notification_id"]
@@ -164,7 +164,7 @@ class Deliver:
 
 def _order(message: AlertMessage) -> tuple[int, int, str]:
     """Lead with escalations and new alerts, the most severe first."""
-    return (_KIND_ORDER.get(message.kind, 9), -severity(message.level), message.region_code)
+    return (_KIND_ORDER.get(message.kind, 9), -rank(message.level), message.region_code)
 
 
 def build_notifiers(channels: dict[str, Any]) -> dict[str, dict[str, Notifier]]:

@@ -17,7 +17,8 @@ from typing import Any
 
 from alerting.dispatch.mutes import Alert, Reason
 from alerting.dispatch.pipeline import Changes, Notice
-from alerting.rules import Rule, severity
+from alerting.rules import Rule
+from events.severity import at_least
 from projections.playbook_queries import ActiveRun
 
 __all__ = ["Inhibit", "Inhibitions"]
@@ -41,12 +42,12 @@ class Inhibitions:
                 alert_id != alert.alert_id
                 and other_region in parents
                 and rule.indicator == alert.indicator
-                and severity(other) >= severity(alert.level)
+                and at_least(other, alert.level)
             ):
                 return Reason("alert", alert_id)
         for r in self.runs:
             if (r.region == alert.region or r.region in parents) and (
-                r.level is None or severity(r.level) >= severity(alert.level)
+                r.level is None or at_least(r.level, alert.level)
             ):
                 return Reason("playbook", r.run_id)
         return None

@@ -9,8 +9,9 @@ from typing import Any
 from alerting.notify.message import AlertMessage, MessageKind
 from alerting.roster import Roster
 from alerting.rules import RuleSet
-from events.envelope import SHANGHAI
+from events.clock import SHANGHAI
 from events.regions import RegionReference
+from events.severity import LEVEL_NAMES
 
 __all__ = ["Messages", "transition_tag"]
 
@@ -63,7 +64,7 @@ class Messages:
         return self.message(
             row["alert_id"],
             kind,
-            row["level"] or "IV",
+            row["level"] or LEVEL_NAMES[0],  # the least severe level when none was projected
             rule.title if rule is not None else row["summary"],
             row["region"],
             row["indicator"],

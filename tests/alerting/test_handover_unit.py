@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 
 from alerting.dispatch import Dispatcher
-from alerting.roster import SHANGHAI, load_roster
+from alerting.roster import load_roster
 from eams.errors import ConfigError
+from events.clock import SHANGHAI
 from events.regions import load_reference
 
 ROSTER = """officers:

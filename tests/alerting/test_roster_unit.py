@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from alerting.roster import SHANGHAI, load_roster
+from alerting.roster import load_roster
 from eams.errors import ConfigError
+from events.clock import SHANGHAI
 
 EXAMPLE = Path(__file__).parents[2] / "deploy" / "roster.example.yaml"
 
@@ -80,3 +81,13 @@ def test_a_bad_mute_window_names_its_entry(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         load_roster(path)
     assert "policy.mute_windows[0]" in str(info.value) and "someday" in str(info.value)
+
+
+def test_a_mute_window_of_no_level_lists_the_levels(tmp_path: Path) -> None:
+    path = tmp_path / "roster.yaml"
+    path.write_text("policy:\n  mute_windows:\n    - {levels: [IV, V]}\n")
+    with pytest.raises(ConfigError) as info:
+        load_roster(path)
+    assert str(info.value) == (
+        f"{path}: policy.mute_windows[0]: levels must be among I, II, III, IV"
+    )
