@@ -11,11 +11,13 @@ import typer
 from rich.table import Table
 
 from eams.cli.common import api, console
+from events.severity import LEVELS
 
 alerts_app = typer.Typer(help="Duty officers: alerts (预警) — list, show, ack, silence.")
 silences_app = typer.Typer(help="Silences by matchers (静默): rule, region (and below), level.")
 
-LEVEL_ZH = {"I": "红色 I级", "II": "橙色 II级", "III": "黄色 III级", "IV": "蓝色 IV级"}
+#: An alert's level as the alert list shows it: ``红色 I级`` … ``蓝色 IV级``.
+LEVEL_ZH = {str(lv.name): f"{lv.colour_zh} {lv.name}级" for lv in reversed(LEVELS)}
 STATUS_ZH = {
     "firing": "告警中",
     "acknowledged": "已确认",

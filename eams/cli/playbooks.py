@@ -13,6 +13,7 @@ from typing import Annotated, Any
 import typer
 
 from eams.cli.common import api, console, settings
+from events.severity import LEVELS
 from playbooks.lint import lint_paths
 
 playbooks_app = typer.Typer(
@@ -23,7 +24,10 @@ playbooks_app = typer.Typer(
 )
 
 STATUS_ZH = {"proposed": "待启动", "active": "处置中", "declined": "已否决", "closed": "已关闭"}
-LEVEL_ZH = {"I": "I级(红)", "II": "II级(橙)", "III": "III级(黄)", "IV": "IV级(蓝)"}
+#: A run's level as the runs list shows it: ``I级(红)`` … ``IV级(蓝)``.
+LEVEL_ZH = {
+    str(lv.name): f"{lv.name}级({lv.colour_zh.removesuffix('色')})" for lv in reversed(LEVELS)
+}
 
 
 def _print_run(run: dict[str, Any]) -> None:

@@ -32,9 +32,10 @@ from eams.errors import ServiceUnavailableError
 from eams.settings import Settings
 from eams.tools.client import ApiClient
 from eams.tools.simulator import Scenario, ScenarioConfig
-from events.envelope import SHANGHAI
+from events.clock import SHANGHAI
 from events.errors import EamsError
 from events.regions import load_reference
+from events.severity import LEVEL_NAMES, LEVELS, rank
 from projections.client import Store, run
 from projections.migrations import drop_all, migrate
 from projections.projector import Projector
@@ -140,23 +141,28 @@ def start_worker(settings: Settings, log: Path, timeout: float = 120) -> subproc
     raise ServiceUnavailableError(f"the worker did not answer within {timeout:.0f}s; see {log}")
 
 
-LEVEL_LABEL = {"I": "红 I", "II": "橙 II", "III": "黄 III", "IV": "蓝 IV"}
-LEVEL_STYLE = {
-    "I": "bold white on red",
-    "II": "bold black on dark_orange",
-    "III": "black on yellow",
-    "IV": "white on blue",
+#: A level as the table shows it: ``红 I`` … ``蓝 IV``.
+LEVEL_LABEL = {
+    str(lv.name): f"{lv.colour_zh.removesuffix('色')} {lv.name}" for lv in reversed(LEVELS)
 }
+#: How a terminal paints each colour of the scale: rich styles in the terminal's own
+#: palette, which the console's hex colours would only approximate there.
+_TERMINAL_STYLE = {
+    "red": "bold white on red",
+    "orange": "bold black on dark_orange",
+    "yellow": "black on yellow",
+    "blue": "white on blue",
+}
+LEVEL_STYLE = {str(lv.name): _TERMINAL_STYLE[lv.colour] for lv in reversed(LEVELS)}
 
 
 def city_levels(alerts: list[dict[str, Any]]) -> dict[str, str]:
     """The most severe open alert level per city (a county's alert counts for its city)."""
-    order = {"I": 0, "II": 1, "III": 2, "IV": 3}
     out: dict[str, str] = {}
     for a in alerts:
         city = a.get("city") or a["region"]
         for code in {city, a["region"]}:
-            if code not in out or order.get(a["level"], 9) < order.get(out[code], 9):
+            if code not in out or rank(a["level"], default=0) > rank(out[code], default=0):
                 out[code] = a["level"]
     return out
 
@@ -184,7 +190,7 @@ def city_table(
     for r in rows:
         area = Text("—")
         if r["disaster_areas"]:
-            sev = r["disaster_severity"] or "IV"
+            sev = r["disaster_severity"] or LEVEL_NAMES[0]  # the least severe
             area = Text(f" {r['disaster_areas']} · {sev}级 ", style=LEVEL_STYLE.get(sev, ""))
         level = (levels or {}).get(r["code"])
         alert = (

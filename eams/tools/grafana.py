@@ -36,11 +36,20 @@ from grafana_foundation_sdk.models.dashboard import DataSourceRef, GridPos
 
 from eams.settings import PROJECT_ROOT
 from events.errors import EamsError
+from events.severity import LEVELS
 
 PLUGIN = "grafana-clickhouse-datasource"
 DATASOURCE_UID = "eams-clickhouse"
 FOLDER_UID = "eams"
 EXPORT_DIR = PROJECT_ROOT / "deploy" / "grafana"
+
+#: The alerts raised per level, one column for each level of the scale, most severe first
+#: and named as the province writes them (`I 红` … `IV 蓝`).
+_PER_LEVEL = ", ".join(
+    f"countIf(JSONExtractString(payload, 'level') = '{lv.name}') "
+    f"AS `{lv.name} {lv.colour_zh.removesuffix('色')}`"
+    for lv in reversed(LEVELS)
+)
 
 
 class GrafanaError(EamsError):
@@ -209,11 +218,7 @@ def alerts_dashboard() -> dict[str, Any]:
             .grid_pos(_at(0, 10, 24, 8))
             .with_target(
                 SQL(
-                    "SELECT toStartOfHour(occurred_at) AS time, "
-                    "countIf(JSONExtractString(payload, 'level') = 'I') AS `I 红`, "
-                    "countIf(JSONExtractString(payload, 'level') = 'II') AS `II 橙`, "
-                    "countIf(JSONExtractString(payload, 'level') = 'III') AS `III 黄`, "
-                    "countIf(JSONExtractString(payload, 'level') = 'IV') AS `IV 蓝` "
+                    f"SELECT toStartOfHour(occurred_at) AS time, {_PER_LEVEL} "
                     "FROM events WHERE event_type = 'alert.raised' "
                     "AND $__timeFilter(occurred_at) GROUP BY time ORDER BY time",
                     time_series=True,
