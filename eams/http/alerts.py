@@ -17,9 +17,9 @@ from pydantic import BaseModel, Field
 from alerting.roster import Policy
 from eams.auth import Principal
 from eams.host import Host
-from eams.http.auth import guard, in_scope
+from eams.http.auth import guard, scope_guard
 from eams.http.commands import submit
-from eams.http.errors import NotFoundError
+from eams.http.scope import Scope
 from events.envelope import SHANGHAI
 from events.payload_base import Text
 from projections import alert_queries
@@ -72,48 +72,44 @@ def router(host: Host) -> APIRouter:
     """The alert routes of one worker."""
     api = APIRouter(tags=["alerts 预警"])
     need = guard(host)
+    scoped = scope_guard(host)
 
-    async def existing_alert(alert_id: str, who: Principal) -> dict[str, Any]:
-        """The alert a command is about, or 404 saying where to look (also when it lies
-        outside the caller's regions)."""
+    async def existing_alert(alert_id: str, scope: Scope) -> dict[str, Any]:
+        """The alert, or 404 saying where to look (also when it lies outside the caller's
+        regions)."""
         found = await run(alert_queries.get_alert, host.store, alert_id, now())
-        if found is None or not in_scope(who, found["region"], found["city"]):
-            raise NotFoundError(f"no alert {alert_id!r}; see GET /api/alerts")
-        return found
+        return scope.found(found, f"no alert {alert_id!r}; see GET /api/alerts")
 
     @api.get("/api/alerts", summary="Alerts (filter by region, level, status)")
     async def alerts(
         region: str | None = None,
         level: str | None = None,
         status: str | None = "open",
-        who: Principal = need("read:alerts"),
+        scope: Scope = scoped("read:alerts"),
     ) -> list[dict[str, Any]]:
         """Most severe and newest first. ``status``: open (default), firing, acknowledged,
         silenced, resolved, or empty for all."""
-        regions = {region} if region else None
         rows = await run(
             alert_queries.list_alerts,
             host.store,
             now(),
-            regions=regions,
+            regions=scope.regions_for(region),
             level=level,
             status=status or None,
         )
-        return [
-            with_deadline(host, row) for row in rows if in_scope(who, row["region"], row["city"])
-        ]
+        return [with_deadline(host, row) for row in scope.rows(rows)]
 
     @api.get("/api/alerts/{alert_id}", summary="One alert")
-    async def alert(alert_id: str, who: Principal = need("read:alerts")) -> dict[str, Any]:
+    async def alert(alert_id: str, scope: Scope = scoped("read:alerts")) -> dict[str, Any]:
         """The alert's current state, with its report deadline and whether it is overdue."""
-        return with_deadline(host, await existing_alert(alert_id, who))
+        return with_deadline(host, await existing_alert(alert_id, scope))
 
     @api.get("/api/alerts/{alert_id}/timeline", summary="An alert's events and notifications")
     async def alert_timeline(
-        alert_id: str, who: Principal = need("read:alerts")
+        alert_id: str, scope: Scope = scoped("read:alerts")
     ) -> list[dict[str, Any]]:
         """Every lifecycle event and notification attempt of the alert, in order."""
-        await existing_alert(alert_id, who)
+        await existing_alert(alert_id, scope)
         return await run(alert_queries.timeline, host.store, alert_id)
 
     @api.post("/api/alerts/{alert_id}/ack", summary="Acknowledge an alert")

@@ -2,9 +2,11 @@
 
 ``need(permission)`` is a FastAPI dependency: 401 without credentials (saying how to sign
 in), 403 when the role does not allow it (naming the role and the permission); it leaves
-the caller in ``request.state.principal``. Region scoping is applied by the routes with
-``in_scope``; small-cell suppression by :mod:`eams.http.disclosure`, for every route. The
-session routes (sign in, sign out, who am I) are here too.
+the caller in ``request.state.principal``. ``scoped(permission)`` admits the caller the
+same way and gives the route the caller's :class:`~eams.http.scope.Scope`, the one place
+region scoping is applied: every route that reads region data declares it. Small-cell
+suppression is :mod:`eams.http.disclosure`'s, for every route. The session routes (sign in,
+sign out, who am I) are here too.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from eams.auth import ALL_PERMISSIONS, ROLES, Principal
 from eams.host import Host
 from eams.http.errors import ForbiddenError, NotSignedInError
 from eams.http.limits import ARGON2, SignInThrottle
+from eams.http.scope import Scope
+from eams.http.scope import in_scope as in_scope  # playbooks.py's, until it reads through Scope
 
 COOKIE = "eams_session"
 
@@ -41,31 +45,43 @@ def authenticate(host: Host, request: Request) -> Principal | None:
     return found
 
 
+def admit(host: Host, request: Request, permission: str) -> Principal:
+    """The caller, if signed in and allowed ``permission``; left in ``request.state``."""
+    who = authenticate(host, request)
+    if who is None:
+        raise NotSignedInError(
+            "sign in first: POST /api/session with your user name and password "
+            "(source systems: header X-API-Key)",
+        )
+    if not who.may(permission):
+        raise ForbiddenError(f"role {who.role!r} may not {permission.replace(':', ' ')}")
+    request.state.principal = who  # the disclosure policy's caller
+    return who
+
+
 def guard(host: Host) -> Any:
     """``need(permission)``: the dependency factory of one worker."""
 
     def need(permission: str) -> Any:
         async def check(request: Request) -> Principal:
-            who = authenticate(host, request)
-            if who is None:
-                raise NotSignedInError(
-                    "sign in first: POST /api/session with your user name and password "
-                    "(source systems: header X-API-Key)",
-                )
-            if not who.may(permission):
-                raise ForbiddenError(f"role {who.role!r} may not {permission.replace(':', ' ')}")
-            request.state.principal = who  # the disclosure policy's caller
-            return who
+            return admit(host, request, permission)
 
         return Depends(check)
 
     return need
 
 
-def in_scope(who: Principal, *codes: str | None) -> bool:
-    """Whether a user limited to some regions may see a row of ``codes`` (region, city).
-    Ingest applies the same rule with the reference (``streams.pipeline.in_regions``)."""
-    return not who.regions or any(c in who.regions for c in codes if c)
+def scope_guard(host: Host) -> Any:
+    """``scoped(permission)``: like ``need(permission)``, and the route gets the caller's
+    :class:`Scope` (``scope.who`` is the caller) to read region data through."""
+
+    def scoped(permission: str) -> Any:
+        async def scope(request: Request) -> Scope:
+            return Scope(admit(host, request, permission), host.primary)
+
+        return Depends(scope)
+
+    return scoped
 
 
 class SignIn(BaseModel):

@@ -19,9 +19,10 @@ from fastapi.responses import FileResponse, RedirectResponse, Response, Streamin
 
 from eams.auth import Principal
 from eams.host import Host
-from eams.http.auth import guard, in_scope
-from eams.http.errors import ForbiddenError, NotFoundError, UnavailableError
+from eams.http.auth import guard, scope_guard
+from eams.http.errors import NotFoundError, UnavailableError
 from eams.http.limits import StreamSlots
+from eams.http.scope import Scope
 from eams.settings import PROJECT_ROOT
 from events.envelope import today
 from projections.client import run
@@ -67,6 +68,7 @@ def router(host: Host) -> APIRouter:
     """The console's routes."""
     api = APIRouter(tags=["console 控制台"])
     need = guard(host)
+    scoped = scope_guard(host)
     slots = StreamSlots(host.settings.sse_per_user, host.settings.sse_total)
 
     @api.get("/", include_in_schema=False)
@@ -95,28 +97,27 @@ def router(host: Host) -> APIRouter:
         return shandong_map()
 
     @api.get("/api/regions/{code}/children", summary="Regions under a region")
-    async def children(code: str, who: Principal = need("read:overview")) -> list[dict[str, Any]]:
+    async def children(code: str, scope: Scope = scoped("read:overview")) -> list[dict[str, Any]]:
         """Counties of a city (or cities of the province), with names in both languages."""
-        if host.primary.get(code) is None:
+        if scope.reference.get(code) is None:
             raise NotFoundError(f"no region {code!r}; see `eams regions list`")
-        return [
+        regions = [
             {"code": r.code, "name": r.name, "name_en": r.name_en, "level": r.level}
-            for r in host.primary.children(code)
-            if in_scope(who, r.code, host.primary.city_of(r.code))
+            for r in scope.reference.children(code)
         ]
+        return scope.rows(regions, region="code", city=None)
 
     @api.get("/api/trends", summary="Daily facts of a region, with the rules' thresholds")
     async def trends(
-        region: str, days: int = 60, who: Principal = need("read:overview")
+        region: str, days: int = 60, scope: Scope = scoped("read:overview")
     ) -> dict[str, Any]:
         """Per day: people laid off, registrations (all and temporary assistance), claims;
         with the enter thresholds of the rules that judge their 7-day sums at this region's
         level, to draw as lines."""
-        found = host.primary.get(region)
+        found = scope.reference.get(region)
         if found is None:
             raise NotFoundError(f"no region {region!r}")
-        if not in_scope(who, region, host.primary.city_of(region)):
-            raise ForbiddenError(f"region {region} is outside your regions")
+        scope.check(region)
         days = max(7, min(days, 400))
         since = today() - dt.timedelta(days=days - 1)
         where = {"city": "city = {r:String}", "county": "region = {r:String}"}.get(

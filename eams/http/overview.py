@@ -15,8 +15,9 @@ from fastapi import APIRouter, Query
 
 from eams.auth import Principal
 from eams.host import Host
-from eams.http.auth import guard, in_scope
-from eams.http.errors import ForbiddenError, NotFoundError
+from eams.http.auth import guard, scope_guard
+from eams.http.errors import NotFoundError
+from eams.http.scope import Scope
 from events.envelope import today
 from events.regions import load_reference
 from projections import quarantine, queries
@@ -35,6 +36,7 @@ def router(host: Host) -> APIRouter:
     """The status and overview routes of one worker."""
     api = APIRouter(tags=["overview 概览"])
     need = guard(host)
+    scoped = scope_guard(host)
 
     @api.get("/api/status", summary="Pipeline state: ingest counters, projector positions")
     async def status(who: Principal = need("read:overview")) -> dict[str, Any]:
@@ -68,7 +70,7 @@ def router(host: Host) -> APIRouter:
     async def cities(
         days: int | None = Query(default=None, ge=1, le=MAX_DAYS),
         hierarchy: str | None = None,
-        who: Principal = need("read:overview"),
+        scope: Scope = scoped("read:overview"),
     ) -> list[dict[str, Any]]:
         """One row per city (or US state); ``days`` limits the facts to the last N days."""
         since = today() - dt.timedelta(days=days - 1) if days else None
@@ -82,13 +84,12 @@ def router(host: Host) -> APIRouter:
             reference = load_reference(hierarchy)
         persons = await host.persons_per_city() if reference is host.primary else None
         rows = await run(queries.city_overview, host.store, reference, since, persons)
-        return [r for r in rows if in_scope(who, r["code"])]
+        return scope.rows(rows, region="code", city=None)
 
     @api.get("/api/disaster-areas", summary="Regions currently flagged as disaster areas")
-    async def disaster_areas(who: Principal = need("read:overview")) -> list[dict[str, Any]]:
+    async def disaster_areas(scope: Scope = scoped("read:overview")) -> list[dict[str, Any]]:
         """Active disaster-area flags per region."""
-        rows = await run(queries.active_disaster_areas, host.store)
-        return [r for r in rows if in_scope(who, r.get("region"), r.get("city"))]
+        return scope.rows(await run(queries.active_disaster_areas, host.store))
 
     @api.get("/api/projections/counts", summary="Exact counts of every projection")
     async def counts(who: Principal = need("read:audit")) -> dict[str, Any]:
@@ -97,17 +98,13 @@ def router(host: Host) -> APIRouter:
 
     @api.get("/api/indicators", summary="Current indicator values per region")
     async def indicators(
-        region: str | None = None, who: Principal = need("read:overview")
+        region: str | None = None, scope: Scope = scoped("read:overview")
     ) -> dict[str, Any]:
         """The values the last evaluation used (indicator -> region -> value)."""
         values = host.evaluator.values if host.evaluator is not None else {}
         if region:
-            if not in_scope(who, region, host.primary.city_of(region)):
-                raise ForbiddenError(f"region {region} is outside your regions")
+            scope.check(region)
             return {name: per.get(region) for name, per in values.items()}
-        return {
-            name: {r: v for r, v in per.items() if in_scope(who, r, host.primary.city_of(r))}
-            for name, per in values.items()
-        }
+        return {name: scope.by_region(per) for name, per in values.items()}
 
     return api

@@ -8,24 +8,24 @@ from typing import Any
 from fastapi import APIRouter
 
 from alerting.backtest import run_backtest
-from eams.auth import Principal
 from eams.host import Host
-from eams.http.auth import guard, in_scope
+from eams.http.auth import scope_guard
 from eams.http.errors import InvalidRequestError, UnavailableError
+from eams.http.scope import Scope
 from projections.client import run
 
 
 def router(host: Host) -> APIRouter:
     """``GET /api/rules/backtest``."""
     api = APIRouter(tags=["rules 规则"])
-    need = guard(host)
+    scoped = scope_guard(host)
 
     @api.get("/api/rules/backtest", summary="Replay history through the rules")
     async def rules_backtest(
         start: dt.date,
         end: dt.date,
         rule: str | None = None,
-        who: Principal = need("read:alerts"),
+        scope: Scope = scoped("read:alerts"),
     ) -> list[dict[str, Any]]:
         """Transitions the rules would have produced, day by day, from ``start`` to ``end``."""
         if host.evaluator is None:
@@ -43,6 +43,6 @@ def router(host: Host) -> APIRouter:
             )
         except ValueError as exc:
             raise InvalidRequestError(str(exc)) from exc
-        return [r for r in rows if in_scope(who, r["region"], host.primary.city_of(r["region"]))]
+        return scope.rows(rows, city=None)
 
     return api

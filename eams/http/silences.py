@@ -14,12 +14,13 @@ from typing import Any
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
-from alerting.silences import Silence, from_rows
+from alerting.silences import from_rows
 from eams.auth import Principal
 from eams.host import Host
 from eams.http.alerts import now
-from eams.http.auth import guard, in_scope
+from eams.http.auth import guard, scope_guard
 from eams.http.commands import submit
+from eams.http.scope import Scope
 from events.payload_base import Ident, Text
 from projections import alert_queries
 from projections.client import run
@@ -40,27 +41,20 @@ def router(host: Host) -> APIRouter:
     """The silence routes of one worker."""
     api = APIRouter(tags=["silences 静默"])
     need = guard(host)
-
-    def silence_in_scope(who: Principal, silence: Silence) -> bool:
-        """A region-scoped user sees and ends only silences inside their regions."""
-        if not who.regions:
-            return True
-        region = silence.region
-        if not region:
-            return False
-        return in_scope(who, region, host.primary.city_of(region))
+    scoped = scope_guard(host)
 
     @api.get("/api/silences", summary="Silences by matchers")
     async def silences(
-        include_ended: bool = False, who: Principal = need("read:alerts")
+        include_ended: bool = False, scope: Scope = scoped("read:alerts")
     ) -> list[dict[str, Any]]:
-        """Silences in force (or all, with ``include_ended``)."""
+        """Silences in force (or all, with ``include_ended``); a user limited to some
+        regions sees those by a region inside them (not those without a region matcher)."""
         found = from_rows(await run(alert_queries.silence_rows, host.store))
         at = now()
         return [
             asdict(s) | {"active": s.active(at)}
             for s in found
-            if (include_ended or s.active(at) or s.starts_at > at) and silence_in_scope(who, s)
+            if (include_ended or s.active(at) or s.starts_at > at) and scope.sees(s.region)
         ]
 
     @api.post("/api/silences", summary="Silence alerts by rule, region and level")
