@@ -1,9 +1,12 @@
 """Sign-in, roles, region scoping, small-cell suppression and API keys, against a real
-worker: each role sees and does only its part, and every command records its actor."""
+worker: each role sees and does only its part, and every command records its actor. A
+city's duty officer reads every GET route of the app (enumerated from its OpenAPI document,
+path parameters filled with every real id) and no answer names a region of another city."""
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 import time
 import uuid
 from collections.abc import Iterator
@@ -16,6 +19,7 @@ from helpers import encode, event, produce
 
 from eams.auth import UserStore
 from events.identity import make_national_id
+from events.regions import load_reference
 
 pytestmark = pytest.mark.integration
 PASSWORD = "correct horse battery"
@@ -58,6 +62,70 @@ def _signed_in(clients: list[httpx.Client], worker: Any, name: str) -> httpx.Cli
     assert answer.status_code == 200, answer.text
     assert client.cookies.get("eams_session")  # the console's cookie
     return client
+
+
+CODE = re.compile(r"\d{6}")
+#: GET routes that answer every caller the same, whatever their regions: not region data
+#: (the map draws every city; the vocabulary and the session are not about regions).
+SAME_FOR_ALL = {"/api/geo/shandong", "/api/vocabulary", "/api/me", "/api/stream"}
+
+
+def _regions_named(doc: Any) -> Iterator[str]:
+    """Every region code an answer names: as a row's region, city, area or code, or as
+    the key of a mapping by region."""
+    if isinstance(doc, dict):
+        for key, value in doc.items():
+            if CODE.fullmatch(str(key)):
+                yield str(key)
+            if key in ("region", "city", "area", "code") and CODE.fullmatch(str(value)):
+                yield str(value)
+            yield from _regions_named(value)
+    elif isinstance(doc, list):
+        for value in doc:
+            yield from _regions_named(value)
+
+
+def _gets(schema: dict[str, Any], ids: dict[str, list[str]]) -> list[tuple[str, dict[str, Any]]]:
+    """Every GET route with every real id for its path parameters and the queries the test
+    knows it needs (regions of both cities); a new route with a parameter the test does not
+    know fails here."""
+    day = dt.date.today()
+    both = [{"region": r} for r in ("371300", "371302", "370100", "370102")]
+    queries: dict[str, list[dict[str, Any]]] = {
+        "/api/alerts": [{}, {"status": ""}, *both],
+        "/api/indicators": [{}, *both],
+        "/api/trends": both,
+        "/api/rules/backtest": [{"start": str(day - dt.timedelta(days=3)), "end": str(day)}],
+        "/api/playbooks/{playbook_id}/simulate": [{**q, "level": "IV"} for q in both],
+        "/api/playbook-runs": [{}, *both],
+    }
+    out: list[tuple[str, dict[str, Any]]] = []
+    for path, ops in schema["paths"].items():
+        if "get" not in ops or path in SAME_FOR_ALL:
+            continue
+        params = ops["get"].get("parameters", [])
+        known = queries.get(path, [{}])
+        for p in params:
+            if p["in"] == "query" and p.get("required"):
+                assert all(p["name"] in q for q in known), f"{path}: give the test a {p['name']}"
+        paths = [path]
+        for name in (p["name"] for p in params if p["in"] == "path"):
+            assert name in ids, f"{path}: give the test the ids of {name}"
+            paths = [p.replace("{" + name + "}", v) for p in paths for v in ids[name]]
+        out += [(p, q) for p in paths for q in known]
+    return out
+
+
+def _cities_read(client: httpx.Client, gets: list[tuple[str, dict[str, Any]]]) -> set[str]:
+    """The cities of every region the caller's answers to ``gets`` name."""
+    reference = load_reference("shandong")
+    named: set[str] = set()
+    for path, query in gets:
+        answer = client.get(path, params=query)
+        assert answer.status_code in (200, 403, 404, 422), (path, query, answer.text)
+        if answer.status_code == 200:
+            named |= {reference.city_of(c) or c for c in _regions_named(answer.json())}
+    return named
 
 
 def test_roles_scopes_suppression_and_keys(
@@ -136,6 +204,24 @@ def test_roles_scopes_suppression_and_keys(
     assert analyst.get(f"/api/playbook-runs/{run_id}").status_code == 200
     assert analyst.get(f"/api/playbook-runs/{run_id}/timeline").status_code == 403
     assert province.get(f"/api/playbook-runs/{run_id}/timeline").status_code == 200
+
+    # Every GET route, read by the city's officer, names only its city's regions; read by
+    # the province's, the same requests name Jinan's too (there was something to hide).
+    ids = {
+        "alert_id": [a["alert_id"] for a in province.get("/api/alerts?status=").json()],
+        "run_id": [r["run_id"] for r in province.get("/api/playbook-runs").json()],
+        "playbook_id": [p["id"] for p in province.get("/api/playbooks").json()],
+        "code": ["370000", "371300", "370100"],
+    }
+    gets = _gets(province.get("/openapi.json").json(), ids)
+    assert _cities_read(linyi, gets) == {"371300"}
+    assert {"371300", "370100"} <= _cities_read(province, gets)
+    jinan = {"region": "370100"}
+    assert linyi.get("/api/trends", params=jinan).json() == {
+        "detail": "region 370100 is outside your regions"
+    }
+    assert linyi.get("/api/indicators", params=jinan).status_code == 403
+    assert linyi.get("/api/alerts", params=jinan).json() == []
 
     # The acknowledgement carries the signed-in user as its actor.
     def acks() -> list[dict[str, Any]]:
