@@ -29,6 +29,7 @@ from eams.ingest_process import IngestProcess
 from eams.settings import Settings
 from events.envelope import internal_event
 from events.regions import RegionReference, load_reference
+from playbooks.commands import PlaybookRunAggregate
 from playbooks.lint import load_library
 from playbooks.runner import PlaybookRunner
 from projections import queries
@@ -245,6 +246,7 @@ class Host:
             sender=BatchSender(self._alert_producer),
             topic_names=s.topics,
             dispatcher=self.dispatcher,
+            commands=self.commands,
         )
         self.evaluator.listeners.append(self.playbooks.on_fired)
         for part in (self.evaluator, self.dispatcher, self.playbooks):
@@ -302,11 +304,12 @@ def build_host(settings: Settings, dlq_key: DeadLetterKey) -> Host:
     checked (:func:`eams.keys.check_pseudonym_key`): ``settings.secret()`` would make one."""
     store = Store(settings.clickhouse_dsn)
     reference = load_reference(settings.region_hierarchy)
+    primary = load_reference(settings.region_hierarchy.split(",")[0])
     return Host(
         settings,
         dlq_key=dlq_key,
         reference=reference,
-        primary=load_reference(settings.region_hierarchy.split(",")[0]),
+        primary=primary,
         secret=settings.secret(),
         store=store,
         # signed for each request's caller; the ingest child verifies with the same key
@@ -320,16 +323,20 @@ def build_host(settings: Settings, dlq_key: DeadLetterKey) -> Host:
         users=UserStore(settings.state_dir / "users.sqlite"),
         operator_token=operator_token(settings.state_dir),
         commands=CommandBus(settings.kafka("stream"), settings.topics, source="eams.api"),
-        command_handler=new_command_handler(settings, reference),
+        command_handler=new_command_handler(settings, reference, primary),
     )
 
 
-def new_command_handler(settings: Settings, reference: RegionReference) -> CommandHandler:
-    """The command handler of every aggregate kind (one writer per aggregate)."""
+def new_command_handler(
+    settings: Settings, reference: RegionReference, primary: RegionReference
+) -> CommandHandler:
+    """The command handler of every aggregate kind (one writer per aggregate): alerts,
+    silences and playbook runs (decided with the library the runtime loads too)."""
+    library = load_library(settings.playbooks, reference=primary)
     return CommandHandler(
         settings.kafka("stream"),
         settings.topics,
-        [AlertAggregate(), SilenceAggregate(reference)],
+        [AlertAggregate(), SilenceAggregate(reference), PlaybookRunAggregate(library, primary)],
         reference,
     )
 

@@ -90,8 +90,10 @@ class Outcome(BaseModel):
     accepted: bool
     version: int
     event_ids: tuple[uuid.UUID, ...] = ()
+    event_types: tuple[str, ...] = ()
     payloads: tuple[dict[str, Any], ...] = ()
-    """The payloads of those events (what was decided: a silence's end, a new level …)."""
+    """The types and payloads of those events (what was decided: a silence's end …)."""
+    decided_at: dt.datetime | None = None
     code: Literal["conflict", "not_found", "forbidden", "invalid"] | None = None
     reason: str | None = None
     duplicate: bool = False

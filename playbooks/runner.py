@@ -5,11 +5,14 @@
   a matching playbook with no open run for the same area is proposed
   (``playbook.proposed``); an ``automatic`` (drill) playbook is activated at once.
 - **One writer.** Every command on every run (from the API and CLI, and the runtime's own)
-  goes through :meth:`PlaybookRunner.command`, one at a time under one lock: the run's
-  state is folded from its events (:mod:`playbooks.aggregate`), the decision's events are
-  appended to ``<ns>.events`` keyed by the run id and flushed, then applied. Two commands
-  racing on a run are decided in arrival order; the second sees the first's effect and
-  is refused if it no longer fits (e.g. activate after decline).
+  goes through :meth:`PlaybookRunner.command`, which sends it to the run's single writer:
+  the command handler (:mod:`streams.commands`) decides it with the run aggregate
+  (:mod:`playbooks.commands` around :mod:`playbooks.aggregate`) against the state it folded
+  from the run's events, appends the events and answers; this process applies what was
+  decided to its own view of the run. Two commands racing on a run, from any process, are
+  decided in log order; the second sees the first's effect and is refused if it no longer
+  fits (e.g. activate after decline). Without a command bus (unit tests) the runner decides
+  and appends itself.
 - **Actions.** After each change and on every tick, the steps whose automated action is
   ready (dependencies completed) are carried out (:mod:`playbooks.actions`: enrolments,
   welfare posts, subsidy batches, job fairs, messages to the officers of the area) and
@@ -66,11 +69,13 @@ from playbooks.aggregate import (
     overdue_steps,
     ready_actions,
 )
+from playbooks.commands import to_command
 from playbooks.errors import CommandRejectedError
 from playbooks.model import Library, Playbook
 from projections import alert_queries, playbook_queries
 from projections.client import Store, run
 from projections.indicators import SEVERITY_NUMBER
+from streams.commands import CommandBus
 from streams.producer import BatchSender
 from streams.topics import TopicNames
 from streams.writer import EventsNotAcknowledgedError, EventWriter
@@ -97,15 +102,18 @@ class PlaybookRunner:
         topic_names: TopicNames,
         dispatcher: Dispatcher | None = None,
         now: Callable[[], dt.datetime] = lambda: dt.datetime.now(SHANGHAI),
+        commands: CommandBus | None = None,
     ) -> None:
         self.store = store
+        self.commands = commands  # with a bus, every run command goes to the run's writer
         self.reference = reference
         self.library = library
         self.dispatcher = dispatcher
         self.now = now
         self.states: dict[str, RunState] = {}
         self.restored = False
-        self._lock = asyncio.Lock()  # the single writer of every run
+        # this process's view of its runs changes in the order their commands were decided
+        self._lock = asyncio.Lock()
         self._acting = asyncio.Lock()  # one action at a time
         self._tasks: set[asyncio.Task[None]] = set()
         self.writer = EventWriter(
@@ -163,6 +171,7 @@ class PlaybookRunner:
         playbook_id: str | None = None,
         *,
         follow: bool = True,
+        scope: Sequence[str] = (),
     ) -> list[tuple[str, dict[str, Any]]]:
         """Decide ``command`` on run ``run_id``, append its events and apply them; then
         (``follow``) start the actions this made ready, in the background.
@@ -178,7 +187,10 @@ class PlaybookRunner:
                 other = self.open_run(playbook_id, command.area)
                 if other is not None and other.run_id != run_id:
                     return []  # another alert of the same area proposed it meanwhile
-            decided = await self._decide_and_append(run_id, command, playbook_id)
+            if self.commands is not None:
+                decided = await self._send(run_id, command, playbook_id, scope)
+            else:
+                decided = await self._decide_and_append(run_id, command, playbook_id)
         if decided and follow:
             task = asyncio.create_task(self._advance_in_background(run_id))
             self._tasks.add(task)
@@ -197,6 +209,39 @@ class PlaybookRunner:
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
         await self.writer.flush(force=True)
+
+    async def _send(
+        self, run_id: str, command: Command, playbook_id: str | None, scope: Sequence[str]
+    ) -> list[tuple[str, dict[str, Any]]]:
+        """Send ``command`` to the run's single writer (:mod:`playbooks.commands`); apply
+        what it decided to this process's view of the run. The runtime's own decisions
+        (proposals, overdue marks) have ids named by what they decide, so a repeat after a
+        crash is decided once; people's commands and action completions are each new."""
+        assert self.commands is not None
+        command_type, payload = to_command(command, playbook_id)
+        name = _event_name(run_id, command_type, payload, self.now())
+        if isinstance(command, Propose | MarkOverdue):
+            name = f"{run_id}|{command_type}|{payload.get('step_id') or ''}"
+        outcome = await self.commands.submit(
+            self.commands.command(
+                command_type,
+                run_id,
+                actor=getattr(command, "actor", ACTOR),
+                source="eams.playbooks",
+                payload=payload,
+                scope=scope,
+                command_id=uuid.uuid5(NAMESPACE, name),
+            )
+        )
+        decided = list(zip(outcome.event_types, outcome.payloads, strict=True))
+        if outcome.duplicate:
+            return []  # decided before (a repeat after a crash): the log has its events
+        at = outcome.decided_at or self.now()
+        state = self.state(run_id)
+        for event_type, event_payload in decided:
+            state = apply(state, event_type, event_payload, at)
+        self.states[run_id] = state
+        return decided
 
     async def _decide_and_append(
         self, run_id: str, command: Command, playbook_id: str | None = None

@@ -452,7 +452,9 @@ class CommandHandler:
             accepted=True,
             version=after.version,
             event_ids=tuple(e.event_id for e in envelopes),
+            event_types=tuple(e.event_type for e in envelopes),
             payloads=tuple(_payload(e) for e in envelopes),
+            decided_at=now,
         )
         return outcome, envelopes, after
 

@@ -135,7 +135,7 @@ def router(host: Host) -> APIRouter:
         r = runner()
         existing(run_id, who)
         # a refused command answers 409, events held for the broker 503 (eams.http.errors)
-        decided = await r.command(run_id, cmd)
+        decided = await r.command(run_id, cmd, scope=who.regions)
         return {"run_id": run_id, "events": [t for t, _ in decided], "run": describe(run_id)}
 
     def describe(run_id: str) -> dict[str, Any]:
