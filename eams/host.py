@@ -139,10 +139,12 @@ class Host:
             raise RuntimeError("the host appends nothing before start_alerting()")
         return self._alert_producer
 
-    async def append_command(
+    async def record_audit(
         self, event_type: str, region: str, key: str, actor: str, payload: dict[str, Any]
     ) -> None:
-        """Append an event decided by a command of a user (ack, silence …), with its actor."""
+        """Append an audit fact of the API (``audit.dlq_revealed``: who saw what, before
+        they see it), with its actor. Not a command: nothing is decided on an aggregate;
+        every change of one goes through :attr:`commands`."""
         envelope = internal_event(
             event_type,
             region=region,

@@ -101,7 +101,7 @@ def router(host: Host) -> APIRouter:
         chosen = select(found, body.refs) if body.refs else found[: body.limit or None]
         actor = who.actor(body.actor)
         if chosen:
-            await host.append_command(
+            await host.record_audit(
                 "audit.dlq_revealed",
                 host.primary.root().code,
                 "audit:dlq",
