@@ -31,16 +31,23 @@ from typing import Any
 import uvicorn
 
 from eams.broker import ensure_namespace_acls
-from eams.host import Host, build_host
+from eams.host import Host, build_host, new_command_handler
 from eams.http.app import create_api
 from eams.keys import check_pseudonym_key, open_dead_letters
 from eams.process import tune_gc
 from eams.settings import Settings
+from events.regions import load_reference
 from projections.client import run
 from projections.migrations import migrate
 from streams import topics
 
-__all__ = ["API_PORT_FILE", "serve", "tune_gc"]
+__all__ = ["API_PORT_FILE", "ROLES", "serve", "serve_commands", "tune_gc"]
+
+#: What ``eams run --role`` starts: ``all`` (one process: ingest stream, command handler,
+#: projector with the alerting and playbook runtimes, HTTP API); ``ingest`` (one more ingest
+#: stream in the group ``<ns>.ingest``); ``commands`` (one more command handler in the group
+#: ``<ns>.commands``; it needs no ClickHouse).
+ROLES = ("all", "ingest", "commands")
 
 log = logging.getLogger("eams")
 
@@ -137,3 +144,36 @@ async def serve(settings: Settings, on_ready: Callable[[Host], Any] | None = Non
         await host.stop_projector()
         await host.producer.__aexit__(None, None, None)
         host.store.close()
+
+
+async def serve_commands(
+    settings: Settings, on_ready: Callable[[list[int]], Any] | None = None
+) -> None:
+    """``eams run --role commands``: one more command handler beside ``eams run``, until
+    SIGINT/SIGTERM. It joins the consumer group ``<ns>.commands`` (the partitions are shared
+    out again), folds the aggregates of the partitions it is given from the event log and
+    decides their commands; ``on_ready`` gets its first partitions. Stopping commits its
+    batch and leaves the group, so its partitions move at once."""
+    tune_gc()
+    settings.ensure_state_dir()
+    await topics.ensure_topics(
+        settings.kafka("admin"),
+        settings.topic_partitions,
+        settings.topics,
+        raw_retention_ms=settings.raw_retention_ms,
+    )
+    await ensure_namespace_acls(settings)
+    reference = load_reference(settings.region_hierarchy)
+    primary = load_reference(settings.region_hierarchy.split(",")[0])
+    handler = new_command_handler(settings, reference, primary)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    task = asyncio.create_task(handler.run(stop), name="commands")
+    ready = asyncio.create_task(handler.ready.wait())
+    await asyncio.wait({ready, task}, return_when=asyncio.FIRST_COMPLETED)
+    ready.cancel()
+    if on_ready is not None and not task.done():
+        on_ready(handler.stats.partitions)
+    await task  # re-raises why the handler stopped, if it failed

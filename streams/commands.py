@@ -42,6 +42,8 @@ import contextlib
 import dataclasses
 import datetime as dt
 import logging
+import os
+import socket
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
@@ -295,6 +297,8 @@ class CommandHandler:
         consumer = AIOKafkaConsumer(
             **self.kafka.client_options(),
             group_id=self.group,
+            # names the process, so the group's description shows who owns what
+            client_id=f"{self.group}-{socket.gethostname()}-{os.getpid()}",
             enable_auto_commit=False,
             auto_offset_reset="earliest",
         )

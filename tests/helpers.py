@@ -9,6 +9,9 @@ from collections import Counter
 from typing import Any
 
 import orjson
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.coordinator.protocol import ConsumerProtocolMemberAssignment
+from aiokafka.errors import KafkaError
 from fixtures import INGEST_SECRET
 
 from eams.tools.simulator import Scenario, ScenarioConfig
@@ -106,3 +109,32 @@ def assert_counts(counts: dict[str, Any], want: dict[str, Any]) -> None:
                 "reg_rural_surplus_labour", "claims", "services", "disaster_flags"):  # fmt: skip
         assert facts[key] == want[key], key
     assert counts["persons"]["persons"] == want["persons"]
+
+
+async def group_members(
+    kafka: KafkaAccess, group: str, topic: str
+) -> tuple[str, dict[str, set[int]]]:
+    """The group's state and each member's partitions of ``topic``, by client id (no state
+    while the broker's group coordinator is still starting: a fresh broker creates it when
+    the first group appears)."""
+    admin = AIOKafkaAdminClient(**kafka.client_options())
+    await admin.start()
+    try:
+        [response] = await admin.describe_consumer_groups([group])
+    except KafkaError as exc:
+        if exc.retriable:
+            return "", {}
+        raise
+    finally:
+        await admin.close()
+    [description] = response.groups
+    state, members = description[2], description[5]
+    owned: dict[str, set[int]] = {}
+    for member in members:
+        # (member_id, [group_instance_id,] client_id, client_host, metadata, assignment)
+        client_id, assignment = member[-4], member[-1]
+        parts = (
+            ConsumerProtocolMemberAssignment.decode(assignment).partitions() if assignment else []
+        )
+        owned[client_id] = {tp.partition for tp in parts if tp.topic == topic}
+    return state, owned

@@ -9,6 +9,7 @@ import sys
 from typing import TYPE_CHECKING
 
 import orjson
+import typer
 
 from eams.broker import ensure_broker
 from eams.cli.common import api, console, settings
@@ -19,14 +20,34 @@ if TYPE_CHECKING:  # the worker's modules load only for `eams run` (see run_cmd)
     from eams.host import Host
 
 
-def run_cmd() -> None:
-    """Run the worker: ingest stream, projector and HTTP API, until Ctrl-C."""
+def run_cmd(
+    role: str = typer.Option(
+        "all",
+        "--role",
+        help="What this process runs. all: everything in one process (ingest stream, "
+        "command handler, projector with alerts and playbooks, HTTP API). ingest: one more "
+        "ingest stream beside a running `eams run` (same keys: EAMS_PSEUDONYM_SECRET, "
+        "EAMS_INGEST_SECRET, EAMS_DLQ_KEY or its state dir). commands: one more command "
+        "handler (no ClickHouse). Processes of one role share the partitions of their "
+        "topics in a consumer group; stopping one hands its partitions to the others.",
+        case_sensitive=False,
+    ),
+) -> None:
+    """Run the worker (by default every role in one process), until Ctrl-C."""
     # Imported here: the worker (FastAPI, uvicorn, the alerting and playbook runtimes) takes
     # about a second to import, which no other command should wait for.
-    from eams.runtime import serve
+    from eams.ingest_process import main as ingest_main
+    from eams.runtime import ROLES, serve, serve_commands
 
+    role = role.lower()
+    if role not in ROLES:
+        console.print(f"[red]--role {role!r}: choose one of {', '.join(ROLES)}[/red]")
+        raise typer.Exit(2)
     s = settings()
     ensure_broker(s)
+    if role == "ingest":
+        ingest_main()
+        return
     _logging(s)
 
     def ready(host: Host) -> None:
@@ -35,7 +56,16 @@ def run_cmd() -> None:
             f"ClickHouse {s.clickhouse_dsn}  (Ctrl-C stops)"
         )
 
-    asyncio.run(serve(s, on_ready=ready))
+    def handling(partitions: list[int]) -> None:
+        console.print(
+            f"EAMS command handler running: partitions {partitions} of {s.topics.commands} "
+            f"· Kafka {s.bootstrap}  (Ctrl-C stops)"
+        )
+
+    if role == "commands":
+        asyncio.run(serve_commands(s, on_ready=handling))
+    else:
+        asyncio.run(serve(s, on_ready=ready))
 
 
 def _logging(s: Settings) -> None:

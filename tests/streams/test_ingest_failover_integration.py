@@ -42,10 +42,8 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.coordinator.protocol import ConsumerProtocolMemberAssignment
-from aiokafka.errors import KafkaError
 from fixtures import INGEST_SECRET, SECRET, TestBroker
-from helpers import encode, produce, scenario_events
+from helpers import encode, group_members, produce, scenario_events
 
 from eams.broker import ensure_namespace_acls
 from eams.settings import Settings
@@ -168,33 +166,6 @@ def wait_for(check: Callable[[], Any], what: str, timeout: float = 120) -> Any:
         time.sleep(0.2)
 
 
-async def _group(kafka: KafkaAccess, group: str, topic: str) -> tuple[str, dict[str, set[int]]]:
-    """The group's state and each member's partitions of ``topic``, by client id (no state
-    while the broker's group coordinator is still starting: a fresh broker creates it when
-    the first group appears)."""
-    admin = AIOKafkaAdminClient(**kafka.client_options())
-    await admin.start()
-    try:
-        [response] = await admin.describe_consumer_groups([group])
-    except KafkaError as exc:
-        if exc.retriable:
-            return "", {}
-        raise
-    finally:
-        await admin.close()
-    [description] = response.groups
-    state, members = description[2], description[5]
-    owned: dict[str, set[int]] = {}
-    for member in members:
-        # (member_id, [group_instance_id,] client_id, client_host, metadata, assignment)
-        client_id, assignment = member[-4], member[-1]
-        parts = (
-            ConsumerProtocolMemberAssignment.decode(assignment).partitions() if assignment else []
-        )
-        owned[client_id] = {tp.partition for tp in parts if tp.topic == topic}
-    return state, owned
-
-
 async def _offsets(
     kafka: KafkaAccess, group: str, topic: str
 ) -> tuple[dict[int, int], dict[int, int]]:
@@ -300,7 +271,7 @@ class Stream:
 
     def owners(self) -> dict[str, set[int]] | None:
         """Each member's raw partitions, by client id, once the group is stable."""
-        state, owned = asyncio.run(_group(self.admin, self.group, self.raw))
+        state, owned = asyncio.run(group_members(self.admin, self.group, self.raw))
         return owned if state == "Stable" else None
 
     def offsets(self) -> tuple[dict[int, int], dict[int, int]]:
