@@ -24,7 +24,6 @@ from eams.host import Host
 from eams.http.errors import ForbiddenError, NotSignedInError
 from eams.http.limits import ARGON2, SignInThrottle
 from eams.http.scope import Scope
-from eams.http.scope import in_scope as in_scope  # playbooks.py's, until it reads through Scope
 
 COOKIE = "eams_session"
 

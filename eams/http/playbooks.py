@@ -15,9 +15,8 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from eams.auth import Principal
 from eams.host import Host
-from eams.http.auth import guard, in_scope
+from eams.http.auth import scope_guard
 from eams.http.errors import (
     ConflictError,
     ForbiddenError,
@@ -25,6 +24,7 @@ from eams.http.errors import (
     NotFoundError,
     UnavailableError,
 )
+from eams.http.scope import Scope
 from events.envelope import SHANGHAI
 from playbooks.aggregate import Activate, AddNote, AssignStep, Command, CompleteStep, Decline
 from playbooks.errors import CommandRejectedError, UnknownPlaybookError
@@ -118,24 +118,24 @@ def _summary(p: Playbook) -> dict[str, Any]:
 def router(host: Host) -> APIRouter:
     """The playbook routes of one worker."""
     api = APIRouter(tags=["playbooks 应急预案"])
-    need = guard(host)
+    scoped = scope_guard(host)
 
     def runner() -> PlaybookRunner:
         if host.playbooks is None or not host.playbooks.restored:
             raise UnavailableError("the playbook runtime is starting; try again shortly")
         return host.playbooks
 
-    def existing(run_id: str, who: Principal) -> None:
+    def existing(run_id: str, scope: Scope) -> None:
         state = runner().state(run_id)
         area = state.area or ""
-        if state.status == "none" or not in_scope(who, area, host.primary.city_of(area)):
+        if state.status == "none" or not scope.sees(area):
             raise NotFoundError(f"no playbook run {run_id!r}; see GET /api/playbook-runs")
 
-    async def command(run_id: str, cmd: Command, who: Principal) -> dict[str, Any]:
+    async def command(run_id: str, cmd: Command, scope: Scope) -> dict[str, Any]:
         r = runner()
-        existing(run_id, who)
+        existing(run_id, scope)
         # a refused command answers 409, events held for the broker 503 (eams.http.errors)
-        decided = await r.command(run_id, cmd, scope=who.regions)
+        decided = await r.command(run_id, cmd, scope=scope.who.regions)
         return {"run_id": run_id, "events": [t for t, _ in decided], "run": describe(run_id)}
 
     def describe(run_id: str) -> dict[str, Any]:
@@ -162,7 +162,7 @@ def router(host: Host) -> APIRouter:
         return out
 
     @api.get("/api/playbooks", summary="The playbook library")
-    async def library(who: Principal = need("read:playbooks")) -> list[dict[str, Any]]:
+    async def library(scope: Scope = scoped("read:playbooks")) -> list[dict[str, Any]]:
         """Every playbook: id, title, trigger, activation mode and steps."""
         return [_summary(p) for p in runner().library]
 
@@ -171,14 +171,13 @@ def router(host: Host) -> APIRouter:
         playbook_id: str,
         region: str,
         level: str = "II",
-        who: Principal = need("read:playbooks"),
+        scope: Scope = scoped("read:playbooks"),
     ) -> dict[str, Any]:
         """The steps and the actions the playbook would take for ``region`` now; changes
         nothing. An unknown playbook answers 404; one that cannot run for these inputs 422."""
         if level not in ("I", "II", "III", "IV"):
             raise InvalidRequestError("level must be I, II, III or IV")
-        if not in_scope(who, region, host.primary.city_of(region)):
-            raise ForbiddenError(f"region {region} is outside your regions")
+        scope.check(region)
         try:
             return await run(dry_run, runner(), playbook_id, region, level)
         except CommandRejectedError as exc:  # bad input of a dry run, not a conflict
@@ -188,7 +187,7 @@ def router(host: Host) -> APIRouter:
     async def runs(
         status: str | None = None,
         region: str | None = None,
-        who: Principal = need("read:playbooks"),
+        scope: Scope = scoped("read:playbooks"),
     ) -> list[dict[str, Any]]:
         """Runs from the projection, newest first; ``status`` proposed | active | declined |
         closed."""
@@ -197,64 +196,66 @@ def router(host: Host) -> APIRouter:
             rows = await run(playbook_queries.list_runs, host.store, status=status, regions=regions)
         except ValueError as exc:
             raise InvalidRequestError(str(exc)) from exc
-        return [r for r in rows if in_scope(who, r["area"], r["city"])]
+        return scope.rows(rows, region="area")
 
     @api.get("/api/playbook-runs/board", summary="The playbook board: active runs and steps")
-    async def board(who: Principal = need("read:playbooks")) -> list[dict[str, Any]]:
+    async def board(scope: Scope = scoped("read:playbooks")) -> list[dict[str, Any]]:
         """Active runs with their steps, owners and overdue steps."""
         rows = await run(playbook_queries.board, host.store, dt.datetime.now(SHANGHAI))
-        return [r for r in rows if in_scope(who, r["area"], r["city"])]
+        return scope.rows(rows, region="area")
 
     @api.get("/api/playbook-runs/{run_id}", summary="One run: state, steps, outcomes")
-    async def show(run_id: str, who: Principal = need("read:playbooks")) -> dict[str, Any]:
+    async def show(run_id: str, scope: Scope = scoped("read:playbooks")) -> dict[str, Any]:
         """The run as its writer knows it, with the figures of its outcomes."""
-        existing(run_id, who)
+        existing(run_id, scope)
         outcomes = await run(playbook_queries.run_outcomes, host.store, run_id)
         return describe(run_id) | {"outcomes": outcomes}
 
     @api.get("/api/playbook-runs/{run_id}/timeline", summary="A run's events and outcomes")
     async def timeline(
-        run_id: str, who: Principal = need("read:playbooks")
+        run_id: str, scope: Scope = scoped("read:playbooks")
     ) -> list[dict[str, Any]]:
         """Every event of the run and the outcome events that name it, in order. It holds
         person-level events (enrolments, payments), so analysts may not read it."""
-        if who.suppress_small_cells:
+        if scope.who.suppress_small_cells:
             raise ForbiddenError(
                 "a run's timeline lists persons; analysts see its figures on the run"
             )
-        existing(run_id, who)
+        existing(run_id, scope)
         return await run(playbook_queries.run_timeline, host.store, run_id)
 
     @api.post("/api/playbook-runs/{run_id}/activate", summary="Activate a proposed run")
     async def activate(
-        run_id: str, body: ActorOnly, who: Principal = need("act:playbooks")
+        run_id: str, body: ActorOnly, scope: Scope = scoped("act:playbooks")
     ) -> dict[str, Any]:
         """Every step is assigned to its owner role with its deadline from now."""
-        return await command(run_id, Activate(actor=who.actor(body.actor)), who)
+        return await command(run_id, Activate(actor=scope.who.actor(body.actor)), scope)
 
     @api.post("/api/playbook-runs/{run_id}/decline", summary="Decline a proposed run")
     async def decline(
-        run_id: str, body: DeclineBody, who: Principal = need("act:playbooks")
+        run_id: str, body: DeclineBody, scope: Scope = scoped("act:playbooks")
     ) -> dict[str, Any]:
         """The run ends unstarted, with the reason."""
-        return await command(run_id, Decline(who.actor(body.actor), body.reason), who)
+        return await command(run_id, Decline(scope.who.actor(body.actor), body.reason), scope)
 
     @api.post("/api/playbook-runs/{run_id}/steps/{step_id}/assign", summary="Assign a step")
     async def assign(
-        run_id: str, step_id: str, body: AssignBody, who: Principal = need("act:playbooks")
+        run_id: str, step_id: str, body: AssignBody, scope: Scope = scoped("act:playbooks")
     ) -> dict[str, Any]:
         """Give an open step to a person (its deadline stays)."""
-        return await command(run_id, AssignStep(step_id, body.assignee, who.actor(body.actor)), who)
+        return await command(
+            run_id, AssignStep(step_id, body.assignee, scope.who.actor(body.actor)), scope
+        )
 
     @api.post(
         "/api/playbook-runs/{run_id}/steps/{step_id}/complete",
         summary="Complete (or approve) a step",
     )
     async def complete(
-        run_id: str, step_id: str, body: CompleteBody, who: Principal = need("act:playbooks")
+        run_id: str, step_id: str, body: CompleteBody, scope: Scope = scoped("act:playbooks")
     ) -> dict[str, Any]:
         """Completing an approval step approves; its dependants' actions then run."""
-        existing(run_id, who)
+        existing(run_id, scope)
         state = runner().state(run_id)
         step = runner().definition(state).step(step_id)
         if step is not None and step.action is not None:
@@ -262,34 +263,36 @@ def router(host: Host) -> APIRouter:
                 f"step {step_id!r} is done by EAMS itself ({step.action.kind}) once its "
                 f"dependencies are complete: {', '.join(step.depends_on) or 'none'}",
             )
-        actor = who.actor(body.actor)
+        actor = scope.who.actor(body.actor)
         cmd = CompleteStep(step_id, actor, note=body.note, evidence=body.evidence)
-        return await command(run_id, cmd, who)
+        return await command(run_id, cmd, scope)
 
     @api.post("/api/playbook-runs/{run_id}/notes", summary="Add a note")
     async def note(
-        run_id: str, body: NoteBody, who: Principal = need("act:playbooks")
+        run_id: str, body: NoteBody, scope: Scope = scoped("act:playbooks")
     ) -> dict[str, Any]:
         """A note on the run or one of its steps."""
-        return await command(run_id, AddNote(who.actor(body.actor), body.note, body.step_id), who)
+        return await command(
+            run_id, AddNote(scope.who.actor(body.actor), body.note, body.step_id), scope
+        )
 
     @api.post("/api/playbook-runs/{run_id}/close", summary="Close with the after-action report")
     async def close(
-        run_id: str, body: CloseBody, who: Principal = need("act:playbooks")
+        run_id: str, body: CloseBody, scope: Scope = scoped("act:playbooks")
     ) -> dict[str, Any]:
         """Close an active run; the after-action report (people enrolled, placed, subsidies
         paid, step timings against deadlines) is recorded in ``playbook.closed``."""
         r = runner()
-        existing(run_id, who)
-        actor = who.actor(body.actor)
+        existing(run_id, scope)
+        actor = scope.who.actor(body.actor)
         report = await r.close(run_id, actor, force=body.force, reason=body.reason)
         return {"run_id": run_id, "report": report}
 
     @api.get("/api/temporary-assistance", summary="Temporary-assistance enrolment per region")
-    async def enrolment(who: Principal = need("read:overview")) -> list[dict[str, Any]]:
+    async def enrolment(scope: Scope = scoped("read:overview")) -> list[dict[str, Any]]:
         """Enrolled now, in total and ended, per county and city ("<5" for analysts)."""
         today = dt.datetime.now(SHANGHAI).date()
         rows = await run(playbook_queries.enrolment_by_region, host.store, today)
-        return [r for r in rows if in_scope(who, r["region"], r["city"])]
+        return scope.rows(rows)
 
     return api

@@ -41,10 +41,6 @@ SCOPED = {
     "GET /api/rules/backtest",
     "GET /api/regions/{code}/children",
     "GET /api/trends",
-}
-#: Region data still scoped by hand in eams/http/playbooks.py, which is being ported onto
-#: commands: move each operation to SCOPED when its route declares the scope.
-PENDING = {
     "GET /api/playbooks/{playbook_id}/simulate",
     "GET /api/playbook-runs",
     "GET /api/playbook-runs/board",
@@ -172,8 +168,8 @@ def _reads_a_scope(dependant: Dependant) -> bool:
 def test_every_route_that_reads_region_data_reads_it_through_the_scope() -> None:
     app = create_api(SimpleNamespace(settings=Settings()))  # type: ignore[arg-type]
     operations = _operations(app)
-    classified = SCOPED | PENDING | set(UNSCOPED)
-    assert not SCOPED & PENDING and not (SCOPED | PENDING) & set(UNSCOPED)
+    classified = SCOPED | set(UNSCOPED)
+    assert not SCOPED & set(UNSCOPED)
     assert set(operations) - classified == set(), (
         "a new route: add it to SCOPED (it answers with region data: declare "
         "scope: Scope = scoped(permission)) or to UNSCOPED with the reason"
@@ -184,14 +180,13 @@ def test_every_route_that_reads_region_data_reads_it_through_the_scope() -> None
 
 
 def test_the_rule_is_applied_in_one_place() -> None:
-    """No router spells the rule: only the scope calls ``in_scope`` (playbooks.py still
-    does, until it reads through the scope)."""
+    """No router spells the rule: only the scope calls ``in_scope``."""
     callers = set()
     for path in Path(eams.http.__file__).parent.glob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "in_scope":
                 callers.add(path.name)
-    assert callers <= {"scope.py", "playbooks.py"}
+    assert callers <= {"scope.py"}
 
 
 # -- what a limited caller gets -----------------------------------------------------------
