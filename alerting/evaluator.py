@@ -43,8 +43,8 @@ from aiokafka.errors import KafkaError
 from alerting.engine import AlertState, Transition, step
 from alerting.rules import Rule, RuleSet
 from alerting.series import IndicatorHistory, rule_values
+from events.clock import SHANGHAI
 from events.commands import Command
-from events.envelope import SHANGHAI
 from events.regions import RegionReference
 from projections import alert_queries
 from projections.client import Store, run

@@ -43,7 +43,7 @@ from aiosmtpd.controller import Controller  # noqa: E402
 from common import SIGNING_KEY, Worker, broker, free_port  # noqa: E402 (puts the project on sys.path)
 
 from eams.tools.simulator import Scenario, ScenarioConfig  # noqa: E402
-from events.envelope import SHANGHAI  # noqa: E402
+from events.clock import SHANGHAI  # noqa: E402
 from events.regions import load_reference  # noqa: E402
 from streams.kafka import KafkaAccess  # noqa: E402
 from streams.producer import RawProducer  # noqa: E402

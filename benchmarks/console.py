@@ -33,7 +33,7 @@ import httpx
 import orjson
 from common import SIGNING_KEY, Worker, broker  # noqa: E402 (puts the project on sys.path)
 
-from events.envelope import SHANGHAI  # noqa: E402
+from events.clock import SHANGHAI  # noqa: E402
 from events.identity import make_national_id  # noqa: E402
 from events.regions import load_reference  # noqa: E402
 from projections.client import Store  # noqa: E402

@@ -46,7 +46,7 @@ def generate(n: int) -> list[bytes]:
 
     import orjson
 
-    from events.envelope import SHANGHAI
+    from events.clock import SHANGHAI
 
     cfg = ScenarioConfig(
         seed=2024,

@@ -39,8 +39,8 @@ from projections.projector import Projector
 from projections.risk_index import load_components
 from streams.commands import CommandBus, CommandHandler
 from streams.dlq import DeadLetterKey, dead_letter_part
-from streams.outbox import Record
 from streams.producer import BatchSender, RawProducer, new_producer
+from streams.writer import Record
 
 log = logging.getLogger("eams")
 
@@ -193,7 +193,7 @@ class Host:
     def alerting_status(self) -> dict[str, Any]:
         """Ticks and append health of the evaluator, the dispatcher and the playbook runtime
         (``ticks`` only grow; ``pending_events`` > 0 means decided events wait for the broker;
-        see streams/outbox.py); a component not started is absent."""
+        see streams/writer.py); a component not started is absent."""
         parts: tuple[tuple[str, Evaluator | Dispatcher | PlaybookRunner | None], ...] = (
             ("evaluator", self.evaluator),
             ("dispatcher", self.dispatcher),

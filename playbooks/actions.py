@@ -25,7 +25,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from events.envelope import SHANGHAI
+from events.clock import SHANGHAI
 from events.regions import RegionReference
 from playbooks.aggregate import RunState
 from playbooks.errors import CommandRejectedError

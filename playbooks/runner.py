@@ -51,8 +51,9 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from events.envelope import SHANGHAI
+from events.clock import SHANGHAI
 from events.regions import RegionReference
+from events.severity import LEVEL_NAMES
 from playbooks.actions import Actions
 from playbooks.aggregate import (
     RUN_EVENT_TYPES,
@@ -303,7 +304,7 @@ class PlaybookRunner:
             return
         flags = await run(self.active_flags)
         for f in raised:
-            level = f.transition.level or "IV"
+            level = f.transition.level or LEVEL_NAMES[0]  # the least severe
             await self.propose_for(f.alert_id, f.region, level, f.rule.indicator, flags)
 
     async def propose_open_alerts(self) -> None:

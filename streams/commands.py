@@ -53,8 +53,9 @@ from aiokafka.errors import KafkaError
 from aiokafka.structs import ConsumerRecord, OffsetAndMetadata
 from pydantic import ValidationError
 
+from events.clock import SHANGHAI
 from events.commands import Aggregate, Change, Command, Folded, Outcome, event_id_for
-from events.envelope import SHANGHAI, Envelope, internal_event
+from events.envelope import Envelope, internal_event
 from events.errors import CommandRejectedError
 from events.regions import RegionReference
 from streams.errors import CommandLayoutError, CommandTimeoutError

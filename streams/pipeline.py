@@ -28,7 +28,8 @@ from uuid import UUID
 import orjson
 from pydantic import TypeAdapter, ValidationError
 
-from events.envelope import SHANGHAI, Envelope, parse_event
+from events.clock import SHANGHAI
+from events.envelope import Envelope, parse_event
 from events.errors import EventRejectedError
 from events.privacy import pseudonymised_json
 from events.regions import RegionReference

@@ -40,7 +40,8 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from events.envelope import SHANGHAI, internal_event
+from events.clock import SHANGHAI
+from events.envelope import internal_event
 from events.errors import EamsError
 from streams.producer import BatchSender, RecordRefusedError
 from streams.topics import TopicNames

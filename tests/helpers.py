@@ -16,7 +16,7 @@ from fixtures import INGEST_SECRET
 
 from eams.tools.simulator import Scenario, ScenarioConfig
 from events.catalogue import CURRENT_VERSION
-from events.envelope import SHANGHAI
+from events.clock import SHANGHAI
 from events.regions import load_reference
 from streams.kafka import KafkaAccess
 from streams.principal import Submitter

@@ -39,8 +39,9 @@ from alerting.notify.message import AlertMessage, MessageKind
 from alerting.roster import Roster
 from alerting.rules import Rule, RuleSet
 from alerting.silences import from_rows
-from events.envelope import SHANGHAI
+from events.clock import SHANGHAI
 from events.regions import RegionReference
+from events.severity import LEVEL_NAMES
 from projections import alert_queries
 from projections.client import Store, aware, run
 from projections.playbook_queries import active_runs
@@ -53,6 +54,8 @@ from streams.writer import EventWriter
 __all__ = ["Dispatcher"]
 
 log = logging.getLogger(__name__)
+#: The least and the most severe level (an alert read without one is taken as the least).
+LEAST, MOST = LEVEL_NAMES[0], LEVEL_NAMES[-1]
 NAMESPACE = uuid.UUID("3c0c8f4e-1b7a-4d47-8a55-5b2f4d9e6a10")
 
 
@@ -223,7 +226,7 @@ class Dispatcher:
     def alert_of(self, row: dict[str, Any]) -> Alert:
         """What a notice about an alert of the projection is about."""
         chain = self.router.chain(row["region"])
-        return Alert(row["alert_id"], row["rule"], row["indicator"], chain, row["level"] or "IV")
+        return Alert(row["alert_id"], row["rule"], row["indicator"], chain, row["level"] or LEAST)
 
     # -- entry points ----------------------------------------------------------------------
     async def restore(self) -> None:
@@ -260,7 +263,7 @@ class Dispatcher:
         for f in fired:
             t = f.transition
             kind: MessageKind = "resolved" if t.kind == "resolved" else "firing"
-            level = t.level or t.previous_level or "IV"
+            level = t.level or t.previous_level or LEAST
             ch.set_round(f.alert_id, (0, t.at))
             message = self.messages.message(
                 f.alert_id,
@@ -358,7 +361,7 @@ class Dispatcher:
             if start is None or now - start > policy.handover_window:
                 continue
             for row in rows:
-                level = row["level"] or "IV"
+                level = row["level"] or LEAST
                 if row["status"] not in ("firing", "acknowledged"):
                     continue
                 since = aware(row["firing_since"])
@@ -392,7 +395,7 @@ class Dispatcher:
         self.grouped.schedule()
         return [n.officer.id for n in routed if n.officer is not None]
 
-    def audience(self, area: str, level: str = "I") -> list[str]:
+    def audience(self, area: str, level: str = MOST) -> list[str]:
         """The ids of the officers :meth:`announce` would tell about ``area`` now (a dry
         run's answer); nothing is queued."""
         notice = self._announcement(area, level, "", about="", tag="", section="")

@@ -14,6 +14,7 @@ import datetime as dt
 from alerting.dispatch.pipeline import Changes, Notice
 from alerting.roster import Officer, Roster
 from events.regions import RegionReference
+from events.severity import LEVEL_NAMES
 
 __all__ = ["Route", "Router"]
 
@@ -46,7 +47,9 @@ class Router:
         region = notice.alert.region
         if notice.kind == "escalation":
             return self.province(region, notice.at)
-        level = "I" if notice.kind == "playbook" else notice.alert.level
+        level = (
+            LEVEL_NAMES[-1] if notice.kind == "playbook" else notice.alert.level
+        )  # the most severe
         return self.recipients(region, level, notice.at)
 
 

@@ -20,7 +20,7 @@ from eams.host import Host
 from eams.http.auth import guard, scope_guard
 from eams.http.commands import submit
 from eams.http.scope import Scope
-from events.envelope import SHANGHAI
+from events.clock import SHANGHAI
 from events.payload_base import Text
 from projections import alert_queries
 from projections.client import run

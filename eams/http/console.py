@@ -24,7 +24,7 @@ from eams.http.errors import NotFoundError, UnavailableError
 from eams.http.limits import StreamSlots
 from eams.http.scope import Scope
 from eams.settings import PROJECT_ROOT
-from events.envelope import today
+from events.clock import today
 from projections.client import run
 
 CONSOLE = PROJECT_ROOT / "console"

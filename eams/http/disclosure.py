@@ -30,7 +30,7 @@ from eams.auth import Principal
 from eams.host import Host
 from eams.http.auth import authenticate
 from eams.http.limits import ASGIApp, Message, Receive, Scope, Send
-from events.envelope import today
+from events.clock import today
 from events.regions import RegionReference, load_reference
 from projections import cells as cell_table
 from projections import disclosure_views as views

@@ -18,7 +18,7 @@ EamsError                          (events.errors, the root of every project err
  │                                  playbooks.errors' is one of them)
  ├── CommandTimeoutError           504  (streams.errors: no command handler answered in time)
  ├── UnknownPlaybookError          404  (playbooks.errors)
- └── EventsNotAcknowledgedError    503  (streams.outbox: held and retried, not yet in the log)
+ └── EventsNotAcknowledgedError    503  (streams.writer: held and retried, not yet in the log)
 
 The bounds of the edge (:mod:`eams.http.limits`: body size, sign-in backoff, live-stream
 slots) answer with FastAPI's ``HTTPException`` themselves: a body is read inside FastAPI's
@@ -33,7 +33,7 @@ from fastapi.responses import JSONResponse
 from events.errors import CommandRejectedError, EamsError
 from playbooks.errors import UnknownPlaybookError
 from streams.errors import CommandTimeoutError
-from streams.outbox import EventsNotAcknowledgedError
+from streams.writer import EventsNotAcknowledgedError
 
 
 class RequestError(EamsError):

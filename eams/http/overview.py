@@ -18,7 +18,7 @@ from eams.host import Host
 from eams.http.auth import guard, scope_guard
 from eams.http.errors import NotFoundError
 from eams.http.scope import Scope
-from events.envelope import today
+from events.clock import today
 from events.regions import load_reference
 from projections import quarantine, queries
 from projections.client import run

@@ -25,7 +25,8 @@ from eams.http.errors import (
     UnavailableError,
 )
 from eams.http.scope import Scope
-from events.envelope import SHANGHAI
+from events.clock import SHANGHAI
+from events.severity import LEVEL_NAMES
 from playbooks.aggregate import Activate, AddNote, AssignStep, Command, CompleteStep, Decline
 from playbooks.errors import CommandRejectedError, UnknownPlaybookError
 from playbooks.model import Playbook
@@ -175,8 +176,9 @@ def router(host: Host) -> APIRouter:
     ) -> dict[str, Any]:
         """The steps and the actions the playbook would take for ``region`` now; changes
         nothing. An unknown playbook answers 404; one that cannot run for these inputs 422."""
-        if level not in ("I", "II", "III", "IV"):
-            raise InvalidRequestError("level must be I, II, III or IV")
+        if level not in LEVEL_NAMES:
+            *most, last = reversed(LEVEL_NAMES)  # I, II, III or IV
+            raise InvalidRequestError(f"level must be {', '.join(most)} or {last}")
         scope.check(region)
         try:
             return await run(dry_run, runner(), playbook_id, region, level)

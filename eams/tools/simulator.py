@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from events.envelope import SHANGHAI
+from events.clock import SHANGHAI
 from events.identity import make_national_id, make_uscc
 from events.regions import Region, RegionReference
 

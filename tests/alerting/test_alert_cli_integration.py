@@ -15,7 +15,7 @@ import orjson
 import pytest
 from helpers import encode, produce
 
-from events.envelope import SHANGHAI
+from events.clock import SHANGHAI
 
 LINYI = "371300"
 RULES = """rules:

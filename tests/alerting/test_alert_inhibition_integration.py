@@ -14,7 +14,7 @@ import pytest
 from fixtures import wait_ticks
 from helpers import encode, produce
 
-from events.envelope import SHANGHAI
+from events.clock import SHANGHAI
 
 pytestmark = pytest.mark.integration
 

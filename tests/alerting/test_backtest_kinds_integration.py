@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from helpers import encode, event, produce
 
-from events.envelope import SHANGHAI
+from events.clock import SHANGHAI
 from events.identity import make_uscc
 
 LINYI, LANSHAN = "371300", "371302"

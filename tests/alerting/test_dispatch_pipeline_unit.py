@@ -16,7 +16,7 @@ from alerting.indicator_names import INDICATOR_NAMES
 from alerting.roster import load_roster
 from alerting.rules import load_rules_text
 from alerting.silences import Silence
-from events.envelope import SHANGHAI
+from events.clock import SHANGHAI
 from events.regions import load_reference
 from streams.topics import TopicNames
 

@@ -13,7 +13,7 @@ from alerting.evaluator import Evaluator
 from alerting.indicator_names import INDICATOR_NAMES
 from alerting.rules import load_rules_text
 from alerting.series import trailing_days
-from events.envelope import SHANGHAI
+from events.clock import SHANGHAI
 from events.regions import load_reference
 from projections.risk_index import DEFAULT_COMPONENTS
 

@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 
 from alerting.lifecycle import AlertAggregate, AlertLifecycle
+from events.clock import SHANGHAI
 from events.commands import Command
-from events.envelope import SHANGHAI, internal_event
+from events.envelope import internal_event
 from events.errors import CommandRejectedError
 
 T0 = dt.datetime(2026, 7, 1, 9, 0, tzinfo=SHANGHAI)

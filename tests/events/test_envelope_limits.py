@@ -10,7 +10,8 @@ from pathlib import Path
 import orjson
 import pytest
 
-from events.envelope import MAX_EVENT_TYPE, parse_event, today
+from events.clock import today
+from events.envelope import MAX_EVENT_TYPE, parse_event
 from events.errors import EventRejectedError
 from events.regions import load_reference
 

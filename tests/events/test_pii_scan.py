@@ -182,7 +182,7 @@ def test_credit_codes_and_pseudonyms_are_kept(raw_event: RawEvent) -> None:
 
 def test_events_without_personal_data_are_unchanged(shandong: RegionReference) -> None:
     from eams.tools.simulator import Scenario, ScenarioConfig
-    from events.envelope import SHANGHAI
+    from events.clock import SHANGHAI
 
     start = dt.datetime(2026, 5, 1, tzinfo=SHANGHAI)
     config = ScenarioConfig(seed=11, count=300, start=start, span=dt.timedelta(days=2))

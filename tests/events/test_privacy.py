@@ -147,7 +147,8 @@ def test_pseudonymised_json_is_byte_identical_to_the_model_path() -> None:
     import datetime as dt
 
     from eams.tools.simulator import Scenario, ScenarioConfig
-    from events.envelope import SHANGHAI, parse_event
+    from events.clock import SHANGHAI
+    from events.envelope import parse_event
     from events.privacy import pseudonymise, pseudonymised_json
     from events.regions import load_reference
 

@@ -19,7 +19,7 @@ from typing import Any
 from helpers import scenario_events
 from hypothesis import strategies as st
 
-from events.envelope import SHANGHAI
+from events.clock import SHANGHAI
 from events.payload_base import UINT32_MAX
 
 #: Valid events to start from: every type the scenario produces, clear IDs included.

@@ -61,7 +61,7 @@ from schemathesis.core.result import Ok
 from schemathesis.pytest.lazy import get_all_tests
 
 from eams.auth import ROLES, UserStore
-from events.envelope import SHANGHAI
+from events.clock import SHANGHAI
 from events.identity import make_national_id
 from streams.pipeline import in_regions, is_source_type
 

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from events.envelope import SHANGHAI, internal_event
+from events.clock import SHANGHAI
+from events.envelope import internal_event
 from playbooks import CommandRejected, Playbook, PlaybooksError, load_library, load_text
 from playbooks.aggregate import (
     Activate,

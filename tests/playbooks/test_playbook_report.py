@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import date, datetime, timedelta
 
-from events.envelope import SHANGHAI
+from events.clock import SHANGHAI
 from playbooks import load_library
 from playbooks.aggregate import (
     Activate,

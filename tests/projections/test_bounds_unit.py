@@ -22,7 +22,8 @@ import pytest
 from pydantic.fields import FieldInfo
 
 from events.catalogue import CURRENT_VERSION, PAYLOADS
-from events.envelope import SHANGHAI, Envelope, parse_event
+from events.clock import SHANGHAI
+from events.envelope import Envelope, parse_event
 from events.errors import EventRejectedError
 from events.payload_base import UINT16_MAX, UINT32_MAX
 from events.regions import load_reference

@@ -19,7 +19,8 @@ from uuid import UUID
 import orjson
 import pytest
 
-from events.envelope import SHANGHAI, Envelope, internal_event
+from events.clock import SHANGHAI
+from events.envelope import Envelope, internal_event
 from events.regions import load_reference
 from projections.client import Store
 from projections.migrations import migrate

@@ -21,7 +21,7 @@ from aiokafka import AIOKafkaProducer
 from fixtures import Worker
 from helpers import assert_counts, encode, event, expected, produce, scenario_events
 
-from events.envelope import SHANGHAI
+from events.clock import SHANGHAI
 from projections.client import Store
 
 pytestmark = pytest.mark.integration

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from events.envelope import SHANGHAI
+from events.clock import SHANGHAI
 from projections import quarantine
 from projections.client import Store
 from projections.migrations import drop_all, migrate

@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 import pytest
 
-from events.envelope import SHANGHAI
+from events.clock import SHANGHAI
 from events.identity import make_national_id
 from events.regions import RegionReference, load_reference
 from streams.pipeline import Accepted, Rejected, process_raw

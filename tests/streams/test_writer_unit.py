@@ -8,7 +8,7 @@ import uuid
 
 import orjson
 
-from events.envelope import SHANGHAI
+from events.clock import SHANGHAI
 from streams.topics import TopicNames
 from streams.writer import EventWriter
 

@@ -22,7 +22,7 @@ from fixtures import wait_ticks
 from helpers import encode, event, produce
 
 from eams.auth import UserStore
-from events.envelope import SHANGHAI, today
+from events.clock import SHANGHAI, today
 from events.identity import make_national_id
 from projections.disclosure import ANALYST_WINDOWS, SMALL, WITHHELD
 

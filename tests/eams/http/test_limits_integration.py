@@ -18,7 +18,7 @@ from fixtures import Worker
 from helpers import event
 
 from eams.auth import UserStore
-from events.envelope import SHANGHAI
+from events.clock import SHANGHAI
 from events.identity import make_national_id
 
 pytestmark = pytest.mark.integration

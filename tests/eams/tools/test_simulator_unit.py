@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from eams.tools.simulator import Scenario, ScenarioConfig
-from events.envelope import SHANGHAI, parse_event
+from events.clock import SHANGHAI
+from events.envelope import parse_event
 from events.regions import RegionReference, load_reference
 
 START = dt.datetime(2026, 6, 1, 8, 0, tzinfo=SHANGHAI)
