@@ -1,85 +1,43 @@
-"""Command handling: one writer per aggregate, in a consumer group on ``<ns>.commands``.
-
-Callers send a :class:`~events.commands.Command` with a :class:`CommandBus`, keyed by its
-aggregate id, and wait for its :class:`~events.commands.Outcome` on
-``<ns>.commands.outcomes``. A :class:`CommandHandler` owns some partitions of the command
-topic (the group balances them over every handler running), and so every aggregate whose
-key falls there. ``<ns>.events`` has as many partitions and the same keys, so the events of
-those aggregates are on the partitions of the same numbers.
-
-When partitions are assigned, before any of their commands is decided:
-
-1. fold the state of every aggregate of a handled kind from the same partition of
-   ``<ns>.events``, from its start to its end at that moment (the command ids of the
-   events' ``causation_id`` are remembered);
-
-then, per batch of commands of one partition, in this order:
-
-2. decide each command against its aggregate's state (a command id seen before is answered
-   as a duplicate; an ``expected_version`` that is not the aggregate's version, or a sender
-   whose regions do not contain the aggregate, is refused); the accepted events are applied
-   to a copy of the states;
-3. append the events (ids derived from the command id) and wait until the broker has them;
-4. adopt the new states, then send every outcome;
-5. commit the batch's command offsets.
-
-A crash before 5 decides the batch again after the restart: its commands' ids are then in
-the folded state, so they are answered as duplicates and append nothing twice. When
-partitions are revoked the batch in hand finishes first (the rebalance waits for it), then
-their states are dropped: the next owner folds them from the log, which holds every event
-appended before the commit.
-
-The residual window: a handler that stalls past its group session (a zombie) may still
-append a batch after its partitions moved. A repeat of the same decision is harmless (the
-same event ids), a different one is not; transactional producers (one transactional id per
-command partition, readers at read_committed) would fence it and are not used yet.
-"""
+"""The command handler: one writer per aggregate in the consumer group of
+``<ns>.commands``; the order it keeps is in :mod:`streams.commands`."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import datetime as dt
 import logging
 import os
 import socket
-import uuid
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
-from aiokafka.errors import KafkaError
 from aiokafka.structs import ConsumerRecord, OffsetAndMetadata
 from pydantic import ValidationError
 
-from events.clock import SHANGHAI
+from events.clock import now
 from events.commands import Aggregate, Change, Command, Folded, Outcome, event_id_for
 from events.envelope import Envelope, internal_event
 from events.errors import CommandRejectedError
 from events.regions import RegionReference
-from streams.errors import CommandLayoutError, CommandTimeoutError
+from streams.commands.clients import bounded, partitions
+from streams.errors import CommandLayoutError
 from streams.kafka import KafkaAccess
 from streams.pipeline import in_regions
 from streams.producer import new_producer
 from streams.topics import TopicNames
 
-__all__ = ["CommandBus", "CommandHandler", "HandlerStats"]
+log = logging.getLogger(__name__)
+
+__all__ = ["APPEND_TIMEOUT", "CommandHandler", "HandlerStats"]
 
 #: A decision: the outcome, the events to append and the state after them (None: unchanged).
 _Decided = tuple[Outcome, list[Envelope], Folded | None]
 
-log = logging.getLogger(__name__)
-
-#: Seconds a caller waits for the outcome of a command by default.
-DEFAULT_TIMEOUT = 10.0
 #: Seconds the handler waits for the broker to take a batch's events before it retries.
 APPEND_TIMEOUT = 15.0
 _TYPE_MARK = b'"event_type":"'
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(SHANGHAI)
 
 
 def _kind_of(value: bytes) -> str | None:
@@ -91,146 +49,6 @@ def _kind_of(value: bytes) -> str | None:
     start = at + len(_TYPE_MARK)
     end = value.find(b".", start, start + 40)
     return value[start:end].decode("ascii", "replace") if end > 0 else None
-
-
-class CommandBus:
-    """Sends commands and waits for their outcomes (one per process that issues commands).
-
-    Outcomes of every handler are read from ``<ns>.commands.outcomes`` from the moment the
-    bus started; a caller's future is resolved by its command id.
-    """
-
-    def __init__(
-        self,
-        kafka: KafkaAccess,
-        topic_names: TopicNames,
-        *,
-        source: str,
-        timeout: float = DEFAULT_TIMEOUT,
-        clock: Callable[[], dt.datetime] = _now,
-    ) -> None:
-        self.kafka = kafka
-        self.topics = topic_names
-        self.source = source
-        self.timeout = timeout
-        self.clock = clock
-        self._waiting: dict[uuid.UUID, asyncio.Future[Outcome]] = {}
-        self._producer: AIOKafkaProducer | None = None
-        self._consumer: AIOKafkaConsumer | None = None
-        self._reader: asyncio.Task[None] | None = None
-
-    async def start(self) -> None:
-        """Start producing commands and reading outcomes (positioned before any command of
-        ours is sent, so no outcome can be missed)."""
-        self._producer = new_producer(self.kafka)
-        await self._producer.start()
-        consumer = AIOKafkaConsumer(**self.kafka.client_options(), enable_auto_commit=False)
-        await consumer.start()
-        parts = await _partitions(consumer, self.topics.outcomes)
-        if not parts:
-            await consumer.stop()
-            await self._producer.stop()
-            raise CommandLayoutError(
-                f"topic {self.topics.outcomes} does not exist; start `eams run` once to "
-                "create the namespace's topics"
-            )
-        tps = [TopicPartition(self.topics.outcomes, p) for p in sorted(parts)]
-        consumer.assign(tps)
-        await consumer.seek_to_end(*tps)
-        for tp in tps:
-            await consumer.position(tp)
-        self._consumer = consumer
-        self._reader = asyncio.create_task(self._read(), name="command-outcomes")
-
-    async def stop(self) -> None:
-        """Stop reading outcomes; callers still waiting get CommandTimeoutError."""
-        if self._reader is not None:
-            self._reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._reader
-        # with the broker away a client's stop would wait for it: bounded, like a request
-        if self._consumer is not None:
-            await _bounded(self._consumer.stop())
-        if self._producer is not None:
-            await _bounded(self._producer.stop())
-
-    async def _read(self) -> None:
-        assert self._consumer is not None
-        while True:
-            batch = await self._consumer.getmany(timeout_ms=500)
-            for records in batch.values():
-                for record in records:
-                    if record.value is None:
-                        continue
-                    try:
-                        outcome = Outcome.model_validate_json(record.value)
-                    except ValidationError:
-                        log.warning("unreadable command outcome at offset %s", record.offset)
-                        continue
-                    waiting = self._waiting.pop(outcome.command_id, None)
-                    if waiting is not None and not waiting.done():
-                        waiting.set_result(outcome)
-
-    def command(
-        self,
-        command_type: str,
-        aggregate_id: str,
-        *,
-        actor: str,
-        payload: dict[str, Any] | None = None,
-        scope: Iterable[str] = (),
-        expected_version: int | None = None,
-        command_id: uuid.UUID | None = None,
-        source: str | None = None,
-    ) -> Command:
-        """A command of this bus's source, issued now (a new id unless one is given)."""
-        return Command(
-            command_id=command_id or uuid.uuid4(),
-            command_type=command_type,
-            aggregate_id=aggregate_id,
-            actor=actor,
-            source=source or self.source,
-            issued_at=self.clock(),
-            scope=tuple(scope),
-            expected_version=expected_version,
-            payload=payload or {},
-        )
-
-    async def send(self, command: Command, timeout: float | None = None) -> Outcome:
-        """Send ``command`` and return its outcome (accepted or rejected)."""
-        assert self._producer is not None, "start() the bus first"
-        future = self._waiting.get(command.command_id)
-        if future is None:
-            future = asyncio.get_running_loop().create_future()
-            self._waiting[command.command_id] = future
-        wait = self.timeout if timeout is None else timeout
-        deadline = asyncio.get_running_loop().time() + wait
-        try:
-            # the broker may be away: sending counts against the caller's wait too
-            await asyncio.wait_for(
-                self._producer.send_and_wait(
-                    self.topics.commands,
-                    command.model_dump_json().encode(),
-                    key=command.aggregate_id.encode(),
-                ),
-                wait,
-            )
-            left = max(0.0, deadline - asyncio.get_running_loop().time())
-            return await asyncio.wait_for(asyncio.shield(future), left)
-        except TimeoutError:
-            self._waiting.pop(command.command_id, None)
-            raise CommandTimeoutError(
-                f"no command handler answered {command.command_type} {command.command_id} "
-                f"within {wait:g} s; it may still be decided: send it again with the same "
-                "command id (harmless), and check `eams status` for the command handlers"
-            ) from None
-
-    async def submit(self, command: Command, timeout: float | None = None) -> Outcome:
-        """Send ``command``; raise CommandRejectedError (with its code) when it is refused."""
-        outcome = await self.send(command, timeout)
-        if not outcome.accepted:
-            raise CommandRejectedError(outcome.reason or "refused", code=outcome.code or "conflict")
-        return outcome
 
 
 @dataclasses.dataclass
@@ -272,7 +90,7 @@ class CommandHandler:
         reference: RegionReference,
         *,
         group: str | None = None,
-        clock: Callable[[], dt.datetime] = _now,
+        clock: Callable[[], dt.datetime] = now,
     ) -> None:
         self.kafka = kafka
         self.topics = topic_names
@@ -312,12 +130,12 @@ class CommandHandler:
                 for tp, records in batch.items():
                     await self._handle_batch(consumer, tp, records)
         finally:
-            await _bounded(consumer.stop())  # leaves the group: its partitions move at once
-            await _bounded(self._producer.stop())
+            await bounded(consumer.stop())  # leaves the group: its partitions move at once
+            await bounded(self._producer.stop())
 
     async def _check_layout(self, consumer: AIOKafkaConsumer) -> None:
-        commands = await _partitions(consumer, self.topics.commands)
-        events = await _partitions(consumer, self.topics.events)
+        commands = await partitions(consumer, self.topics.commands)
+        events = await partitions(consumer, self.topics.events)
         if commands != events:
             raise CommandLayoutError(
                 f"{self.topics.commands} has {len(commands)} partitions and "
@@ -600,30 +418,3 @@ def _rejected(command: Command, version: int, code: str, reason: str) -> Outcome
         code=code,  # type: ignore[arg-type]
         reason=reason,
     )
-
-
-#: Seconds a client's stop may take (it commits, leaves its group, flushes) before it is
-#: given up: with the broker away it would wait for the broker.
-STOP_TIMEOUT = 5.0
-
-
-async def _bounded(stopping: Awaitable[Any]) -> None:
-    try:
-        await asyncio.wait_for(stopping, STOP_TIMEOUT)
-    except (TimeoutError, KafkaError, OSError) as exc:
-        log.warning("a Kafka client did not stop cleanly within %g s: %s", STOP_TIMEOUT, exc)
-    except asyncio.CancelledError:
-        # aiokafka's fetcher re-raises the cancellation of its own fetch task from stop();
-        # only a cancellation of the caller itself goes on
-        task = asyncio.current_task()
-        if task is not None and task.cancelling():
-            raise
-        log.warning("a Kafka client's stop ended with its own task cancelled")
-
-
-async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
-    parts = consumer.partitions_for_topic(topic)
-    if not parts:
-        await consumer._client.force_metadata_update()
-        parts = consumer.partitions_for_topic(topic)
-    return set(parts or ())
