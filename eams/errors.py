@@ -9,6 +9,7 @@ EamsError                    (events.errors, the root of every project error)
  ├── AuthError               (eams.auth: a user, session or API key cannot be used)
  ├── RequestError            (eams.http.errors: what the API refuses, with its status code)
  ├── GrafanaError            (eams.tools.grafana: Grafana refused or cannot be reached)
+ ├── RowError                a CSV row its mapping cannot convert (eams.tools.importer)
  └── ProjectionError         (projections.errors: ClickHouse failed)
 """
 
@@ -22,6 +23,7 @@ __all__ = [
     "ConfigError",
     "EamsError",
     "RequestRefusedError",
+    "RowError",
     "ServiceUnavailableError",
 ]
 
@@ -36,3 +38,11 @@ class ServiceUnavailableError(EamsError):
 
 class RequestRefusedError(EamsError):
     """The running worker refused a request (unknown alert, resolved already …)."""
+
+
+class RowError(EamsError):
+    """A CSV row the mapping cannot convert; the importer dead-letters it with the column."""
+
+    def __init__(self, column: str, reason: str) -> None:
+        super().__init__(f"column {column!r}: {reason}")
+        self.column = column

@@ -77,9 +77,10 @@ from projections import alert_queries, playbook_queries
 from projections.client import Store, run
 from projections.indicators import SEVERITY_NUMBER
 from streams.commands import CommandBus
+from streams.errors import EventsNotAcknowledgedError
 from streams.producer import BatchSender
 from streams.topics import TopicNames
-from streams.writer import EventsNotAcknowledgedError, EventWriter
+from streams.writer import EventWriter
 
 if TYPE_CHECKING:
     from alerting.dispatch import Dispatcher

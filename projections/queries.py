@@ -139,3 +139,19 @@ def counts(store: Store) -> dict[str, Any]:
         "households": {k: int(v) for k, v in households.items()},
         "active_disaster_areas": len(active_disaster_areas(store)),
     }
+
+
+#: The daily facts a region's trend shows (console), in order.
+TREND_COLUMNS = ("people_laid_off", "registrations", "reg_temporary_assistance", "claims")
+
+
+def region_trend(store: Store, region: str, level: str, since: dt.date) -> list[dict[str, Any]]:
+    """Per day from ``since``: the sums of :data:`TREND_COLUMNS` over a city (``level``
+    ``city``), a county, or the whole province (any other level)."""
+    where = {"city": "city = {r:String}", "county": "region = {r:String}"}.get(level, "1 = 1")
+    sums = ", ".join(f"sum({c}) AS {c}" for c in TREND_COLUMNS)
+    return store.dicts(
+        f"SELECT day, {sums} FROM region_daily_facts WHERE day >= {{s:Date}} AND {where} "
+        "GROUP BY day ORDER BY day",
+        {"s": since, "r": region},
+    )

@@ -34,17 +34,13 @@ from aiokafka.protocol.admin import (
 )
 from aiokafka.protocol.api import Request
 
-from events.errors import EamsError
+from streams.errors import AclError
 from streams.kafka import KafkaAccess
 from streams.topics import TopicNames
 
 __all__ = ["Acl", "AclError", "ensure_acls", "namespace_acls"]
 
 _SECURITY_DISABLED = 54  # the broker runs without an authorizer
-
-
-class AclError(EamsError):
-    """The broker refused to list or create ACLs; the message has its error code."""
 
 
 class ResourceType(enum.IntEnum):

@@ -40,10 +40,10 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from events.errors import EamsError
 from events.identity import mask_name, mask_national_id, mask_phone
 from events.pii_scan import mask_text
 from streams import topics
+from streams.errors import DeadLetterKeyError
 from streams.kafka import KafkaAccess
 
 log = logging.getLogger(__name__)
@@ -52,10 +52,6 @@ KEY_BYTES = 32
 NONCE_BYTES = 12
 H_KEY_ID = "eams-dlq-key"  # id of the key that sealed the value
 H_MIGRATED_FROM = "eams-migrated-from"  # a clear entry of an older release, re-sealed
-
-
-class DeadLetterKeyError(EamsError):
-    """The DLQ key is missing, malformed or not the one the entries were sealed with."""
 
 
 @dataclass(frozen=True)

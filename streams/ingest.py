@@ -79,10 +79,11 @@ from aiokafka.structs import ConsumerRecord, OffsetAndMetadata
 from events.regions import RegionReference
 from streams import topics
 from streams.dlq import DeadLetterKey, dead_letter_part, dead_letter_record
+from streams.errors import RecordRefusedError
 from streams.kafka import KafkaAccess
 from streams.pipeline import DEFAULT_FUTURE_SKEW, Accepted, Rejected, process_raw, unsigned
 from streams.principal import Signer
-from streams.producer import REFUSED, BatchSender, RecordRefusedError, new_producer
+from streams.producer import REFUSED, BatchSender, new_producer
 from streams.topics import TopicNames
 
 log = logging.getLogger(__name__)

@@ -24,7 +24,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal, get_args
 
-from events.errors import EamsError
+from streams.errors import KafkaAccessError
 
 __all__ = [
     "KafkaAccess",
@@ -43,10 +43,6 @@ SaslMechanism = Literal["SCRAM-SHA-256", "SCRAM-SHA-512", "PLAIN"]
 
 _PROTOCOLS: tuple[str, ...] = get_args(SecurityProtocol)
 _MECHANISMS: tuple[str, ...] = get_args(SaslMechanism)
-
-
-class KafkaAccessError(EamsError):
-    """Kafka client settings are incomplete or contradictory; says which setting to fix."""
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from aiokafka.errors import (
 from aiokafka.producer.message_accumulator import BatchBuilder
 
 from streams import topics
+from streams.errors import FlushTimeoutError, RecordRefusedError
 from streams.kafka import KafkaAccess
 from streams.partitioning import partition_for
 from streams.pipeline import raw_key
@@ -54,12 +55,6 @@ def new_producer(kafka: KafkaAccess) -> AIOKafkaProducer:
 MAX_RECORD_BYTES = 1_000_000
 
 
-class RecordRefusedError(ValueError):
-    """A record that can never be written as it is (larger than a batch or than the broker
-    takes per record): sending it again fails the same way, so its writer must set it
-    aside (dead-letter it) rather than retry."""
-
-
 #: What the broker or the client answers for a record it will never take as it is (too
 #: large, malformed, a timestamp out of range): not retriable, unlike a broker that is away.
 REFUSED: tuple[type[Exception], ...] = (
@@ -70,12 +65,6 @@ REFUSED: tuple[type[Exception], ...] = (
     CorruptRecordException,
     InvalidTimestampError,
 )
-
-
-class FlushTimeoutError(TimeoutError):
-    """A caller's records were not all acknowledged within its flush timeout. They stay in
-    flight (aiokafka keeps retrying them until its own request timeout): flush the same
-    futures again to keep waiting, or re-add the records whose future failed."""
 
 
 def _failed(future: asyncio.Future[None]) -> bool:

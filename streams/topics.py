@@ -30,7 +30,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import TopicAlreadyExistsError
 
-from events.errors import EamsError
+from streams.errors import TopicConfigError
 from streams.kafka import KafkaAccess
 
 
@@ -86,10 +86,6 @@ HOUR_MS = 3_600_000
 RAW_RETENTION_MS = 24 * HOUR_MS
 _DYNAMIC_TOPIC_CONFIG = 1  # DescribeConfigs config_source: set on the topic itself
 _UNKNOWN_TOPIC = 3  # UNKNOWN_TOPIC_OR_PARTITION
-
-
-class TopicConfigError(EamsError):
-    """The broker refused to create a topic or to change its configuration."""
 
 
 def topic_configs(names: TopicNames, raw_retention_ms: int) -> dict[str, dict[str, str]]:

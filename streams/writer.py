@@ -42,18 +42,13 @@ from typing import Any
 
 from events.clock import SHANGHAI
 from events.envelope import internal_event
-from events.errors import EamsError
-from streams.producer import BatchSender, RecordRefusedError
+from streams.errors import EventsNotAcknowledgedError, RecordRefusedError
+from streams.producer import BatchSender
 from streams.topics import TopicNames
 
 log = logging.getLogger(__name__)
 
 __all__ = ["EventWriter", "EventsNotAcknowledgedError", "FlushStats", "Record"]
-
-
-class EventsNotAcknowledgedError(EamsError):
-    """Events of a component are not (yet) in the log; they are kept and retried, and what
-    they decide takes effect once the broker acknowledges them."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -25,6 +25,7 @@ from eams.http.limits import StreamSlots
 from eams.http.scope import Scope
 from eams.settings import PROJECT_ROOT
 from events.clock import today
+from projections import queries
 from projections.client import run
 
 CONSOLE = PROJECT_ROOT / "console"
@@ -35,7 +36,6 @@ ASSETS = {"app.js": "text/javascript", "style.css": "text/css", "index.html": "t
 #: within this interval plus the page's own refetch.
 STREAM_TICK = 0.25
 HEARTBEAT = 15.0
-TREND_COLUMNS = ("people_laid_off", "registrations", "reg_temporary_assistance", "claims")
 #: Rules' indicators over 7 days whose thresholds a trend of daily facts can show.
 TREND_INDICATORS = {
     "people_laid_off": "people_laid_off_7d",
@@ -120,16 +120,7 @@ def router(host: Host) -> APIRouter:
         scope.check(region)
         days = max(7, min(days, 400))
         since = today() - dt.timedelta(days=days - 1)
-        where = {"city": "city = {r:String}", "county": "region = {r:String}"}.get(
-            found.level, "1 = 1"
-        )
-        sums = ", ".join(f"sum({c}) AS {c}" for c in TREND_COLUMNS)
-        rows = await run(
-            host.store.dicts,
-            f"SELECT day, {sums} FROM region_daily_facts WHERE day >= {{s:Date}} AND {where} "
-            "GROUP BY day ORDER BY day",
-            {"s": since, "r": region},
-        )
+        rows = await run(queries.region_trend, host.store, region, found.level, since)
         thresholds: dict[str, list[dict[str, Any]]] = {}
         rules = host.evaluator.rules.rules if host.evaluator is not None else ()
         for column, indicator in TREND_INDICATORS.items():
@@ -143,7 +134,9 @@ def router(host: Host) -> APIRouter:
                         {"level": level, "enter": t.enter, "rule": rule.id}
                         for level, t in rule.levels.items()
                     ]
-        series = [{"day": str(r["day"]), **{c: int(r[c]) for c in TREND_COLUMNS}} for r in rows]
+        series = [
+            {"day": str(r["day"]), **{c: int(r[c]) for c in queries.TREND_COLUMNS}} for r in rows
+        ]
         return {
             "region": region,
             "name": found.name,

@@ -32,8 +32,7 @@ from fastapi.responses import JSONResponse
 
 from events.errors import CommandRejectedError, EamsError
 from playbooks.errors import UnknownPlaybookError
-from streams.errors import CommandTimeoutError
-from streams.writer import EventsNotAcknowledgedError
+from streams.errors import CommandTimeoutError, EventsNotAcknowledgedError
 
 
 class RequestError(EamsError):

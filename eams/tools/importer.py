@@ -22,7 +22,7 @@ import orjson
 import yaml
 from aiokafka import AIOKafkaProducer
 
-from eams.errors import ConfigError
+from eams.errors import ConfigError, RowError
 from events.regions import RegionReference, load_reference
 from streams.dlq import DeadLetterKey, dead_letter_part
 from streams.kafka import KafkaAccess
@@ -110,14 +110,6 @@ def load_mapping(path: Path) -> Mapping:
         occurred_at=column("occurred_at", need("occurred_at")),
         payload={str(k): column(f"payload.{k}", v) for k, v in payload.items()},
     )
-
-
-class RowError(Exception):
-    """A CSV row the mapping cannot convert (internal; becomes a dead letter)."""
-
-    def __init__(self, column: str, reason: str) -> None:
-        super().__init__(f"column {column!r}: {reason}")
-        self.column = column
 
 
 def _value(row: dict[str, str], col: Column) -> Any:

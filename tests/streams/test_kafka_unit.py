@@ -11,7 +11,8 @@ import pytest
 
 from eams.settings import ConfigError, Settings
 from streams.acls import Operation, PatternType, ResourceType, namespace_acls
-from streams.kafka import KafkaAccess, KafkaAccessError, read_credentials
+from streams.errors import KafkaAccessError
+from streams.kafka import KafkaAccess, read_credentials
 from streams.topics import TopicNames
 
 
