@@ -41,8 +41,8 @@ from typing import Any
 import yaml
 
 from alerting.durations import parse_duration
-from eams.errors import ConfigError
 from events.clock import SHANGHAI
+from events.errors import ConfigError
 from events.severity import LEVEL_NAMES
 
 _ENV = re.compile(r"\$\{([A-Z0-9_]+)\}")

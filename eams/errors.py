@@ -3,7 +3,7 @@
 EamsError                    (events.errors, the root of every project error)
  ├── EventRejectedError      (events.errors: bad input, names the field)
  ├── BrokerError             the local Kafka could not be fetched, started or reached
- ├── ConfigError             a configuration value or mapping file is wrong
+ ├── ConfigError             (events.errors: a setting, configuration file or argument is wrong)
  ├── ServiceUnavailableError the running `eams run` could not be reached
  ├── RequestRefusedError     the running `eams run` refused a request of the CLI
  ├── AuthError               (eams.auth: a user, session or API key cannot be used)
@@ -15,8 +15,7 @@ EamsError                    (events.errors, the root of every project error)
 
 from __future__ import annotations
 
-from eams.settings import ConfigError
-from events.errors import EamsError
+from events.errors import ConfigError, EamsError
 
 __all__ = [
     "BrokerError",

@@ -32,7 +32,8 @@ from multiprocessing.sharedctypes import SynchronizedString
 from multiprocessing.synchronize import Event as MpEvent
 from typing import TYPE_CHECKING, Any, cast
 
-from eams.settings import ConfigError, Settings
+from eams.settings import Settings
+from events.errors import ConfigError
 
 if TYPE_CHECKING:
     from streams.dlq import DeadLetterKey

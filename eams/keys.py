@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import logging
 
-from eams.settings import ConfigError, Settings
+from eams.settings import Settings
+from events.errors import ConfigError
 from streams import dlq
 from streams.topics import topic_has_records
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from events.errors import EamsError
+from events.errors import ConfigError
 from streams.dlq import DeadLetterKey, load_key
 from streams.kafka import (
     KafkaAccess,
@@ -29,10 +29,6 @@ from streams.kafka import (
 from streams.topics import TopicNames
 
 log = logging.getLogger(__name__)
-
-
-class ConfigError(EamsError):
-    """A setting, a mapping file or an argument is wrong; the message says which and how."""
 
 
 #: The checkout this package runs from (deploy/kafka lives beside it).

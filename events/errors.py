@@ -6,6 +6,7 @@ whole family at a boundary::
     EamsError                   root of every project exception
     ├── EventRejectedError      an event failed parsing or validation (goes to the DLQ)
     ├── CommandRejectedError    an aggregate refused a command (``code`` says how)
+    ├── ConfigError             a setting, a configuration file or an argument is wrong
     └── ReferenceDataError      region reference data is missing or unknown
 
 Messages say what was wrong, where (dotted field path, line) and what was expected.
@@ -13,7 +14,13 @@ Messages say what was wrong, where (dotted field path, line) and what was expect
 
 from __future__ import annotations
 
-__all__ = ["CommandRejectedError", "EamsError", "EventRejectedError", "ReferenceDataError"]
+__all__ = [
+    "CommandRejectedError",
+    "ConfigError",
+    "EamsError",
+    "EventRejectedError",
+    "ReferenceDataError",
+]
 
 
 class EamsError(Exception):
@@ -72,3 +79,9 @@ class CommandRejectedError(EamsError):
     def __init__(self, message: str, *, code: str = "conflict") -> None:
         self.code = code
         super().__init__(message)
+
+
+class ConfigError(EamsError):
+    """A setting, a mapping file or an argument is wrong; the message says which and how.
+    Every package reads its own configuration (rules, rosters, risk index, settings), so the
+    error lives at the root rather than in the package that runs the process."""

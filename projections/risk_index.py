@@ -15,7 +15,7 @@ from pathlib import Path
 
 import yaml
 
-from eams.errors import ConfigError
+from events.errors import ConfigError
 from events.severity import LEVELS, NORMAL
 from projections.indicators import Values
 

@@ -17,7 +17,8 @@ from aiokafka import AIOKafkaProducer
 from fixtures import TestBroker
 
 from eams.keys import check_pseudonym_key, open_dead_letters
-from eams.settings import ConfigError, Settings
+from eams.settings import Settings
+from events.errors import ConfigError
 from streams import dlq, topics
 
 pytestmark = pytest.mark.integration

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from eams.settings import ConfigError, Settings
+from eams.settings import Settings
+from events.errors import ConfigError
 from streams.acls import Operation, PatternType, ResourceType, namespace_acls
 from streams.errors import KafkaAccessError
 from streams.kafka import KafkaAccess, read_credentials
