@@ -1,4 +1,4 @@
-"""``eams run``: one process hosting the ingest stream, the projector and the API.
+"""``eams run``: the worker, every role in one process (``--role all``) or one role of it.
 
 Start order (:func:`serve`):
 
@@ -17,6 +17,9 @@ Start order (:func:`serve`):
    command handler commit its batch and leave its group, let the
    ingest process finish and commit its batch, let the projector write its batch, then
    close the store.
+
+``--role commands`` (:func:`serve_commands`) runs step 1 and one command handler only;
+``--role ingest`` one ingest stream only (:func:`eams.ingest_process.run_ingest`).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The playbook runtime in ``eams run``: proposals, the single writer of every run, actions.
+"""The playbook runtime in ``eams run``: proposals, commands on runs (to their one writer), actions.
 
 - **Proposals.** For every alert raised (or raised a level) the evaluator hands over, the
   library's triggers are matched with the kinds of disaster flagged in the alert's region;
