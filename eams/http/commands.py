@@ -17,10 +17,11 @@ import uuid
 from typing import Any
 
 from fastapi import Request
+from pydantic import ValidationError
 
 from eams.auth import Principal
 from eams.host import Host
-from eams.http.errors import InvalidRequestError
+from eams.http.errors import InvalidRequestError, NotFoundError
 from events.commands import Outcome
 
 __all__ = ["IDEMPOTENCY_HEADER", "submit"]
@@ -50,13 +51,22 @@ async def submit(
     actor: str,
     request: Request | None = None,
 ) -> Outcome:
-    """Send one command for the caller and wait for its outcome (raises when refused)."""
-    command = host.commands.command(
-        command_type,
-        aggregate_id,
-        actor=actor,
-        payload={k: v for k, v in payload.items() if v is not None},
-        scope=who.regions,
-        command_id=_command_id(request, who),
-    )
+    """Send one command for the caller and wait for its outcome (raises when refused).
+    An aggregate id no aggregate can have (a path segment with spaces, control characters
+    …) answers 404 like an unknown one, without a command."""
+    command_id = _command_id(request, who)
+    try:
+        command = host.commands.command(
+            command_type,
+            aggregate_id,
+            actor=actor,
+            payload={k: v for k, v in payload.items() if v is not None},
+            scope=who.regions,
+            command_id=command_id,
+        )
+    except ValidationError as exc:
+        if any(e["loc"] == ("aggregate_id",) for e in exc.errors()):
+            kind = command_type.split(".", 1)[0]
+            raise NotFoundError(f"no {kind} {aggregate_id!r}") from None
+        raise
     return await host.commands.submit(command)

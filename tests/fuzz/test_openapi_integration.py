@@ -395,6 +395,12 @@ def test_regressions_of_the_server_errors_found(world: World) -> None:
                        (f"/api/alerts/{alert}/silence", {"minutes": 5, "reason": ""})):  # fmt: skip
         answer = api.post(path, json=sent, headers=duty)
         assert answer.status_code == 422, answer.text
+    # An id no aggregate can have reached the command envelope's check (500): now 404.
+    weird = "\\âd\U0009d74e"
+    answer = api.post(f"/api/alerts/{weird}/unsilence", json={}, headers=duty)
+    assert answer.status_code == 404 and "no alert" in answer.json()["detail"], answer.text
+    answer = api.delete(f"/api/silences/%01Z{weird}", headers=duty)  # a control character
+    assert answer.status_code == 404 and "no silence" in answer.json()["detail"], answer.text
     # ?days beyond what a date can go back (OverflowError, 500).
     answer = api.get("/api/overview/cities", params={"days": 100000001}, headers=duty)
     assert answer.status_code == 422 and answer.json()["detail"][0]["loc"] == ["query", "days"]
