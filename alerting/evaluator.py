@@ -17,9 +17,10 @@ Every ``interval`` seconds, in the process that owns the projections:
 
 When the commands get no outcome (broker down, no handler answering), the states stay as
 they were, the failure is logged and counted (``flush_failures``, ``last_flush_error``,
-``pending_events``), and the next cycles send the *same* commands again (ids derived from
-(alert, transition, level, time): a command is decided at most once) before anything new
-is evaluated: an ``alert.raised`` is never lost to a transient broker error, nor doubled.
+``pending_events``), and the next cycles send the *same* commands again, with the
+writer's backoff (ids from (alert, transition, level, time): a command is decided at most
+once) before anything new is evaluated: an ``alert.raised`` is never lost to a transient
+broker error, nor doubled.
 
 One condition is one alert, whatever the restarts: before its first evaluation the
 evaluator waits until the projector has caught up with the log, then restores the firing
@@ -38,8 +39,6 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from aiokafka.errors import KafkaError
-
 from alerting.engine import AlertState, Transition, step
 from alerting.rules import Rule, RuleSet
 from alerting.series import IndicatorHistory, rule_values
@@ -51,7 +50,6 @@ from projections.client import Store, run
 from projections.indicators import SUMMED, Values
 from projections.risk_index import Component
 from streams.commands import CommandBus
-from streams.errors import CommandTimeoutError
 from streams.producer import BatchSender
 from streams.topics import TopicNames
 from streams.writer import EventWriter, Record
@@ -263,33 +261,16 @@ class Evaluator:
         return Decision(states, alert_ids, fired, values)
 
     async def _send(self, decision: Decision) -> bool:
-        """Send the decision's commands; adopt it once each has its outcome. A refused
-        command is logged: the aggregate holds that fact already (raised, resolved) or the
-        log has moved on in a way the next evaluation sees."""
+        """Send the decision's commands through the writer; adopt the decision once each
+        has its outcome (held, and sent again when due, until then)."""
         assert self.commands is not None
-        commands = [self.command(f) for f in decision.fired]
         self._held = decision
-        self.writer.stats.pending_events = len(commands)
-        try:
-            outcomes = await asyncio.gather(*(self.commands.send(c) for c in commands))
-        except (CommandTimeoutError, KafkaError, OSError) as exc:
-            self.writer.stats.flush_failures += 1
-            self.writer.stats.last_flush_error = str(exc)[:300]
-            self.writer.stats.last_flush_error_at = self.now().isoformat()
-            log.error(
-                "evaluator: %d alert commands got no outcome (%s): events not acknowledged "
-                "by the broker, or no command handler answering; the same commands are sent "
-                "again next cycle, nothing new is evaluated until then",
-                len(commands),
-                exc,
-            )
+        if not self.writer.due():
             return False
-        for command, outcome in zip(commands, outcomes, strict=True):
-            if not outcome.accepted:
-                log.info("evaluator: %s refused: %s", command.command_type, outcome.reason)
+        commands = [self.command(f) for f in decision.fired]
+        if await self.writer.send_commands(self.commands, commands) is None:
+            return False
         self._held = None
-        self.writer.stats.pending_events = 0
-        self.writer.stats.flushes += 1
         self._apply(decision)
         return True
 

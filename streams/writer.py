@@ -40,9 +40,13 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
+from aiokafka.errors import KafkaError
+
 from events.clock import SHANGHAI
+from events.commands import Command, Outcome
 from events.envelope import internal_event
-from streams.errors import EventsNotAcknowledgedError, RecordRefusedError
+from streams.commands import CommandBus
+from streams.errors import CommandTimeoutError, EventsNotAcknowledgedError, RecordRefusedError
 from streams.producer import BatchSender
 from streams.topics import TopicNames
 
@@ -116,6 +120,7 @@ class EventWriter:
         self.max_backoff = max_backoff
         self.stats = FlushStats()
         self._staged: list[_Staged] = []
+        self._commands_held = 0  # commands of a decision sent, their outcomes not all back
         self._failures_in_row = 0
         self._retry_at = 0.0
         self._lock = asyncio.Lock()
@@ -125,8 +130,8 @@ class EventWriter:
 
     @property
     def pending(self) -> int:
-        """Records decided and not yet acknowledged."""
-        return sum(len(s.records) for s in self._staged)
+        """Records decided and not yet acknowledged, and commands without their outcome."""
+        return sum(len(s.records) for s in self._staged) + self._commands_held
 
     def encode(
         self,
@@ -203,7 +208,7 @@ class EventWriter:
 
     def status(self) -> dict[str, Any]:
         """The counters, with the time until the next attempt while failing."""
-        if self._staged and self._failures_in_row:
+        if self.pending and self._failures_in_row:
             loop = asyncio.get_running_loop()
             self.stats.retry_in = round(max(0.0, self._retry_at - loop.time()), 3)
         else:
@@ -249,6 +254,34 @@ class EventWriter:
             if s.then is not None:
                 s.then()
         return True
+
+    async def send_commands(
+        self, bus: CommandBus, commands: Sequence[Command]
+    ) -> list[Outcome] | None:
+        """Send the commands of one decision to their aggregates' writer and wait for every
+        outcome. None when one got none (broker away, no handler answering): counted and
+        logged like events the broker has not acknowledged, and the caller holds its
+        decision and sends the *same* commands (same ids: decided once) when :meth:`due`.
+        A refused command is logged: the aggregate's state had moved on, which the
+        component's next decision sees."""
+        if not commands:
+            return []
+        self._commands_held = len(commands)
+        self.stats.pending_events = self.pending
+        try:
+            outcomes = list(await asyncio.gather(*(bus.send(c) for c in commands)))
+        except (CommandTimeoutError, KafkaError, OSError) as exc:
+            self._record_failure(exc)
+            return None
+        self._commands_held = 0
+        self._failures_in_row = 0
+        self._retry_at = 0.0
+        self.stats.flushes += 1
+        self.stats.pending_events = self.pending
+        for command, outcome in zip(commands, outcomes, strict=True):
+            if not outcome.accepted:
+                log.info("%s: %s refused: %s", self.component, command.command_type, outcome.reason)
+        return outcomes
 
     async def _send(self, held: list[_Staged]) -> None:
         futures: list[asyncio.Future[None]] = []

@@ -15,15 +15,12 @@ package docstring for the order of the stages and why nothing is lost).
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import datetime as dt
 import logging
 import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
-
-from aiokafka.errors import KafkaError
 
 from alerting.dispatch.delivery import Channels, Dedupe, Deliver, build_notifiers
 from alerting.dispatch.group import Group, Grouped
@@ -46,7 +43,6 @@ from projections import alert_queries
 from projections.client import Store, aware, run
 from projections.playbook_queries import active_runs
 from streams.commands import CommandBus
-from streams.errors import CommandTimeoutError
 from streams.producer import BatchSender
 from streams.topics import TopicNames
 from streams.writer import EventWriter
@@ -163,25 +159,14 @@ class Dispatcher:
         return await self.writer.flush(force=True)
 
     async def _decided(self, ch: Changes) -> bool:
-        """Send the decision's lifecycle commands; True once each has its outcome. A refused
-        one (escalated or acknowledged meanwhile) is logged: the alert's state has moved on
-        and the next tick decides on it."""
+        """Send the decision's lifecycle commands through the writer; True once each has
+        its outcome."""
         assert self.commands is not None
-        try:
-            outcomes = await asyncio.gather(*(self.commands.send(c) for c in ch.commands))
-        except (CommandTimeoutError, KafkaError, OSError) as exc:
-            self.writer.stats.flush_failures += 1
-            self.writer.stats.last_flush_error = str(exc)[:300]
-            self.writer.stats.last_flush_error_at = self.now().isoformat()
-            log.error(
-                "dispatcher: %d alert commands got no outcome (%s); sent again next tick",
-                len(ch.commands),
-                exc,
-            )
+        if (
+            not self.writer.due()
+            or await self.writer.send_commands(self.commands, ch.commands) is None
+        ):
             return False
-        for command, outcome in zip(ch.commands, outcomes, strict=True):
-            if not outcome.accepted:
-                log.info("dispatcher: %s refused: %s", command.command_type, outcome.reason)
         ch.commands = []
         return True
 
