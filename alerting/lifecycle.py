@@ -19,9 +19,9 @@ import datetime as dt
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from events.commands import Change, Command
+from events.commands import Change, Command, parse_payload
 from events.envelope import Envelope
 from events.errors import CommandRejectedError
 
@@ -168,7 +168,7 @@ class AlertAggregate:
     # -- apply ---------------------------------------------------------------------------
 
     def apply(self, state: AlertLifecycle, event: Envelope) -> AlertLifecycle:
-        p = event.payload if isinstance(event.payload, dict) else event.payload.model_dump()
+        p = event.payload_dict()
         at = event.occurred_at
         kind = event.event_type
         if kind == "alert.raised":
@@ -215,14 +215,7 @@ class AlertAggregate:
                 f"{command.command_type}: alerts take {', '.join(sorted(_BODIES))}",
                 code="invalid",
             )
-        try:
-            body = body_type.model_validate(command.payload)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(part) for part in first["loc"]) or "payload"
-            raise CommandRejectedError(
-                f"{command.command_type} payload.{where}: {first['msg']}", code="invalid"
-            ) from None
+        body = parse_payload(body_type, command)
         if isinstance(body, Raise):
             return self._raise(state, body)
         if state.status == "none":

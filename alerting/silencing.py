@@ -17,9 +17,9 @@ import datetime as dt
 from dataclasses import dataclass, replace
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from events.commands import Change, Command
+from events.commands import Change, Command, parse_payload
 from events.envelope import Envelope
 from events.errors import CommandRejectedError
 from events.regions import RegionReference
@@ -57,17 +57,6 @@ class _End(BaseModel):
     reason: str | None = Field(default=None, max_length=2000)
 
 
-def _body(model: type[BaseModel], command: Command) -> BaseModel:
-    try:
-        return model.model_validate(command.payload)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "payload"
-        raise CommandRejectedError(
-            f"{command.command_type} payload.{where}: {first['msg']}", code="invalid"
-        ) from None
-
-
 class SilenceAggregate:
     """The silence kind of the command handler (:class:`events.commands.Aggregate`)."""
 
@@ -84,7 +73,7 @@ class SilenceAggregate:
         return state.region
 
     def apply(self, state: SilenceState, event: Envelope) -> SilenceState:
-        p = event.payload if isinstance(event.payload, dict) else event.payload.model_dump()
+        p = event.payload_dict()
         if event.event_type == "silence.created" and state.status == "none":
             ends = p.get("ends_at")
             ends_at = (
@@ -97,15 +86,13 @@ class SilenceAggregate:
 
     def decide(self, state: SilenceState, command: Command, now: dt.datetime) -> list[Change]:
         if command.verb == "create":
-            body = _body(_Create, command)
-            assert isinstance(body, _Create)
+            body = parse_payload(_Create, command)
             return [self._create(state, body, now)]
         if command.verb != "end":
             raise CommandRejectedError(
                 f"{command.command_type}: silences take create and end", code="invalid"
             )
-        end = _body(_End, command)
-        assert isinstance(end, _End)
+        end = parse_payload(_End, command)
         if state.status == "none":
             raise CommandRejectedError(
                 f"no silence {state.silence_id!r}; see GET /api/silences", code="not_found"

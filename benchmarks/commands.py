@@ -33,11 +33,10 @@ from common import broker  # (puts the project on sys.path)
 
 from alerting.lifecycle import AlertAggregate  # noqa: E402
 from alerting.silencing import SilenceAggregate  # noqa: E402
-from eams.broker import ensure_namespace_acls  # noqa: E402
+from eams.broker import ensure_namespace  # noqa: E402
 from eams.settings import Settings  # noqa: E402
 from events.envelope import internal_event  # noqa: E402
 from events.regions import load_reference  # noqa: E402
-from streams import topics  # noqa: E402
 from streams.commands import CommandBus, CommandHandler  # noqa: E402
 
 REFERENCE = load_reference("shandong")
@@ -208,8 +207,7 @@ async def fold(settings: Settings, size: int) -> tuple[float, float, int]:
 
 
 async def measure(args: argparse.Namespace, settings: Settings) -> None:
-    await topics.ensure_topics(settings.kafka("admin"), settings.topic_partitions, settings.topics)
-    await ensure_namespace_acls(settings)
+    await ensure_namespace(settings)
     rate, lat = await commands(settings, args.commands)
     base, base_lat = await baseline(settings, args.commands)
     print(

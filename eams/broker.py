@@ -38,6 +38,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from eams.errors import BrokerError
 from eams.settings import PROJECT_ROOT, Settings
+from streams import topics
 from streams.acls import ensure_acls
 from streams.kafka import KafkaAccess
 
@@ -401,6 +402,18 @@ def ensure_broker(settings: Settings) -> LocalKafka | None:
     broker = LocalKafka(settings)
     broker.start()
     return broker
+
+
+async def ensure_namespace(settings: Settings) -> None:
+    """Create the namespace's topics (or give existing ones their retention), then its ACLs:
+    what every process that runs a part of EAMS does first."""
+    await topics.ensure_topics(
+        settings.kafka("admin"),
+        settings.topic_partitions,
+        settings.topics,
+        raw_retention_ms=settings.raw_retention_ms,
+    )
+    await ensure_namespace_acls(settings)
 
 
 async def ensure_namespace_acls(settings: Settings) -> None:

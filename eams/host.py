@@ -116,14 +116,9 @@ class Host:
         """Start deciding commands (this process joins the handlers' consumer group) and the
         bus the routes send them with; returns once the first partitions are folded."""
         self._stop_commands = asyncio.Event()
-        self._commands_task = asyncio.create_task(
-            self.command_handler.run(self._stop_commands), name="commands"
-        )
-        self._commands_task.add_done_callback(_crash_if_failed)
         await self.commands.start()
-        ready = asyncio.create_task(self.command_handler.ready.wait())
-        await asyncio.wait({ready, self._commands_task}, return_when=asyncio.FIRST_COMPLETED)
-        ready.cancel()
+        self._commands_task = await self.command_handler.start(self._stop_commands)
+        self._commands_task.add_done_callback(_crash_if_failed)
 
     async def stop_commands(self) -> None:
         """Stop sending, then let the handler commit its batch and leave the group."""

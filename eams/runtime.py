@@ -33,7 +33,7 @@ from typing import Any
 
 import uvicorn
 
-from eams.broker import ensure_namespace_acls
+from eams.broker import ensure_namespace
 from eams.host import Host, build_host, new_command_handler
 from eams.http.app import create_api
 from eams.keys import check_pseudonym_key, open_dead_letters
@@ -42,7 +42,6 @@ from eams.settings import Settings
 from events.regions import load_reference
 from projections.client import run
 from projections.migrations import migrate
-from streams import topics
 
 __all__ = ["API_PORT_FILE", "ROLES", "serve", "serve_commands", "tune_gc"]
 
@@ -86,25 +85,25 @@ async def _watch_ingest(host: Host, stop: asyncio.Event) -> None:
     stop.set()
 
 
-async def serve(settings: Settings, on_ready: Callable[[Host], Any] | None = None) -> None:
-    """Run everything until SIGINT/SIGTERM (see the module docstring for the order)."""
-    tune_gc()
-    settings.ensure_state_dir()
-    await topics.ensure_topics(
-        settings.kafka("admin"),
-        settings.topic_partitions,
-        settings.topics,
-        raw_retention_ms=settings.raw_retention_ms,
-    )
-    await ensure_namespace_acls(settings)
-    await check_pseudonym_key(settings)  # before build_host: settings.secret() would make one
-    dlq_key = await open_dead_letters(settings)
-    host = build_host(settings, dlq_key)
-    await run(migrate, host.store)
+def _stop_on_signals() -> asyncio.Event:
+    """An event SIGINT and SIGTERM set: the process stops in its own order."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
+async def serve(settings: Settings, on_ready: Callable[[Host], Any] | None = None) -> None:
+    """Run everything until SIGINT/SIGTERM (see the module docstring for the order)."""
+    tune_gc()
+    settings.ensure_state_dir()
+    await ensure_namespace(settings)
+    await check_pseudonym_key(settings)  # before build_host: settings.secret() would make one
+    dlq_key = await open_dead_letters(settings)
+    host = build_host(settings, dlq_key)
+    await run(migrate, host.store)
+    stop = _stop_on_signals()
     await host.producer.__aenter__()
     host.start_projector()
     await host.start_commands()
@@ -159,24 +158,12 @@ async def serve_commands(
     batch and leaves the group, so its partitions move at once."""
     tune_gc()
     settings.ensure_state_dir()
-    await topics.ensure_topics(
-        settings.kafka("admin"),
-        settings.topic_partitions,
-        settings.topics,
-        raw_retention_ms=settings.raw_retention_ms,
-    )
-    await ensure_namespace_acls(settings)
+    await ensure_namespace(settings)
     reference = load_reference(settings.region_hierarchy)
     primary = load_reference(settings.region_hierarchy.split(",")[0])
     handler = new_command_handler(settings, reference, primary)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    task = asyncio.create_task(handler.run(stop), name="commands")
-    ready = asyncio.create_task(handler.ready.wait())
-    await asyncio.wait({ready, task}, return_when=asyncio.FIRST_COMPLETED)
-    ready.cancel()
+    stop = _stop_on_signals()
+    task = await handler.start(stop)
     if on_ready is not None and not task.done():
         on_ready(handler.stats.partitions)
     await task  # re-raises why the handler stopped, if it failed

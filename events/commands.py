@@ -29,9 +29,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, TypeVar
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 from events.envelope import Envelope
+from events.errors import CommandRejectedError
 
 __all__ = [
     "Aggregate",
@@ -40,6 +41,7 @@ __all__ = [
     "Folded",
     "Outcome",
     "event_id_for",
+    "parse_payload",
 ]
 
 _NAMESPACE = uuid.UUID("0f3b5a7e-9d1c-4a8b-b6e2-7c4d1e2f3a90")
@@ -151,3 +153,19 @@ class Folded:
 def event_id_for(command_id: uuid.UUID, index: int) -> uuid.UUID:
     """The id of the ``index``-th event of a command's decision: the same for a repeat."""
     return uuid.uuid5(_NAMESPACE, f"{command_id}:{index}")
+
+
+B = TypeVar("B", bound=BaseModel)
+
+
+def parse_payload(model: type[B], command: Command) -> B:
+    """The command's payload as ``model``; a malformed one is refused (``invalid``) naming
+    the field, e.g. ``alert.silence payload.minutes: Input should be greater than …``."""
+    try:
+        return model.model_validate(command.payload)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "payload"
+        raise CommandRejectedError(
+            f"{command.command_type} payload.{where}: {first['msg']}", code="invalid"
+        ) from None

@@ -210,10 +210,14 @@ class Envelope(BaseModel):
         """The payload model class of this event."""
         return type(self.payload)
 
+    def payload_dict(self) -> dict[str, Any]:
+        """The payload as the log holds it: JSON-ready, without None values."""
+        return self.payload.model_dump(mode="json", exclude_none=True)
+
     def as_dict(self) -> dict[str, Any]:
         """Return the JSON-ready dict of this event (payload without None values)."""
         data = self.model_dump(mode="json", exclude={"payload"})
-        data["payload"] = self.payload.model_dump(mode="json", exclude_none=True)
+        data["payload"] = self.payload_dict()
         return data
 
     def to_json(self) -> bytes:

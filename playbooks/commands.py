@@ -86,8 +86,7 @@ class PlaybookRunAggregate:
         return state.area
 
     def apply(self, state: RunState, event: Event) -> RunState:
-        p = event.payload if isinstance(event.payload, dict) else event.payload.model_dump()
-        return apply(state, event.event_type, p, event.occurred_at)
+        return apply(state, event.event_type, event.payload_dict(), event.occurred_at)
 
     def decide(self, state: RunState, command: Envelope, now: dt.datetime) -> list[Change]:
         kind = _VERBS.get(command.verb)

@@ -27,7 +27,7 @@ from rich.table import Table
 from rich.text import Text
 
 from eams.auth import UserStore
-from eams.broker import LocalKafka, ensure_broker, ensure_namespace_acls
+from eams.broker import LocalKafka, ensure_broker, ensure_namespace
 from eams.errors import ServiceUnavailableError
 from eams.settings import Settings
 from eams.tools.client import ApiClient
@@ -40,7 +40,6 @@ from projections.client import Store, run
 from projections.migrations import drop_all, migrate
 from projections.projector import Projector
 from streams.producer import RawProducer
-from streams.topics import ensure_topics
 
 console = Console()
 
@@ -355,13 +354,7 @@ def rebuild(settings: Settings) -> None:
 
 async def _rebuild_here(settings: Settings, bar: Progress) -> None:
     ensure_broker(settings)
-    await ensure_topics(
-        settings.kafka("admin"),
-        settings.topic_partitions,
-        settings.topics,
-        raw_retention_ms=settings.raw_retention_ms,
-    )
-    await ensure_namespace_acls(settings)
+    await ensure_namespace(settings)
     store = Store(settings.clickhouse_dsn)
     await run(drop_all, store)
     await run(migrate, store)

@@ -109,6 +109,15 @@ class CommandHandler:
 
     # -- the loop ------------------------------------------------------------------------
 
+    async def start(self, stop: asyncio.Event) -> asyncio.Task[None]:
+        """Run the handler as a task until ``stop``; return it once the first partitions are
+        folded (or the task ended: awaiting it then says why)."""
+        task = asyncio.create_task(self.run(stop), name="commands")
+        ready = asyncio.create_task(self.ready.wait())
+        await asyncio.wait({ready, task}, return_when=asyncio.FIRST_COMPLETED)
+        ready.cancel()
+        return task
+
     async def run(self, stop: asyncio.Event) -> None:
         """Handle commands until ``stop`` is set (the last batch is committed first)."""
         self._producer = new_producer(self.kafka)
@@ -276,7 +285,7 @@ class CommandHandler:
             version=after.version,
             event_ids=tuple(e.event_id for e in envelopes),
             event_types=tuple(e.event_type for e in envelopes),
-            payloads=tuple(_payload(e) for e in envelopes),
+            payloads=tuple(e.payload_dict() for e in envelopes),
             decided_at=now,
         )
         return outcome, envelopes, after
@@ -390,12 +399,6 @@ class CommandHandler:
         if envelope.causation_id is not None:
             folded.commands.add(envelope.causation_id)
         self.stats.folded_events += 1
-
-
-def _payload(envelope: Envelope) -> dict[str, Any]:
-    """An appended event's payload as the log holds it (personal data masked)."""
-    p = envelope.payload
-    return p.model_dump(mode="json", exclude_none=True) if not isinstance(p, dict) else dict(p)
 
 
 def _parse(record: ConsumerRecord[bytes, bytes]) -> Command | None:

@@ -18,14 +18,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from fixtures import Worker, read_log
-from helpers import group_members
+from helpers import group_members, wait_for
 
 from events.commands import Outcome
 from streams.commands import CommandBus
@@ -47,17 +46,6 @@ def _raise(alert_id: str) -> dict[str, Any]:
         "threshold": 4.0,
         "at": "2026-07-01T09:00:00+08:00",
     }
-
-
-def _wait(what: str, check: Callable[[], Any], timeout: float = 90) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        got = check()
-        if got:
-            return got
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout} s: {what}")
-        time.sleep(0.2)
 
 
 @pytest.fixture
@@ -91,7 +79,7 @@ def test_two_handler_processes_one_winner_per_alert_and_a_takeover(
         state, owned = asyncio.run(group_members(worker.kafka("admin"), group, topic))
         return owned if state == "Stable" and len(owned) == 2 and all(owned.values()) else None
 
-    owned = _wait("two handlers, each owning partitions", members)
+    owned = wait_for(members, "two handlers, each owning partitions", timeout=90)
     mine = f"-{handler_process.pid}"
     theirs = next(parts for client, parts in owned.items() if client.endswith(mine))
     by_alert = {a: partition_for(a.encode(), settings.topic_partitions) for a in ALERTS}
@@ -143,7 +131,7 @@ def test_two_handler_processes_one_winner_per_alert_and_a_takeover(
         parts = set().union(*owned.values()) if owned else set()
         return owned if state == "Stable" and len(owned) == 1 and len(parts) == 3 else None
 
-    _wait("the worker's handler owning every partition", alone)
+    wait_for(alone, "the worker's handler owning every partition", timeout=90)
 
     async def again() -> list[Outcome]:
         bus = CommandBus(access, settings.topics, source="test.third-sender")

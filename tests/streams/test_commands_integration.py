@@ -16,10 +16,9 @@ from fixtures import TestBroker
 
 from alerting.lifecycle import AlertAggregate
 from alerting.silencing import SilenceAggregate
-from eams.broker import ensure_namespace_acls
+from eams.broker import ensure_namespace
 from eams.settings import Settings
 from events.regions import load_reference
-from streams import topics
 from streams.commands import CommandBus, CommandHandler
 
 pytestmark = pytest.mark.integration
@@ -45,8 +44,7 @@ async def namespace_settings(kafka: TestBroker, tmp_path: Path) -> Settings:
         state_dir=tmp_path,
         namespace=f"cmd-{uuid.uuid4().hex[:8]}",
     )
-    await topics.ensure_topics(settings.kafka("admin"), settings.topic_partitions, settings.topics)
-    await ensure_namespace_acls(settings)
+    await ensure_namespace(settings)
     return settings
 
 

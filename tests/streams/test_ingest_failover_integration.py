@@ -34,7 +34,7 @@ import threading
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +43,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from fixtures import INGEST_SECRET, SECRET, TestBroker
-from helpers import encode, group_members, produce, scenario_events
+from helpers import encode, group_members, produce, scenario_events, wait_for
 
 from eams.broker import ensure_namespace_acls
 from eams.settings import Settings
@@ -152,18 +152,6 @@ def members(kafka: TestBroker, namespace: Settings, tmp_path: Path) -> Iterator[
     yield start
     for member in started:
         member.stop()
-
-
-def wait_for(check: Callable[[], Any], what: str, timeout: float = 120) -> Any:
-    """Poll ``check`` until it returns something true; fail naming ``what``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        got = check()
-        if got:
-            return got
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout} s: {what}")
-        time.sleep(0.2)
 
 
 async def _offsets(
