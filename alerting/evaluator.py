@@ -8,10 +8,9 @@ Every ``interval`` seconds, in the process that owns the projections:
    (:meth:`Evaluator.decide` is pure: it returns the next states and what fired);
 3. turn transitions into ``alert.raise`` / ``alert.change_level`` / ``alert.resolve``
    commands, decided by the alert aggregate (:mod:`alerting.lifecycle`) behind the command
-   handler (:mod:`streams.commands`), which appends the events (with a ``commands`` bus;
-   without one, the evaluator appends them itself through its
-   :class:`~streams.writer.EventWriter`, as the backtest and unit tests do);
-4. only once every command has its outcome (or the broker acknowledged the events):
+   handler (:mod:`streams.commands`), which appends the events; they are sent through the
+   evaluator's :class:`~streams.writer.EventWriter` (``send_commands``);
+4. only once every command has its outcome:
    adopt the new states, count the tick (``ticks`` in ``/api/status``) and hand the
    transitions to the notification stage.
 
@@ -24,8 +23,8 @@ broker error, nor doubled.
 
 One condition is one alert, whatever the restarts: before its first evaluation the
 evaluator waits until the projector has caught up with the log, then restores the firing
-alerts from the ``alerts`` projection; event ids are derived from (alert, transition, time),
-so an event appended twice is counted once.
+alerts from the ``alerts`` projection; command ids are derived from (alert, transition,
+level, time), so a transition sent again after a restart is decided once.
 """
 
 from __future__ import annotations
@@ -52,7 +51,7 @@ from projections.risk_index import Component
 from streams.commands import CommandBus
 from streams.producer import BatchSender
 from streams.topics import TopicNames
-from streams.writer import EventWriter, Record
+from streams.writer import EventWriter
 
 log = logging.getLogger(__name__)
 
@@ -208,19 +207,11 @@ class Evaluator:
         """One evaluation cycle; returns what fired, changed level or resolved (empty while
         the events of an earlier cycle still wait for the broker: they are sent again first,
         and nothing new is evaluated until they are acknowledged)."""
-        if self.commands is not None:
-            decision = self._held or self.decide(await self.indicator_values(now), now)
-            if not await self._send(decision):
-                return []
-        elif self.writer.pending:
-            if not await self.writer.settled():
-                return []
-        else:
-            decision = self.decide(await self.indicator_values(now), now)
-            records = [self.record(f) for f in decision.fired]
-            self.writer.stage(records, then=lambda: self._apply(decision))
-            if not await self.writer.flush(force=True):
-                return []
+        if self.commands is None:
+            raise RuntimeError("the evaluator evaluates with a command bus (decide() needs none)")
+        decision = self._held or self.decide(await self.indicator_values(now), now)
+        if not await self._send(decision):
+            return []
         self.writer.stats.ticks += 1
         fired, self._announce = self._announce, []
         for listener in self.listeners:
@@ -322,42 +313,6 @@ class Evaluator:
         self.values = decision.values
         self.evaluations += 1
         self._announce.extend(decision.fired)
-
-    def record(self, f: Fired) -> Record:
-        """The alert event of one transition; its id is derived from (alert, transition,
-        level, time), so appending it again is counted once."""
-        t = f.transition
-        payload: dict[str, Any] = {"alert_id": f.alert_id}
-        if t.kind == "raised":
-            event_type = "alert.raised"
-            payload.update(
-                rule=f.rule.id,
-                level=t.level,
-                indicator=f.rule.indicator,
-                value=t.value,
-                threshold=t.threshold,
-                summary=self.summary(f),
-            )
-        elif t.kind in ("level_raised", "level_lowered"):
-            event_type = "alert.level_changed"
-            payload.update(
-                rule=f.rule.id,
-                previous_level=t.previous_level,
-                level=t.level,
-                value=t.value,
-                threshold=t.threshold,
-            )
-        else:
-            event_type = "alert.resolved"
-            payload.update(automatic=True, resolution=f"指标回落 value {_num(t.value)}")
-        return self.writer.encode(
-            event_type,
-            region=f.region,
-            key=f.alert_id,
-            payload=payload,
-            name=f"{f.alert_id}|{t.kind}|{t.level}|{t.at.isoformat()}",
-            occurred_at=t.at,
-        )
 
 
 def rule_of(row: dict[str, Any]) -> str:

@@ -11,8 +11,7 @@
   from the run's events, appends the events and answers; this process applies what was
   decided to its own view of the run. Two commands racing on a run, from any process, are
   decided in log order; the second sees the first's effect and is refused if it no longer
-  fits (e.g. activate after decline). Without a command bus (unit tests) the runner decides
-  and appends itself.
+  fits (e.g. activate after decline).
 - **Actions.** After each change and on every tick, the steps whose automated action is
   ready (dependencies completed) are carried out (:mod:`playbooks.actions`: enrolments,
   welfare posts, subsidy batches, job fairs, messages to the officers of the area) and
@@ -22,15 +21,15 @@
   follow its disaster flag (:meth:`~playbooks.actions.Actions.follow_enrolment`).
 - **Restarts.** At start, after the projector has caught up, every run is folded again
   from the log; nothing is kept elsewhere.
-- **The log first.** Every event goes through the runtime's
-  :class:`~streams.writer.EventWriter`: a run's new state is adopted only once the broker
-  acknowledged the decision's events. When it does not, the events are held and sent
+- **The log first.** An action's outcome events go through the runtime's
+  :class:`~streams.writer.EventWriter`, and a run's view here changes only with an outcome
+  of its writer. When the broker does not acknowledge held events, they are sent
   again (same ids) by the next ticks, with backoff, the failure is counted in
   ``/api/status`` (``playbooks``), and commands are refused with
   :class:`~streams.writer.EventsNotAcknowledgedError` until the held events are in the
   log (a command decided on a state that misses them would be decided twice). A run's own
-  ``playbook.*`` events are appended in one place, :meth:`PlaybookRunner.append_run_events`;
-  an action's outcome events in another, :meth:`~playbooks.actions.Actions.emit`.
+  ``playbook.*`` events are appended by its writer (the command handler); an action's
+  outcome events by the runtime, :meth:`~playbooks.actions.Actions.emit`.
 - **Officers are told** through the dispatcher's public
   :meth:`~alerting.dispatch.Dispatcher.announce` (and, for a dry run,
   :meth:`~alerting.dispatch.Dispatcher.audience`). The runtime's queries live in
@@ -42,7 +41,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import functools
 import logging
 import uuid
 from collections.abc import Callable, Sequence
@@ -66,7 +64,6 @@ from playbooks.aggregate import (
     RunState,
     after_action_report,
     apply,
-    decide,
     overdue_steps,
     ready_actions,
 )
@@ -189,10 +186,7 @@ class PlaybookRunner:
                 other = self.open_run(playbook_id, command.area)
                 if other is not None and other.run_id != run_id:
                     return []  # another alert of the same area proposed it meanwhile
-            if self.commands is not None:
-                decided = await self._send(run_id, command, playbook_id, scope)
-            else:
-                decided = await self._decide_and_append(run_id, command, playbook_id)
+            decided = await self._send(run_id, command, playbook_id, scope)
         if decided and follow:
             task = asyncio.create_task(self._advance_in_background(run_id))
             self._tasks.add(task)
@@ -219,11 +213,10 @@ class PlaybookRunner:
         what it decided to this process's view of the run. The runtime's own decisions
         (proposals, overdue marks) have ids named by what they decide, so a repeat after a
         crash is decided once; people's commands and action completions are each new."""
-        assert self.commands is not None
+        if self.commands is None:
+            raise RuntimeError("the playbook runtime sends run commands with a command bus")
         command_type, payload = to_command(command, playbook_id)
-        name = _event_name(run_id, command_type, payload, self.now())
-        if isinstance(command, Propose | MarkOverdue):
-            name = f"{run_id}|{command_type}|{payload.get('step_id') or ''}"
+        name = _command_name(run_id, command_type, payload, self.now())
         outcome = await self.commands.submit(
             self.commands.command(
                 command_type,
@@ -244,52 +237,6 @@ class PlaybookRunner:
             state = apply(state, event_type, event_payload, at)
         self.states[run_id] = state
         return decided
-
-    async def _decide_and_append(
-        self, run_id: str, command: Command, playbook_id: str | None = None
-    ) -> list[tuple[str, dict[str, Any]]]:
-        state = self.state(run_id)
-        definition = self.library.require(playbook_id or state.playbook_id or "")
-        now = self.now()
-        decided = decide(state, command, definition, now)
-        actor = getattr(command, "actor", ACTOR)
-        area = state.area or getattr(command, "area", None) or self.reference.root().code
-        for event_type, payload in decided:
-            state = apply(state, event_type, payload, now)
-        then = functools.partial(self.states.__setitem__, run_id, state)
-        await self.append_run_events(run_id, area, actor, decided, now, then=then)
-        return decided
-
-    async def append_run_events(
-        self,
-        run_id: str,
-        area: str,
-        actor: str,
-        decided: Sequence[tuple[str, dict[str, Any]]],
-        at: dt.datetime,
-        *,
-        then: Callable[[], None],
-    ) -> None:
-        """Append the ``playbook.*`` events decided on run ``run_id`` and wait for the
-        broker; ``then`` (the run's new state) applies once they are in the log. The one
-        place the runtime writes its runs' events: they are to become commands to the
-        run's single writer. Raises
-        :class:`~streams.writer.EventsNotAcknowledgedError` when they are not (yet)."""
-        records = [
-            self.writer.encode(
-                event_type,
-                region=area,
-                key=run_id,
-                payload=payload,
-                name=_event_name(run_id, event_type, payload, at),
-                actor=actor,
-                occurred_at=at,
-                recorded_at=at,
-            )
-            for event_type, payload in decided
-        ]
-        self.writer.stage(records, then=then)
-        await self.writer.ensure_flushed()  # the run changes only once the broker has them
 
     # -- proposals -------------------------------------------------------------------------
     async def on_fired(self, fired: Sequence[Fired]) -> None:
@@ -476,14 +423,14 @@ class PlaybookRunner:
                 await asyncio.wait_for(stop.wait(), timeout=interval)
 
 
-def _event_name(run_id: str, event_type: str, payload: dict[str, Any], at: dt.datetime) -> str:
-    """The name a run event's id is derived from: decisions of the runtime itself
+def _command_name(run_id: str, command_type: str, payload: dict[str, Any], at: dt.datetime) -> str:
+    """The name a run command's id is derived from: decisions of the runtime itself
     (proposals, overdue marks) are named by what they decide, so a repeat after a crash is
-    one event; the others (people's commands, action completions) are distinct by time."""
+    decided once; the others (people's commands, action completions) are distinct by time."""
     what = payload.get("step_id") or ""
-    if event_type in ("playbook.proposed", "playbook.step_overdue"):
-        return f"{run_id}|{event_type}|{what}"
-    return f"{run_id}|{event_type}|{what}|{at.isoformat()}"
+    if command_type in ("playbook.propose", "playbook.mark_overdue"):
+        return f"{run_id}|{command_type}|{what}"
+    return f"{run_id}|{command_type}|{what}|{at.isoformat()}"
 
 
 def simulate(runner: PlaybookRunner, playbook_id: str, region: str, level: str) -> dict[str, Any]:

@@ -37,20 +37,20 @@ ended, the catch-up after a restart, a playbook's message). In order:
 
 Around the pipeline, the tick also decides to **escalate** (unacknowledged after
 ``policy.escalate_after`` -> province duty is told, entering at the route stage, and
-``alert.escalated`` is appended) and to **remind** every ``policy.repeat_interval`` until
-acknowledged, and **hands over**: an officer whose shift began within
-``policy.handover_window`` gets one brief of the open alerts of their regions (once per
+``alert.escalate`` is sent to the alert's writer) and to **remind** every
+``policy.repeat_interval`` until acknowledged, and **hands over**: an officer whose shift
+began within ``policy.handover_window`` gets one brief of the open alerts of their regions (once per
 shift, restarts included), queued straight into the group stage.
 
 Nothing is lost when the broker is unavailable. Every decision (a batch of transitions, a
 tick) is taken on a :class:`~alerting.dispatch.pipeline.Changes` view of the state; its
-events go through the dispatcher's :class:`~streams.writer.EventWriter` and its effects
-(inhibited set, reminder rounds, escalations, queued notices) are applied only once the
-broker acknowledged them. While events are held, no new decision is taken: transitions
-handed over meanwhile wait in a backlog, and each tick first sends the held events again
-(with backoff). Delivery attempts are recorded the same way; a message already sent is
-remembered at once (it cannot be unsent), so it is not sent twice while its
-``notification.sent`` waits.
+commands to the alerts' writer (escalate, inhibit, uninhibit) go through the dispatcher's
+:class:`~streams.writer.EventWriter` and its effects (inhibited set, reminder rounds,
+escalations, queued notices) are applied only once every command has its outcome. While a
+decision is held, no new one is taken: transitions handed over meanwhile wait in a
+backlog, and each tick first sends the held commands again (with backoff). Delivery
+attempts are recorded through the writer; a message already sent is remembered at once
+(it cannot be unsent), so it is not sent twice while its ``notification.sent`` waits.
 """
 
 from __future__ import annotations

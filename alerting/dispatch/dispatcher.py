@@ -71,7 +71,7 @@ class Dispatcher:
         retry_base_delay: float = 1.0,
         rules: RuleSet | None = None,
         open_alerts: Callable[[], list[tuple[str, Rule, str, str]]] | None = None,
-        commands: CommandBus | None = None,
+        commands: CommandBus,
     ) -> None:
         self.store = store
         self.commands = commands  # lifecycle changes go to the alert's single writer
@@ -141,12 +141,12 @@ class Dispatcher:
     # -- decisions -------------------------------------------------------------------------
     def changes(self) -> Changes:
         """A new decision on the current state."""
-        return Changes(self.writer, self.inhibited, self.last_round, bus=self.commands)
+        return Changes(self.commands, self.inhibited, self.last_round)
 
     async def commit(self, ch: Changes) -> bool:
-        """Append a decision's events; apply its effects once they are acknowledged (at
-        once when it has none). False when the broker has not acknowledged them yet: they
-        are held and sent again by the next tick."""
+        """Send a decision's commands; apply its effects once each has its outcome (and the
+        writer's earlier held events are in the log). False when they are not yet: the
+        decision is held and its commands sent again by the next tick."""
 
         def apply() -> None:
             ch.apply()
@@ -155,13 +155,12 @@ class Dispatcher:
         if ch.commands and not await self._decided(ch):
             self._held = ch  # sent again (same command ids) before anything new is decided
             return False
-        self.writer.stage(ch.records, then=apply)
+        self.writer.stage([], then=apply)  # after the events held before it, if any
         return await self.writer.flush(force=True)
 
     async def _decided(self, ch: Changes) -> bool:
         """Send the decision's lifecycle commands through the writer; True once each has
         its outcome."""
-        assert self.commands is not None
         if (
             not self.writer.due()
             or await self.writer.send_commands(self.commands, ch.commands) is None
@@ -333,7 +332,7 @@ class Dispatcher:
             "to_officer": officers[0].id if officers else None,
             "reason": f"未在 {self.roster.policy.escalate_after} 内确认 / not acknowledged",
         }
-        ch.append_lifecycle("alert.escalated", alert.region, alert.alert_id, payload, "")
+        ch.change_alert("alert.escalated", alert.alert_id, payload, "")
 
     def handover(self, rows: list[dict[str, Any]], now: dt.datetime) -> None:
         """Brief each officer whose shift began within the handover window on the open

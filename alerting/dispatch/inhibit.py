@@ -105,9 +105,7 @@ class Inhibit:
                 by_playbook_run=by.ident,
                 reason="应急预案已启动，由处置组负责 / an active playbook covers the area",
             )
-        ch.append_lifecycle(
-            "alert.inhibited", n.alert.region, n.alert.alert_id, payload, n.at.isoformat()
-        )
+        ch.change_alert("alert.inhibited", n.alert.alert_id, payload, n.at.isoformat())
 
     @staticmethod
     def end(ch: Changes, n: Notice) -> None:
@@ -117,6 +115,4 @@ class Inhibit:
             "alert_id": n.alert.alert_id,
             "reason": "抑制条件已消失 / the inhibitor has gone",
         }
-        ch.append_lifecycle(
-            "alert.inhibition_ended", n.alert.region, n.alert.alert_id, payload, n.at.isoformat()
-        )
+        ch.change_alert("alert.inhibition_ended", n.alert.alert_id, payload, n.at.isoformat())

@@ -24,7 +24,6 @@ from alerting.notify.message import AlertMessage, MessageKind
 from alerting.roster import Officer
 from events.commands import Command
 from streams.commands import CommandBus
-from streams.writer import EventWriter, Record
 
 __all__ = ["Changes", "Channel", "Notice", "Pipeline", "Stage"]
 
@@ -62,20 +61,19 @@ class Notice:
 
 @dataclasses.dataclass
 class Changes:
-    """One decision of the dispatcher: the events to append, the effects to apply once the
-    broker has them, and the state as the decision sees it (its own changes included).
+    """One decision of the dispatcher: the commands to send to the alerts' writer, the
+    effects to apply once they have their outcomes, and the state as the decision sees it
+    (its own changes included).
 
     ``live_inhibited`` and ``live_rounds`` are the dispatcher's own state, changed only by
     the effects; ``inhibited`` and ``rounds`` are what the decision sees meanwhile."""
 
-    writer: EventWriter
+    bus: CommandBus
     live_inhibited: set[str]
     live_rounds: dict[str, tuple[int, dt.datetime]]
     inhibited: set[str] = dataclasses.field(init=False)
     rounds: dict[str, tuple[int, dt.datetime]] = dataclasses.field(default_factory=dict)
-    records: list[Record] = dataclasses.field(default_factory=list)
     effects: list[Callable[[], None]] = dataclasses.field(default_factory=list)
-    bus: CommandBus | None = None
     commands: list[Command] = dataclasses.field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -109,36 +107,28 @@ class Changes:
         self.inhibited.discard(alert_id)
         self.later(self.live_inhibited.discard, alert_id)
 
-    def append_lifecycle(
-        self, event_type: str, region: str, alert_id: str, payload: dict[str, Any], salt: str
+    def change_alert(
+        self, event_type: str, alert_id: str, payload: dict[str, Any], salt: str
     ) -> None:
-        """Decide an event of the alert's lifecycle (``alert.escalated``, ``alert.inhibited``,
-        ``alert.inhibition_ended``). With a command bus it becomes a command to the alert's
-        single writer (``alert.escalate``, ``alert.inhibit``, ``alert.uninhibit``), which
-        decides it against the alert's state; without one (unit tests) it is appended. The
-        id is derived from the type, the alert and ``salt``, so deciding it again is
-        decided (or counted) once."""
-        name = f"{event_type}|{alert_id}|{salt}"
-        if self.bus is not None:
-            body = {k: v for k, v in payload.items() if k != "alert_id" and v is not None}
-            self.commands.append(
-                self.bus.command(
-                    _LIFECYCLE_COMMANDS[event_type],
-                    alert_id[:64],
-                    actor="eams.alerting",
-                    source="eams.alerting",
-                    payload=body,
-                    command_id=uuid.uuid5(self.writer.namespace or _COMMANDS_NAMESPACE, name),
-                )
-            )
-            return
-        self.records.append(
-            self.writer.encode(
-                event_type, region=region, key=alert_id[:64], payload=payload, name=name
+        """Decide a change of the alert's lifecycle (``alert.escalated``,
+        ``alert.inhibited``, ``alert.inhibition_ended``): a command to the alert's single
+        writer (``alert.escalate``, ``alert.inhibit``, ``alert.uninhibit``), which decides
+        it against the alert's state. Its id is derived from the event type, the alert and
+        ``salt``, so deciding it again is decided once."""
+        body = {k: v for k, v in payload.items() if k != "alert_id" and v is not None}
+        self.commands.append(
+            self.bus.command(
+                _LIFECYCLE_COMMANDS[event_type],
+                alert_id[:64],
+                actor="eams.alerting",
+                source="eams.alerting",
+                payload=body,
+                command_id=uuid.uuid5(_COMMANDS_NAMESPACE, f"{event_type}|{alert_id}|{salt}"),
             )
         )
 
 
+#: The namespace the ids of the dispatcher's alert commands are derived in.
 _COMMANDS_NAMESPACE = uuid.UUID("5d0c4b1e-7f2a-4e93-8b6d-1a2c3e4f5a6b")
 #: The command of the alert aggregate each lifecycle event of the dispatcher comes from.
 _LIFECYCLE_COMMANDS = {

@@ -18,6 +18,8 @@ from alerting.rules import load_rules_text
 from alerting.silences import Silence
 from events.clock import SHANGHAI
 from events.regions import load_reference
+from streams.commands import CommandBus
+from streams.kafka import KafkaAccess
 from streams.topics import TopicNames
 
 ROSTER = """officers:
@@ -56,6 +58,8 @@ def dispatcher(tmp_path: Path) -> Dispatcher:
         topic_names=TopicNames.for_namespace("t"),
         notifiers={},
         rules=rules,
+        # decisions only build commands (CommandBus.command); nothing is sent
+        commands=CommandBus(KafkaAccess("127.0.0.1:9"), TopicNames.for_namespace("t"), source="t"),
     )
 
 
@@ -98,8 +102,10 @@ async def test_a_covered_alert_is_recorded_as_inhibited_and_not_routed(
     dispatcher.inhibitions.open_alerts = lambda: [("parent", rule, CITY, "III")]
     ch = dispatcher.changes()
     assert not await dispatcher.decide(ch, _notice(dispatcher, "a", COUNTY, "IV", WEDNESDAY))
-    assert [r.key for r in ch.records] == [b"a"] and "a" in ch.inhibited
-    assert dispatcher.inhibited == set()  # applied only once the broker has the event
+    [inhibit] = ch.commands  # to the alert's single writer
+    assert (inhibit.command_type, inhibit.aggregate_id) == ("alert.inhibit", "a")
+    assert inhibit.payload["by_alert_id"] == "parent" and "a" in ch.inhibited
+    assert dispatcher.inhibited == set()  # applied only once the command has its outcome
     ch.apply()
     assert dispatcher.inhibited == {"a"}
 
@@ -121,7 +127,7 @@ async def test_silenced_and_muted_notices_stop_and_others_are_queued_per_officer
     ch.apply()
     queued = {officer: list(g.items) for (officer, _), g in dispatcher.groups.items()}
     assert queued == {"linyi": [("r", "raised:I")], "province": [("r", "raised:I")]}
-    assert ch.records == []
+    assert ch.commands == []
 
 
 async def test_a_playbook_announcement_enters_at_the_route_and_ignores_mutes(

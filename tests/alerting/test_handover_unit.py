@@ -14,6 +14,9 @@ from alerting.roster import load_roster
 from eams.errors import ConfigError
 from events.clock import SHANGHAI
 from events.regions import load_reference
+from streams.commands import CommandBus
+from streams.kafka import KafkaAccess
+from streams.topics import TopicNames
 
 ROSTER = """officers:
   - {id: linyi-day, tier: city, regions: ["371300"], hours: "08:00-20:00",
@@ -38,7 +41,9 @@ def dispatcher(tmp_path: Path) -> Dispatcher:
     path.write_text(ROSTER)
     return Dispatcher(store=None, reference=load_reference("shandong"),  # type: ignore[arg-type]
                       roster=load_roster(path), sender=None,  # type: ignore[arg-type]
-                      topic_names=None, notifiers={})  # type: ignore[arg-type]  # fmt: skip
+                      topic_names=None, notifiers={},  # type: ignore[arg-type]
+                      commands=CommandBus(KafkaAccess("127.0.0.1:9"),
+                                          TopicNames.for_namespace("t"), source="t"))  # fmt: skip
 
 
 def _queued(d: Dispatcher) -> dict[str, list[tuple[str, str, str]]]:
