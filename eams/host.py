@@ -31,6 +31,7 @@ from events.envelope import internal_event
 from events.regions import RegionReference, load_reference
 from playbooks.commands import PlaybookRunAggregate
 from playbooks.lint import load_library
+from playbooks.model import Library
 from playbooks.runner import PlaybookRunner
 from projections import queries
 from projections.client import Store, run
@@ -65,6 +66,7 @@ class Host:
         ingest: IngestProcess,
         users: UserStore,
         operator_token: str,
+        library: Library,
         commands: CommandBus,
         command_handler: CommandHandler,
     ) -> None:
@@ -90,6 +92,7 @@ class Host:
         self.stopping = asyncio.Event()
         # whoever can read the state dir administers this worker (the CLI sends it)
         self.operator_token = operator_token
+        self.library = library  # the playbooks: the runtime and the run aggregate share it
         self._persons: tuple[float, dict[str, int]] | None = None
         self._persons_task: asyncio.Task[None] | None = None
         self._stop_projector = asyncio.Event()
@@ -239,7 +242,7 @@ class Host:
         self.playbooks = PlaybookRunner(
             store=self.store,
             reference=self.primary,
-            library=load_library(s.playbooks, reference=self.primary),
+            library=self.library,
             sender=BatchSender(self._alert_producer),
             topic_names=s.topics,
             dispatcher=self.dispatcher,
@@ -302,6 +305,7 @@ def build_host(settings: Settings, dlq_key: DeadLetterKey) -> Host:
     store = Store(settings.clickhouse_dsn)
     reference = load_reference(settings.region_hierarchy)
     primary = load_reference(settings.region_hierarchy.split(",")[0])
+    library = load_library(settings.playbooks, reference=primary)
     return Host(
         settings,
         dlq_key=dlq_key,
@@ -319,17 +323,17 @@ def build_host(settings: Settings, dlq_key: DeadLetterKey) -> Host:
         ingest=IngestProcess(settings),
         users=UserStore(settings.state_dir / "users.sqlite"),
         operator_token=operator_token(settings.state_dir),
+        library=library,
         commands=CommandBus(settings.kafka("stream"), settings.topics, source="eams.api"),
-        command_handler=new_command_handler(settings, reference, primary),
+        command_handler=new_command_handler(settings, reference, primary, library),
     )
 
 
 def new_command_handler(
-    settings: Settings, reference: RegionReference, primary: RegionReference
+    settings: Settings, reference: RegionReference, primary: RegionReference, library: Library
 ) -> CommandHandler:
     """The command handler of every aggregate kind (one writer per aggregate): alerts,
-    silences and playbook runs (decided with the library the runtime loads too)."""
-    library = load_library(settings.playbooks, reference=primary)
+    silences and playbook runs (decided with the playbook ``library``)."""
     return CommandHandler(
         settings.kafka("stream"),
         settings.topics,

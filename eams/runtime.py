@@ -40,6 +40,7 @@ from eams.keys import check_pseudonym_key, open_dead_letters
 from eams.process import tune_gc
 from eams.settings import Settings
 from events.regions import load_reference
+from playbooks.lint import load_library
 from projections.client import run
 from projections.migrations import migrate
 
@@ -161,7 +162,8 @@ async def serve_commands(
     await ensure_namespace(settings)
     reference = load_reference(settings.region_hierarchy)
     primary = load_reference(settings.region_hierarchy.split(",")[0])
-    handler = new_command_handler(settings, reference, primary)
+    library = load_library(settings.playbooks, reference=primary)
+    handler = new_command_handler(settings, reference, primary, library)
     stop = _stop_on_signals()
     task = await handler.start(stop)
     if on_ready is not None and not task.done():

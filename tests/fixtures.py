@@ -326,32 +326,31 @@ class Worker:
 def read_log(worker: Worker, *types: str) -> list[dict[str, Any]]:
     """Every event in the worker's ``<ns>.events`` topic (the log itself, not a projection),
     in partition and offset order, optionally only of the given types; ``payload`` decoded."""
+    return asyncio.run(read_events(worker.kafka("stream"), worker.settings.topics.events, *types))
 
-    async def go() -> list[dict[str, Any]]:
-        consumer = AIOKafkaConsumer(
-            **worker.kafka("stream").client_options(), enable_auto_commit=False
-        )
-        await consumer.start()
-        try:
-            topic = worker.settings.topics.events
-            cluster = await consumer._client.fetch_all_metadata()
-            tps = [TopicPartition(topic, p) for p in cluster.partitions_for_topic(topic) or ()]
-            consumer.assign(tps)
-            await consumer.seek_to_beginning(*tps)
-            ends = await consumer.end_offsets(tps)
-            records: list[Any] = []
-            remaining = {tp for tp in tps if ends[tp] > 0}
-            while remaining:
-                for batch in (await consumer.getmany(*remaining, timeout_ms=500)).values():
-                    records.extend(batch)
-                remaining = {tp for tp in remaining if await consumer.position(tp) < ends[tp]}
-        finally:
-            await consumer.stop()
-        records.sort(key=lambda r: (r.partition, r.offset))
-        events = [orjson.loads(r.value) for r in records]
-        return [e for e in events if not types or e["event_type"] in types]
 
-    return asyncio.run(go())
+async def read_events(kafka: KafkaAccess, topic: str, *types: str) -> list[dict[str, Any]]:
+    """Every event in ``topic``, in partition and offset order, optionally only of the given
+    types (what :func:`read_log` reads, for a test already in an event loop)."""
+    consumer = AIOKafkaConsumer(**kafka.client_options(), enable_auto_commit=False)
+    await consumer.start()
+    try:
+        cluster = await consumer._client.fetch_all_metadata()
+        tps = [TopicPartition(topic, p) for p in cluster.partitions_for_topic(topic) or ()]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        ends = await consumer.end_offsets(tps)
+        records: list[Any] = []
+        remaining = {tp for tp in tps if ends[tp] > 0}
+        while remaining:
+            for batch in (await consumer.getmany(*remaining, timeout_ms=500)).values():
+                records.extend(batch)
+            remaining = {tp for tp in remaining if await consumer.position(tp) < ends[tp]}
+    finally:
+        await consumer.stop()
+    records.sort(key=lambda r: (r.partition, r.offset))
+    events = [orjson.loads(r.value) for r in records]
+    return [e for e in events if not types or e["event_type"] in types]
 
 
 async def _offsets(

@@ -9,10 +9,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from fixtures import TestBroker
+from fixtures import TestBroker, read_events
 
 from alerting.lifecycle import AlertAggregate
 from alerting.silencing import SilenceAggregate
@@ -48,23 +46,9 @@ async def namespace_settings(kafka: TestBroker, tmp_path: Path) -> Settings:
     return settings
 
 
-async def read_events(settings: Settings) -> list[dict[str, Any]]:
+async def log_of(settings: Settings) -> list[dict[str, Any]]:
     """Every event of the namespace's log, in partition order."""
-    consumer = AIOKafkaConsumer(**settings.kafka("stream").client_options())
-    await consumer.start()
-    try:
-        tps = [TopicPartition(settings.topics.events, p) for p in range(settings.topic_partitions)]
-        consumer.assign(tps)
-        ends = await consumer.end_offsets(tps)
-        for tp, start in (await consumer.beginning_offsets(tps)).items():
-            consumer.seek(tp, start)
-        found: list[dict[str, Any]] = []
-        while [tp for tp in tps if await consumer.position(tp) < ends[tp]]:
-            for records in (await consumer.getmany(timeout_ms=500)).values():
-                found += [orjson.loads(r.value) for r in records if r.value]
-        return found
-    finally:
-        await consumer.stop()
+    return await read_events(settings.kafka("stream"), settings.topics.events)
 
 
 @pytest.fixture
@@ -111,7 +95,7 @@ async def test_racing_acknowledgements_have_one_winner(
     loser = next(o for o in outcomes if not o.accepted)
     who = "duty-a" if winner.command_id == acks[0].command_id else "duty-b"
     assert loser.code == "conflict" and f"already acknowledged by {who}" in (loser.reason or "")
-    log = [e for e in await read_events(settings) if e["aggregate_id"] == ALERT]
+    log = [e for e in await log_of(settings) if e["aggregate_id"] == ALERT]
     assert [e["event_type"] for e in log] == ["alert.raised", "alert.acknowledged"]
     assert log[1]["actor"] == who and log[1]["causation_id"] == str(winner.command_id)
 
@@ -125,7 +109,7 @@ async def test_a_retried_command_changes_nothing(
     again = await bus.send(raise_)
     assert again.accepted and again.duplicate and again.version == first.version
     assert handler.stats.duplicates == 1
-    log = [e for e in await read_events(settings) if e["aggregate_id"] == ALERT]
+    log = [e for e in await log_of(settings) if e["aggregate_id"] == ALERT]
     assert [e["event_id"] for e in log] == [str(first.event_ids[0])]
 
 
@@ -186,7 +170,7 @@ async def test_a_scoped_sender_creates_nothing_outside_its_regions(
         bus.command("silence.end", "s-ly", actor="officer-ly", scope=["371300"])
     )
     assert (own.version, ended.version) == (1, 2)
-    log = await read_events(settings)
+    log = await log_of(settings)
     assert [e["event_type"] for e in log] == ["silence.created", "silence.expired"]
 
 
