@@ -21,7 +21,6 @@ existing topic at every start, so an upgraded install changes too):
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from dataclasses import dataclass
 
@@ -137,14 +136,14 @@ async def ensure_topics(
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        missing = [
-            NewTopic(name, partitions, 1, topic_configs=wanted[name])
-            for name in names.all()
-            if name not in existing
-        ]
-        if missing:
-            with contextlib.suppress(TopicAlreadyExistsError):
-                await admin.create_topics(missing)
+        for name in names.all():
+            if name in existing:
+                continue
+            try:  # one at a time: a topic the listing missed (just created) is told apart
+                new = NewTopic(name, partitions, 1, topic_configs=wanted[name])
+                await admin.create_topics([new])
+            except TopicAlreadyExistsError:
+                existing.add(name)  # it exists after all: it is brought in line below
         await _align(admin, {n: c for n, c in wanted.items() if n in existing})
     finally:
         await admin.close()
