@@ -363,6 +363,8 @@ class _Source:
 
 
 def _past_end(spec: FormatSpec, where: str, rows: int) -> ReadError:
+    if rows == 0:
+        return ReadError(f"{where}: empty, no header to read; check that this is the file meant")
     last = spec.header_row + spec.header_rows - 1
     which = f"header_row {spec.header_row}" if spec.header_rows == 1 else (
         f"the header rows {spec.header_row}-{last}")  # fmt: skip

@@ -246,6 +246,9 @@ def test_header_row_past_the_end(tmp_path: Path) -> None:
     with pytest.raises(ReadError, match=r"the header rows 3-4 run past the end \(3 rows\)"):
         open_table(path, FormatSpec(header_row=3, header_rows=2))
     assert open_table(path, FormatSpec(header_row=3)).count() == 0
+    (tmp_path / "empty.csv").write_bytes(b"")
+    with pytest.raises(ReadError, match=r"empty\.csv: empty, no header to read"):
+        open_table(tmp_path / "empty.csv")
 
 
 def test_two_header_rows_in_a_csv_take_the_merge_from_the_left(tmp_path: Path) -> None:
