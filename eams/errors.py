@@ -9,7 +9,7 @@ EamsError                    (events.errors, the root of every project error)
  ├── AuthError               (eams.auth: a user, session or API key cannot be used)
  ├── RequestError            (eams.http.errors: what the API refuses, with its status code)
  ├── GrafanaError            (eams.tools.grafana: Grafana refused or cannot be reached)
- ├── RowError                a CSV row its mapping cannot convert (eams.tools.importer)
+ ├── RowError                a record its mapping cannot convert (eams.imports.convert)
  └── ProjectionError         (projections.errors: ClickHouse failed)
 """
 
@@ -40,8 +40,16 @@ class RequestRefusedError(EamsError):
 
 
 class RowError(EamsError):
-    """A CSV row the mapping cannot convert; the importer dead-letters it with the column."""
+    """A record its mapping cannot convert; the importer dead-letters it with the column.
 
-    def __init__(self, column: str, reason: str) -> None:
+    ``kind`` groups alike failures (``not a date``, ``ID mangled by Excel``: the
+    :class:`~eams.imports.errors.CellError` kinds, ``invalid event`` for what the catalogue
+    refuses); ``field`` is the event field the column was read for.
+    """
+
+    def __init__(self, column: str, reason: str, *, kind: str = "invalid", field: str = "") -> None:
         super().__init__(f"column {column!r}: {reason}")
         self.column = column
+        self.reason = reason
+        self.kind = kind
+        self.field = field

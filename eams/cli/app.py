@@ -12,6 +12,7 @@ from eams.cli import (
     catalogue,
     dlq,
     grafana,
+    imports,
     kafka,
     playbooks,
     quarantine,
@@ -33,7 +34,8 @@ projected into ClickHouse, where per-region facts are kept current.
 Start here:
   eams demo                 everything at once: broker, worker, a flood scenario, live table
   eams run                  the worker + API (starts the local Kafka unless EAMS_KAFKA_BOOTSTRAP)
-  eams import FILE          NDJSON events, or CSV with --mapping (e.g. US WARN notices)
+  eams import FILE          CSV, Excel or NDJSON through a mapping (--check: look first)
+  eams mapping suggest FILE a starting mapping from a file's headers
   eams simulate --count N   the seeded Shandong scenario generator
   eams status               what the running worker has done
   eams dlq list             rejected inputs with the field and reason; `eams dlq replay`
@@ -48,7 +50,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command("run")(worker.run_cmd)
-app.command("import")(tools.import_cmd)
+app.command("import")(imports.import_cmd)
 app.command("simulate")(tools.simulate_cmd)
 app.command("demo")(tools.demo_cmd)
 app.command("status")(worker.status_cmd)
@@ -63,6 +65,7 @@ app.add_typer(grafana.grafana_app, name="grafana")
 app.add_typer(users.users_app, name="users")
 app.add_typer(users.apikeys_app, name="apikeys")
 app.add_typer(rules.rules_app, name="rules")
+app.add_typer(imports.mapping_app, name="mapping")
 app.add_typer(quarantine.quarantine_app, name="quarantine")
 app.add_typer(alerts.silences_app, name="silences")
 

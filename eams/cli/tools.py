@@ -1,5 +1,5 @@
-"""``eams import``, ``eams simulate`` and ``eams demo``: events into a worker from outside
-(:mod:`eams.tools`)."""
+"""``eams simulate`` and ``eams demo``: events into a worker from outside (:mod:`eams.tools`);
+``eams import`` is in :mod:`eams.cli.imports`."""
 
 from __future__ import annotations
 
@@ -8,65 +8,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-from eams.broker import ensure_broker
-from eams.cli.common import console, err, settings
-from eams.errors import ConfigError
+from eams.cli.common import console, settings
 from eams.tools.demo import run_demo, simulate
-from eams.tools.importer import count_lines, import_file
-
-
-def import_cmd(
-    file: Annotated[Path, typer.Argument(help="NDJSON (one event per line) or CSV file")],
-    mapping: Annotated[
-        Path | None,
-        typer.Option(help="YAML column mapping for CSV, e.g. deploy/mappings/warn_us.yaml"),
-    ] = None,
-) -> None:
-    """Send a file's events to eams.ingest.raw (validated by the running worker).
-
-    CSV needs a column mapping; rows the mapping cannot convert go to the dead-letter
-    topic with the line and column. Example (real US WARN notices, US hierarchy):
-
-        EAMS_REGION_HIERARCHY=shandong,us \
-            eams import warn.csv --mapping deploy/mappings/warn_us.yaml
-    """
-    if not file.exists():
-        raise ConfigError(f"{file}: no such file")
-    if file.suffix.lower() == ".csv" and mapping is None:
-        raise ConfigError(
-            f"{file}: a CSV file needs --mapping FILE (columns -> event fields), "
-            "e.g. deploy/mappings/warn_us.yaml"
-        )
-    s = settings()
-    ensure_broker(s)
-    total = count_lines(file)
-    with Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=err,
-    ) as bar:
-        task = bar.add_task(f"importing {file.name}", total=total)
-        report = asyncio.run(
-            import_file(
-                file,
-                kafka=s.kafka("raw"),
-                dlq_kafka=s.kafka("stream"),
-                topic_names=s.topics,
-                hierarchy=s.region_hierarchy,
-                signing_key=s.ingest_key(),
-                dlq_key=s.dead_letter_key(),
-                mapping_path=mapping,
-                on_progress=lambda n: bar.update(task, completed=n),
-            )
-        )
-    console.print(
-        f"{report.lines} lines: {report.submitted} submitted to eams.ingest.raw, "
-        f"{report.dead_lettered} dead-lettered (see `eams dlq list`)"
-    )
 
 
 def simulate_cmd(

@@ -1,210 +1,145 @@
-"""``eams import``: NDJSON events, or CSV rows turned into events by a column mapping.
+"""``eams import``: a file's records into ``eams.ingest.raw``, resumably.
 
-Every input line ends up somewhere: a line that becomes an event goes to
-``eams.ingest.raw`` (where the stream validates it like any other input); a CSV row the
-mapping cannot turn into an event goes straight to ``eams.events.dlq`` with its original
-bytes (sealed, see :mod:`streams.dlq`) and a reason naming the line and column.
+Every record ends up somewhere, and is counted:
+
+- NDJSON without a mapping: each line is an event as a source sends it; it goes to the raw
+  topic as it is and the ingest stream validates it (a line larger than an input may be is
+  dead-lettered here: the raw topic would refuse it).
+- Any file with a mapping (:mod:`eams.imports`): a record the mapping turns into an event
+  that passes the catalogue's checks is *accepted* and submitted; one it cannot is
+  dead-lettered (``eams.events.dlq``, sealed, with the record's own text and a reason naming
+  the line and the column); one a skip rule matches, or that repeats an earlier record of
+  the file, is *skipped*.
+
+Resuming: after every :data:`CHECKPOINT_EVERY` records, once the broker has acknowledged
+everything sent so far, the position and the counts are written to a checkpoint file
+(``<data_dir>/imports/``, one per file content and mapping). Ctrl-C stops at the next
+checkpoint; a crash loses only what came after the last one. Running the same command
+again starts after the checkpoint; records sent again after a crash keep their event ids
+(the stream drops the resubmissions) and their dead-letter entry ids (one entry each).
 """
 
 from __future__ import annotations
 
-import csv
-import datetime as dt
-import io
-import uuid
+import asyncio
+import hashlib
+import os
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import orjson
-import yaml
 from aiokafka import AIOKafkaProducer
 
-from eams.errors import ConfigError, RowError
-from events.regions import RegionReference, load_reference
+from eams.errors import ConfigError
+from eams.imports.check import Outcome, outcomes
+from eams.imports.convert import Converter
+from eams.imports.mapping import MappingDoc, load_mapping
+from eams.imports.readers import FormatSpec, Record, Table, open_table
+from events.regions import load_reference
 from streams.dlq import DeadLetterKey, dead_letter_part
 from streams.kafka import KafkaAccess
 from streams.pipeline import MAX_INPUT_BYTES, too_large
 from streams.producer import RawProducer
 from streams.topics import TopicNames
 
-NAMESPACE = uuid.UUID("6f1d1c1e-2f55-4b0e-9b59-3e0f6b1c7a01")
+__all__ = ["CHECKPOINT_EVERY", "ImportReport", "format_spec", "import_file", "open_input"]
 
-
-@dataclass(frozen=True)
-class Column:
-    """How one payload field is read from a CSV column."""
-
-    column: str
-    type: str = "str"
-    optional: bool = False
-
-
-@dataclass(frozen=True)
-class Mapping:
-    """A CSV column mapping, read from YAML (see deploy/mappings/warn_us.yaml)."""
-
-    event_type: str
-    schema_version: int
-    source: str
-    actor: str
-    timezone: ZoneInfo
-    event_id_from: tuple[str, ...]
-    region: dict[str, str]
-    occurred_at: Column
-    payload: dict[str, Column] = field(default_factory=dict)
-
-
-def load_mapping(path: Path) -> Mapping:
-    """Read and check a mapping file; errors name the file and the key."""
-    try:
-        doc = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"{path}: cannot read the mapping: {exc}") from exc
-    if not isinstance(doc, dict):
-        raise ConfigError(f"{path}: a mapping is a YAML object with event_type, region, payload")
-
-    def need(key: str) -> Any:
-        if key not in doc:
-            raise ConfigError(f"{path}: missing key {key!r} (see deploy/mappings/warn_us.yaml)")
-        return doc[key]
-
-    def column(key: str, spec: Any) -> Column:
-        if not isinstance(spec, dict) or "column" not in spec:
-            raise ConfigError(f"{path}: {key}: expected {{column: NAME, type: str|int}}")
-        if spec.get("type", "str") not in ("str", "int", "float"):
-            raise ConfigError(f"{path}: {key}.type: expected str, int or float")
-        return Column(str(spec["column"]), str(spec.get("type", "str")), bool(spec.get("optional")))
-
-    try:
-        tz = ZoneInfo(str(doc.get("timezone", "Asia/Shanghai")))
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ConfigError(
-            f"{path}: timezone: unknown zone {doc.get('timezone')!r} (e.g. Asia/Shanghai)"
-        ) from exc
-    try:
-        version = int(doc.get("schema_version", 1))
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"{path}: schema_version: expected an integer") from exc
-    id_columns = doc.get("event_id_from") or ()
-    if not isinstance(id_columns, list | tuple):
-        raise ConfigError(f"{path}: event_id_from: expected a list of column names")
-    payload = need("payload")
-    if not isinstance(payload, dict):
-        raise ConfigError(f"{path}: payload: expected field: {{column: …}} pairs")
-    region = need("region")
-    if not isinstance(region, dict):
-        raise ConfigError(
-            f"{path}: region: expected {{column: C}} or {{us_state: S, us_county: C}}"
-        )
-    return Mapping(
-        event_type=str(need("event_type")),
-        schema_version=version,
-        source=str(doc.get("source", f"import:{path.stem}")),
-        actor=str(doc.get("actor", "importer")),
-        timezone=tz,
-        event_id_from=tuple(str(c) for c in id_columns),
-        region={str(k): str(v) for k, v in region.items()},
-        occurred_at=column("occurred_at", need("occurred_at")),
-        payload={str(k): column(f"payload.{k}", v) for k, v in payload.items()},
-    )
-
-
-def _value(row: dict[str, str], col: Column) -> Any:
-    raw = (row.get(col.column) or "").strip()
-    if col.column not in row:
-        raise RowError(col.column, "no such column in the CSV header")
-    if raw == "":
-        if col.optional:
-            return None
-        raise RowError(col.column, "empty, expected a value")
-    try:
-        return int(float(raw)) if col.type == "int" else float(raw) if col.type == "float" else raw
-    except ValueError as exc:
-        raise RowError(col.column, f"expected a number, got {raw!r}") from exc
-
-
-def _region(row: dict[str, str], mapping: Mapping, reference: RegionReference) -> str:
-    spec = mapping.region
-    if "column" in spec:
-        return (row.get(spec["column"]) or "").strip()
-    state = (row.get(spec.get("us_state", "")) or "").strip()
-    county = (row.get(spec.get("us_county", "")) or "").strip()
-    if county:
-        found = reference.find_county(state, county)
-        if found is not None:
-            return found.code
-    state_region = reference.find_city(state)
-    if state_region is None:
-        raise RowError(spec.get("us_state", "state"), f"unknown US state {state!r}")
-    return state_region.code
-
-
-def convert_row(
-    row: dict[str, str], mapping: Mapping, reference: RegionReference
-) -> dict[str, Any]:
-    """One CSV row -> one event dict, as a source would send it."""
-    at = _value(row, mapping.occurred_at)
-    try:
-        when = dt.datetime.fromisoformat(str(at))
-    except ValueError as exc:
-        raise RowError(mapping.occurred_at.column, f"expected a date, got {at!r}") from exc
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=mapping.timezone)
-    payload = {k: v for k, c in mapping.payload.items() if (v := _value(row, c)) is not None}
-    key = "|".join(row.get(c, "") for c in mapping.event_id_from) or orjson.dumps(row).decode()
-    return {
-        "event_id": str(uuid.uuid5(NAMESPACE, f"{mapping.event_type}|{key}")),
-        "event_type": mapping.event_type,
-        "schema_version": mapping.schema_version,
-        "occurred_at": when.isoformat(),
-        "recorded_at": dt.datetime.now(dt.UTC).isoformat(),
-        "region": _region(row, mapping, reference),
-        "source": mapping.source,
-        "actor": mapping.actor,
-        "payload": payload,
-    }
+#: Records between checkpoints (each waits for the broker's acknowledgements).
+CHECKPOINT_EVERY = 20_000
 
 
 @dataclass
 class ImportReport:
-    """What an import did."""
+    """What an import did (counts include a resumed run's earlier part)."""
 
-    lines: int = 0
-    submitted: int = 0
+    records: int = 0
+    accepted: int = 0
+    submitted: int = 0  # NDJSON lines sent for the stream to validate
     dead_lettered: int = 0
+    skipped: Counter[str] = field(default_factory=Counter)
+    resumed_from: int = 0
+    interrupted: bool = False
+    checkpoint: Path | None = None
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "records": self.records,
+            "accepted": self.accepted,
+            "submitted": self.submitted,
+            "dead_lettered": self.dead_lettered,
+            "skipped": dict(self.skipped),
+        }
 
 
-def _csv_rows(path: Path) -> Iterator[tuple[int, bytes, dict[str, str]]]:
-    """(line number, original bytes, row) per CSV record; quoted newlines stay together."""
+def format_spec(doc: MappingDoc | None, **overrides: Any) -> FormatSpec:
+    """The mapping's ``file`` settings with the command line's given ones on top."""
+    base = doc.file if doc is not None else None
+    values: dict[str, Any] = {
+        "kind": base.format if base else "auto",
+        "encoding": base.encoding if base else None,
+        "delimiter": base.delimiter if base else None,
+        "sheet": base.sheet if base else None,
+        "header_row": base.header_row if base else 1,
+        "header_rows": base.header_rows if base else 1,
+    }
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return FormatSpec(**values)
+
+
+def open_input(
+    path: Path, mapping_path: Path | None, **overrides: Any
+) -> tuple[Table, MappingDoc | None]:
+    """The file as a table, read as its mapping (and the command line) says."""
+    if not path.exists():
+        raise ConfigError(f"{path}: no such file")
+    doc = load_mapping(mapping_path) if mapping_path is not None else None
+    table = open_table(path, format_spec(doc, **overrides))
+    if doc is None and table.kind != "ndjson":
+        raise ConfigError(
+            f"{path}: a {table.kind.upper()} file needs --mapping FILE (columns -> event "
+            f"fields); start one with `eams mapping suggest {path.name}`, or see "
+            "deploy/mappings/"
+        )
+    return table, doc
+
+
+def _digest(path: Path) -> str:
+    h = hashlib.sha256()
     with path.open("rb") as fh:
-        header_line = fh.readline()
-        header = next(csv.reader([header_line.decode("utf-8-sig")]))
-        line_no = 1
-        pending = b""
-        start = 2
-        for raw in fh:
-            line_no += 1
-            pending += raw
-            text = pending.decode("utf-8", "replace")
-            if text.count('"') % 2:
-                continue  # a quoted field spans lines
-            if text.strip():
-                values = next(csv.reader(io.StringIO(text)))
-                yield start, pending.rstrip(b"\r\n"), dict(zip(header, values, strict=False))
-            pending = b""
-            start = line_no + 1
-        if pending.strip():
-            # A quote never closed before the end of the file: still one record, so it is
-            # converted or dead-lettered like any other, never dropped.
-            values = next(csv.reader(io.StringIO(pending.decode("utf-8", "replace"))))
-            yield start, pending.rstrip(b"\r\n"), dict(zip(header, values, strict=False))
+        while chunk := fh.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+class _Checkpoint:
+    """Where an import of one file content through one mapping has got to."""
+
+    def __init__(self, state_dir: Path, path: Path, mapping_path: Path | None) -> None:
+        key = _digest(path)[:16]
+        if mapping_path is not None:
+            key += "-" + hashlib.sha256(mapping_path.read_bytes()).hexdigest()[:8]
+        self.path = state_dir / "imports" / f"{path.name}.{key}.json"
+
+    def load(self) -> dict[str, Any] | None:
+        try:
+            state = orjson.loads(self.path.read_bytes())
+        except (OSError, orjson.JSONDecodeError):
+            return None
+        return state if isinstance(state, dict) and not state.get("complete") else None
+
+    def save(self, state: dict[str, Any]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_bytes(orjson.dumps(state))
+        os.replace(tmp, self.path)  # a crash leaves the old checkpoint or the new, whole
 
 
 async def import_file(
-    path: Path,
+    table: Table,
+    doc: MappingDoc | None,
     *,
     kafka: KafkaAccess,
     dlq_kafka: KafkaAccess,
@@ -212,86 +147,108 @@ async def import_file(
     hierarchy: str,
     signing_key: bytes,
     dlq_key: DeadLetterKey,
+    state_dir: Path,
     mapping_path: Path | None = None,
+    restart: bool = False,
+    checkpoint_every: int = CHECKPOINT_EVERY,
     on_progress: Callable[[int], None] | None = None,
+    stop: asyncio.Event | None = None,
 ) -> ImportReport:
-    """Import an NDJSON file (one event per line) or a CSV file with a mapping. Records are
-    signed with ``signing_key`` (``Settings.ingest_key()``) as the importer ``import:<file>``,
-    which keeps each event's own source and actor (see :mod:`streams.principal`). CSV rows
-    the mapping cannot convert are dead-lettered, sealed with ``dlq_key``."""
-    if not path.exists():
-        raise ConfigError(f"{path}: no such file")
+    """Import ``table`` (see the module docstring). Records are signed with ``signing_key``
+    (``Settings.ingest_key()``) as the importer ``import:<file>``, which keeps each event's
+    own source and actor (see :mod:`streams.principal`); dead letters are sealed with
+    ``dlq_key``. ``stop`` set: finish at the next checkpoint (``interrupted``)."""
+    path = table.path
     report = ImportReport()
+    checkpoint = _Checkpoint(state_dir, path, mapping_path)
+    report.checkpoint = checkpoint.path
+    saved = None if restart else checkpoint.load()
+    if saved is not None:
+        report.records = report.resumed_from = int(saved["records"])
+        report.accepted = int(saved["accepted"])
+        report.submitted = int(saved["submitted"])
+        report.dead_lettered = int(saved["dead_lettered"])
+        report.skipped.update(saved.get("skipped", {}))
     source = f"import:{path.name}"
-    is_csv = path.suffix.lower() == ".csv"
-    if is_csv and mapping_path is None:
-        raise ConfigError(
-            f"{path}: a CSV file needs --mapping FILE (columns -> event fields), "
-            "e.g. deploy/mappings/warn_us.yaml"
-        )
     dlq = AIOKafkaProducer(**dlq_kafka.client_options(), enable_idempotence=True)
+    pending: list[asyncio.Future[Any]] = []
 
-    async def dead_letter(raw: bytes, line_no: int, reason: str, field: str) -> None:
-        """Seal a line the importer cannot submit into the DLQ (a line larger than an input
-        may be is kept as its first ``STUB_BYTES``, its size and digest: the file has it)."""
+    async def dead_letter(raw: bytes, line: int, reason: str, field: str) -> None:
         dead = dead_letter_part(
-            dlq_key,
-            raw,
-            reason=reason,
-            field=field,
-            source=source,
-            origin=f"{path}:{line_no}",
-            line=str(line_no),
-        )
-        await dlq.send_and_wait(
-            topic_names.dlq, value=dead.value, key=dead.key, headers=dead.headers
+            dlq_key, raw, reason=reason, field=field, source=source,
+            origin=f"{path}:{line}", line=str(line),
+        )  # fmt: skip
+        pending.append(
+            await dlq.send(topic_names.dlq, value=dead.value, key=dead.key, headers=dead.headers)
         )
         report.dead_lettered += 1
 
-    async def submit(producer: RawProducer, raw: bytes, line_no: int) -> None:
-        if len(raw) > MAX_INPUT_BYTES:  # the raw topic would refuse it: never stop for it
-            refused = too_large(len(raw), f"line {line_no}: ")
-            await dead_letter(raw, line_no, refused.reason, refused.field)
-        else:
-            await producer.submit(raw, line=line_no)
-            report.submitted += 1
+    async def settle(producer: RawProducer, complete: bool = False) -> None:
+        """Wait for the broker to have everything sent so far, then move the checkpoint."""
+        await producer.flush()
+        if pending:
+            await asyncio.gather(*pending)
+            pending.clear()
+        checkpoint.save({**report.state(), "complete": complete, "file": str(path)})
 
+    converter = (
+        Converter(doc, table.columns, load_reference(doc.hierarchy or hierarchy), source=source)
+        if doc is not None
+        else None
+    )
     await dlq.start()
     try:
         async with RawProducer(
             kafka, topic_names.ingest_raw, source=source, signing_key=signing_key
         ) as producer:
-            if not is_csv:
-                with path.open("rb") as fh:
-                    for line_no, raw in enumerate(fh, 1):
-                        report.lines += 1
-                        raw = raw.rstrip(b"\r\n")
-                        if raw.strip():
-                            await submit(producer, raw, line_no)
-                        if on_progress and line_no % 500 == 0:
-                            on_progress(line_no)
+            records: Iterator[tuple[Record, Outcome | None]]
+            if converter is None:
+                records = ((r, None) for r in table.records(report.resumed_from))
             else:
-                assert mapping_path is not None
-                mapping = load_mapping(mapping_path)
-                reference = load_reference(hierarchy)
-                for line_no, raw, row in _csv_rows(path):
-                    report.lines += 1
-                    try:
-                        event = convert_row(row, mapping, reference)
-                    except RowError as exc:
-                        await dead_letter(raw, line_no, f"line {line_no}: {exc}", exc.column)
+                records = (
+                    (o.record, o)
+                    for o in outcomes(table, converter, start_after=report.resumed_from)
+                )
+            since = 0
+            for record, outcome in records:
+                report.records += 1
+                since += 1
+                if outcome is None:  # NDJSON: the stream validates
+                    raw = record.raw
+                    if len(raw) > MAX_INPUT_BYTES:  # the raw topic would refuse it
+                        refused = too_large(len(raw), f"line {record.line}: ")
+                        await dead_letter(raw, record.line, refused.reason, refused.field)
                     else:
-                        await submit(producer, orjson.dumps(event), line_no)
-                    if on_progress and report.lines % 500 == 0:
-                        on_progress(report.lines)
+                        await producer.submit(raw, line=record.line)
+                        report.submitted += 1
+                elif outcome.event is not None:
+                    await producer.submit(orjson.dumps(outcome.event), line=record.line)
+                    report.accepted += 1
+                elif outcome.error is not None:
+                    error = outcome.error
+                    await dead_letter(
+                        record.raw, record.line, f"line {record.line}: {error}", error.column
+                    )
+                else:
+                    report.skipped[str(outcome.skipped).split(" as line ")[0]] += 1
+                if since >= checkpoint_every:
+                    since = 0
+                    await settle(producer)
+                    if on_progress:
+                        on_progress(report.records)
+                    if stop is not None and stop.is_set():
+                        report.interrupted = True
+                        return report
+                elif on_progress and report.records % 1000 == 0:
+                    on_progress(report.records)
+                    await asyncio.sleep(0)  # let the producer's tasks and signals run
+                    if stop is not None and stop.is_set():
+                        await settle(producer)
+                        report.interrupted = True
+                        return report
+            await settle(producer, complete=True)
             if on_progress:
-                on_progress(report.lines)
+                on_progress(report.records)
     finally:
         await dlq.stop()
     return report
-
-
-def count_lines(path: Path) -> int:
-    """Lines in a file (the progress bar's total)."""
-    with path.open("rb") as fh:
-        return sum(1 for _ in fh)

@@ -42,7 +42,7 @@ def test_ndjson_import_counts_every_line(worker: Worker, tmp_path: Path) -> None
 
     done = eams(worker, "import", str(path))
     assert done.returncode == 0, done.stderr
-    assert "2001 lines: 2001 submitted" in done.stdout
+    assert "2001 records: 2001 submitted" in done.stdout
 
     counts = worker.wait_settled()
     want = expected(events)

@@ -1,0 +1,589 @@
+"""The mapping language: how the records of one kind of file become events.
+
+A mapping is YAML (its JSON Schema is :func:`json_schema`, written to
+``deploy/mappings/mapping.schema.json``; the README documents every key). The models below
+*are* the language: what they accept is what a mapping may say, and a problem is reported
+as ``path:line: where: message`` with a did-you-mean for a misspelt key.
+
+A value comes from exactly one *source* (``column``, ``columns`` = the first non-blank of
+several, ``const``, or ``template`` = text with ``{column}`` or ``{constant}`` filled in),
+then goes through ``normalise`` steps, a value ``map`` (with ``synonyms``) and is parsed
+as its ``type``. What happens when it cannot be parsed is ``on_error``: ``dlq`` (the row is
+dead-lettered, the default), ``null`` (the field is left out) or ``default`` (``default``
+is used). A blank value leaves the field out, unless ``required`` (then the row is
+dead-lettered) or a ``default`` is given.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from eams.imports.errors import MappingError
+
+__all__ = [
+    "EventTypeSpec",
+    "FieldSpec",
+    "FileSpec",
+    "MappingDoc",
+    "RegionSpec",
+    "SkipRule",
+    "TypeSpec",
+    "json_schema",
+    "lint_mapping",
+    "load_mapping",
+    "template_names",
+]
+
+ValueType = Literal[
+    "text", "integer", "number", "date", "datetime", "boolean", "national_id", "code"
+]
+Pick = Literal["first", "last", "min", "max", "sum", "mean"]
+_TEMPLATE = re.compile(r"\{([^{}]+)\}")
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FileSpec(_Spec):
+    """How the file is read (``eams import`` options override these)."""
+
+    format: Literal["auto", "csv", "tsv", "xlsx", "xls", "ndjson"] = Field(
+        default="auto", description="auto: by the file's suffix"
+    )
+    encoding: str | None = Field(
+        default=None, description="auto (default): detected; or utf-8, gb18030 …"
+    )
+    delimiter: str | None = Field(default=None, description="CSV delimiter; auto sniffs , ; tab |")
+    sheet: str | int | None = Field(default=None, description="Excel sheet: name or 1-based index")
+    header_row: Annotated[int, Field(ge=1)] = Field(
+        default=1, description="1-based row of the header"
+    )
+    header_rows: Annotated[int, Field(ge=1, le=5)] = Field(
+        default=1, description="rows the header spans (merged header cells are joined with '/')"
+    )
+
+
+class _Sourced(_Spec):
+    """A value's source: exactly one of column, columns, const, template."""
+
+    column: str | None = Field(default=None, description="a header label of the file")
+    columns: list[str] | None = Field(
+        default=None, description="the first non-blank of these columns"
+    )
+    const: str | int | float | bool | None = Field(
+        default=None, description="the same value every row"
+    )
+    template: str | None = Field(
+        default=None, description="text with {column} / {constant} filled in"
+    )
+    normalise: list[str | dict[str, Any]] = Field(
+        default_factory=list,
+        description="steps in order: trim, casefold, upper, lower, collapse_spaces, nfkc, "
+        "title, {strip_suffix: [..]}, {strip_prefix: [..]}, {replace: {a: b}}, {remove: [..]}",
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> _Sourced:
+        given = [
+            k for k in ("column", "columns", "const", "template") if getattr(self, k) is not None
+        ]
+        if len(given) != 1:
+            raise ValueError(
+                "give exactly one of column, columns, const, template"
+                + (f" (got {', '.join(given)})" if given else "")
+            )
+        return self
+
+    def source_columns(self) -> list[str]:
+        """The file's columns this value reads (a template's may also be constants)."""
+        if self.column is not None:
+            return [self.column]
+        if self.columns is not None:
+            return list(self.columns)
+        if self.template is not None:
+            return template_names(self.template)
+        return []
+
+
+class FieldSpec(_Sourced):
+    """One payload field (or ``occurred_at``)."""
+
+    type: ValueType = "text"
+    formats: list[str] | None = Field(
+        default=None,
+        description="dates, tried in order: strptime patterns, iso, excel_serial, chinese, compact",
+    )
+    pick: Pick | None = Field(default=None, description="a cell holding several numbers or dates")
+    keep_time: bool = Field(default=False, description="dates: keep the time of day when present")
+    width: Annotated[int, Field(ge=1, le=32)] | None = Field(
+        default=None, description="code: digits"
+    )
+    pad: bool = Field(default=False, description="code: zero-fill a code Excel shortened")
+    map: dict[str, str] | None = Field(default=None, description="value -> value, after normalise")
+    synonyms: dict[str, list[str]] | None = Field(
+        default=None, description="value -> other spellings"
+    )
+    required: bool = Field(default=False, description="a blank value dead-letters the row")
+    default: str | int | float | bool | None = Field(
+        default=None, description="used when the value is blank (or fails, with on_error: default)"
+    )
+    on_error: Literal["dlq", "null", "default"] = "dlq"
+
+    @model_validator(mode="after")
+    def _consistent(self) -> FieldSpec:
+        if self.on_error == "default" and self.default is None:
+            raise ValueError("on_error: default needs a default value")
+        if self.type == "code" and self.width is None:
+            raise ValueError("type: code needs width (its number of digits)")
+        if self.synonyms and self.map is None:
+            raise ValueError("synonyms need a map (synonyms name other spellings of its keys)")
+        return self
+
+
+class RegionSpec(_Sourced):
+    """Where a record's region code comes from: a code or a name at any level."""
+
+    split: str | None = Field(
+        default=None, description="several names in one cell ('Cambridge/Guernsey'): the separator"
+    )
+    within: FieldSpec | None = Field(
+        default=None, description="the region the name lies in (a state, a city): its own source"
+    )
+    level: Literal["province", "city", "county"] | None = Field(
+        default=None, description="the level wanted; default: the most specific match"
+    )
+    fallback: Literal["dlq", "within"] = Field(
+        default="dlq", description="a name that does not resolve: dead-letter, or use `within`"
+    )
+    map: dict[str, str] | None = Field(
+        default=None, description="spelling -> name the reference knows"
+    )
+
+    @model_validator(mode="after")
+    def _fallback_needs_within(self) -> RegionSpec:
+        if self.fallback == "within" and self.within is None:
+            raise ValueError("fallback: within needs within")
+        return self
+
+
+class EventTypeSpec(_Spec):
+    """The event type of each row, from a column."""
+
+    column: str
+    map: dict[str, str] = Field(description="the column's value -> event type")
+    synonyms: dict[str, list[str]] | None = None
+    default: str | None = Field(
+        default=None, description="for a value not in map (else dead-letter)"
+    )
+
+
+class TypeSpec(_Spec):
+    """Fields of one event type, when the type comes from a column."""
+
+    schema_version: Annotated[int, Field(ge=1)] | None = None
+    fields: dict[str, FieldSpec] = Field(default_factory=dict)
+
+
+class SkipRule(_Spec):
+    """A row filter: a matching row is skipped (counted, never sent)."""
+
+    name: str | None = Field(default=None, description="shown in the summary (default: the rule)")
+    blank: bool = Field(default=False, description="every mapped column is blank")
+    column: str | None = None
+    matches: str | None = Field(
+        default=None, description="regular expression searched in the value"
+    )
+    equals: list[str] | None = None
+    empty: bool | None = Field(default=None, description="true: the column is blank")
+
+    @model_validator(mode="after")
+    def _one_test(self) -> SkipRule:
+        if self.blank:
+            if self.column is not None:
+                raise ValueError("blank: true tests every column; leave out column")
+            return self
+        if self.column is None:
+            raise ValueError("a skip rule needs blank: true, or column with matches/equals/empty")
+        tests = [k for k in ("matches", "equals", "empty") if getattr(self, k) is not None]
+        if len(tests) != 1:
+            raise ValueError("give exactly one of matches, equals, empty")
+        if self.matches is not None:
+            try:
+                re.compile(self.matches)
+            except re.error as exc:
+                raise ValueError(f"matches: not a regular expression: {exc}") from exc
+        return self
+
+    def label(self) -> str:
+        """What the summary calls rows this rule skipped."""
+        if self.name:
+            return self.name
+        if self.blank:
+            return "blank rows"
+        test = (
+            f"matches {self.matches!r}"
+            if self.matches is not None
+            else f"is one of {self.equals}"
+            if self.equals is not None
+            else "is blank"
+            if self.empty
+            else "is not blank"
+        )
+        return f"{self.column} {test}"
+
+
+class MappingDoc(_Spec):
+    """A whole mapping file."""
+
+    version: Literal[1] = Field(default=1, description="the mapping language's version")
+    description: str | None = None
+    file: FileSpec = Field(default_factory=lambda: FileSpec())
+    hierarchy: str | None = Field(
+        default=None, description="region hierarchy names are looked up in"
+    )
+    timezone: str = Field(default="Asia/Shanghai", description="for dates without a zone")
+    source: str | None = Field(
+        default=None, description="the events' source (default: import:<file>)"
+    )
+    actor: str = "importer"
+    constants: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    skip: list[SkipRule | Literal["blank"]] = Field(default_factory=list)
+    event_type: str | EventTypeSpec
+    schema_version: Annotated[int, Field(ge=1)] | None = Field(
+        default=None, description="payload version (default: the catalogue's current)"
+    )
+    event_id: list[str] | None = Field(
+        default=None,
+        description="columns whose values identify a record: re-importing adds nothing "
+        "(default: every cell of the record)",
+    )
+    occurred_at: FieldSpec
+    region: RegionSpec
+    fields: dict[str, FieldSpec] = Field(default_factory=dict)
+    types: dict[str, TypeSpec] = Field(default_factory=dict)
+
+    def skip_rules(self) -> list[SkipRule]:
+        """The skip list with the ``blank`` shorthand expanded."""
+        return [SkipRule(blank=True) if r == "blank" else r for r in self.skip]
+
+    def zone(self) -> ZoneInfo:
+        """``timezone`` as a zone (checked at load)."""
+        return ZoneInfo(self.timezone)
+
+
+_MODEL_NAMES = frozenset(
+    {"FileSpec", "FieldSpec", "RegionSpec", "EventTypeSpec", "TypeSpec", "SkipRule", "MappingDoc"}
+)
+
+
+def template_names(template: str) -> list[str]:
+    """The ``{names}`` a template fills in, in order."""
+    return [m.strip() for m in _TEMPLATE.findall(template)]
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema (2020-12) of a mapping file."""
+    schema = MappingDoc.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "EAMS import mapping"
+    return schema
+
+
+# -- reading with line numbers -------------------------------------------------------------
+class _Lines:
+    """YAML read into plain objects, remembering the line of every key and item."""
+
+    def __init__(self, path: Path, text: str) -> None:
+        self.path = path
+        self.lines: dict[tuple[str | int, ...], int] = {}
+        self._loader = yaml.SafeLoader("")
+        try:
+            node = yaml.compose(text, Loader=yaml.SafeLoader)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            line = mark.line + 1 if mark is not None else 1
+            problem = getattr(exc, "problem", None) or str(exc)
+            raise MappingError(f"{path}:{line}: not valid YAML: {problem}") from exc
+        self.doc = self._build(node, ()) if node is not None else None
+
+    def _build(self, node: yaml.Node, at: tuple[str | int, ...]) -> Any:
+        self.lines.setdefault(at, node.start_mark.line + 1)
+        if isinstance(node, yaml.MappingNode):
+            out: dict[str, Any] = {}
+            for key_node, value_node in node.value:
+                key = str(self._scalar(key_node))
+                self.lines[(*at, key)] = key_node.start_mark.line + 1
+                out[key] = self._build(value_node, (*at, key))
+            return out
+        if isinstance(node, yaml.SequenceNode):
+            return [self._build(item, (*at, i)) for i, item in enumerate(node.value)]
+        return self._scalar(node)
+
+    def _scalar(self, node: yaml.Node) -> Any:
+        """A scalar typed as YAML types it (``1`` an int, ``true`` a bool)."""
+        return self._loader.construct_object(node, deep=True)
+
+    def line_of(self, loc: tuple[str | int, ...]) -> int:
+        """The line of ``loc`` or of its nearest ancestor the file has."""
+        while loc and loc not in self.lines:
+            loc = loc[:-1]
+        return self.lines.get(loc, 1)
+
+
+def _where(loc: tuple[str | int, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top)"
+
+
+def _model_for(loc: tuple[str | int, ...]) -> type[BaseModel] | None:
+    """The model whose keys are allowed at ``loc`` (for did-you-mean)."""
+    model: type[BaseModel] | None = MappingDoc
+    i = 0
+    while model is not None and i < len(loc):
+        part = loc[i]
+        field = model.model_fields.get(str(part))
+        if field is None:
+            return None
+        name = str(part)
+        nested: dict[str, type[BaseModel]] = {
+            "file": FileSpec,
+            "occurred_at": FieldSpec,
+            "region": RegionSpec,
+            "within": FieldSpec,
+        }
+        if name in nested:
+            model, i = nested[name], i + 1
+        elif name == "event_type":
+            model, i = EventTypeSpec, i + 1
+        elif name == "fields":
+            model, i = FieldSpec, i + 2
+        elif name == "types":
+            if i + 2 < len(loc) and loc[i + 2] == "fields":
+                model, i = FieldSpec, i + 4
+            else:
+                model, i = TypeSpec, i + 2
+        elif name == "skip":
+            model, i = SkipRule, i + 2
+        else:
+            return None
+    return model
+
+
+_SCALAR_TAGS = frozenset({"str", "int", "float", "bool", "none"})
+
+
+def _is_scalar_tag(part: str) -> bool:
+    return part in _SCALAR_TAGS or part.startswith("literal[")
+
+
+def _is_tag(part: str) -> bool:
+    """A union branch name pydantic puts in an error's location."""
+    return _is_scalar_tag(part) or part in _MODEL_NAMES or part.startswith("function-")
+
+
+def _problems(exc: ValidationError, lines: _Lines) -> list[str]:
+    out: list[tuple[int, str]] = []
+    seen: set[tuple[Any, ...]] = set()
+    for err in exc.errors(include_url=False):
+        # pydantic's loc names the branches of a union ("str", "EventTypeSpec",
+        # "literal['blank']"): they are not keys of the file. A dict given where a scalar is
+        # one branch is reported against the other branch only.
+        raw = tuple(err["loc"])
+        scalar_branch = any(isinstance(p, str) and _is_scalar_tag(p) for p in raw)
+        if scalar_branch and isinstance(err.get("input"), dict):
+            continue
+        loc = tuple(p for p in raw if not (isinstance(p, str) and _is_tag(p)))
+        key = (loc, err["type"])
+        if key in seen:
+            continue
+        seen.add(key)
+        line = lines.line_of(loc)
+        kind = err["type"]
+        if kind == "extra_forbidden":
+            model = _model_for(loc[:-1])
+            allowed = list(model.model_fields) if model else []
+            close = difflib.get_close_matches(str(loc[-1]), allowed, n=1, cutoff=0.6)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            listed = f" (allowed: {', '.join(allowed)})" if allowed and not close else ""
+            msg = f"unknown key {loc[-1]!r}{hint}{listed}"
+        elif kind == "missing":
+            msg = f"missing key {loc[-1]!r}"
+            loc = loc[:-1]
+        elif kind == "literal_error" and isinstance(err.get("input"), str):
+            expected = re.findall(r"'([^']*)'", str(err.get("ctx", {}).get("expected", "")))
+            close = difflib.get_close_matches(err["input"], expected, n=1, cutoff=0.6)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            msg = f"unknown value {err['input']!r}{hint} (one of {', '.join(expected)})"
+        else:
+            msg = str(err["msg"]).removeprefix("Value error, ")
+        out.append((line, f"{lines.path}:{line}: {_where(loc)}: {msg}"))
+    return [text for _, text in sorted(out, key=lambda p: p[0])]
+
+
+def _semantic(doc: MappingDoc, lines: _Lines) -> list[str]:
+    """What the models cannot check alone: zone, steps, templates, the catalogue."""
+    from eams.imports.dates import check_date_formats  # noqa: PLC0415 - parsers load on use
+    from eams.imports.values import check_steps  # noqa: PLC0415
+    from events.catalogue import PAYLOADS  # noqa: PLC0415
+
+    out: list[str] = []
+
+    def say(loc: tuple[str | int, ...], msg: str) -> None:
+        out.append(f"{lines.path}:{lines.line_of(loc)}: {_where(loc)}: {msg}")
+
+    try:
+        ZoneInfo(doc.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        say(("timezone",), f"unknown time zone {doc.timezone!r} (e.g. Asia/Shanghai)")
+
+    def check_type(name: str, loc: tuple[str | int, ...]) -> bool:
+        if name in PAYLOADS:
+            return True
+        close = difflib.get_close_matches(name, list(PAYLOADS), n=1, cutoff=0.6)
+        say(
+            loc, f"unknown event type {name!r}" + (f"; did you mean {close[0]!r}?" if close else "")
+        )
+        return False
+
+    def check_spec(spec: _Sourced, loc: tuple[str | int, ...]) -> None:
+        for problem in check_steps(spec.normalise):
+            say((*loc, "normalise"), problem)
+        if isinstance(spec, FieldSpec) and spec.formats is not None:
+            for problem in check_date_formats(spec.formats):
+                say((*loc, "formats"), problem)
+        if spec.template is not None and not template_names(spec.template):
+            say((*loc, "template"), "a template fills in {column} or {constant}; none found")
+
+    def check_fields(
+        fields: dict[str, FieldSpec], event_type: str | None, loc: tuple[str | int, ...]
+    ) -> None:
+        allowed = list(PAYLOADS[event_type].model_fields) if event_type in PAYLOADS else None
+        for name, spec in fields.items():
+            check_spec(spec, (*loc, name))
+            if allowed is not None and name not in allowed:
+                close = difflib.get_close_matches(name, allowed, n=1, cutoff=0.6)
+                say(
+                    (*loc, name),
+                    f"{event_type} has no field {name!r}"
+                    + (
+                        f"; did you mean {close[0]!r}?"
+                        if close
+                        else f" (fields: {', '.join(allowed)})"
+                    ),
+                )
+
+    check_spec(doc.occurred_at, ("occurred_at",))
+    check_spec(doc.region, ("region",))
+    if doc.region.within is not None:
+        check_spec(doc.region.within, ("region", "within"))
+    if isinstance(doc.event_type, str):
+        check_type(doc.event_type, ("event_type",))
+        check_fields(doc.fields, doc.event_type, ("fields",))
+        for name in doc.types:
+            say(("types", name), "types: needs event_type from a column (event_type: {column: …})")
+    else:
+        targets = set(doc.event_type.map.values()) | (
+            {doc.event_type.default} if doc.event_type.default else set()
+        )
+        for value, target in doc.event_type.map.items():
+            check_type(target, ("event_type", "map", value))
+        # shared fields must fit every type; per-type ones their own
+        for name, spec in doc.fields.items():
+            check_spec(spec, ("fields", name))
+            for target in sorted(t for t in targets if t in PAYLOADS):
+                if name not in PAYLOADS[target].model_fields:
+                    say(("fields", name), f"{target} has no field {name!r}; move it to types")
+        for name, type_spec in doc.types.items():
+            if check_type(name, ("types", name)):
+                check_fields(type_spec.fields, name, ("types", name, "fields"))
+    for i, rule in enumerate(doc.skip_rules()):
+        if rule.column is not None and rule.column in doc.constants:
+            say(("skip", i, "column"), f"{rule.column!r} is a constant, not a column")
+    return out
+
+
+def lint_mapping(path: Path, columns: list[str] | None = None) -> list[str]:
+    """Every problem of the mapping at ``path`` as ``path:line: where: message``; with the
+    file's ``columns``, also every column the mapping names that the file lacks."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        return [f"{path}:1: cannot read the mapping: {exc}"]
+    try:
+        lines = _Lines(path, text)
+    except MappingError as exc:
+        return [str(exc)]
+    if not isinstance(lines.doc, dict):
+        return [f"{path}:1: a mapping is a YAML object (event_type, occurred_at, region, fields)"]
+    try:
+        doc = MappingDoc.model_validate(lines.doc)
+    except ValidationError as exc:
+        return _problems(exc, lines)
+    out = _semantic(doc, lines)
+    if columns is not None:
+        out += _missing_columns(doc, columns, lines)
+    return out
+
+
+def _missing_columns(doc: MappingDoc, columns: list[str], lines: _Lines) -> list[str]:
+    out: list[str] = []
+    known = set(columns)
+
+    def check(spec: _Sourced | None, loc: tuple[str | int, ...]) -> None:
+        if spec is None:
+            return
+        for name in spec.source_columns():
+            if name in known or (spec.template is not None and name in doc.constants):
+                continue
+            close = difflib.get_close_matches(name, columns, n=1, cutoff=0.5)
+            out.append(
+                f"{lines.path}:{lines.line_of(loc)}: {_where(loc)}: the file has no column "
+                f"{name!r}" + (f"; did you mean {close[0]!r}?" if close else "")
+            )
+
+    check(doc.occurred_at, ("occurred_at",))
+    check(doc.region, ("region",))
+    check(doc.region.within, ("region", "within"))
+    for name, spec in doc.fields.items():
+        check(spec, ("fields", name))
+    for type_name, type_spec in doc.types.items():
+        for name, spec in type_spec.fields.items():
+            check(spec, ("types", type_name, "fields", name))
+    if isinstance(doc.event_type, EventTypeSpec) and doc.event_type.column not in known:
+        out.append(
+            f"{lines.path}:{lines.line_of(('event_type', 'column'))}: event_type.column: the "
+            f"file has no column {doc.event_type.column!r}"
+        )
+    for i, rule in enumerate(doc.skip_rules()):
+        if rule.column is not None and rule.column not in known:
+            out.append(
+                f"{lines.path}:{lines.line_of(('skip', i))}: skip[{i}]: the file has no column "
+                f"{rule.column!r}"
+            )
+    for i, name in enumerate(doc.event_id or []):
+        if name not in known and name not in doc.constants:
+            out.append(
+                f"{lines.path}:{lines.line_of(('event_id', i))}: event_id[{i}]: the file has no "
+                f"column {name!r}"
+            )
+    return out
+
+
+def load_mapping(path: Path) -> MappingDoc:
+    """Read a mapping; raise :class:`MappingError` listing every problem (file:line)."""
+    problems = lint_mapping(path)
+    if problems:
+        more = f"\n(and {len(problems) - 10} more)" if len(problems) > 10 else ""
+        raise MappingError("\n".join(problems[:10]) + more)
+    text = path.read_text(encoding="utf-8")
+    return MappingDoc.model_validate(yaml.safe_load(text))
