@@ -23,7 +23,7 @@ from eams.imports.places import Level, Place, Places
 from eams.settings import PROJECT_ROOT
 from events.regions import REFERENCE_DIR, Region, load_reference
 
-RAW = PROJECT_ROOT.parent / "shared" / "data" / "warn" / "raw"
+RAW = PROJECT_ROOT / "tests" / "data" / "warn_raw"
 MERGED = load_reference("shandong,us")
 
 

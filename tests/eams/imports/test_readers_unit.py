@@ -22,7 +22,7 @@ from eams.imports.errors import ReadError
 from eams.imports.readers import FormatSpec, detect_encoding, header_labels, open_table
 from events.errors import ConfigError
 
-WARN = Path("/work/shared/data/warn/raw")
+WARN = Path(__file__).resolve().parents[2] / "data" / "warn_raw"  # copies of ../shared/data
 PUBLISHED = {"il": 5088, "fl": 2220, "tx": 6582, "oh": 802, "ny": 252}
 WIDTHS = {"il": 34, "fl": 5, "tx": 8, "oh": 9, "ny": 12}
 

@@ -39,7 +39,7 @@ from eams.imports.values import (
 from eams.settings import PROJECT_ROOT
 from events.identity import make_national_id, national_id_check_char
 
-RAW = PROJECT_ROOT.parent / "shared" / "data" / "warn" / "raw"
+RAW = PROJECT_ROOT / "tests" / "data" / "warn_raw"
 
 
 def failure(parse: Callable[[], object]) -> CellError:
