@@ -89,8 +89,8 @@ def main() -> None:
             for record in open_table(path).records():
                 len(record.values)
 
-        def convert(file: Path = path, spec: FormatSpec = FormatSpec()) -> None:
-            table = open_table(file, spec)
+        def convert(file: Path = path) -> None:
+            table = open_table(file, FormatSpec())
             converter = Converter(mapping, table.columns, reference, source="import:bench")
             accepted = sum(1 for o in outcomes(table, converter) if o.event is not None)
             assert accepted == args.rows - len(range(0, args.rows, 50)) if file is path else True
