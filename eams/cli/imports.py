@@ -24,7 +24,7 @@ from eams.cli.common import console, err, settings
 from eams.imports.check import render, run_check
 from eams.imports.convert import Converter
 from eams.imports.mapping import json_schema, lint_mapping
-from eams.imports.readers import FormatSpec, open_table
+from eams.imports.readers import FormatSpec, Table, open_table
 from eams.imports.suggest import suggest_mapping
 from eams.tools.importer import CHECKPOINT_EVERY, ImportReport, import_file, open_input
 from events.regions import load_reference
@@ -102,7 +102,7 @@ def import_cmd(
     )  # fmt: skip
     total = table.count()
     if check:
-        if doc is None:
+        if doc is None or not isinstance(table, Table):
             raise typer.BadParameter("--check needs --mapping", param_hint="--check")
         reference = load_reference(doc.hierarchy or s.region_hierarchy)
         converter = Converter(doc, table.columns, reference, source=f"import:{file.name}")

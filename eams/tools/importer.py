@@ -45,7 +45,14 @@ from streams.pipeline import MAX_INPUT_BYTES, too_large
 from streams.producer import RawProducer
 from streams.topics import TopicNames
 
-__all__ = ["CHECKPOINT_EVERY", "ImportReport", "format_spec", "import_file", "open_input"]
+__all__ = [
+    "CHECKPOINT_EVERY",
+    "ImportReport",
+    "RawLines",
+    "format_spec",
+    "import_file",
+    "open_input",
+]
 
 #: Records between checkpoints (each waits for the broker's acknowledgements).
 CHECKPOINT_EVERY = 20_000
@@ -89,13 +96,48 @@ def format_spec(doc: MappingDoc | None, **overrides: Any) -> FormatSpec:
     return FormatSpec(**values)
 
 
+class RawLines:
+    """An NDJSON file without a mapping: its lines as bytes, never decoded here (the stream
+    validates each one as it came, whatever its bytes)."""
+
+    kind = "ndjson"
+    encoding = None
+    columns = ("(line)",)
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def records(self, start_after: int = 0) -> Iterator[Record]:
+        number = 0
+        with self.path.open("rb") as fh:
+            for line_no, line in enumerate(fh, 1):
+                raw = line.rstrip(b"\r\n")
+                if not raw.strip():
+                    continue
+                number += 1
+                if number > start_after:
+                    yield Record(number, line_no, (), raw)
+
+    def count(self) -> int:
+        with self.path.open("rb") as fh:
+            return sum(1 for line in fh if line.strip())
+
+
+_NDJSON = (".ndjson", ".jsonl", ".json")
+
+
 def open_input(
     path: Path, mapping_path: Path | None, **overrides: Any
-) -> tuple[Table, MappingDoc | None]:
+) -> tuple[Table | RawLines, MappingDoc | None]:
     """The file as a table, read as its mapping (and the command line) says."""
     if not path.exists():
         raise ConfigError(f"{path}: no such file")
     doc = load_mapping(mapping_path) if mapping_path is not None else None
+    kind = overrides.get("kind")
+    if doc is None and (
+        kind == "ndjson" or (kind in (None, "auto") and path.suffix.lower() in _NDJSON)
+    ):
+        return RawLines(path), None
     table = open_table(path, format_spec(doc, **overrides))
     if doc is None and table.kind != "ndjson":
         raise ConfigError(
@@ -138,7 +180,7 @@ class _Checkpoint:
 
 
 async def import_file(
-    table: Table,
+    table: Table | RawLines,
     doc: MappingDoc | None,
     *,
     kafka: KafkaAccess,
@@ -193,7 +235,7 @@ async def import_file(
 
     converter = (
         Converter(doc, table.columns, load_reference(doc.hierarchy or hierarchy), source=source)
-        if doc is not None
+        if doc is not None and isinstance(table, Table)
         else None
     )
     await dlq.start()
@@ -205,10 +247,9 @@ async def import_file(
             if converter is None:
                 records = ((r, None) for r in table.records(report.resumed_from))
             else:
-                records = (
-                    (o.record, o)
-                    for o in outcomes(table, converter, start_after=report.resumed_from)
-                )
+                assert isinstance(table, Table)  # a converter is only made for a table
+                found = outcomes(table, converter, start_after=report.resumed_from)
+                records = ((o.record, o) for o in found)
             since = 0
             for record, outcome in records:
                 report.records += 1
