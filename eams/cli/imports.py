@@ -24,9 +24,15 @@ from eams.cli.common import console, err, settings
 from eams.imports.check import render, run_check
 from eams.imports.convert import Converter
 from eams.imports.mapping import json_schema, lint_mapping
-from eams.imports.readers import FormatSpec, Table, open_table
+from eams.imports.readers import Table, open_table
 from eams.imports.suggest import suggest_mapping
-from eams.tools.importer import CHECKPOINT_EVERY, ImportReport, import_file, open_input
+from eams.tools.importer import (
+    CHECKPOINT_EVERY,
+    ImportReport,
+    format_spec,
+    import_file,
+    open_input,
+)
 from events.regions import load_reference
 
 mapping_app = typer.Typer(
@@ -92,8 +98,8 @@ def import_cmd(
 
         eams import il.csv --mapping deploy/mappings/warn_il.yaml --check
 
-    Ctrl-C stops at the next checkpoint; the same command resumes there (nothing lost,
-    nothing doubled). Start a mapping with `eams mapping suggest FILE`.
+    Ctrl-C writes a checkpoint within a thousand records and stops; the same command resumes
+    there (nothing lost, nothing doubled). Start a mapping with `eams mapping suggest FILE`.
     """
     s = settings()
     table, doc = open_input(
@@ -177,10 +183,8 @@ def lint_cmd(
     misspelt key, event type, field or column (exit 1 if any)."""
     columns = None
     if file is not None:
-        spec = FormatSpec(
-            kind=fmt or "auto", encoding=encoding, sheet=_sheet(sheet),  # type: ignore[arg-type]
-            header_row=header_row or 1, header_rows=header_rows or 1,
-        )  # fmt: skip
+        spec = format_spec(None, kind=fmt, encoding=encoding, sheet=_sheet(sheet),
+                           header_row=header_row, header_rows=header_rows)  # fmt: skip
         columns = list(open_table(file, spec).columns)
     problems = lint_mapping(mapping, columns)
     for problem in problems:
@@ -209,10 +213,8 @@ def suggest_cmd(
     """Write a starting mapping from a file's headers and first rows (English and Chinese
     synonyms: 姓名, 公民身份号码, 登记日期, 企业名称, 裁员人数 …) for a person to edit, then
     check it with `eams import FILE --mapping M --check`."""
-    spec = FormatSpec(
-        kind=fmt or "auto", encoding=encoding, sheet=_sheet(sheet),  # type: ignore[arg-type]
-        header_row=header_row or 1, header_rows=header_rows or 1,
-    )  # fmt: skip
+    spec = format_spec(None, kind=fmt, encoding=encoding, sheet=_sheet(sheet),
+                       header_row=header_row, header_rows=header_rows)  # fmt: skip
     text = suggest_mapping(open_table(file, spec), spec, event_type=event_type)
     if out is None:
         sys.stdout.write(text)

@@ -22,7 +22,10 @@ from eams.errors import RowError
 from eams.imports.convert import Converted, Converter, Skipped
 from eams.imports.readers import Record, Table
 
-__all__ = ["CheckReport", "Outcome", "outcomes", "render"]
+__all__ = ["REPEAT", "CheckReport", "Outcome", "outcomes", "render"]
+
+#: What a record is skipped as whose event id an earlier record of the file already has.
+REPEAT = "the same record as an earlier one (the same event id)"
 
 #: Example lines kept per kind of failure.
 EXAMPLES = 3
@@ -48,7 +51,7 @@ def outcomes(
     observer: CheckReport | None = None,
 ) -> Iterator[Outcome]:
     """Every record of ``table`` after the first ``start_after``, converted and checked."""
-    seen: dict[str, int] = {}
+    seen: set[str] = set()
     width = len(table.columns)
     for record in table.records(start_after):
         if len(record.values) > width and table.kind != "ndjson":
@@ -70,16 +73,15 @@ def outcomes(
             continue
         assert isinstance(result, Converted)
         event = result.event
-        first = seen.get(event["event_id"])
-        if first is not None:
-            yield Outcome(record, skipped=f"the same record as line {first}", level=result.level)
+        if event["event_id"] in seen:
+            yield Outcome(record, skipped=REPEAT, level=result.level)
             continue
         try:
             converter.validate(event)
         except RowError as exc:
             yield Outcome(record, error=exc, level=result.level)
             continue
-        seen[event["event_id"]] = record.line
+        seen.add(event["event_id"])
         yield Outcome(record, event=event, level=result.level, fallback=result.fallback)
 
 
@@ -142,7 +144,7 @@ class CheckReport:
         """Count one outcome (after the observer saw its fields)."""
         self.records += 1
         if outcome.skipped is not None:
-            self.skipped[outcome.skipped.split(" as line ")[0]] += 1
+            self.skipped[outcome.skipped] += 1
         elif outcome.error is not None:
             self.dead += 1
             if outcome.error.kind == "invalid event" or outcome.error.column == "(record)":

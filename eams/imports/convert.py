@@ -277,7 +277,8 @@ class Converter:
         self.zone = doc.zone()
         self.recorded_at = (recorded_at or dt.datetime.now(dt.UTC)).isoformat()
         index = {name: i for i, name in enumerate(columns)}
-        missing = self._missing(doc, index)
+        uses = doc.column_uses()
+        missing = sorted({name for _, name in uses if name not in index})
         if missing:
             raise MappingError(
                 "the file has no column "
@@ -316,9 +317,8 @@ class Converter:
         }
         self.region = _Region(doc.region, index, consts, self.places)
         self.skips = [_Skip(r, index) for r in doc.skip_rules()]
-        self.used = sorted(
-            {index[c] for c in self._columns_named(doc) if c in index}
-        )  # the mapped columns ("blank" rows look at these)
+        # the columns values are read from ("blank" rows look at these)
+        self.used = sorted({index[c] for loc, c in uses if loc[0] not in ("skip", "event_id")})
         key_names = doc.event_id
         if key_names is None:
             self.key_of: Callable[[tuple[Cell, ...]], str] = lambda v: "|".join(
@@ -345,26 +345,6 @@ class Converter:
 
     def _all_fields(self) -> list[_Field]:
         return [self.occurred, *self.shared, *(f for fs in self.per_type.values() for f in fs)]
-
-    @staticmethod
-    def _columns_named(doc: MappingDoc) -> list[str]:
-        specs: list[_Sourced | None] = [
-            doc.occurred_at,
-            doc.region,
-            doc.region.within,
-            *doc.fields.values(),
-        ]
-        for t in doc.types.values():
-            specs.extend(t.fields.values())
-        out = [c for s in specs if s is not None for c in s.source_columns()]
-        if isinstance(doc.event_type, EventTypeSpec):
-            out.append(doc.event_type.column)
-        return out
-
-    def _missing(self, doc: MappingDoc, index: dict[str, int]) -> list[str]:
-        wanted = self._columns_named(doc) + [r.column for r in doc.skip_rules() if r.column]
-        wanted += [n for n in doc.event_id or [] if n not in doc.constants]
-        return sorted({c for c in wanted if c not in index and c not in doc.constants})
 
     # -- one record ---------------------------------------------------------------------------
     def convert(self, record: Record, observer: Observer | None = None) -> Converted | Skipped:
@@ -471,7 +451,6 @@ class _Region:
             if spec.within is not None
             else None
         )
-        self._within_cache: dict[str, Region] = {}
 
     def _name(self, value: Cell) -> str:
         text = cell_text(value).strip()
@@ -485,14 +464,10 @@ class _Region:
         if self.within is not None:
             _, name = self.within.value(values)
             if name is not None:
-                text = str(name)
-                within = self._within_cache.get(text)
-                if within is None:
-                    try:
-                        within = self.places.resolve(text).region
-                    except CellError as exc:
-                        raise _Fail(self.within.column, exc) from None
-                    self._within_cache[text] = within
+                try:
+                    within = self.places.resolve(str(name)).region  # cached by Places
+                except CellError as exc:
+                    raise _Fail(self.within.column, exc) from None
         raw = self.get(values)
         try:
             if is_blank(raw):

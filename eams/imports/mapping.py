@@ -278,6 +278,37 @@ class MappingDoc(_Spec):
         """``timezone`` as a zone (checked at load)."""
         return ZoneInfo(self.timezone)
 
+    def column_uses(self) -> list[tuple[tuple[str | int, ...], str]]:
+        """(where in the mapping, column) for every column of the file the mapping reads:
+        the sources of its values, the event type's column, skip rules and ``event_id``
+        (a constant named in a template or in ``event_id`` is not a column)."""
+        out: list[tuple[tuple[str | int, ...], str]] = []
+
+        def add(spec: _Sourced | None, loc: tuple[str | int, ...]) -> None:
+            if spec is None:
+                return
+            for name in spec.source_columns():
+                if not (spec.template is not None and name in self.constants):
+                    out.append((loc, name))
+
+        add(self.occurred_at, ("occurred_at",))
+        add(self.region, ("region",))
+        add(self.region.within, ("region", "within"))
+        for name, spec in self.fields.items():
+            add(spec, ("fields", name))
+        for type_name, type_spec in self.types.items():
+            for name, spec in type_spec.fields.items():
+                add(spec, ("types", type_name, "fields", name))
+        if isinstance(self.event_type, EventTypeSpec):
+            out.append((("event_type", "column"), self.event_type.column))
+        for i, rule in enumerate(self.skip_rules()):
+            if rule.column is not None:
+                out.append((("skip", i, "column"), rule.column))
+        for i, name in enumerate(self.event_id or []):
+            if name not in self.constants:
+                out.append((("event_id", i), name))
+        return out
+
 
 _MODEL_NAMES = frozenset(
     {"FileSpec", "FieldSpec", "RegionSpec", "EventTypeSpec", "TypeSpec", "SkipRule", "MappingDoc"}
@@ -512,78 +543,46 @@ def _semantic(doc: MappingDoc, lines: _Lines) -> list[str]:
     return out
 
 
-def lint_mapping(path: Path, columns: list[str] | None = None) -> list[str]:
-    """Every problem of the mapping at ``path`` as ``path:line: where: message``; with the
-    file's ``columns``, also every column the mapping names that the file lacks."""
+def _read(path: Path, columns: list[str] | None) -> tuple[MappingDoc | None, list[str]]:
+    """The mapping at ``path`` and its problems (the mapping is None when it does not load)."""
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        return [f"{path}:1: cannot read the mapping: {exc}"]
+        return None, [f"{path}:1: cannot read the mapping: {exc}"]
     try:
         lines = _Lines(path, text)
     except MappingError as exc:
-        return [str(exc)]
+        return None, [str(exc)]
     if not isinstance(lines.doc, dict):
-        return [f"{path}:1: a mapping is a YAML object (event_type, occurred_at, region, fields)"]
+        return None, [
+            f"{path}:1: a mapping is a YAML object (event_type, occurred_at, region, fields)"
+        ]
     try:
         doc = MappingDoc.model_validate(lines.doc)
     except ValidationError as exc:
-        return _problems(exc, lines)
+        return None, _problems(exc, lines)
     out = _semantic(doc, lines)
     if columns is not None:
-        out += _missing_columns(doc, columns, lines)
-    return out
+        for loc, name in doc.column_uses():
+            if name not in columns:
+                close = difflib.get_close_matches(name, columns, n=1, cutoff=0.5)
+                out.append(
+                    f"{path}:{lines.line_of(loc)}: {_where(loc)}: the file has no column "
+                    f"{name!r}" + (f"; did you mean {close[0]!r}?" if close else "")
+                )
+    return doc, out
 
 
-def _missing_columns(doc: MappingDoc, columns: list[str], lines: _Lines) -> list[str]:
-    out: list[str] = []
-    known = set(columns)
-
-    def check(spec: _Sourced | None, loc: tuple[str | int, ...]) -> None:
-        if spec is None:
-            return
-        for name in spec.source_columns():
-            if name in known or (spec.template is not None and name in doc.constants):
-                continue
-            close = difflib.get_close_matches(name, columns, n=1, cutoff=0.5)
-            out.append(
-                f"{lines.path}:{lines.line_of(loc)}: {_where(loc)}: the file has no column "
-                f"{name!r}" + (f"; did you mean {close[0]!r}?" if close else "")
-            )
-
-    check(doc.occurred_at, ("occurred_at",))
-    check(doc.region, ("region",))
-    check(doc.region.within, ("region", "within"))
-    for name, spec in doc.fields.items():
-        check(spec, ("fields", name))
-    for type_name, type_spec in doc.types.items():
-        for name, spec in type_spec.fields.items():
-            check(spec, ("types", type_name, "fields", name))
-    if isinstance(doc.event_type, EventTypeSpec) and doc.event_type.column not in known:
-        out.append(
-            f"{lines.path}:{lines.line_of(('event_type', 'column'))}: event_type.column: the "
-            f"file has no column {doc.event_type.column!r}"
-        )
-    for i, rule in enumerate(doc.skip_rules()):
-        if rule.column is not None and rule.column not in known:
-            out.append(
-                f"{lines.path}:{lines.line_of(('skip', i))}: skip[{i}]: the file has no column "
-                f"{rule.column!r}"
-            )
-    for i, name in enumerate(doc.event_id or []):
-        if name not in known and name not in doc.constants:
-            out.append(
-                f"{lines.path}:{lines.line_of(('event_id', i))}: event_id[{i}]: the file has no "
-                f"column {name!r}"
-            )
-    return out
+def lint_mapping(path: Path, columns: list[str] | None = None) -> list[str]:
+    """Every problem of the mapping at ``path`` as ``path:line: where: message``; with the
+    file's ``columns``, also every column the mapping names that the file lacks."""
+    return _read(path, columns)[1]
 
 
 def load_mapping(path: Path) -> MappingDoc:
     """Read a mapping; raise :class:`MappingError` listing every problem (file:line)."""
-    problems = lint_mapping(path)
-    if problems:
+    doc, problems = _read(path, None)
+    if problems or doc is None:
         more = f"\n(and {len(problems) - 10} more)" if len(problems) > 10 else ""
         raise MappingError("\n".join(problems[:10]) + more)
-    text = path.read_text(encoding="utf-8")
-    return MappingDoc.model_validate(yaml.safe_load(text))
+    return doc

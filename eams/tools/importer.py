@@ -13,10 +13,11 @@ Every record ends up somewhere, and is counted:
 
 Resuming: after every :data:`CHECKPOINT_EVERY` records, once the broker has acknowledged
 everything sent so far, the position and the counts are written to a checkpoint file
-(``<data_dir>/imports/``, one per file content and mapping). Ctrl-C stops at the next
-checkpoint; a crash loses only what came after the last one. Running the same command
-again starts after the checkpoint; records sent again after a crash keep their event ids
-(the stream drops the resubmissions) and their dead-letter entry ids (one entry each).
+(``<state_dir>/imports/``, one per file content and mapping). Ctrl-C writes one within the
+next thousand records and stops there; a crash loses only what came after the last one.
+Running the same command again starts after the checkpoint; records sent again after a
+crash keep their event ids (the stream drops the resubmissions) and their dead-letter entry
+ids (one entry each).
 """
 
 from __future__ import annotations
@@ -197,9 +198,10 @@ async def import_file(
     stop: asyncio.Event | None = None,
 ) -> ImportReport:
     """Import ``table`` (see the module docstring). Records are signed with ``signing_key``
-    (``Settings.ingest_key()``) as the importer ``import:<file>``, which keeps each event's
-    own source and actor (see :mod:`streams.principal`); dead letters are sealed with
-    ``dlq_key``. ``stop`` set: finish at the next checkpoint (``interrupted``)."""
+        (``Settings.ingest_key()``) as the importer ``import:<file>``, which keeps each event's
+        own source and actor (see :mod:`streams.principal`); dead letters are sealed with
+        ``dlq_key``. ``stop`` set: checkpoint within a thousand records and return
+    (``interrupted``)."""
     path = table.path
     report = ImportReport()
     checkpoint = _Checkpoint(state_dir, path, mapping_path)
@@ -271,20 +273,16 @@ async def import_file(
                         record.raw, record.line, f"line {record.line}: {error}", error.column
                     )
                 else:
-                    report.skipped[str(outcome.skipped).split(" as line ")[0]] += 1
-                if since >= checkpoint_every:
-                    since = 0
-                    await settle(producer)
+                    report.skipped[str(outcome.skipped)] += 1
+                if since >= checkpoint_every or report.records % 1000 == 0:
+                    await asyncio.sleep(0)  # let the producer's tasks and the signals run
+                    stopping = stop is not None and stop.is_set()
+                    if since >= checkpoint_every or stopping:
+                        since = 0
+                        await settle(producer)
                     if on_progress:
                         on_progress(report.records)
-                    if stop is not None and stop.is_set():
-                        report.interrupted = True
-                        return report
-                elif on_progress and report.records % 1000 == 0:
-                    on_progress(report.records)
-                    await asyncio.sleep(0)  # let the producer's tasks and signals run
-                    if stop is not None and stop.is_set():
-                        await settle(producer)
+                    if stopping:
                         report.interrupted = True
                         return report
             await settle(producer, complete=True)

@@ -244,3 +244,19 @@ fields: {laid_off: {column: jobz, type: integer}}
 @pytest.mark.parametrize("name", ["warn_il", "warn_fl", "warn_tx", "warn_oh", "warn_ny", "warn_us"])
 def test_shipped_mappings_load(name: str) -> None:
     assert load_mapping(MAPPINGS / f"{name}.yaml").event_type == "layoff.reported"
+
+
+def test_a_constant_is_no_column(ref: RegionReference) -> None:
+    """A constant fills templates and event ids; as a value's `column` it is refused by
+    name, not looked up in the file."""
+    with pytest.raises(Exception, match="no column 'state'"):
+        Converter(
+            doc("""
+constants: {state: TX}
+event_type: layoff.reported
+occurred_at: {column: notice_date}
+region: {column: state}
+fields: {laid_off: {column: jobs, type: integer}}
+"""),
+            ("notice_date", "jobs"), ref, source="import:t",
+        )  # fmt: skip
