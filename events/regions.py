@@ -14,7 +14,6 @@ Levels are always ``province`` → ``city`` → ``county`` so rollups work uncha
 from __future__ import annotations
 
 import csv
-import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cache
@@ -74,14 +73,6 @@ class Region:
     is_statistical_zone: bool = False
     population: int | None = None
     name_en: str | None = None
-
-
-def _norm_county(name: str) -> str:
-    """Normalise a US county name for tolerant matching."""
-    text = re.sub(r"[.']", "", name.strip().lower())
-    text = re.sub(r"\s+", " ", text)
-    text = re.sub(r"^saint ", "st ", text)
-    return re.sub(r" (county|parish)$", "", text)
 
 
 class RegionReference:
@@ -190,31 +181,11 @@ class RegionReference:
         """Return all county-level regions in code order."""
         return sorted((r for r in self if r.level == "county"), key=lambda r: r.code)
 
-    def find_city(self, code_or_name: str) -> Region | None:
-        """Find a city-level region by code, abbreviation, local or English name."""
-        key = code_or_name.strip()
-        if key in self._by_code and self._by_code[key].level == "city":
-            return self._by_code[key]
-        if key.isdigit() and key.zfill(2) in self._by_code:
-            return self._by_code[key.zfill(2)]
-        code = self._aliases.get(key.lower())
-        return self._by_code.get(code) if code else None
-
-    def find_county(self, state_abbrev_or_code: str, county_name: str) -> Region | None:
-        """Find a county by its state/city (abbreviation, code or name) and county name.
-
-        Case-insensitive; tolerates a trailing " County"/" Parish", dots and "Saint".
-        """
-        city = self.find_city(state_abbrev_or_code)
-        if city is None:
-            return None
-        wanted = _norm_county(county_name)
-        for county in self._children.get(city.code, []):
-            if _norm_county(county.name) == wanted:
-                return county
-            if county.name_en and _norm_county(county.name_en) == wanted:
-                return county
-        return None
+    def aliases(self) -> dict[str, str]:
+        """Other names of city-level regions (lower-cased): abbreviations such as US state
+        codes ("il"), English and local names; each maps to its region's code. Name lookup
+        at every level is :class:`eams.imports.places.Places`'s."""
+        return dict(self._aliases)
 
 
 def _read_csv(name: str) -> list[dict[str, str]]:

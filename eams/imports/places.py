@@ -137,11 +137,9 @@ class Places:
             self._index(region, reference.get(region.parent or ""))
         if "370000" in reference:
             self._index_former()
-        if "US" in reference:
-            with (REFERENCE_DIR / "us_states_fips.csv").open(encoding="utf-8", newline="") as fh:
-                for row in csv.DictReader(fh):
-                    if (state := reference.get(row["statefips"].zfill(2))) is not None:
-                        self._add_latin(row["stateabbrev"], state)
+        for alias, code in reference.aliases().items():  # US state abbreviations, mostly
+            if (state := reference.get(code)) is not None and self._root[code] == "US":
+                self._add_latin(alias, state)
         self._cache: dict[tuple[str, str | None, str | None], Place | tuple[str, str]] = {}
         self._calls = self._misses = 0
 

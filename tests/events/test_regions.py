@@ -85,33 +85,6 @@ def test_us_navigation(us: RegionReference) -> None:
     assert us.city_of("48201") == "48"
 
 
-@pytest.mark.parametrize(
-    ("state", "county", "code"),
-    [
-        ("TX", "Harris", "48201"),
-        ("tx", "harris county", "48201"),
-        ("48", "Harris County", "48201"),
-        ("Texas", "HARRIS", "48201"),
-        ("GA", "Harris", "13145"),
-        ("MD", "Baltimore County", "24005"),
-        ("MD", "Baltimore City", "24510"),
-        ("MO", "St. Louis City", "29510"),
-        ("LA", "Orleans Parish", "22071"),
-        ("AL", "Autauga", "01001"),
-        ("1", "Autauga", "01001"),
-    ],
-)
-def test_find_county(us: RegionReference, state: str, county: str, code: str) -> None:
-    found = us.find_county(state, county)
-    assert found is not None
-    assert found.code == code
-
-
-def test_find_county_misses(us: RegionReference) -> None:
-    assert us.find_county("TX", "Nowhere") is None
-    assert us.find_county("ZZ", "Harris") is None
-
-
 def test_us_require_suggests_zero_padding(us: RegionReference) -> None:
     with pytest.raises(EventRejectedError, match="did you mean '01001'"):
         us.require("1001")

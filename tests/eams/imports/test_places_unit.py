@@ -496,3 +496,32 @@ def test_warn_county_columns(
     assert failed == unresolved
     # OH: 40 of 802 cells name no county at all (above); every other cell resolves
     assert outcomes["ok"] / sum(outcomes.values()) >= (0.95 if state == "oh" else 0.98)
+
+
+@pytest.mark.parametrize(
+    ("state", "county", "code"),
+    [
+        ("TX", "Harris", "48201"),
+        ("tx", "harris county", "48201"),
+        ("48", "Harris County", "48201"),
+        ("Texas", "HARRIS", "48201"),
+        ("GA", "Harris", "13145"),
+        ("MD", "Baltimore County", "24005"),
+        ("MD", "Baltimore City", "24510"),
+        ("MO", "St. Louis City", "29510"),
+        ("LA", "Orleans Parish", "22071"),
+        ("AL", "Autauga", "01001"),
+        ("1", "Autauga", "01001"),
+    ],
+)
+def test_a_county_within_its_state(places: Places, state: str, county: str, code: str) -> None:
+    """The cases RegionReference.find_county was tested with, now that Places does it."""
+    assert places.resolve(county, within=places.resolve(state).region).region.code == code
+
+
+def test_no_such_county_or_state(places: Places) -> None:
+    texas = places.resolve("TX").region
+    with pytest.raises(PlaceError, match="'Nowhere' is not a place in Texas"):
+        places.resolve("Nowhere", within=texas)
+    with pytest.raises(PlaceError, match="'ZZ' is not a known place"):
+        places.resolve("ZZ")
