@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from eams.errors import RowError
+from eams.imports.cells import Cell
 from eams.imports.errors import CellError, MappingError
 from eams.imports.mapping import (
     EventTypeSpec,
@@ -29,7 +30,7 @@ from eams.imports.mapping import (
     template_names,
 )
 from eams.imports.places import Places
-from eams.imports.readers import Cell, Record
+from eams.imports.readers import Record
 from eams.imports.values import (
     ValueMap,
     cell_text,

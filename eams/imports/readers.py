@@ -57,8 +57,9 @@ from typing import Literal, TypeAlias
 
 import charset_normalizer
 
+from eams.imports.cells import Cell
 from eams.imports.errors import ReadError
-from eams.imports.workbooks import Cell, Merge, csv_line, open_sheet
+from eams.imports.workbooks import Merge, csv_line, open_sheet
 from events.errors import ConfigError
 
 __all__ = [

@@ -18,8 +18,9 @@ from typing import Any, get_args
 
 import yaml
 
+from eams.imports.cells import Cell
 from eams.imports.errors import CellError
-from eams.imports.readers import Cell, FormatSpec, Table
+from eams.imports.readers import FormatSpec, Table
 from eams.imports.values import cell_text, is_blank, parse_date, parse_number
 from events.catalogue import PAYLOADS
 from events.labels import VALUE_LABELS

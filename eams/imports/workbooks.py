@@ -31,11 +31,11 @@ from typing import Literal, TypeAlias
 
 import python_calamine as calamine
 
+from eams.imports.cells import Cell
 from eams.imports.errors import ReadError
 
 __all__ = ["Cell", "Merge", "Sheet", "csv_line", "open_sheet"]
 
-Cell: TypeAlias = str | int | float | bool | dt.date | dt.datetime | None
 #: A merged range: ((first row, first column), (last row, last column)), 0-based, inclusive.
 Merge: TypeAlias = tuple[tuple[int, int], tuple[int, int]]
 
