@@ -25,7 +25,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from eams.imports.dates import check_date_formats
 from eams.imports.errors import MappingError
+from eams.imports.values import check_steps
+from events.catalogue import PAYLOADS
 
 __all__ = [
     "EventTypeSpec",
@@ -376,37 +379,30 @@ def _where(loc: tuple[str | int, ...]) -> str:
     return out or "(top)"
 
 
+#: key -> (the model of its value, how many parts of a location it spans: 2 for the values
+#: of a dict or list, as in fields.NAME or skip[I])
+_NESTED: dict[str, tuple[type[BaseModel], int]] = {
+    "file": (FileSpec, 1),
+    "occurred_at": (FieldSpec, 1),
+    "region": (RegionSpec, 1),
+    "within": (FieldSpec, 1),
+    "event_type": (EventTypeSpec, 1),
+    "fields": (FieldSpec, 2),
+    "types": (TypeSpec, 2),
+    "skip": (SkipRule, 2),
+}
+
+
 def _model_for(loc: tuple[str | int, ...]) -> type[BaseModel] | None:
     """The model whose keys are allowed at ``loc`` (for did-you-mean)."""
-    model: type[BaseModel] | None = MappingDoc
+    model: type[BaseModel] = MappingDoc
     i = 0
-    while model is not None and i < len(loc):
-        part = loc[i]
-        field = model.model_fields.get(str(part))
-        if field is None:
+    while i < len(loc):
+        name = str(loc[i])
+        if name not in model.model_fields or name not in _NESTED:
             return None
-        name = str(part)
-        nested: dict[str, type[BaseModel]] = {
-            "file": FileSpec,
-            "occurred_at": FieldSpec,
-            "region": RegionSpec,
-            "within": FieldSpec,
-        }
-        if name in nested:
-            model, i = nested[name], i + 1
-        elif name == "event_type":
-            model, i = EventTypeSpec, i + 1
-        elif name == "fields":
-            model, i = FieldSpec, i + 2
-        elif name == "types":
-            if i + 2 < len(loc) and loc[i + 2] == "fields":
-                model, i = FieldSpec, i + 4
-            else:
-                model, i = TypeSpec, i + 2
-        elif name == "skip":
-            model, i = SkipRule, i + 2
-        else:
-            return None
+        model, step = _NESTED[name]
+        i += step
     return model
 
 
@@ -463,10 +459,6 @@ def _problems(exc: ValidationError, lines: _Lines) -> list[str]:
 
 def _semantic(doc: MappingDoc, lines: _Lines) -> list[str]:
     """What the models cannot check alone: zone, steps, templates, the catalogue."""
-    from eams.imports.dates import check_date_formats  # noqa: PLC0415 - parsers load on use
-    from eams.imports.values import check_steps  # noqa: PLC0415
-    from events.catalogue import PAYLOADS  # noqa: PLC0415
-
     out: list[str] = []
 
     def say(loc: tuple[str | int, ...], msg: str) -> None:
