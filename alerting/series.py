@@ -13,8 +13,9 @@ replays every rule kind exactly as it would have been judged:
   part of its own low;
 - ``data_gap``: days since ``source`` was last seen, divided by the ``cadence``.
 
-Past days are cached (:class:`IndicatorHistory`); live, they expire after ``ttl`` seconds
-because late reports revise the past.
+Past days are cached (:class:`IndicatorHistory`); the projector says from which day each
+batch it writes revises the past (:meth:`IndicatorHistory.revise`: a late report, a
+backfill, an imported history), and live the cache also expires after ``ttl`` seconds.
 """
 
 from __future__ import annotations
@@ -65,7 +66,15 @@ class IndicatorHistory:
         self.ttl = ttl
         self.clock = clock
         self._cache: dict[dt.date, tuple[float, Values]] = {}
+        self._revisions = 0  # bumps on every revise(): a day computed across one is not kept
         self.computed = 0
+
+    def revise(self, since: dt.date) -> None:
+        """Events of ``since`` or later were projected: forget the days they change. Called
+        on the event loop while :meth:`at` may run in a worker thread, hence the counter."""
+        self._revisions += 1
+        for day in [d for d in self._cache if d >= since]:
+            self._cache.pop(day, None)
 
     def at(self, day: dt.date, today: dt.date) -> Values:
         """Indicators as of the end of ``day``; ``today`` is the evaluation's date."""
@@ -74,10 +83,12 @@ class IndicatorHistory:
         fresh = hit is not None and (self.ttl is None or now - hit[0] < self.ttl)
         if hit is not None and fresh and (day < today or self.historical):
             return hit[1]
+        revisions = self._revisions
         values = compute(self.store, self.reference, day, historical=self.historical or day < today)
         values["risk_index"] = risk_index(values, self.components)
         self.computed += 1
-        self._cache[day] = (now, values)
+        if revisions == self._revisions:  # else the store changed under it: compute again
+            self._cache[day] = (now, values)
         if len(self._cache) > 1200:  # a long backtest: drop the oldest days first
             for old in sorted(self._cache)[:200]:
                 del self._cache[old]

@@ -220,6 +220,7 @@ class Host:
             interval=s.risk_interval,
             commands=self.commands,
         )
+        self.projector.revised.append(self.evaluator.history.revise)
         self._stop_alerting = asyncio.Event()
         tasks = [
             asyncio.create_task(

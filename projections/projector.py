@@ -29,6 +29,7 @@ window of recent ids, seeded from ``events`` itself, is enough and is reproducib
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import os
 import time
@@ -41,6 +42,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import ConsumerRecord
 
+from events.clock import SHANGHAI
 from events.errors import EventRejectedError
 from events.regions import RegionReference
 from projections import quarantine
@@ -50,6 +52,8 @@ from projections.rows import COLUMNS, DEFAULT_BOUNDS, column_bounds, to_row
 from streams.ingest import DedupeState
 from streams.kafka import KafkaAccess
 from streams.topics import TopicNames
+
+_OCCURRED = COLUMNS.index("occurred_at")
 
 T = TypeVar("T")
 
@@ -163,6 +167,10 @@ class Projector:
         self.linger = linger_ms / 1000
         self.window = window
         self.on_batch = on_batch
+        #: Told the earliest day (Asia/Shanghai) of the events of each batch written: what
+        #: keeps indicators of past days (the evaluator's IndicatorHistory) drops them from
+        #: that day on, so a backfill or an import of history is judged at once.
+        self.revised: list[Callable[[dt.date], None]] = []
         # Test hook: exit the process right after the N-th write-ahead row (0 = never), so
         # tests prove the replay path (EAMS_TEST_CRASH_AFTER_WAL).
         self.crash_after_wal = crash_after_wal
@@ -340,6 +348,10 @@ class Projector:
                         )  # fmt: skip
                     )
             rows_written = len(rows) - len(refused)
+            if self.revised:
+                earliest = min(row[_OCCURRED] for row in rows).astimezone(SHANGHAI).date()
+                for listener in self.revised:
+                    listener(earliest)
         else:
             rows_written = 0
         if parked:
