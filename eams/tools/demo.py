@@ -1,25 +1,29 @@
-"""``eams demo``, ``eams simulate`` and ``eams rebuild``: what drives a worker from outside.
+"""``eams demo`` and ``eams rebuild``: what drives a worker from outside.
 
-The demo starts the local broker, starts ``eams run`` as a child process (it alone owns
-the embedded ClickHouse), plays the flood scenario into ``eams.ingest.raw`` and redraws a
-per-city table from the worker's API once a second.
+The demo, in order:
+
+1. starts the local broker and ``eams run`` as a child process (it alone owns the embedded
+   ClickHouse);
+2. backfills the seeded history (:mod:`eams.tools.history`, two years by default) at full
+   speed, with a bar of what was sent and what the worker has projected, and waits until
+   all of it is projected (the evaluator forgets the past days it had computed as the
+   projector writes them: ``Projector.revised``);
+3. plays the flood scenario into ``eams.ingest.raw`` at its rate and redraws a per-city
+   table from the worker's API once a second.
 """
 
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import os
 import secrets
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
-import orjson
 from rich.console import Console, Group
 from rich.live import Live
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
@@ -31,82 +35,17 @@ from eams.broker import LocalKafka, ensure_broker, ensure_namespace
 from eams.errors import ServiceUnavailableError
 from eams.settings import Settings
 from eams.tools.client import ApiClient
-from eams.tools.simulator import Scenario, ScenarioConfig
-from events.clock import SHANGHAI
+from eams.tools.history import DEFAULT_DAYS, History, HistoryConfig, prior_years_warning
+from eams.tools.player import Playing, history, history_end, progress_bar, scenario
+from eams.tools.simulator import Scenario
 from events.errors import EamsError
 from events.regions import load_reference
 from events.severity import LEVEL_NAMES, LEVELS, rank
 from projections.client import Store, run
 from projections.migrations import drop_all, migrate
 from projections.projector import Projector
-from streams.producer import RawProducer
 
 console = Console()
-
-
-async def simulate(
-    settings: Settings,
-    *,
-    count: int,
-    seed: int,
-    rate: float = 0,
-    flood_city: str = "371300",
-    flood_at: float = 0.4,
-    days: float = 0,
-    out: Path | None = None,
-    progress: bool = False,
-    on_sent: Any = None,
-) -> int:
-    """Play the scenario into Kafka (or a file) at ``rate`` events/s (0 = flat out)."""
-    span = dt.timedelta(days=days)
-    start = dt.datetime.now(SHANGHAI) - span if days else None
-    reference = load_reference(settings.region_hierarchy.split(",")[0])
-    scenario = Scenario(
-        reference,
-        ScenarioConfig(
-            seed=seed, count=count, flood_city=flood_city, flood_at=flood_at, start=start, span=span
-        ),
-    )
-    bar = Progress(
-        "{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=Console(stderr=True),
-        disable=not progress,
-    )
-    task = bar.add_task("simulating", total=count)
-    sent = 0
-    began = time.monotonic()
-    with bar:
-        if out is not None:
-            with out.open("wb") as fh:
-                for event in scenario:
-                    fh.write(orjson.dumps(event) + b"\n")
-                    sent += 1
-                    if sent % 1000 == 0:
-                        bar.update(task, completed=sent)
-            bar.update(task, completed=sent)
-            return sent
-        ensure_broker(settings)
-        names = settings.topics
-        async with RawProducer(
-            settings.kafka("raw"), names.ingest_raw, "simulator", signing_key=settings.ingest_key()
-        ) as producer:
-            for event in scenario:
-                await producer.submit(orjson.dumps(event))
-                sent += 1
-                if on_sent is not None:
-                    on_sent(sent, event)
-                if rate > 0:
-                    ahead = sent / rate - (time.monotonic() - began)
-                    if ahead > 0:
-                        await producer.flush()
-                        await asyncio.sleep(ahead)
-                if sent % 1000 == 0:
-                    bar.update(task, completed=sent)
-            bar.update(task, completed=sent)
-    return sent
 
 
 def _worker_env(settings: Settings) -> dict[str, str]:
@@ -120,6 +59,8 @@ def _worker_env(settings: Settings) -> dict[str, str]:
 def start_worker(settings: Settings, log: Path, timeout: float = 120) -> subprocess.Popen[bytes]:
     """Start ``eams run`` as a child process and wait until its API answers."""
     log.parent.mkdir(parents=True, exist_ok=True)
+    if not settings.http_port:  # on a port of its choosing: not the one a predecessor wrote
+        (settings.state_dir / "api.port").unlink(missing_ok=True)
     with log.open("ab") as fh:
         proc = subprocess.Popen(  # noqa: S603 - our own CLI
             [sys.executable, "-m", "eams.cli", "run"],
@@ -223,9 +164,18 @@ def _caption(status: dict[str, Any]) -> str:
 
 
 def run_demo(
-    settings: Settings, *, count: int, rate: float, seed: int | None, exit_when_done: bool
+    settings: Settings,
+    *,
+    count: int,
+    rate: float,
+    seed: int | None,
+    exit_when_done: bool,
+    history_days: int = DEFAULT_DAYS,
 ) -> None:
-    """Broker + worker + scenario + live table; Ctrl-C stops the worker (and our broker)."""
+    """Broker + worker + history + scenario + live table; Ctrl-C stops the worker (and our
+    broker). The history's seed is ``seed``, or a fixed one when ``seed`` is None, so that
+    demos run again on the same state add no second history (the live part's seed is then
+    taken from the clock, as before)."""
     was_running = settings.uses_local_kafka and LocalKafka(settings).pid() is not None
     with console.status("starting Kafka (the first start fetches its jars from Maven Central)…"):
         broker = ensure_broker(settings)
@@ -233,70 +183,104 @@ def run_demo(
     with console.status(f"starting the worker (log: {log})…"):
         worker = start_worker(settings, log)
     client = ApiClient(settings)
+    past = history(
+        settings,
+        days=history_days,
+        seed=seed if seed is not None else HistoryConfig().seed,
+        end=history_end(None),
+    )
     seed = seed if seed is not None else int(time.time())
+    flood = scenario(settings, count=count, seed=seed, after=past if history_days else None)
     password = demo_account(settings)
     console.print(
-        f"[bold]EAMS demo 演示[/] — seed {seed} · {count:,} events at {rate:.0f}/s · "
+        f"[bold]EAMS demo 演示[/] — history 历史 {history_days:,} days (seed {past.cfg.seed}), "
+        f"then seed {seed} · {count:,} slots at {rate:.0f}/s "
+        f"({flood.cfg.ordinary:.1%} of the ordinary ones filled) · "
         f"flood in 临沂市 Linyi after {int(count * 0.4):,}\n"
         f"[bold]console 控制台[/] {settings.api_url}/console/ — sign in as "
         f"[bold]demo[/] / [bold]{password}[/] (admin: acknowledge alerts, activate playbooks) · "
         f"API docs {settings.api_url}/docs"
     )
-    progress = {"sent": 0}
-
-    async def play() -> None:
-        await simulate(
-            settings,
-            count=count,
-            seed=seed,
-            rate=rate,
-            on_sent=lambda n, _e: progress.__setitem__("sent", n),
-        )
-
-    done = threading.Event()
-    failure: list[BaseException] = []
-
-    def player() -> None:
-        try:
-            asyncio.run(play())
-        except BaseException as exc:  # noqa: BLE001 - reported in the main thread
-            failure.append(exc)
-        finally:
-            done.set()
-
-    thread = threading.Thread(target=player, name="simulator", daemon=True)
-    thread.start()
+    if warning := prior_years_warning(history_days):
+        console.print(f"[yellow]note:[/] {warning}")
     try:
-        with Live(console=console, refresh_per_second=2, screen=False) as live:
-            while True:
-                status = client.status()
-                rows = client.cities()
-                alerts = client.get("/api/alerts")
-                title = (
-                    f"山东省就业援助监测 Shandong employment-assistance monitor — "
-                    f"sent 已发送 {progress['sent']:,}/{count:,}"
-                )
-                table = city_table(rows, status, title, city_levels(alerts))
-                live.update(Group(table, *playbook_lines(client)))
-                if failure:
-                    raise failure[0]
-                if exit_when_done and done.is_set() and _settled(status, count):
-                    break
-                time.sleep(1)
+        if history_days:
+            backfill(settings, client, past)
+        live(settings, client, flood, rate=rate, exit_when_done=exit_when_done)
     except KeyboardInterrupt:
         pass
     finally:
-        worker.send_signal(signal.SIGTERM)
-        try:
-            worker.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            worker.kill()
+        stop_worker(worker)
         if broker is not None and not was_running:
             broker.stop()  # only the broker this demo started
     console.print(
         "\ndemo stopped; the event log and projections stay in "
         f"{settings.state_dir} (eams run serves them again)"
     )
+
+
+def backfill(settings: Settings, client: ApiClient, past: History) -> int:
+    """Send the history at full speed and wait until the worker has projected it; returns
+    how many events it has (a rerun's are duplicates, dropped by the ingest stream)."""
+    total = len(past)
+    before = _handled(client.status())
+    began = time.monotonic()
+    playing = Playing(settings, past, rate=0)
+    with progress_bar(console) as bar:
+        sending = bar.add_task(f"history 历史 {past.cfg.days:,} days: sent 已发送", total=total)
+        projected = bar.add_task("projected 已投影", total=total)
+        while True:
+            status = client.status()
+            handled = _handled(status) - before
+            bar.update(sending, completed=playing.sent)
+            bar.update(
+                projected, completed=max(0, min(total, handled - status["projector"]["lag"]))
+            )
+            playing.check()
+            if playing.done.is_set() and _settled(status, before + total):
+                bar.update(projected, completed=total)
+                break
+            time.sleep(0.5)
+    took = time.monotonic() - began
+    console.print(
+        f"history 历史: {total:,} events of {past.cfg.days:,} days sent and projected in "
+        f"{took:.1f} s ({total / max(took, 1e-9):,.0f} events/s)"
+    )
+    return total
+
+
+def live(
+    settings: Settings, client: ApiClient, flood: Scenario, *, rate: float, exit_when_done: bool
+) -> None:
+    """Play the flood scenario at ``rate`` slots a second and redraw the table until
+    Ctrl-C (or, with ``exit_when_done``, until every event is projected)."""
+    before = _handled(client.status())
+    playing = Playing(settings, flood.timeline(), rate=rate)
+    with Live(console=console, refresh_per_second=2, screen=False) as view:
+        while True:
+            status = client.status()
+            rows = client.cities()
+            alerts = client.get("/api/alerts")
+            title = (
+                f"山东省就业援助监测 Shandong employment-assistance monitor — "
+                f"sent 已发送 {playing.sent:,} · slot {playing.slots:,}/{flood.cfg.count:,}"
+            )
+            table = city_table(rows, status, title, city_levels(alerts))
+            view.update(Group(table, *playbook_lines(client)))
+            playing.check()
+            done = playing.done.is_set()
+            if exit_when_done and done and _settled(status, before + playing.sent):
+                break
+            time.sleep(1)
+
+
+def stop_worker(worker: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, and SIGKILL if it has not exited within a minute."""
+    worker.send_signal(signal.SIGTERM)
+    try:
+        worker.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        worker.kill()
 
 
 def demo_account(settings: Settings) -> str:
@@ -324,10 +308,15 @@ def playbook_lines(client: ApiClient) -> list[str]:
     return lines
 
 
+def _handled(status: dict[str, Any]) -> int:
+    """Raw inputs the worker's ingest stream has dealt with since it started."""
+    ing = status.get("ingest") or {}  # empty while the stream starts
+    return int(ing.get("accepted", 0) + ing.get("rejected", 0) + ing.get("duplicates", 0))
+
+
 def _settled(status: dict[str, Any], count: int) -> bool:
-    ing = status["ingest"]
-    handled = ing["accepted"] + ing["rejected"] + ing["duplicates"]
-    return bool(handled >= count and status["projector"]["lag"] == 0)
+    """True once ``count`` inputs are dealt with and every event is projected."""
+    return _handled(status) >= count and status["projector"]["lag"] == 0
 
 
 def rebuild(settings: Settings) -> None:

@@ -11,6 +11,9 @@ twice shows the pipeline's dedupe. The scenario, in phases of the event count:
 3. after the flag: enterprises in the flooded counties report layoffs, and people who lost
    work register as temporary-assistance persons citing the flag.
 
+``ordinary`` below 1 leaves that share of the baseline slots empty (:meth:`Scenario.timeline`
+yields None there), for a run that follows a history: the flood keeps its place in the run.
+
 Events are dicts exactly as a source system would send them (clear national ids and names
 included: pseudonymising them is the pipeline's job).
 """
@@ -61,6 +64,11 @@ class ScenarioConfig:
     start: dt.datetime | None = None  # occurred_at of the first event (default: now)
     span: dt.timedelta = dt.timedelta(0)  # occurred_at spread over the run (0 = all "now")
     source: str = "simulator"
+    #: Share of the baseline slots that hold an event. 1 plays weeks of ordinary activity
+    #: within the run; after a history (:mod:`eams.tools.history`) the demo keeps about a
+    #: day's worth of it, so that the rules comparing with the past see the flood and not
+    #: the compressed baseline.
+    ordinary: float = 1.0
 
 
 class Scenario:
@@ -253,12 +261,19 @@ class Scenario:
             cites=str(self.flag_event_id),
         )
 
-    def __iter__(self) -> Iterator[dict[str, Any]]:
+    def timeline(self) -> Iterator[dict[str, Any] | None]:
+        """Every slot of the run in order: its event, or None for a baseline slot left
+        empty (``ordinary`` below 1), which a player paced by slots lets pass."""
         flood_index = int(self.cfg.count * self.cfg.flood_at)
         for i in range(self.cfg.count):
             if i == flood_index:
                 yield self.flood_flag(i)
             elif i > flood_index and self.rng.random() < 0.3:
                 yield self.flood_aftermath(i)
-            else:
+            elif self.cfg.ordinary >= 1 or self.rng.random() < self.cfg.ordinary:
                 yield self.baseline(i)
+            else:
+                yield None
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return (event for event in self.timeline() if event is not None)

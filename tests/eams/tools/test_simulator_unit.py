@@ -121,3 +121,24 @@ def test_raw_events_carry_clear_identity(events: list[dict[str, Any]]) -> None:
         nid = e["payload"]["national_id"]
         assert len(nid) == 18 and nid[:6] == e["region"]
         assert e["payload"]["name"] and e["payload"]["phone"].startswith("1")
+
+
+def test_ordinary_leaves_baseline_slots_empty_and_keeps_the_flood(ref: RegionReference) -> None:
+    full = list(
+        Scenario(ref, ScenarioConfig(seed=3, count=COUNT, start=START, span=SPAN)).timeline()
+    )
+    assert None not in full
+    assert full == run(ref)  # ordinary 1: every slot holds its event
+    cfg = ScenarioConfig(seed=3, count=COUNT, start=START, span=SPAN, ordinary=0.1)
+    slots = list(Scenario(ref, cfg).timeline())
+    assert len(slots) == COUNT
+    at = int(COUNT * 0.4)
+    flag = slots[at]
+    assert flag is not None and flag["event_type"] == "disaster_area.flagged"
+    assert all(s is None or s["occurred_at"] == full[i]["occurred_at"] for i, s in enumerate(slots))
+    kept = [s for s in slots if s is not None]
+    cited = [e for e in kept if e["payload"].get("cites_event") == flag["event_id"]]
+    ordinary = [e for e in kept if e is not flag and not e["payload"].get("cites_event")
+                and e["payload"].get("reason") != "natural_disaster"]  # fmt: skip
+    assert len(cited) > 30  # the aftermath is all there (about 0.6 x 0.3 x 400 x 3/4)
+    assert 10 < len(ordinary) < 70  # a tenth of the ~330 baseline slots
