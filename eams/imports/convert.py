@@ -21,6 +21,7 @@ from eams.errors import RowError
 from eams.imports.cells import Cell
 from eams.imports.errors import CellError, MappingError
 from eams.imports.mapping import (
+    EventIdField,
     EventTypeSpec,
     FieldSpec,
     MappingDoc,
@@ -320,23 +321,31 @@ class Converter:
         self.skips = [_Skip(r, index) for r in doc.skip_rules()]
         # the columns values are read from ("blank" rows look at these)
         self.used = sorted({index[c] for loc, c in uses if loc[0] not in ("skip", "event_id")})
-        key_names = doc.event_id
-        if key_names is None:
-            self.key_of: Callable[[tuple[Cell, ...]], str] = lambda v: "|".join(
-                cell_text(c) for c in v
-            )
-        else:
-            picks = [(index.get(n), str(consts.get(n, ""))) for n in key_names]
-
-            def key_of(v: tuple[Cell, ...]) -> str:
-                # as the importer before the mapping language joined them: ids stay the same
-                return "|".join(
-                    (cell_text(v[i]) if i < len(v) else "") if i is not None else c
-                    for i, c in picks
-                )
-
-            self.key_of = key_of
+        # the event id's key: as the importer before the mapping language joined the cells
+        # of its columns, so ids stay the same; a {field: F} part is F's parsed value
+        self.key_parts: list[tuple[int | None, str, str | None]] = [
+            (None, "", part.field)
+            if isinstance(part, EventIdField)
+            else (index.get(part), str(consts.get(part, "")), None)
+            for part in doc.event_id or []
+        ]
         self.field_columns = {f.name: f.column for f in self._all_fields()}
+
+    def _key(self, values: tuple[Cell, ...], payload: dict[str, Any], at: dt.datetime) -> str:
+        """What the record's event id is made of (every cell, without ``event_id``)."""
+        if not self.key_parts:
+            return "|".join(cell_text(c) for c in values)
+        out = []
+        for i, const, field in self.key_parts:
+            if field is not None:
+                out.append(
+                    at.isoformat() if field == "occurred_at" else str(payload.get(field, ""))
+                )
+            elif i is not None:
+                out.append(cell_text(values[i]) if i < len(values) else "")
+            else:
+                out.append(const)
+        return "|".join(out)
 
     def _types(self) -> list[str]:
         if isinstance(self.doc.event_type, EventTypeSpec):
@@ -408,7 +417,7 @@ class Converter:
             at = dt.datetime.combine(at, dt.time())
         if at.tzinfo is None:
             at = at.replace(tzinfo=self.zone)
-        key = self.key_of(values)
+        key = self._key(values, payload, at)
         event = {
             "event_id": str(uuid.uuid5(NAMESPACE, f"{event_type}|{key}")),
             "event_type": event_type,

@@ -31,6 +31,7 @@ from eams.imports.values import check_steps
 from events.catalogue import PAYLOADS
 
 __all__ = [
+    "EventIdField",
     "EventTypeSpec",
     "FieldSpec",
     "FileSpec",
@@ -188,6 +189,14 @@ class EventTypeSpec(_Spec):
     )
 
 
+class EventIdField(_Spec):
+    """A part of the event id taken from a field's parsed value, not its cell: the same
+    record from an Excel sheet (a date cell) and from its CSV export (2021/03/08) then gets
+    one id."""
+
+    field: str = Field(description="a field of the mapping, or occurred_at")
+
+
 class TypeSpec(_Spec):
     """Fields of one event type, when the type comes from a column."""
 
@@ -263,10 +272,10 @@ class MappingDoc(_Spec):
     schema_version: Annotated[int, Field(ge=1)] | None = Field(
         default=None, description="payload version (default: the catalogue's current)"
     )
-    event_id: list[str] | None = Field(
+    event_id: list[str | EventIdField] | None = Field(
         default=None,
-        description="columns whose values identify a record: re-importing adds nothing "
-        "(default: every cell of the record)",
+        description="columns (or constants, or {field: NAME}: a field's parsed value) whose "
+        "values identify a record: re-importing adds nothing (default: every cell)",
     )
     occurred_at: FieldSpec
     region: RegionSpec
@@ -307,14 +316,23 @@ class MappingDoc(_Spec):
         for i, rule in enumerate(self.skip_rules()):
             if rule.column is not None:
                 out.append((("skip", i, "column"), rule.column))
-        for i, name in enumerate(self.event_id or []):
-            if name not in self.constants:
-                out.append((("event_id", i), name))
+        for i, part in enumerate(self.event_id or []):
+            if isinstance(part, str) and part not in self.constants:
+                out.append((("event_id", i), part))
         return out
 
 
 _MODEL_NAMES = frozenset(
-    {"FileSpec", "FieldSpec", "RegionSpec", "EventTypeSpec", "TypeSpec", "SkipRule", "MappingDoc"}
+    {
+        "FileSpec",
+        "FieldSpec",
+        "RegionSpec",
+        "EventTypeSpec",
+        "EventIdField",
+        "TypeSpec",
+        "SkipRule",
+        "MappingDoc",
+    }  # fmt: skip
 )
 
 
@@ -529,6 +547,15 @@ def _semantic(doc: MappingDoc, lines: _Lines) -> list[str]:
         for name, type_spec in doc.types.items():
             if check_type(name, ("types", name)):
                 check_fields(type_spec.fields, name, ("types", name, "fields"))
+    named = {"occurred_at", *doc.fields, *(f for t in doc.types.values() for f in t.fields)}
+    for i, part in enumerate(doc.event_id or []):
+        if isinstance(part, EventIdField) and part.field not in named:
+            close = difflib.get_close_matches(part.field, sorted(named), n=1, cutoff=0.6)
+            say(
+                ("event_id", i),
+                f"{part.field!r} is not a field of this mapping"
+                + (f"; did you mean {close[0]!r}?" if close else f" ({', '.join(sorted(named))})"),
+            )
     for i, rule in enumerate(doc.skip_rules()):
         if rule.column is not None and rule.column in doc.constants:
             say(("skip", i, "column"), f"{rule.column!r} is a constant, not a column")
