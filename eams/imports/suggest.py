@@ -10,6 +10,7 @@ could not be matched is listed in comments, for the person who edits the result.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -65,6 +66,13 @@ REGION_HEADERS: tuple[str, ...] = (
 OCCURRED: tuple[str, ...] = ("registered_on", "notice_date", "effective_date")
 
 
+class _Plain(yaml.SafeDumper):  # type: ignore[misc]  # PyYAML ships no types
+    """Writes a value given twice twice (no &anchors and *aliases: people edit this)."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
 def _key(text: str) -> str:
     text = unicodedata.normalize("NFKC", text).casefold()
     return re.sub(r"[\s_\-./:：()（）#]+", "", text)
@@ -94,14 +102,13 @@ def _date_formats(values: list[Cell]) -> list[str]:
     """The patterns, in order, that parse the sample's values (at most three)."""
     found: list[str] = []
     for value in values:
-        for pattern in _DATE_PATTERNS:
-            if pattern in found:
-                break
+        for pattern in (*found, *(p for p in _DATE_PATTERNS if p not in found)):
             try:
                 parse_date(value, (pattern,), pick="first")
             except CellError:
                 continue
-            found.append(pattern)
+            if pattern not in found:
+                found.append(pattern)
             break
     return found[:3] or ["iso"]
 
@@ -116,14 +123,18 @@ def _number_pick(values: list[Cell]) -> str | None:
     return None
 
 
+def _types(annotation: Any) -> set[type]:
+    """The classes a field's annotation is made of (through Optional and Annotated)."""
+    if isinstance(annotation, type):
+        return {annotation}
+    return {t for arg in get_args(annotation) for t in _types(arg)}
+
+
 def _vocabulary(event_type: str, field: str) -> type[StrEnum] | None:
     info = PAYLOADS[event_type].model_fields.get(field)
     if info is None:
         return None
-    for arg in (info.annotation, *get_args(info.annotation)):
-        if isinstance(arg, type) and issubclass(arg, StrEnum):
-            return arg
-    return None
+    return next((t for t in _types(info.annotation) if issubclass(t, StrEnum)), None)
 
 
 def _value_map(enum: type[StrEnum], values: Iterable[Cell]) -> dict[str, str]:
@@ -144,6 +155,16 @@ def _value_map(enum: type[StrEnum], values: Iterable[Cell]) -> dict[str, str]:
     return out
 
 
+_TOTALS = re.compile(r"^\s*(合计|小计|总计|total|subtotal)\b", re.IGNORECASE)
+
+
+def _totals(table: Table, rows: list[tuple[Cell, ...]]) -> list[dict[str, str]]:
+    """A skip rule for a totals row (合计 …) where the sample has one in its first column."""
+    if not table.columns or not any(_TOTALS.match(cell_text(v)) for v in _column(rows, 0)):
+        return []
+    return [{"name": "totals rows", "column": table.columns[0], "matches": _TOTALS.pattern}]
+
+
 def _guess_type(matched: dict[str, int]) -> str:
     best, score = "layoff.reported", -1
     for event_type, model in PAYLOADS.items():
@@ -160,7 +181,12 @@ def suggest_mapping(table: Table, spec: FormatSpec, *, event_type: str | None = 
     region_cols: list[str] = []
     unmatched: list[str] = []
     for i, header in enumerate(table.columns):
-        key = _key(header)
+        # a merged header is "基本信息/姓名": its own label is the last part
+        key = (
+            _key(header.rsplit("/", 1)[-1])
+            if "/" in header and _key(header) not in _REGION_KEYS
+            else _key(header)
+        )
         field = _SYNONYM_KEYS.get(key)
         if field is not None and field not in matched:
             matched[field] = i
@@ -178,15 +204,14 @@ def suggest_mapping(table: Table, spec: FormatSpec, *, event_type: str | None = 
             continue
         values = _column(rows, i)
         spec_: dict[str, Any] = {"column": table.columns[i]}
-        annotation = (
-            str(model.model_fields[field].annotation) if field in model.model_fields else ""
-        )
+        info = model.model_fields.get(field)
+        kinds = _types(info.annotation) if info is not None else set()
         if field == "national_id":
             spec_["type"] = "national_id"
-        elif "date" in annotation or field in OCCURRED:
+        elif dt.date in kinds or field in OCCURRED:
             spec_["type"] = "date"
             spec_["formats"] = _date_formats(values)
-        elif "int" in annotation:
+        elif int in kinds:
             spec_["type"] = "integer"
             if (pick := _number_pick(values)) is not None:
                 spec_["pick"] = pick
@@ -202,8 +227,11 @@ def suggest_mapping(table: Table, spec: FormatSpec, *, event_type: str | None = 
         if region_cols
         else {"column": "TODO: the column naming the region"}
     )
-    if region_cols and "/" in region_cols[0]:
-        region["split"] = "/"
+    if region_cols:
+        cells = [cell_text(v) for v in _column(rows, table.columns.index(region_cols[0]))]
+        if any("/" in c for c in cells):  # "Cambridge/Guernsey": city and county in one cell
+            region["split"] = "/"
+    occurred_field = next((f for f in OCCURRED if f in fields), None)
     doc: dict[str, Any] = {
         "version": 1,
         "description": f"TODO: what {table.path.name} is and who sends it",
@@ -219,9 +247,14 @@ def suggest_mapping(table: Table, spec: FormatSpec, *, event_type: str | None = 
             if v is not None
         },
         "timezone": "Asia/Shanghai",
-        "skip": ["blank"],
+        "skip": ["blank", *_totals(table, rows)],
         "event_type": event_type,
-        "event_id": [table.columns[i] for i in matched.values()][:4] or None,
+        # the person and the day, as parsed (else every cell of the record)
+        "event_id": (
+            [{"field": "national_id"}, {"field": occurred_field}]
+            if "national_id" in fields and occurred_field
+            else None
+        ),
         "occurred_at": (
             {k: v for k, v in occurred.items() if k != "rank"}
             if occurred
@@ -245,8 +278,9 @@ def suggest_mapping(table: Table, spec: FormatSpec, *, event_type: str | None = 
         head.append(f"# columns not mapped: {', '.join(unmatched)}")
     if len(region_cols) > 1:
         head.append(f"# other region columns: {', '.join(region_cols[1:])} (see region.within)")
-    body: str = yaml.safe_dump(
+    body: str = yaml.dump(
         {k: v for k, v in doc.items() if v is not None},
+        Dumper=_Plain,
         allow_unicode=True,
         sort_keys=False,
         width=100,
