@@ -5,6 +5,9 @@ this module only names them so ``eams rules lint`` can reject a misspelt ``indic
 Units, as the rules in ``alerting/rules/default.yaml`` assume them:
 
 - ``people_laid_off_7d``: people laid off in the last 7 days (rolling), absolute
+- ``people_laid_off_7d_per_million``: the same per million residents (cities, US states and
+  the province: the regions whose population the reference has), so one threshold fits a
+  city of 2 million and a state of 29 million
 - ``concentrated_layoffs_7d``: ``layoff.reported`` events in the last 7 days with 200+
   people laid off at one enterprise
 - ``job_loss_rate``: percent of the base headcount of monitored enterprises lost
@@ -28,6 +31,7 @@ __all__ = ["INDICATOR_NAMES"]
 INDICATOR_NAMES: frozenset[str] = frozenset(
     {
         "people_laid_off_7d",
+        "people_laid_off_7d_per_million",
         "concentrated_layoffs_7d",
         "job_loss_rate",
         "registrations_temporary_assistance_7d",

@@ -48,6 +48,8 @@ RATIO_PARTS: dict[str, Callable[[str], tuple[Any, ...]]] = {
         ("w", "vacancy_openings", r, 28),
     ),
     "job_loss_rate": lambda r: (("part", "base_headcount", r), ("part", "lost_headcount", r)),
+    # a rate of a count: times the population it gives the count back
+    "people_laid_off_7d_per_million": lambda r: (("w", "people_laid_off", r, 7),),
 }
 #: Run outcomes: counts, and the amount that goes with the number of payments.
 OUTCOME_COUNTS = (

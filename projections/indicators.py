@@ -9,6 +9,7 @@ vacancy for that reason).
 | indicator | meaning |
 |---|---|
 | people_laid_off_7d | people laid off, rolling 7 days |
+| people_laid_off_7d_per_million | the same per million residents (regions with a population) |
 | concentrated_layoffs_7d | layoff reports of 200+ people at one enterprise, rolling 7 days |
 | registrations_temporary_assistance_7d | new temporary-assistance registrations, rolling 7 days |
 | registrations_7d | new registrations of every target group, rolling 7 days |
@@ -133,6 +134,7 @@ def compute(
     values: Values = {}
     for name in SUMMED:
         values[name] = _roll_sum(reference, base.get(name, {}))
+    values["people_laid_off_7d_per_million"] = _per_million(reference, values["people_laid_off_7d"])
     claims = values["claims_28d"]
     prior_mean = {k: v / 2 for k, v in _roll_sum(reference, base["_claims_prior_2y"]).items()}
     values["claims_vs_prior_years"] = _ratio(claims, prior_mean)
@@ -145,6 +147,16 @@ def compute(
         _disaster_as_of(store, reference, today) if historical else _disaster(store, reference)
     )
     return values
+
+
+def _per_million(reference: RegionReference, counts: dict[str, float]) -> dict[str, float]:
+    """``counts`` per million residents, for the regions whose population is known."""
+    out: dict[str, float] = {}
+    for code, count in counts.items():
+        region = reference.get(code)
+        if region is not None and region.population:
+            out[code] = count * 1_000_000 / region.population
+    return out
 
 
 def _years_back(day: dt.date, years: int) -> dt.date:

@@ -175,7 +175,8 @@ def test_unknown_indicator_suggests_the_close_name() -> None:
     [(line, message)] = lint(GOOD.replace("people_laid_off_7d", "people_layed_off_7d"))
     assert line == 4
     assert "unknown indicator 'people_layed_off_7d'" in message
-    assert "did you mean 'people_laid_off_7d'?" in message
+    # both close names are offered, the closest first
+    assert "did you mean 'people_laid_off_7d' or 'people_laid_off_7d_per_million'?" in message
 
 
 def test_top_level_shape_problems() -> None:
