@@ -314,3 +314,13 @@ def test_the_default_withholds_small_numbers_and_free_text_everywhere() -> None:
         "payload": orjson.dumps({"count": SMALL, "reason": None}).decode(),
     }
     assert views.stream({"rows": 1234}, views.Context()) == {}
+
+
+def test_a_rate_per_million_is_withheld_with_its_count() -> None:
+    """Times the population, a rate is its count: shown only when the count is."""
+    table = CellTable()
+    table.add(("w", "people_laid_off", "small", 7), 3)
+    table.add(("w", "people_laid_off", "large", 7), 40)
+    ctx = views.Context(cells=table.solve())
+    got = views.indicators({"people_laid_off_7d_per_million": {"small": 1.4, "large": 18.0}}, ctx)
+    assert got == {"people_laid_off_7d_per_million": {"small": WITHHELD, "large": 18.0}}

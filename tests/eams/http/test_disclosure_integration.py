@@ -56,6 +56,8 @@ NOT_COUNTS = {
     "late_by_seconds", "took_seconds", "features", "thresholds", "claims_vs_prior_years",
     "applicant_to_vacancy_ratio", "job_loss_rate", "risk_index",
     "rank",  # a level's place on the severity scale (GET /api/vocabulary), 1 to 4 by definition
+    # a rate, not a count: withheld with its count when that is small (see the test below)
+    "people_laid_off_7d_per_million",
 }  # fmt: skip
 FREE = (("note",), ("evidence",), ("ack_note",), ("reason",), ("decline_reason",))
 COUNTS = ("people_laid_off", "registrations", "reg_temporary_assistance", "claims")
@@ -327,6 +329,11 @@ def test_an_analyst_reads_every_route_and_sees_no_small_count(
     assert values["people_laid_off_7d"][SMALL_COUNTY] == SMALL
     assert values["people_laid_off_7d"]["371312"] == WITHHELD  # the next smallest
     assert values["people_laid_off_7d"]["371311"] == 40
+    # the rate per million residents: for the city (the counties' populations are not in the
+    # reference), shown as its count is; times the population it is the count
+    rate = values["people_laid_off_7d_per_million"]
+    assert rate[LINYI] == pytest.approx(50 * 1_000_000 / 11_018_000)
+    assert not set(rate) & {SMALL_COUNTY, *counties}
     assert values["risk_index"][SMALL_COUNTY] == WITHHELD
     # A week of days minus its shown days reveals no day.
     trend = answer("/api/trends", region=SMALL_COUNTY, days=60)
