@@ -11,6 +11,7 @@ failure.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import re
 import uuid
 from collections.abc import Callable, Sequence
@@ -54,6 +55,17 @@ __all__ = ["NAMESPACE", "Converted", "Converter", "Observer", "Skipped"]
 NAMESPACE = uuid.UUID("6f1d1c1e-2f55-4b0e-9b59-3e0f6b1c7a01")
 
 Getter = Callable[[tuple[Cell, ...]], Cell]
+_NAMESPACE_BYTES = NAMESPACE.bytes
+
+
+def _uuid5(name: str) -> str:
+    """``str(uuid.uuid5(NAMESPACE, name))``, without building the UUID object (a fifth of
+    a record's conversion went there)."""
+    digest = bytearray(hashlib.sha1(_NAMESPACE_BYTES + name.encode()).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
+    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
+    x = digest.hex()
+    return f"{x[:8]}-{x[8:12]}-{x[12:16]}-{x[16:20]}-{x[20:]}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,9 +199,37 @@ def _parser(spec: FieldSpec, *, occurred: bool = False) -> Callable[[Cell], Any]
         def parse(value: Cell) -> Any:
             return parse_code(value, width, pad=pad)
 
-    if not steps and vmap is None:
-        return parse
-    return lambda value: parse(text(value))
+    whole = parse if not steps and vmap is None else (lambda value: parse(text(value)))
+    # a cell's value is parsed once: dates, numbers, codes and mapped values repeat down a
+    # column (free text seldom does, and is cheap)
+    return whole if kind == "text" and vmap is None else _memoised(whole)
+
+
+#: Distinct values a field remembers the parse of (then it starts over).
+MEMO = 4096
+
+
+def _memoised(parse: Callable[[Cell], Any]) -> Callable[[Cell], Any]:
+    """``parse``, answering a value seen before (a failure too) from memory: it is pure."""
+    memo: dict[tuple[type, Cell], Any] = {}
+
+    def parse_once(value: Cell) -> Any:
+        key = (type(value), value)  # True and 1 are equal keys, not equal cells
+        try:
+            hit = memo[key]
+        except KeyError:
+            try:
+                hit = parse(value)
+            except CellError as exc:
+                hit = exc
+            if len(memo) >= MEMO:
+                memo.clear()
+            memo[key] = hit
+        if isinstance(hit, CellError):
+            raise hit
+        return hit
+
+    return parse_once
 
 
 class _Field:
@@ -419,7 +459,7 @@ class Converter:
             at = at.replace(tzinfo=self.zone)
         key = self._key(values, payload, at)
         event = {
-            "event_id": str(uuid.uuid5(NAMESPACE, f"{event_type}|{key}")),
+            "event_id": _uuid5(f"{event_type}|{key}"),
             "event_type": event_type,
             "schema_version": self.versions[event_type],
             "occurred_at": at.isoformat(),

@@ -8,9 +8,11 @@ from typing import Any
 
 import pytest
 import yaml
+from hypothesis import given
+from hypothesis import strategies as st
 
 from eams.errors import RowError
-from eams.imports.convert import Converted, Converter, Skipped
+from eams.imports.convert import NAMESPACE, Converted, Converter, Skipped, _uuid5
 from eams.imports.mapping import MappingDoc, load_mapping
 from eams.imports.readers import Record
 from events.envelope import parse_event
@@ -260,3 +262,18 @@ fields: {laid_off: {column: jobs, type: integer}}
 """),
             ("notice_date", "jobs"), ref, source="import:t",
         )  # fmt: skip
+
+
+@given(st.text(max_size=300))
+def test_the_fast_uuid5_is_uuid5(name: str) -> None:
+    assert _uuid5(name) == str(uuid.uuid5(NAMESPACE, name))
+
+
+def test_a_failing_value_fails_every_time_it_comes(warn: Converter) -> None:
+    """Parses are remembered per value, failures too: the second record fails like the first."""
+    for line in (2, 3):
+        with pytest.raises(RowError) as info:
+            warn.convert(rec(HARRIS | {"jobs": "many"}, line=line))
+        assert info.value.kind == "not a number"
+    assert event(warn, HARRIS | {"jobs": "1,529"})["payload"]["laid_off"] == 1529
+    assert event(warn, HARRIS | {"jobs": "1,529"})["payload"]["laid_off"] == 1529
