@@ -16,6 +16,20 @@ from __future__ import annotations
 from events.labels import EVENT_TYPE_LABELS, LABELS, VALUE_LABELS, label
 from events.payload_base import EventPayload, PersonPayload
 from events.payloads_audit import DlqRevealed
+from events.payloads_cases import (
+    CaseAssigned,
+    CaseHandedOver,
+    HouseholdClearingOverdue,
+    HouseholdMemberJoined,
+    LeadAssigned,
+    LeadDeclined,
+    PersonFactsRecorded,
+    PersonRead,
+    PersonRecognitionRefused,
+    PlanEnded,
+    PlanRevised,
+    ServiceRefused,
+)
 from events.payloads_market import (
     DisasterAreaCleared,
     DisasterAreaFlagged,
@@ -102,12 +116,21 @@ CATALOGUE_SECTIONS: dict[str, dict[str, type[EventPayload]]] = {
         "person.registered": PersonRegistered,
         "person.recognized": PersonRecognized,
         "person.recognition_revoked": PersonRecognitionRevoked,
+        "person.facts_recorded": PersonFactsRecorded,
+        "person.recognition_refused": PersonRecognitionRefused,
         "person.exited": PersonExited,
+        "case.assigned": CaseAssigned,
+        "case.handed_over": CaseHandedOver,
+        "household.member_joined": HouseholdMemberJoined,
         "household.zero_employment_identified": HouseholdZeroEmploymentIdentified,
         "household.zero_employment_cleared": HouseholdZeroEmploymentCleared,
+        "household.clearing_overdue": HouseholdClearingOverdue,
         "visit.recorded": VisitRecorded,
         "service.delivered": ServiceDelivered,
+        "service.refused": ServiceRefused,
         "plan.agreed": PlanAgreed,
+        "plan.revised": PlanRevised,
+        "plan.ended": PlanEnded,
         "referral.made": ReferralMade,
         "placement.recorded": PlacementRecorded,
         "training.enrolled": TrainingEnrolled,
@@ -122,6 +145,8 @@ CATALOGUE_SECTIONS: dict[str, dict[str, type[EventPayload]]] = {
         "lead.discovered": LeadDiscovered,
         "lead.contacted": LeadContacted,
         "lead.converted": LeadConverted,
+        "lead.assigned": LeadAssigned,
+        "lead.declined": LeadDeclined,
     },
     "labour_market": {
         "layoff.reported": LayoffReported,
@@ -166,6 +191,7 @@ CATALOGUE_SECTIONS: dict[str, dict[str, type[EventPayload]]] = {
     },
     "audit": {
         "audit.dlq_revealed": DlqRevealed,
+        "audit.person_read": PersonRead,
     },
 }
 

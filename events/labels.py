@@ -15,7 +15,21 @@ EVENT_TYPE_LABELS: dict[str, dict[str, str]] = {
     "person.registered": {"zh": "人员登记", "en": "Person registered"},
     "person.recognized": {"zh": "援助对象认定", "en": "Person recognised"},
     "person.recognition_revoked": {"zh": "撤销认定", "en": "Recognition revoked"},
+    "person.facts_recorded": {"zh": "人员情况记录", "en": "Person's facts recorded"},
+    "person.recognition_refused": {"zh": "认定未通过", "en": "Recognition refused"},
     "person.exited": {"zh": "退出援助", "en": "Person exited"},
+    "case.assigned": {"zh": "首问负责", "en": "Case assigned"},
+    "case.handed_over": {"zh": "案件移交", "en": "Case handed over"},
+    "household.member_joined": {"zh": "家庭成员登记", "en": "Household member recorded"},
+    "household.clearing_overdue": {
+        "zh": "零就业家庭超期未清零",
+        "en": "Zero-employment household overdue",
+    },
+    "service.refused": {"zh": "拒绝服务", "en": "Service refused"},
+    "plan.revised": {"zh": "修订援助协议", "en": "Assistance plan revised"},
+    "plan.ended": {"zh": "援助协议终止", "en": "Assistance plan ended"},
+    "lead.assigned": {"zh": "线索已分派", "en": "Lead assigned"},
+    "lead.declined": {"zh": "线索已婉拒", "en": "Lead declined"},
     "household.zero_employment_identified": {
         "zh": "零就业家庭认定",
         "en": "Zero-employment household identified",
@@ -80,6 +94,7 @@ EVENT_TYPE_LABELS: dict[str, dict[str, str]] = {
     "fraud.confirmed": {"zh": "骗补确认", "en": "Fraud confirmed"},
     "fraud.dismissed": {"zh": "骗补排除", "en": "Fraud dismissed"},
     # audit
+    "audit.person_read": {"zh": "查阅个人信息", "en": "Person's detail read"},
     "audit.dlq_revealed": {"zh": "死信原文已查看", "en": "Dead letters revealed"},
 }
 

@@ -8,7 +8,7 @@ person's pseudonym once ingest has pseudonymised them.
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Literal
 from uuid import UUID
 
 from pydantic import Field, field_validator
@@ -24,6 +24,7 @@ from events.payload_base import (
     Uscc,
     not_before,
 )
+from events.payloads_cases import ConditionResult, FactValues, PlanMeasure
 from events.vocabulary import (
     DifficultyReason,
     EmploymentStatus,
@@ -86,6 +87,14 @@ class PersonRecognized(PersonPayload):
     recognised_on: date | None = None
     valid_until: date | None = None
     rule_ref: Text | None = None
+    rule_set: Ident | None = None
+    """The city's rule-set version the decision applied (``370100@1``)."""
+    rule_id: Ident | None = None
+    """The rule that recognised the person (``ed.long_term_unemployed``)."""
+    conditions: Annotated[tuple[ConditionResult, ...], Field(max_length=MAX_ITEMS)] = ()
+    """Every condition judged, with the value it read and the outcome."""
+    facts: FactValues = FactValues()
+    """The facts the decision read, as known when it was made."""
 
     _valid_after_start = field_validator("valid_until")(not_before("recognised_on"))
 
@@ -95,6 +104,11 @@ class PersonRecognitionRevoked(PersonPayload):
 
     target_group: TargetGroup
     reason: Text
+    rule_set: Ident | None = None
+    failed: Annotated[tuple[ConditionResult, ...], Field(max_length=MAX_ITEMS)] = ()
+    """The conditions that no longer hold (a revocation by re-evaluation)."""
+    facts: FactValues = FactValues()
+    revoked_on: date | None = None
 
 
 class PersonExited(PersonPayload):
@@ -112,6 +126,9 @@ class HouseholdZeroEmploymentIdentified(EventPayload):
 
     household_id: Ident
     members_of_working_age: Positive
+    identified_on: date | None = None
+    deadline: date | None = None
+    """The day by which at least one member should be in work (动态清零)."""
 
 
 class HouseholdZeroEmploymentCleared(EventPayload):
@@ -121,6 +138,9 @@ class HouseholdZeroEmploymentCleared(EventPayload):
 
     household_id: Ident
     employed_members: Positive = 1
+    cleared_on: date | None = None
+    on_time: bool | None = None
+    """Cleared on or before the household's deadline."""
 
 
 class VisitRecorded(PersonPayload):
@@ -130,6 +150,9 @@ class VisitRecorded(PersonPayload):
     visited_on: date
     needs: Annotated[tuple[Text, ...], Field(max_length=MAX_ITEMS)] = ()
     note: Text | None = None
+    outcome: Literal["contacted", "not_reached"] = "contacted"
+    next_due: date | None = None
+    """When the next visit falls due under the case's schedule (set by the case)."""
 
 
 class ServiceDelivered(PersonPayload):
@@ -147,6 +170,9 @@ class PlanAgreed(PersonPayload):
     services: Annotated[tuple[ServiceKind, ...], Field(max_length=MAX_ITEMS)] = ()
     subsidies: Annotated[tuple[SubsidyKind, ...], Field(max_length=MAX_ITEMS)] = ()
     review_due: date | None = None
+    version: Annotated[int, Field(ge=1, le=10_000)] = 1
+    goals: Annotated[tuple[Text, ...], Field(max_length=MAX_ITEMS)] = ()
+    measures: Annotated[tuple[PlanMeasure, ...], Field(max_length=MAX_ITEMS)] = ()
 
 
 class ReferralMade(PersonPayload):
