@@ -29,6 +29,7 @@ from events.payloads_cases import (
     PlanEnded,
     PlanRevised,
     ServiceRefused,
+    VisitScheduled,
 )
 from events.payloads_market import (
     DisasterAreaCleared,
@@ -126,6 +127,7 @@ CATALOGUE_SECTIONS: dict[str, dict[str, type[EventPayload]]] = {
         "household.zero_employment_cleared": HouseholdZeroEmploymentCleared,
         "household.clearing_overdue": HouseholdClearingOverdue,
         "visit.recorded": VisitRecorded,
+        "visit.scheduled": VisitScheduled,
         "service.delivered": ServiceDelivered,
         "service.refused": ServiceRefused,
         "plan.agreed": PlanAgreed,

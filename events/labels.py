@@ -25,6 +25,7 @@ EVENT_TYPE_LABELS: dict[str, dict[str, str]] = {
         "zh": "零就业家庭超期未清零",
         "en": "Zero-employment household overdue",
     },
+    "visit.scheduled": {"zh": "走访排期", "en": "Visit scheduled"},
     "service.refused": {"zh": "拒绝服务", "en": "Service refused"},
     "plan.revised": {"zh": "修订援助协议", "en": "Assistance plan revised"},
     "plan.ended": {"zh": "援助协议终止", "en": "Assistance plan ended"},

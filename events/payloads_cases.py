@@ -39,6 +39,7 @@ __all__ = [
     "PlanMeasure",
     "PlanRevised",
     "ServiceRefused",
+    "VisitScheduled",
 ]
 
 Hukou = Literal["rural", "urban"]
@@ -150,6 +151,16 @@ class PlanMeasure(BaseModel):
     owner: Ident
     deadline: date | None = None
     done: bool = False
+
+
+class VisitScheduled(PersonPayload):
+    """The case's next regular visit falls due (after an assignment, a visit, or a change of
+    group or risk that changes the interval)."""
+
+    due_on: date
+    interval_days: Annotated[int, Field(ge=1, le=366)]
+    basis: Ident
+    """Which schedule rule set the interval (``zero_employment_household``, ``default`` …)."""
 
 
 class PlanRevised(PersonPayload):

@@ -151,8 +151,6 @@ class VisitRecorded(PersonPayload):
     needs: Annotated[tuple[Text, ...], Field(max_length=MAX_ITEMS)] = ()
     note: Text | None = None
     outcome: Literal["contacted", "not_reached"] = "contacted"
-    next_due: date | None = None
-    """When the next visit falls due under the case's schedule (set by the case)."""
 
 
 class ServiceDelivered(PersonPayload):
@@ -280,6 +278,10 @@ class LeadDiscovered(PersonPayload):
     lead_id: Ident
     source: LeadSource
     suggested_target_group: TargetGroup | None = None
+    facts: FactValues = FactValues()
+    """What the other department's record says of the person (a low-income household …)."""
+    record_on: date | None = None
+    """The date of that record."""
 
 
 class LeadContacted(PersonPayload):

@@ -62,6 +62,12 @@ MINIMAL_PAYLOADS: dict[str, dict[str, Any]] = {
         "service": "job_referral",
         "refused_on": "2024-03-01",
     },
+    "visit.scheduled": {
+        "person_id": PERSON_ID,
+        "due_on": "2024-04-01",
+        "interval_days": 30,
+        "basis": "default",
+    },
     "plan.revised": {"person_id": PERSON_ID, "plan_id": "plan-1", "version": 2},
     "plan.ended": {"person_id": PERSON_ID, "plan_id": "plan-1", "reason": "goals met"},
     "lead.assigned": {
