@@ -21,6 +21,7 @@ from typing import Any, Protocol
 from eams.errors import RowError
 from eams.imports.cells import Cell
 from eams.imports.errors import CellError, MappingError
+from eams.imports.fieldpaths import get, put
 from eams.imports.mapping import (
     EventIdField,
     EventTypeSpec,
@@ -235,7 +236,7 @@ def _memoised(parse: Callable[[Cell], Any]) -> Callable[[Cell], Any]:
 class _Field:
     """One compiled payload field."""
 
-    __slots__ = ("column", "default", "get", "name", "on_error", "parse", "required")
+    __slots__ = ("column", "default", "get", "name", "on_error", "parse", "path", "required")
 
     def __init__(
         self,
@@ -247,6 +248,8 @@ class _Field:
         occurred: bool = False,
     ) -> None:
         self.name = name
+        #: where a dotted name (facts.low_income) puts its value; None: a plain field
+        self.path = tuple(name.split(".")) if "." in name else None
         self.column = _column_label(spec)
         self.get = _source(spec, columns, constants)
         self.parse = _parser(spec, occurred=occurred)
@@ -378,9 +381,8 @@ class Converter:
         out = []
         for i, const, field in self.key_parts:
             if field is not None:
-                out.append(
-                    at.isoformat() if field == "occurred_at" else str(payload.get(field, ""))
-                )
+                found = at.isoformat() if field == "occurred_at" else get(payload, field)
+                out.append("" if found is None else str(found))
             elif i is not None:
                 out.append(cell_text(values[i]) if i < len(values) else "")
             else:
@@ -434,7 +436,11 @@ class Converter:
             if observer is not None:
                 observer.field(f.name, status, record, None)
             if value is not None and f is not self.occurred:
-                payload[f.name] = value.isoformat() if isinstance(value, dt.date) else value
+                value = value.isoformat() if isinstance(value, dt.date) else value
+                if f.path is None:
+                    payload[f.name] = value
+                else:
+                    put(payload, f.path, value)
             elif f is self.occurred:
                 occurred = value
         try:

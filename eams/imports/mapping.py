@@ -12,6 +12,10 @@ as its ``type``. What happens when it cannot be parsed is ``on_error``: ``dlq`` 
 dead-lettered, the default), ``null`` (the field is left out) or ``default`` (``default``
 is used). A blank value leaves the field out, unless ``required`` (then the row is
 dead-lettered) or a ``default`` is given.
+
+A field's name is a payload field, or a dotted path into a payload field that is itself an
+object: ``facts.low_income`` sets ``low_income`` inside ``facts`` (the fields given of one
+object make it up; the linter checks every part of the path against the catalogue).
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from eams.imports.dates import check_date_formats
 from eams.imports.errors import MappingError
+from eams.imports.fieldpaths import field_problem, overlaps
 from eams.imports.values import check_steps
 from events.catalogue import PAYLOADS
 
@@ -279,7 +284,11 @@ class MappingDoc(_Spec):
     )
     occurred_at: FieldSpec
     region: RegionSpec
-    fields: dict[str, FieldSpec] = Field(default_factory=dict)
+    fields: dict[str, FieldSpec] = Field(
+        default_factory=dict,
+        description="payload field -> its value; a dotted name (facts.low_income) sets a "
+        "field inside an object field",
+    )
     types: dict[str, TypeSpec] = Field(default_factory=dict)
 
     def skip_rules(self) -> list[SkipRule]:
@@ -508,20 +517,12 @@ def _semantic(doc: MappingDoc, lines: _Lines) -> list[str]:
     def check_fields(
         fields: dict[str, FieldSpec], event_type: str | None, loc: tuple[str | int, ...]
     ) -> None:
-        allowed = list(PAYLOADS[event_type].model_fields) if event_type in PAYLOADS else None
+        model = PAYLOADS.get(event_type) if event_type is not None else None
         for name, spec in fields.items():
             check_spec(spec, (*loc, name))
-            if allowed is not None and name not in allowed:
-                close = difflib.get_close_matches(name, allowed, n=1, cutoff=0.6)
-                say(
-                    (*loc, name),
-                    f"{event_type} has no field {name!r}"
-                    + (
-                        f"; did you mean {close[0]!r}?"
-                        if close
-                        else f" (fields: {', '.join(allowed)})"
-                    ),
-                )
+            problem = field_problem(model, name) if model is not None else None
+            if problem is not None:
+                say((*loc, name), f"{event_type} {problem}")
 
     check_spec(doc.occurred_at, ("occurred_at",))
     check_spec(doc.region, ("region",))
@@ -542,11 +543,25 @@ def _semantic(doc: MappingDoc, lines: _Lines) -> list[str]:
         for name, spec in doc.fields.items():
             check_spec(spec, ("fields", name))
             for target in sorted(t for t in targets if t in PAYLOADS):
-                if name not in PAYLOADS[target].model_fields:
+                if field_problem(PAYLOADS[target], name) is not None:
                     say(("fields", name), f"{target} has no field {name!r}; move it to types")
         for name, type_spec in doc.types.items():
             if check_type(name, ("types", name)):
                 check_fields(type_spec.fields, name, ("types", name, "fields"))
+    for loc, own, names in [
+        (("fields",), doc.fields, list(doc.fields)),
+        *(
+            (("types", t, "fields"), ts.fields, [*doc.fields, *ts.fields])
+            for t, ts in doc.types.items()
+        ),
+    ]:
+        for whole, inner in overlaps(names):
+            if inner in own or whole in own:
+                say(
+                    (*loc, inner if inner in own else whole),
+                    f"{whole!r} and {inner!r} both set {inner!r}: give {whole} whole or by "
+                    "its fields, not both",
+                )
     named = {"occurred_at", *doc.fields, *(f for t in doc.types.values() for f in t.fields)}
     for i, part in enumerate(doc.event_id or []):
         if isinstance(part, EventIdField) and part.field not in named:
