@@ -190,8 +190,12 @@ def render(report: CheckReport) -> str:
         + (f", {report.encoding}" if report.encoding else "")
         + f", {n:,} records) through {report.mapping}: nothing was sent",
         "",
-        f"{'field':<24}{'parsed':>10}{'blank':>9}{'failed':>9}{'nulled':>9}{'default':>9}",
     ]
+    # a dotted field (facts.minimum_living_allowance) may be longer than the usual column
+    width = max([24, *(len(name) + 2 for name in report.fields)])
+    out.append(
+        f"{'field':<{width}}{'parsed':>10}{'blank':>9}{'failed':>9}{'nulled':>9}{'default':>9}"
+    )
 
     def failures(stats: _Stats) -> None:
         for kind, count in stats.kinds.most_common(3):
@@ -202,7 +206,7 @@ def render(report: CheckReport) -> str:
     for name, stats in report.fields.items():
         c = stats.counts
         out.append(
-            f"{name:<24}{c['parsed']:>10,}{c['blank']:>9,}{c['failed']:>9,}"
+            f"{name:<{width}}{c['parsed']:>10,}{c['blank']:>9,}{c['failed']:>9,}"
             f"{c['nulled']:>9,}{c['defaulted']:>9,}"
         )
         failures(stats)
