@@ -103,7 +103,13 @@ class ConditionResult(BaseModel):
 
     rule: Ident
     condition: Text
-    value: Annotated[str, Field(max_length=200)] | float | bool | None = None
+    value: (
+        bool
+        | Annotated[int, Field(ge=-(10**9), le=10**9)]
+        | float
+        | Annotated[str, Field(max_length=200)]
+        | None
+    ) = None
     """The value the condition read (a date as ISO text; None: the fact is not known)."""
     ok: bool
 
