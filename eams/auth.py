@@ -54,8 +54,10 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "analyst": frozenset({"read:overview", "read:alerts", "read:playbooks"}),
     "duty_officer": frozenset({"read:overview", "read:alerts", "act:alerts", "read:playbooks"}),
     "incident_team": frozenset({"read:overview", "read:alerts", "read:playbooks", "act:playbooks"}),
-    "case_officer": frozenset({"read:overview", "ingest"}),
-    "auditor": frozenset({"read:overview", "read:alerts", "read:playbooks", "read:audit"}),
+    "case_officer": frozenset({"read:overview", "ingest", "read:cases", "act:cases"}),
+    "auditor": frozenset(
+        {"read:overview", "read:alerts", "read:playbooks", "read:audit", "read:cases"}
+    ),
 }
 #: Every permission there is (the console shows what a role has of them).
 ALL_PERMISSIONS: tuple[str, ...] = (*sorted(set().union(*PERMISSIONS.values())), "admin")

@@ -8,6 +8,7 @@ from eams.host import Host
 from eams.http import (
     admin,
     alerts,
+    cases,
     console,
     dlq,
     ingest,
@@ -41,6 +42,6 @@ def create_api(host: Host) -> FastAPI:
     api.include_router(session_router(host))
     document(api)  # /openapi.json also names the routes' own 422 messages
     resources = (ingest, overview, alerts, silences, rules, playbooks, quarantine, console, dlq)
-    for resource in (*resources, vocabulary, admin):
+    for resource in (*resources, cases, vocabulary, admin):
         api.include_router(resource.router(host))
     return api

@@ -175,8 +175,9 @@ WHERE person_id != ''
   AND event_type IN ('case.assigned', 'case.handed_over', 'person.registered', 'person.recognized',
                      'lead.discovered');
 
--- Every event of a person, in log order (a person's events share the partition of their
--- pseudonym): the timeline, and who owned the case when.
+-- Every event of a person's own stream (aggregate_id = the pseudonym), in log order: one
+-- stream is one partition, so its offsets are its order. A household's events that name a
+-- member stay in the household's stream. The timeline, and who owned the case when.
 CREATE TABLE IF NOT EXISTS case_timeline
 (
     person_id        String,
@@ -200,7 +201,7 @@ CREATE MATERIALIZED VIEW IF NOT EXISTS mv_case_timeline TO case_timeline AS
 SELECT person_id, kafka_partition, kafka_offset, event_id, event_type, occurred_at, recorded_at,
        region, city, source, actor, payload
 FROM events
-WHERE person_id != '';
+WHERE person_id != '' AND aggregate_id = person_id;
 
 CREATE TABLE IF NOT EXISTS case_leads
 (
