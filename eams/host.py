@@ -24,6 +24,9 @@ from alerting.lifecycle import AlertAggregate
 from alerting.roster import load_roster
 from alerting.rules import load_rules
 from alerting.silencing import SilenceAggregate
+from cases.person import PersonAggregate
+from cases.policy import CasePolicy, load_policy
+from cases.rules import RuleBook, load_recognition
 from eams.auth import UserStore, operator_token
 from eams.ingest_process import IngestProcess
 from eams.settings import Settings
@@ -69,6 +72,7 @@ class Host:
         library: Library,
         commands: CommandBus,
         command_handler: CommandHandler,
+        casework: tuple[RuleBook, CasePolicy],
     ) -> None:
         self.settings = settings
         self.dlq_key = dlq_key  # seals and opens dead letters (GET /api/dlq)
@@ -87,6 +91,9 @@ class Host:
         self.users = users
         self.commands = commands  # every route that changes an aggregate sends a command
         self.command_handler = command_handler
+        # the recognition rules and the case policy the person aggregate decides with
+        # (explain replays with the same rules)
+        self.recognition, self.case_policy = casework
         self._stop_commands = asyncio.Event()
         self._commands_task: asyncio.Task[None] | None = None
         self.stopping = asyncio.Event()
@@ -307,6 +314,7 @@ def build_host(settings: Settings, dlq_key: DeadLetterKey) -> Host:
     reference = load_reference(settings.region_hierarchy)
     primary = load_reference(settings.region_hierarchy.split(",")[0])
     library = load_library(settings.playbooks, reference=primary)
+    casework = load_casework(settings, primary)
     return Host(
         settings,
         dlq_key=dlq_key,
@@ -326,19 +334,40 @@ def build_host(settings: Settings, dlq_key: DeadLetterKey) -> Host:
         operator_token=operator_token(settings.state_dir),
         library=library,
         commands=CommandBus(settings.kafka("stream"), settings.topics, source="eams.api"),
-        command_handler=new_command_handler(settings, reference, primary, library),
+        command_handler=new_command_handler(settings, reference, primary, library, casework),
+        casework=casework,
     )
 
 
+def load_casework(settings: Settings, primary: RegionReference) -> tuple[RuleBook, CasePolicy]:
+    """The recognition rules and the case policy of the settings (raises naming every
+    problem with its file and line)."""
+    # the shipped rules are Shandong's: their city codes are checked against its reference
+    cities = {c.code: c.name for c in primary.cities()} if primary.hierarchy == "shandong" else None
+    return load_recognition(settings.recognition, cities=cities), load_policy(settings.case_policy)
+
+
 def new_command_handler(
-    settings: Settings, reference: RegionReference, primary: RegionReference, library: Library
+    settings: Settings,
+    reference: RegionReference,
+    primary: RegionReference,
+    library: Library,
+    casework: tuple[RuleBook, CasePolicy] | None = None,
 ) -> CommandHandler:
     """The command handler of every aggregate kind (one writer per aggregate): alerts,
-    silences and playbook runs (decided with the playbook ``library``)."""
+    silences, playbook runs (decided with the playbook ``library``) and persons' cases
+    (with the recognition rules and the case policy, read from the settings if not given)."""
+    rules, policy = casework or load_casework(settings, primary)
+    person = PersonAggregate(rules, policy, reference)
     return CommandHandler(
         settings.kafka("stream"),
         settings.topics,
-        [AlertAggregate(), SilenceAggregate(reference), PlaybookRunAggregate(library, primary)],
+        [
+            AlertAggregate(),
+            SilenceAggregate(reference),
+            PlaybookRunAggregate(library, primary),
+            person,
+        ],
         reference,
     )
 

@@ -147,6 +147,15 @@ class Settings(BaseSettings):
         default=PROJECT_ROOT / "playbooks" / "library",
         description="Contingency playbooks: a directory of YAML definitions (eams playbooks lint).",
     )
+    recognition: Path = Field(
+        default=PROJECT_ROOT / "deploy" / "recognition",
+        description="Recognition rules of the target groups per city: a directory of YAML "
+        "(eams persons rules lint).",
+    )
+    case_policy: Path = Field(
+        default=PROJECT_ROOT / "deploy" / "cases" / "policy.yaml",
+        description="Case policy: visit schedules, exit, plan reviews, clearing deadlines (YAML).",
+    )
     roster: Path | None = Field(
         default=None, description="Duty roster and channels (YAML); unset = no notifications."
     )

@@ -40,14 +40,14 @@ APPEND_TIMEOUT = 15.0
 _TYPE_MARK = b'"event_type":"'
 
 
-def _kind_of(value: bytes) -> str | None:
-    """The aggregate kind of an event record (``alert`` of ``alert.raised``) without parsing
-    the whole JSON: the envelope writes ``event_type`` near the start."""
+def _type_of(value: bytes) -> str | None:
+    """The event type of an event record (``alert.raised``) without parsing the whole JSON:
+    the envelope writes ``event_type`` near the start."""
     at = value.find(_TYPE_MARK, 0, 256)
     if at < 0:
         return None
     start = at + len(_TYPE_MARK)
-    end = value.find(b".", start, start + 40)
+    end = value.find(b'"', start, start + 80)
     return value[start:end].decode("ascii", "replace") if end > 0 else None
 
 
@@ -95,6 +95,17 @@ class CommandHandler:
         self.kafka = kafka
         self.topics = topic_names
         self.aggregates: dict[str, Aggregate[Any]] = {a.kind: a for a in aggregates}
+        # an aggregate folds event types of several prefixes (a person's case folds visit.*,
+        # plan.* …): each event type belongs to one aggregate kind
+        self._by_type: dict[str, Aggregate[Any]] = {}
+        for aggregate in aggregates:
+            for event_type in aggregate.event_types:
+                other = self._by_type.setdefault(event_type, aggregate)
+                if other is not aggregate:
+                    raise CommandLayoutError(
+                        f"{event_type} is folded by both {other.kind} and {aggregate.kind}: "
+                        "an event type belongs to one aggregate kind"
+                    )
         self.reference = reference
         self.group = group or f"{topic_names.events.removesuffix('.events')}.commands"
         self.clock = clock
@@ -102,6 +113,8 @@ class CommandHandler:
         self._states: dict[int, dict[tuple[str, str], Folded]] = {}
         self._lock = asyncio.Lock()  # a batch in hand finishes before a rebalance goes on
         self._producer: AIOKafkaProducer | None = None
+        self._reader: AIOKafkaConsumer | None = None  # catches up with other writers' events
+        self._positions: dict[int, int] = {}  # events partition -> next offset to fold
         self.ready = asyncio.Event()  # set once a first assignment has been folded
 
     def status(self) -> dict[str, Any]:
@@ -131,6 +144,8 @@ class CommandHandler:
             auto_offset_reset="earliest",
         )
         await consumer.start()
+        self._reader = AIOKafkaConsumer(**self.kafka.client_options(), enable_auto_commit=False)
+        await self._reader.start()
         try:
             await self._check_layout(consumer)
             consumer.subscribe([self.topics.commands], listener=_Listener(self))
@@ -141,6 +156,8 @@ class CommandHandler:
         finally:
             await bounded(consumer.stop())  # leaves the group: its partitions move at once
             await bounded(self._producer.stop())
+            reader, self._reader = self._reader, None
+            await bounded(reader.stop())
 
     async def _check_layout(self, consumer: AIOKafkaConsumer) -> None:
         commands = await partitions(consumer, self.topics.commands)
@@ -164,6 +181,7 @@ class CommandHandler:
             if states is None:  # revoked while fetched: the next owner decides them
                 return
             try:
+                await self._catch_up(tp.partition, states)
                 outcomes, adopt = await self._decide_and_append(tp.partition, states, records)
             except Exception:
                 # nothing adopted, nothing committed: decide the batch again (same ids)
@@ -344,6 +362,7 @@ class CommandHandler:
         async with self._lock:
             for p in partitions:
                 self._states.pop(p, None)
+                self._positions.pop(p, None)
             self.stats.partitions = sorted(self._states)
             self.stats.aggregates = sum(len(s) for s in self._states.values())
 
@@ -359,41 +378,64 @@ class CommandHandler:
 
     async def _fold(self, partition: int) -> dict[tuple[str, str], Folded]:
         states: dict[tuple[str, str], Folded] = {}
+        self._positions[partition] = 0
+        await self._read_events(partition, states)
+        return states
+
+    async def _catch_up(self, partition: int, states: dict[tuple[str, str], Folded]) -> None:
+        """Fold what other writers appended to the partition since it was last read (ingest
+        writes person events too: an imported registration or lead). Events of this
+        handler's own decisions were applied when they were decided and are skipped."""
+        await self._read_events(partition, states)
+
+    async def _read_events(self, partition: int, states: dict[tuple[str, str], Folded]) -> None:
+        """Fold the events of ``partition`` from the last position read up to its end now."""
         tp = TopicPartition(self.topics.events, partition)
-        consumer = AIOKafkaConsumer(**self.kafka.client_options(), enable_auto_commit=False)
-        await consumer.start()
+        consumer = self._reader
+        if consumer is None:
+            consumer = AIOKafkaConsumer(**self.kafka.client_options(), enable_auto_commit=False)
+            await consumer.start()
         try:
             consumer.assign([tp])
             end = (await consumer.end_offsets([tp]))[tp]
+            start = max(
+                self._positions.get(partition, 0), (await consumer.beginning_offsets([tp]))[tp]
+            )
+            if start >= end:
+                self._positions[partition] = end
+                return
             # an explicit offset: seek_to_beginning right after assign can lose to the
             # assignment's own reset to the end
-            consumer.seek(tp, (await consumer.beginning_offsets([tp]))[tp])
+            consumer.seek(tp, start)
             while await consumer.position(tp) < end:
                 batch = await consumer.getmany(tp, timeout_ms=500, max_records=5000)
                 for record in batch.get(tp, []):
                     if record.offset >= end or record.value is None:
                         continue
                     self._fold_one(states, record.value)
+            self._positions[partition] = end
         finally:
-            await consumer.stop()
-        return states
+            if consumer is not self._reader:
+                await consumer.stop()
 
     def _fold_one(self, states: dict[tuple[str, str], Folded], value: bytes) -> None:
-        kind = _kind_of(value)
-        aggregate = self.aggregates.get(kind) if kind else None
+        event_type = _type_of(value)
+        aggregate = self._by_type.get(event_type) if event_type else None
         if aggregate is None:
             return
         try:
             envelope = Envelope.model_validate_json(value)
         except ValidationError:
-            log.warning("an unreadable %s event in the log was not folded", kind)
+            log.warning("an unreadable %s event in the log was not folded", event_type)
             return
-        if envelope.event_type not in aggregate.event_types or envelope.aggregate_id is None:
+        if envelope.event_type != event_type or envelope.aggregate_id is None:
             return
         key = (aggregate.kind, envelope.aggregate_id)
         folded = states.get(key)
         if folded is None:
             folded = states[key] = Folded(aggregate.initial(envelope.aggregate_id))
+        elif envelope.causation_id is not None and envelope.causation_id in folded.commands:
+            return  # this handler decided it: applied when it was decided (a catch-up)
         folded.state = aggregate.apply(folded.state, envelope)
         folded.version += 1
         if envelope.causation_id is not None:
