@@ -78,16 +78,16 @@ def where(loc: Loc) -> str:
     return out or "(top)"
 
 
-_SCALAR_TAGS = frozenset({"str", "int", "float", "bool", "none", "date", "list", "dict"})
+_SCALAR_TAGS = frozenset({"str", "int", "float", "bool", "none"})
+
+
+def _is_scalar_tag(part: str) -> bool:
+    return part in _SCALAR_TAGS or part.startswith("literal[")
 
 
 def _is_tag(part: str, model_names: frozenset[str]) -> bool:
     """A union branch name pydantic puts in an error's location (not a key of the file)."""
-    return (
-        part in _SCALAR_TAGS
-        or part.startswith(("literal[", "function-", "list[", "dict["))
-        or part in model_names
-    )
+    return _is_scalar_tag(part) or part in model_names or part.startswith("function-")
 
 
 def problems(
@@ -101,11 +101,19 @@ def problems(
     out: list[tuple[int, str]] = []
     seen: set[tuple[Any, ...]] = set()
     for err in exc.errors(include_url=False):
-        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and _is_tag(p, model_names)))
+        # pydantic's loc names the branches of a union ("str", "EventTypeSpec",
+        # "literal['blank']"): they are not keys of the file. A dict given where a scalar is
+        # one branch is reported against the other branch only.
+        raw = tuple(err["loc"])
+        scalar_branch = any(isinstance(p, str) and _is_scalar_tag(p) for p in raw)
+        if scalar_branch and isinstance(err.get("input"), dict):
+            continue
+        loc = tuple(p for p in raw if not (isinstance(p, str) and _is_tag(p, model_names)))
         key = (loc, err["type"])
         if key in seen:
             continue
         seen.add(key)
+        line = lines.line_of(loc)
         kind = err["type"]
         if kind == "extra_forbidden":
             model = model_for(loc[:-1])
@@ -124,6 +132,5 @@ def problems(
             msg = f"unknown value {err['input']!r}{hint} (one of {', '.join(expected)})"
         else:
             msg = str(err["msg"]).removeprefix("Value error, ")
-        line = lines.line_of(loc)
         out.append((line, f"{lines.path}:{line}: {where(loc)}: {msg}"))
     return [text for _, text in sorted(out, key=lambda p: p[0])]

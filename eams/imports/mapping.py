@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from eams.imports.dates import check_date_formats
@@ -34,6 +33,7 @@ from eams.imports.errors import MappingError
 from eams.imports.fieldpaths import field_problem, overlaps
 from eams.imports.values import check_steps
 from events.catalogue import PAYLOADS
+from events.yaml_lines import YamlLines, YamlSyntaxError, problems, where
 
 __all__ = [
     "EventIdField",
@@ -358,54 +358,6 @@ def json_schema() -> dict[str, Any]:
     return schema
 
 
-# -- reading with line numbers -------------------------------------------------------------
-class _Lines:
-    """YAML read into plain objects, remembering the line of every key and item."""
-
-    def __init__(self, path: Path, text: str) -> None:
-        self.path = path
-        self.lines: dict[tuple[str | int, ...], int] = {}
-        self._loader = yaml.SafeLoader("")
-        try:
-            node = yaml.compose(text, Loader=yaml.SafeLoader)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            line = mark.line + 1 if mark is not None else 1
-            problem = getattr(exc, "problem", None) or str(exc)
-            raise MappingError(f"{path}:{line}: not valid YAML: {problem}") from exc
-        self.doc = self._build(node, ()) if node is not None else None
-
-    def _build(self, node: yaml.Node, at: tuple[str | int, ...]) -> Any:
-        self.lines.setdefault(at, node.start_mark.line + 1)
-        if isinstance(node, yaml.MappingNode):
-            out: dict[str, Any] = {}
-            for key_node, value_node in node.value:
-                key = str(self._scalar(key_node))
-                self.lines[(*at, key)] = key_node.start_mark.line + 1
-                out[key] = self._build(value_node, (*at, key))
-            return out
-        if isinstance(node, yaml.SequenceNode):
-            return [self._build(item, (*at, i)) for i, item in enumerate(node.value)]
-        return self._scalar(node)
-
-    def _scalar(self, node: yaml.Node) -> Any:
-        """A scalar typed as YAML types it (``1`` an int, ``true`` a bool)."""
-        return self._loader.construct_object(node, deep=True)
-
-    def line_of(self, loc: tuple[str | int, ...]) -> int:
-        """The line of ``loc`` or of its nearest ancestor the file has."""
-        while loc and loc not in self.lines:
-            loc = loc[:-1]
-        return self.lines.get(loc, 1)
-
-
-def _where(loc: tuple[str | int, ...]) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "(top)"
-
-
 #: key -> (the model of its value, how many parts of a location it spans: 2 for the values
 #: of a dict or list, as in fields.NAME or skip[I])
 _NESTED: dict[str, tuple[type[BaseModel], int]] = {
@@ -433,63 +385,12 @@ def _model_for(loc: tuple[str | int, ...]) -> type[BaseModel] | None:
     return model
 
 
-_SCALAR_TAGS = frozenset({"str", "int", "float", "bool", "none"})
-
-
-def _is_scalar_tag(part: str) -> bool:
-    return part in _SCALAR_TAGS or part.startswith("literal[")
-
-
-def _is_tag(part: str) -> bool:
-    """A union branch name pydantic puts in an error's location."""
-    return _is_scalar_tag(part) or part in _MODEL_NAMES or part.startswith("function-")
-
-
-def _problems(exc: ValidationError, lines: _Lines) -> list[str]:
-    out: list[tuple[int, str]] = []
-    seen: set[tuple[Any, ...]] = set()
-    for err in exc.errors(include_url=False):
-        # pydantic's loc names the branches of a union ("str", "EventTypeSpec",
-        # "literal['blank']"): they are not keys of the file. A dict given where a scalar is
-        # one branch is reported against the other branch only.
-        raw = tuple(err["loc"])
-        scalar_branch = any(isinstance(p, str) and _is_scalar_tag(p) for p in raw)
-        if scalar_branch and isinstance(err.get("input"), dict):
-            continue
-        loc = tuple(p for p in raw if not (isinstance(p, str) and _is_tag(p)))
-        key = (loc, err["type"])
-        if key in seen:
-            continue
-        seen.add(key)
-        line = lines.line_of(loc)
-        kind = err["type"]
-        if kind == "extra_forbidden":
-            model = _model_for(loc[:-1])
-            allowed = list(model.model_fields) if model else []
-            close = difflib.get_close_matches(str(loc[-1]), allowed, n=1, cutoff=0.6)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            listed = f" (allowed: {', '.join(allowed)})" if allowed and not close else ""
-            msg = f"unknown key {loc[-1]!r}{hint}{listed}"
-        elif kind == "missing":
-            msg = f"missing key {loc[-1]!r}"
-            loc = loc[:-1]
-        elif kind == "literal_error" and isinstance(err.get("input"), str):
-            expected = re.findall(r"'([^']*)'", str(err.get("ctx", {}).get("expected", "")))
-            close = difflib.get_close_matches(err["input"], expected, n=1, cutoff=0.6)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            msg = f"unknown value {err['input']!r}{hint} (one of {', '.join(expected)})"
-        else:
-            msg = str(err["msg"]).removeprefix("Value error, ")
-        out.append((line, f"{lines.path}:{line}: {_where(loc)}: {msg}"))
-    return [text for _, text in sorted(out, key=lambda p: p[0])]
-
-
-def _semantic(doc: MappingDoc, lines: _Lines) -> list[str]:
+def _semantic(doc: MappingDoc, lines: YamlLines) -> list[str]:
     """What the models cannot check alone: zone, steps, templates, the catalogue."""
     out: list[str] = []
 
     def say(loc: tuple[str | int, ...], msg: str) -> None:
-        out.append(f"{lines.path}:{lines.line_of(loc)}: {_where(loc)}: {msg}")
+        out.append(lines.say(loc, msg))
 
     try:
         ZoneInfo(doc.timezone)
@@ -584,8 +485,8 @@ def _read(path: Path, columns: list[str] | None) -> tuple[MappingDoc | None, lis
     except (OSError, UnicodeDecodeError) as exc:
         return None, [f"{path}:1: cannot read the mapping: {exc}"]
     try:
-        lines = _Lines(path, text)
-    except MappingError as exc:
+        lines = YamlLines(path, text)
+    except YamlSyntaxError as exc:
         return None, [str(exc)]
     if not isinstance(lines.doc, dict):
         return None, [
@@ -594,14 +495,14 @@ def _read(path: Path, columns: list[str] | None) -> tuple[MappingDoc | None, lis
     try:
         doc = MappingDoc.model_validate(lines.doc)
     except ValidationError as exc:
-        return None, _problems(exc, lines)
+        return None, problems(exc, lines, _model_for, _MODEL_NAMES)
     out = _semantic(doc, lines)
     if columns is not None:
         for loc, name in doc.column_uses():
             if name not in columns:
                 close = difflib.get_close_matches(name, columns, n=1, cutoff=0.5)
                 out.append(
-                    f"{path}:{lines.line_of(loc)}: {_where(loc)}: the file has no column "
+                    f"{path}:{lines.line_of(loc)}: {where(loc)}: the file has no column "
                     f"{name!r}" + (f"; did you mean {close[0]!r}?" if close else "")
                 )
     return doc, out
