@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
+from pydantic import BaseModel
 
 from events.catalogue import PII_FIELDS
 from events.envelope import Envelope
@@ -94,6 +95,36 @@ class _Changes:
     masked: int  # values the scan replaced
 
 
+def _scan_value(
+    value: Any, identifier: bool, token: Callable[[str, str], str], secret: bytes
+) -> tuple[Any, int]:
+    """``value`` with IDs and mobiles replaced, and how many were. Inside an object of the
+    payload (a lead's ``facts``, a plan's measures) every field is treated as a payload
+    field is: an identifier (``*_id``) keyed, any other string masked."""
+    if isinstance(value, BaseModel):
+        fields = value.model_dump(mode="json", exclude_none=True)
+        total = 0
+        for key, item in list(fields.items()):
+            fields[key], n = _scan_value(item, key.endswith("_id"), token, secret)
+            total += n
+        return (type(value).model_validate(fields) if total else value), total
+    if isinstance(value, list | tuple) and any(isinstance(v, BaseModel) for v in value):
+        total = 0
+        items = []
+        for item in value:
+            new, n = _scan_value(item, identifier, token, secret)
+            items.append(new)
+            total += n
+        return (type(value)(items) if total else value), total
+    if not isinstance(value, str | list | tuple | dict):
+        return value, 0
+    if not identifier:
+        return scrub(value)
+    if isinstance(value, str) and _looks_like_national_id(value):
+        return pseudonym(value, secret), 1  # as an aggregate id would be keyed
+    return scrub(value, replace=token)
+
+
 def _scan(envelope: Envelope, secret: bytes) -> tuple[dict[str, Any], dict[str, Any], int]:
     """Masks for IDs and mobile numbers found in any string outside the named fields."""
     payload = envelope.payload
@@ -102,14 +133,9 @@ def _scan(envelope: Envelope, secret: bytes) -> tuple[dict[str, Any], dict[str, 
     masked = 0
     for name, identifier in _scanned_fields(type(payload)):
         value = getattr(payload, name)
-        if value is None or not isinstance(value, str | list | tuple | dict):
+        if value is None:
             continue
-        if not identifier:
-            new, n = scrub(value)
-        elif isinstance(value, str) and _looks_like_national_id(value):
-            new, n = pseudonym(value, secret), 1  # as an aggregate id would be keyed
-        else:
-            new, n = scrub(value, replace=token)
+        new, n = _scan_value(value, identifier, token, secret)
         if n:
             update[name] = new
             masked += n
@@ -188,6 +214,13 @@ def pseudonymised_json(envelope: Envelope, secret: bytes) -> tuple[bytes, bytes,
     for name, value in changes.payload.items():
         if value is None:
             payload.pop(name, None)
+        elif isinstance(value, BaseModel):
+            payload[name] = value.model_dump(mode="json", exclude_none=True)
+        elif isinstance(value, list | tuple):
+            payload[name] = [
+                v.model_dump(mode="json", exclude_none=True) if isinstance(v, BaseModel) else v
+                for v in value
+            ]
         else:
             payload[name] = value
     if changes.payload:

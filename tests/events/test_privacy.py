@@ -9,8 +9,9 @@ import pytest
 
 from events.envelope import Envelope, parse_event
 from events.errors import EventRejectedError
+from events.identity import national_id_check_char
 from events.payload_base import PersonPayload
-from events.privacy import assert_no_clear_pii, pseudonym, pseudonymise
+from events.privacy import assert_no_clear_pii, pseudonym, pseudonymise, pseudonymised_json
 from events.regions import RegionReference
 
 RawEvent = Callable[..., dict[str, Any]]
@@ -162,3 +163,30 @@ def test_pseudonymised_json_is_byte_identical_to_the_model_path() -> None:
         assert value == model.to_json()
         assert key == model.partition_key()
         assert b'national_id"' not in value and b'"name"' not in value
+
+
+def test_ids_inside_a_payload_object_are_keyed_or_masked(
+    raw_event: RawEvent, shandong: RegionReference, national_id: str
+) -> None:
+    """A civil-affairs lead whose facts name the householder by ID (a household key) and
+    whose plan-like objects carry text: nothing clear survives, the key stays a key."""
+    body17 = national_id[:14] + "001"
+    householder = body17 + national_id_check_char(body17)
+    raw = raw_event(
+        "lead.discovered",
+        payload={
+            "national_id": national_id,
+            "lead_id": "mz-1",
+            "source": "civil_affairs",
+            "facts": {"household_id": householder, "low_income": True},
+        },
+    )
+    event = parse_event(raw, reference=shandong)
+    out = pseudonymise(event, SECRET)
+    facts = out.payload.facts  # type: ignore[attr-defined]
+    assert facts.household_id == pseudonym(householder, SECRET)
+    assert facts.low_income is True
+    text = out.to_json().decode()
+    assert householder not in text and national_id not in text
+    key, body, masked = pseudonymised_json(event, SECRET)
+    assert body == out.to_json() and masked == 1
