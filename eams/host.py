@@ -24,8 +24,10 @@ from alerting.lifecycle import AlertAggregate
 from alerting.roster import load_roster
 from alerting.rules import load_rules
 from alerting.silencing import SilenceAggregate
+from cases.household import HouseholdAggregate
 from cases.person import PersonAggregate
 from cases.policy import CasePolicy, load_policy
+from cases.reactions import CaseworkView
 from cases.rules import RuleBook, load_recognition
 from eams.auth import UserStore, operator_token
 from eams.ingest_process import IngestProcess
@@ -41,6 +43,7 @@ from projections.client import Store, run
 from projections.migrations import drop_all, migrate
 from projections.projector import Projector
 from projections.risk_index import load_components
+from streams.casework import CaseworkReactor
 from streams.commands import CommandBus, CommandHandler
 from streams.dlq import DeadLetterKey, dead_letter_part
 from streams.producer import BatchSender, RawProducer, new_producer
@@ -96,6 +99,15 @@ class Host:
         self.recognition, self.case_policy = casework
         self._stop_commands = asyncio.Event()
         self._commands_task: asyncio.Task[None] | None = None
+        self.casework = CaseworkReactor(
+            settings.kafka("stream"),
+            settings.topics,
+            CaseworkView(casework[1], reference),
+            commands,
+            interval=settings.casework_interval,
+        )
+        self._casework_task: asyncio.Task[None] | None = None
+        self._stop_casework = asyncio.Event()
         self.stopping = asyncio.Event()
         # whoever can read the state dir administers this worker (the CLI sends it)
         self.operator_token = operator_token
@@ -129,9 +141,19 @@ class Host:
         await self.commands.start()
         self._commands_task = await self.command_handler.start(self._stop_commands)
         self._commands_task.add_done_callback(_crash_if_failed)
+        self._stop_casework = asyncio.Event()
+        self._casework_task = asyncio.create_task(
+            self.casework.run(self._stop_casework), name="casework"
+        )
+        self._casework_task.add_done_callback(_crash_if_failed)
 
     async def stop_commands(self) -> None:
-        """Stop sending, then let the handler commit its batch and leave the group."""
+        """Stop casework (its batch in hand still gets its outcomes), then sending, then let
+        the handler commit its batch and leave the group."""
+        self._stop_casework.set()
+        if self._casework_task is not None:
+            await asyncio.gather(self._casework_task, return_exceptions=True)
+            self._casework_task = None
         await self.commands.stop()
         self._stop_commands.set()
         if self._commands_task is not None:
@@ -204,7 +226,9 @@ class Host:
             ("dispatcher", self.dispatcher),
             ("playbooks", self.playbooks),
         )
-        return {name: c.status() for name, c in parts if c is not None}
+        out = {name: c.status() for name, c in parts if c is not None}
+        out["casework"] = self.casework.status()
+        return out
 
     def caught_up(self) -> bool:
         """True when the projector has projected everything the log held when it started
@@ -359,6 +383,7 @@ def new_command_handler(
     (with the recognition rules and the case policy, read from the settings if not given)."""
     rules, policy = casework or load_casework(settings, primary)
     person = PersonAggregate(rules, policy, reference)
+    household = HouseholdAggregate(policy, reference)
     return CommandHandler(
         settings.kafka("stream"),
         settings.topics,
@@ -367,6 +392,7 @@ def new_command_handler(
             SilenceAggregate(reference),
             PlaybookRunAggregate(library, primary),
             person,
+            household,
         ],
         reference,
     )

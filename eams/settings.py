@@ -156,6 +156,12 @@ class Settings(BaseSettings):
         default=PROJECT_ROOT / "deploy" / "cases" / "policy.yaml",
         description="Case policy: visit schedules, exit, plan reviews, clearing deadlines (YAML).",
     )
+    casework_interval: float = Field(
+        default=60.0,
+        gt=0,
+        description="Seconds between casework's calendar checks (overdue households, expired "
+        "recognitions).",
+    )
     roster: Path | None = Field(
         default=None, description="Duty roster and channels (YAML); unset = no notifications."
     )

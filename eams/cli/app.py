@@ -14,6 +14,7 @@ from eams.cli import (
     grafana,
     imports,
     kafka,
+    persons,
     playbooks,
     quarantine,
     rules,
@@ -68,6 +69,7 @@ app.add_typer(rules.rules_app, name="rules")
 app.add_typer(imports.mapping_app, name="mapping")
 app.add_typer(quarantine.quarantine_app, name="quarantine")
 app.add_typer(alerts.silences_app, name="silences")
+app.add_typer(persons.persons_app, name="persons")
 
 
 def main() -> None:

@@ -8,6 +8,7 @@ from eams.host import Host
 from eams.http import (
     admin,
     alerts,
+    case_commands,
     cases,
     console,
     dlq,
@@ -42,6 +43,6 @@ def create_api(host: Host) -> FastAPI:
     api.include_router(session_router(host))
     document(api)  # /openapi.json also names the routes' own 422 messages
     resources = (ingest, overview, alerts, silences, rules, playbooks, quarantine, console, dlq)
-    for resource in (*resources, cases, vocabulary, admin):
+    for resource in (*resources, cases, case_commands, vocabulary, admin):
         api.include_router(resource.router(host))
     return api
