@@ -220,3 +220,80 @@ def test_officers_register_act_and_explain_through_the_single_writer(
     as_json = _cli(worker, "persons", "explain", P, "--purpose", "核对", "--json")
     assert orjson.loads(as_json.stdout)["decisions"] == doc["decisions"]
     assert len(read_log(worker, "audit.person_read")) == 5
+
+
+def test_a_lead_found_by_id_is_assigned_contacted_and_converted_by_registration(
+    worker_factory: Any, clients: list[httpx.Client]
+) -> None:
+    worker = worker_factory()
+    users = UserStore(worker.state_dir / "users.sqlite")
+    users.add_user("li", "case_officer", PASSWORD, [LINYI])
+    users.add_user("wang", "case_officer", PASSWORD, [LINYI])
+    li, wang = _signed_in(clients, worker, "li"), _signed_in(clients, worker, "wang")
+    nid = make_national_id(LANSHAN, dt.date(1970, 8, 8), 57)  # a man of 50+
+    person = pseudonym(nid, SECRET.encode())
+    lead = {"national_id": nid, "name": "赵大勇", "region": LANSHAN, "source": "civil_affairs",
+            "suggested_target_group": "employment_difficulty",
+            "facts": {"low_income": True}}  # fmt: skip
+
+    # discovery takes the clear ID too, and keeps it at the route
+    refused = li.post("/api/leads", json=lead | {"region": LIXIA})
+    assert refused.status_code == 403 and LIXIA in refused.json()["detail"]
+    wrong = li.post(f"/api/persons/{P}/leads", json=lead)
+    assert wrong.status_code == 422 and "national_id" in wrong.json()["detail"]
+    found = _post(li, "/api/leads", lead)
+    assert (found["person_id"], found["event_types"]) == (person, ["lead.discovered"])
+    lead_id = found["lead_id"]
+    again = li.post("/api/leads", json=lead)  # the same record again: the same lead
+    assert again.status_code == 409 and lead_id in again.json()["detail"]
+    base = f"/api/persons/{person}/leads/{lead_id}"
+    assigned = _post(li, f"{base}/assign", {"office": LANSHAN, "officer": "wang"})
+    assert assigned["event_types"] == ["lead.assigned"]
+    contacted = _post(wang, f"{base}/contact", {"channel": "home_visit", "outcome": "愿意登记"})
+    assert contacted["event_types"] == ["lead.contacted"]
+    assert wang.post(f"{base}/decline", json={}).status_code == 422  # a reason is required
+
+    # registering the person converts the open lead; the case is wang's (first inquiry)
+    registered = _post(
+        wang,
+        "/api/persons",
+        {"national_id": nid, "region": LANSHAN, "target_group": "employment_difficulty",
+         "facts": {"able_to_work": True}},
+    )  # fmt: skip
+    assert registered["event_types"][:4] == [
+        "person.registered",
+        "case.assigned",
+        "person.facts_recorded",
+        "lead.converted",
+    ]
+    assert "person.recognized" in registered["event_types"]
+    handed = _post(
+        wang,
+        f"/api/persons/{person}/handover",
+        {"office": LANSHAN, "officer": "li", "reason": "辖区调整"},
+    )
+    assert handed["event_types"] == ["case.handed_over"]
+    service = {"service": "career_guidance", "delivered_on": today().isoformat()}
+    assert _post(li, f"/api/persons/{person}/services", service)["event_types"][0] == (
+        "service.delivered"
+    )
+    refusal = {"service": "job_referral", "refused_on": today().isoformat()}
+    outcomes = [_post(li, f"/api/persons/{person}/refusals", refusal) for _ in range(3)]
+    assert outcomes[-1]["event_types"] == ["service.refused", "person.exited"]
+    closed = li.post(f"/api/persons/{person}/visits", json={"channel": "phone",
+                     "visited_on": today().isoformat()})  # fmt: skip
+    assert closed.status_code == 409 and "closed" in closed.json()["detail"]
+
+    logged = [e for e in read_log(worker) if e["aggregate_id"] == person]
+    assert [e["event_type"] for e in logged][:3] == [
+        "lead.discovered",
+        "lead.assigned",
+        "lead.contacted",
+    ]
+    discovered = logged[0]["payload"]
+    assert discovered["name_masked"] == "赵**" and discovered["facts"] == {"low_income": True}
+    assert discovered["national_id_masked"] == nid[:6] + "********" + nid[-4:]
+    names = worker.settings.topics
+    for topic in (names.events, names.commands, names.outcomes):
+        text = _topic_text(worker, topic)
+        assert nid not in text and "赵大勇" not in text, topic
