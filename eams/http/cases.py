@@ -164,7 +164,8 @@ def router(host: Host) -> APIRouter:
         region: Code = None, scope: Scope = scoped("read:cases")
     ) -> list[dict[str, Any]]:
         """Per county: discovered, assigned, contacted, converted, declined, open."""
-        rows = await run(case_queries.leads_funnel, host.store, _regions(scope, region))
+        regions = _regions(scope, region)  # refused before anything is read
+        rows = await run(case_queries.leads_funnel, host.store, regions)
         return named(scope.rows(rows))
 
     @api.get("/api/households/zero-employment", summary="Zero-employment households per county")
@@ -177,12 +178,9 @@ def router(host: Host) -> APIRouter:
         """Per county: identified, cleared, cleared on time, open, overdue, escalated; and
         the open households whose deadline falls by ``day`` + ``near_days`` (overdue ones
         too, ``days_left`` below zero)."""
+        regions = _regions(scope, region)
         got = await run(
-            case_queries.zero_employment,
-            host.store,
-            day or today(),
-            _regions(scope, region),
-            near_days,
+            case_queries.zero_employment, host.store, day or today(), regions, near_days
         )
         return {
             "counties": named(scope.rows(got["counties"])),
@@ -194,9 +192,8 @@ def router(host: Host) -> APIRouter:
         day: Day = None, region: Code = None, scope: Scope = scoped("read:cases")
     ) -> list[dict[str, Any]]:
         """动态清零 per city: identified, cleared (on time), open, overdue, share cleared."""
-        rows = await run(
-            case_queries.clearing_progress, host.store, day or today(), _regions(scope, region)
-        )
+        regions = _regions(scope, region)
+        rows = await run(case_queries.clearing_progress, host.store, day or today(), regions)
         return named(scope.rows(rows))
 
     async def read_person(person_id: str, purpose: str, view: str, scope: Scope) -> dict[str, Any]:
