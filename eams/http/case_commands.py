@@ -418,6 +418,11 @@ def router(host: Host) -> APIRouter:
         facts and the judgement as of that day. ``audit.person_read`` (view ``explain``) is
         appended before the answer; a person outside the caller's regions is 404 and
         nothing is recorded."""
+        if len(purpose.strip()) < 2:
+            raise InvalidRequestError(
+                "purpose: say why you read this person's detail (2 to 500 characters, not "
+                "only spaces): it is recorded with the read"
+            )
         day = as_of or today()
         if day > today():
             raise InvalidRequestError(
@@ -433,7 +438,7 @@ def router(host: Host) -> APIRouter:
             region or host.primary.root().code,
             "audit:person_read",
             scope.who.actor(None),
-            {"subject": person_id, "purpose": purpose, "view": "explain"},
+            {"subject": person_id, "purpose": purpose.strip(), "view": "explain"},
         )
         found = explain(person_id, log.events, host.recognition, host.reference, day)
         doc = explained(found.as_dict(), host.recognition, host.primary)

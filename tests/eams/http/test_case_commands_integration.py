@@ -178,6 +178,8 @@ def test_officers_register_act_and_explain_through_the_single_writer(
     worker.wait_settled()
     path = f"/api/persons/{P}/explain"
     assert zhao.get(path).status_code == 422  # no purpose
+    blank = zhao.get(path, params={"purpose": "   "})
+    assert blank.status_code == 422 and "purpose" in blank.json()["detail"]
     tomorrow = (today() + dt.timedelta(days=1)).isoformat()
     future = zhao.get(path, params={"purpose": "复核", "as_of": tomorrow})
     assert future.status_code == 422 and "as_of" in future.text
