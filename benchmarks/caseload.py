@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import multiprocessing
 import random
 import shutil
 import sys
@@ -41,6 +42,7 @@ import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from queue import Empty
 from typing import Any
 
 import orjson
@@ -233,9 +235,40 @@ class Registry:
                 yield (self._doc(kind, county, household, when, payload), *self._place(household))
 
 
+def _check(doc: dict[str, Any], row: tuple[Any, ...], reference: RegionReference) -> None:
+    """The row of ``doc`` is the row of the same event parsed by the catalogue."""
+    parsed_row = to_row(parse_event(doc, reference=reference).as_dict(), row[-2], row[-1],
+                        reference)  # fmt: skip
+    assert parsed_row[:-3] == row[:-3], f"{doc['event_type']} differs once parsed"
+    mine, parsed = orjson.loads(row[-3]), orjson.loads(parsed_row[-3])
+    defaults = {k for k, f in PAYLOADS[doc["event_type"]].model_fields.items()
+                if not f.is_required()}  # fmt: skip
+    # the log holds the parsed form: the same values, plus the payload's defaults
+    assert parsed.items() >= mine.items() and set(parsed) - set(mine) <= defaults
+
+
+def _produce(registry: Registry, reference: RegionReference, out: Any) -> None:
+    """In a forked process: every event's row, in blocks of BLOCK_ROWS columns, onto
+    ``out``; then the registry's truth and zero-employment households (None ends)."""
+    block: list[tuple[Any, ...]] = []
+    for n, (doc, partition, offset) in enumerate(registry.events()):
+        row = to_row(doc, partition, offset, reference)
+        if n % 100 == 0:
+            _check(doc, row, reference)
+        block.append(row)
+        if len(block) >= BLOCK_ROWS:
+            out.put(list(zip(*block, strict=True)))
+            block = []
+    if block:
+        out.put(list(zip(*block, strict=True)))
+    out.put((registry.truth, registry.zero_households))
+    out.put(None)
+
+
 def fill(store: Store, registry: Registry, reference: RegionReference) -> int:
     """Insert every event of the registry into ``events`` in blocks of ~BLOCK_ROWS; return
-    how many. One event in 100 is parsed by the catalogue and must project to the same row.
+    how many. A forked process makes the rows (the generator, :func:`to_row`, and one event
+    in 100 parsed by the catalogue, which must give the same row) while this one inserts.
 
     A ``--dir`` that holds this registry already (as many events) is measured again as it
     is: the events are generated again for the truth, and not inserted."""
@@ -246,30 +279,31 @@ def fill(store: Store, registry: Registry, reference: RegionReference) -> int:
             raise SystemExit(f"the --dir holds {held:,} events, not this registry's {generated:,}")
         print(f"  reusing the {held:,} events the --dir holds")
         return held
-    block: list[tuple[Any, ...]] = []
+    context = multiprocessing.get_context("fork")
+    queue: Any = context.Queue(maxsize=3)
+    producer = context.Process(target=_produce, args=(registry, reference, queue), daemon=True)
+    producer.start()
     written = 0
     started = time.perf_counter()
-    for n, (doc, partition, offset) in enumerate(registry.events()):
-        row = to_row(doc, partition, offset, reference)
-        if n % 100 == 0:
-            checked = to_row(parse_event(doc, reference=reference).as_dict(), partition, offset,
-                             reference)  # fmt: skip
-            assert checked[:-3] == row[:-3], f"event {n} ({doc['event_type']}) differs once parsed"
-            mine, parsed = orjson.loads(row[-3]), orjson.loads(checked[-3])
-            defaults = {k for k, f in PAYLOADS[doc["event_type"]].model_fields.items()
-                        if not f.is_required()}  # fmt: skip
-            # the log holds the parsed form: the same values, plus the payload's defaults
-            assert parsed.items() >= mine.items() and set(parsed) - set(mine) <= defaults
-        block.append(row)
-        if len(block) >= BLOCK_ROWS:
-            store.insert_columns("events", list(zip(*block, strict=True)), COLUMNS)
-            written += len(block)
-            block = []
-            rate = written / (time.perf_counter() - started)
-            print(f"  {written:>12,} events  {rate:>9,.0f} events/s", end="\r", flush=True)
-    if block:
-        store.insert_columns("events", list(zip(*block, strict=True)), COLUMNS)
-        written += len(block)
+    while True:
+        try:
+            item = queue.get(timeout=5)
+        except Empty:
+            if not producer.is_alive():
+                raise SystemExit(f"the producer died (exit code {producer.exitcode})") from None
+            continue
+        if item is None:
+            break
+        if isinstance(item, tuple):
+            registry.truth, registry.zero_households = item
+            continue
+        store.insert_columns("events", item, COLUMNS)
+        written += len(item[0])
+        rate = written / (time.perf_counter() - started)
+        print(f"  {written:>12,} events  {rate:>9,.0f} events/s", end="\r", flush=True)
+    producer.join()
+    if producer.exitcode != 0:
+        raise SystemExit(f"the producer failed (exit code {producer.exitcode})")
     print()
     return written
 
