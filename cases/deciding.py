@@ -28,6 +28,8 @@ from events.regions import RegionReference
 __all__ = ["CaseDecisions", "months_between"]
 
 _PERSON_ID = "person_id"
+#: The earliest day a case records (the log's times are DateTime64 from 1900 on).
+EARLIEST = dt.date(1950, 1, 1)
 
 
 def months_between(start: dt.date, end: dt.date) -> int:
@@ -53,6 +55,12 @@ class CaseDecisions:
             raise CommandRejectedError(
                 f"{command.command_type} payload.{name}: {given} is after today ({today}); "
                 "record what has happened",
+                code="invalid",
+            )
+        if given < EARLIEST:
+            raise CommandRejectedError(
+                f"{command.command_type} payload.{name}: {given} is before {EARLIEST}; "
+                "give the day it happened (YYYY-MM-DD)",
                 code="invalid",
             )
         return given

@@ -89,11 +89,16 @@ class CaseworkView:
 
     def react(self, event: Envelope) -> list[Reaction]:
         """Apply an event and return the commands that follow from it."""
-        self._apply(event)
         kind = event.event_type
-        out: list[Reaction] = []
         if kind.startswith("household."):
-            return self._household_reactions(event)
+            before = self.households.get(event.aggregate_id or "")
+            joined = kind == "household.member_joined" and (
+                before is None or event.payload_dict()["person_id"] not in before.members
+            )
+            self._apply(event)
+            return self._household_reactions(event, joined)
+        self._apply(event)
+        out: list[Reaction] = []
         person_id = event.aggregate_id
         person = self.persons.get(person_id or "")
         if person is None or person_id is None:
@@ -226,16 +231,19 @@ class CaseworkView:
             )
         ]
 
-    def _household_reactions(self, event: Envelope) -> list[Reaction]:
+    def _household_reactions(self, event: Envelope, joined: bool) -> list[Reaction]:
         kind = event.event_type
-        if kind not in (
-            "household.zero_employment_identified",
-            "household.zero_employment_cleared",
-        ):
-            return []
-        flag = kind == "household.zero_employment_identified"
         household = self.households.get(event.aggregate_id or "")
         members: Iterable[str] = sorted(household.members) if household else ()
+        if kind == "household.member_joined":
+            # a member who joins a household already identified is told too
+            if not joined or household is None or household.deadline is None:
+                return []
+            flag, members = True, [event.payload_dict()["person_id"]]
+        elif kind in ("household.zero_employment_identified", "household.zero_employment_cleared"):
+            flag = kind == "household.zero_employment_identified"
+        else:
+            return []
         return [
             Reaction(
                 "person.record_facts",

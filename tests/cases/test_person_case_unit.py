@@ -212,3 +212,11 @@ def test_a_lead_is_assigned_contacted_and_converted_by_registration(case: CaseHa
 def test_a_future_day_is_refused(case: CaseHarness) -> None:
     with pytest.raises(CommandRejectedError, match=r"payload.on: 2026-03-03 is after today"):
         case.send("register", {**REGISTER, "on": "2026-03-03"}, on=D)
+
+
+def test_a_day_before_the_log_can_hold_is_refused(case: CaseHarness) -> None:
+    case.send("register", REGISTER, on=D)
+    with pytest.raises(
+        CommandRejectedError, match=r"payload.visited_on: 0001-01-01 is before 1950"
+    ):
+        case.send("record_visit", {"channel": "phone", "visited_on": "0001-01-01"}, on=D)
