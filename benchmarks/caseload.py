@@ -63,6 +63,8 @@ from projections.rows import COLUMNS, to_row  # noqa: E402
 DAY = dt.date(2026, 7, 20)
 PARTITIONS = 12
 BLOCK_ROWS = 100_000
+#: Processes making rows while the main one inserts (each its own persons and partitions).
+PRODUCERS = 2
 PERSONS_PER_OFFICER = 330
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
 GROUPS = ("employment_difficulty", "rural_surplus_labour", "low_income_graduate",
@@ -114,7 +116,14 @@ class Registry:
         }
         self.offsets = [0] * PARTITIONS
         self.truth = Truth()
-        self.zero_households: set[str] = set()
+        self.part, self.parts = 0, 1
+        #: one household in ten is a zero-employment household (by its id's hash)
+        self.zero_households = [
+            h
+            for c in self.counties
+            for i in range(max(1, round(households * self.share[c])))
+            if zlib.crc32((h := f"hh-{c}-{i:06d}").encode()) % 10 == 0
+        ]
 
     def _household(self, county: str, i: int) -> str:
         n = max(1, round(self.households * self.share[county]))
@@ -136,20 +145,21 @@ class Registry:
             "payload": payload,
         }
 
-    def events(self) -> Iterator[tuple[dict[str, Any], int, int]]:
-        """Every event (document, partition, offset): persons in id order, each person's
-        history in the order it happened, then the zero-employment households."""
-        rng = self.rng
-        counties = rng.choices(
-            self.counties, [self.share[c] for c in self.counties], k=self.persons
-        )
+    def events(self, part: int = 0, parts: int = 1) -> Iterator[tuple[dict[str, Any], int, int]]:
+        """Every event (document, partition, offset) of share ``part`` of ``parts`` (its
+        persons and households, on its own partitions): each person's history in the order
+        it happened, then the zero-employment households."""
+        self.rng = rng = random.Random(1000 + part)
+        self.part, self.parts = part, parts
+        n = len(range(part, self.persons, parts))
+        counties = rng.choices(self.counties, [self.share[c] for c in self.counties], k=n)
         for i, county in enumerate(counties):
             yield from self._person(i, county)
-        for household in sorted(self.zero_households):
+        for household in self.zero_households[part::parts]:
             yield from self._zero_household(household)
 
     def _place(self, key: str) -> tuple[int, int]:
-        partition = zlib.crc32(key.encode()) % PARTITIONS
+        partition = zlib.crc32(key.encode()) % (PARTITIONS // self.parts) * self.parts + self.part
         self.offsets[partition] += 1
         return partition, self.offsets[partition] - 1
 
@@ -177,9 +187,7 @@ class Registry:
             out.append(("person.recognized", at + 24 * hour, base | {
                 "target_group": group, "rule_set": f"{self.city[county]}@1",
                 "rule_id": RULES[group], "recognised_on": since}))  # fmt: skip
-        zero = rng.random() < 0.1
-        if zero:
-            self.zero_households.add(household)
+        zero = zlib.crc32(household.encode()) % 10 == 0
         interval = 30 if zero or group == "temporary_assistance" else 90
         # the last visit (or the registration) and the next one an interval after it; some late
         last = max(registered, DAY - dt.timedelta(days=rng.randrange(interval + 20)))
@@ -247,11 +255,11 @@ def _check(doc: dict[str, Any], row: tuple[Any, ...], reference: RegionReference
     assert parsed.items() >= mine.items() and set(parsed) - set(mine) <= defaults
 
 
-def _produce(registry: Registry, reference: RegionReference, out: Any) -> None:
-    """In a forked process: every event's row, in blocks of BLOCK_ROWS columns, onto
-    ``out``; then the registry's truth and zero-employment households (None ends)."""
+def _produce(registry: Registry, reference: RegionReference, out: Any, part: int) -> None:
+    """In a forked process: the rows of share ``part`` of the events, in blocks of
+    BLOCK_ROWS columns, onto ``out``; then its share of the truth (None ends)."""
     block: list[tuple[Any, ...]] = []
-    for n, (doc, partition, offset) in enumerate(registry.events()):
+    for n, (doc, partition, offset) in enumerate(registry.events(part, PRODUCERS)):
         row = to_row(doc, partition, offset, reference)
         if n % 100 == 0:
             _check(doc, row, reference)
@@ -261,7 +269,7 @@ def _produce(registry: Registry, reference: RegionReference, out: Any) -> None:
             block = []
     if block:
         out.put(list(zip(*block, strict=True)))
-    out.put((registry.truth, registry.zero_households))
+    out.put(registry.truth)
     out.put(None)
 
 
@@ -274,36 +282,41 @@ def fill(store: Store, registry: Registry, reference: RegionReference) -> int:
     is: the events are generated again for the truth, and not inserted."""
     held = int(store.scalar("SELECT count() FROM events") or 0)
     if held:
-        generated = sum(1 for _ in registry.events())
+        generated = sum(1 for part in range(PRODUCERS) for _ in registry.events(part, PRODUCERS))
         if generated != held:
             raise SystemExit(f"the --dir holds {held:,} events, not this registry's {generated:,}")
-        print(f"  reusing the {held:,} events the --dir holds")
+        print(f"  reusing the {held:,} events the --dir holds (the fill rate below is not one)")
         return held
     context = multiprocessing.get_context("fork")
     queue: Any = context.Queue(maxsize=3)
-    producer = context.Process(target=_produce, args=(registry, reference, queue), daemon=True)
-    producer.start()
-    written = 0
+    producers = [
+        context.Process(target=_produce, args=(registry, reference, queue, k), daemon=True)
+        for k in range(PRODUCERS)
+    ]
+    for producer in producers:
+        producer.start()
+    written, running = 0, PRODUCERS
     started = time.perf_counter()
-    while True:
+    while running:
         try:
             item = queue.get(timeout=5)
         except Empty:
-            if not producer.is_alive():
-                raise SystemExit(f"the producer died (exit code {producer.exitcode})") from None
+            if any(p.exitcode not in (None, 0) for p in producers):
+                raise SystemExit("a producer died; see its traceback above") from None
             continue
         if item is None:
-            break
-        if isinstance(item, tuple):
-            registry.truth, registry.zero_households = item
+            running -= 1
+            continue
+        if isinstance(item, Truth):
+            for name in ("officer", "county", "person", "open", "due"):
+                getattr(registry.truth, name).extend(getattr(item, name))
             continue
         store.insert_columns("events", item, COLUMNS)
         written += len(item[0])
         rate = written / (time.perf_counter() - started)
         print(f"  {written:>12,} events  {rate:>9,.0f} events/s", end="\r", flush=True)
-    producer.join()
-    if producer.exitcode != 0:
-        raise SystemExit(f"the producer failed (exit code {producer.exitcode})")
+    for producer in producers:
+        producer.join()
     print()
     return written
 
