@@ -1,4 +1,5 @@
-// EAMS console: province map and cities, trends, alert inbox, playbook board.
+// EAMS console: province map and cities, trends, alert inbox, playbook board; the case
+// officers' workspace (工作台) is console/cases.js, loaded after this file.
 // Simplified Chinese by default, English with one click; live updates over server-sent
 // events (/api/stream): when the projections change, the page refetches what it shows.
 "use strict";
@@ -6,7 +7,7 @@
 const I18N = {
   zh: {
     title: "山东省就业援助监测", overview: "总览", trends: "趋势", alerts: "预警",
-    playbooks: "应急预案", signin: "登录", signout: "退出", username: "用户名", password: "密码",
+    playbooks: "应急预案", workspace: "工作台", signin: "登录", signout: "退出", username: "用户名", password: "密码",
     offline: "未连接", online: "实时", region: "地区", indicator: "指标", city: "城市",
     laid_off: "7日裁员", registrations: "7日登记", temporary: "临时援助登记", claims: "失业保险申领",
     disaster: "灾区", persons: "登记人员", level: "风险等级", none: "无", counties: "下辖区县",
@@ -21,7 +22,7 @@ const I18N = {
   },
   en: {
     title: "Shandong employment-assistance monitor", overview: "Overview", trends: "Trends",
-    alerts: "Alerts", playbooks: "Playbooks", signin: "Sign in", signout: "Sign out",
+    alerts: "Alerts", playbooks: "Playbooks", workspace: "Workspace", signin: "Sign in", signout: "Sign out",
     username: "User name", password: "Password", offline: "offline", online: "live",
     region: "Region", indicator: "Indicator", city: "City", laid_off: "Laid off, 7d",
     registrations: "Registered, 7d", temporary: "Temporary assistance", claims: "UI claims",
@@ -47,6 +48,7 @@ const levelLabel = (rank) => (rank ? scale.byRank[rank][state.lang] : t("none"))
 const colourAt = (rank) => scale.byRank[rank || 0].hex;
 
 function learnScale(vocabulary) {
+  state.labels = vocabulary.labels || {};  // zh and en names of event types and values
   scale.byRank = [];
   for (const level of [vocabulary.normal, ...vocabulary.levels]) { scale.byRank[level.rank] = level; }
   scale.rank = Object.fromEntries(vocabulary.levels.map((l) => [l.name, l.rank]));
@@ -57,8 +59,12 @@ function learnScale(vocabulary) {
   scale.loaded = true;
 }
 
-const state = { lang: localStorage.getItem("eams.lang") || "zh", me: null, tab: "overview",
-  names: {}, drill: null, map: null, trend: null, source: null, pending: null };
+const state = { lang: localStorage.getItem("eams.lang") || "zh", me: null, tab: null,
+  names: {}, labels: {}, drill: null, map: null, trend: null, source: null, pending: null };
+// The tabs; a button with data-perm is shown only to roles with that permission.
+const TABS = ["overview", "trends", "alerts", "playbooks", "workspace"];
+// Tab pages other scripts add (cases.js: workspace), called on refresh like the ones here.
+const PAGES = {};
 
 const $ = (sel) => document.querySelector(sel);
 // Everything from the server goes through esc() before it reaches innerHTML.
@@ -75,8 +81,14 @@ async function api(path, options = {}) {
     headers: { "Content-Type": "application/json" }, ...options });
   if (response.status === 401) { showSignIn(); throw new Error("401"); }
   const body = await response.json().catch(() => ({}));
-  if (!response.ok) { throw new Error(body.detail || response.statusText); }
+  if (!response.ok) { throw new Error(detail(body.detail) || response.statusText); }
   return body;
+}
+
+// A refusal's message: the route's own, or each field FastAPI found invalid ("field: why").
+function detail(value) {
+  if (!Array.isArray(value)) { return value; }
+  return value.map((d) => `${(d.loc || []).filter((p) => p !== "body").join(".")}: ${d.msg}`).join("; ");
 }
 
 function translate() {
@@ -90,7 +102,7 @@ function showSignIn() {
   state.me = null;
   if (state.source) { state.source.close(); state.source = null; }
   $("#signin").hidden = false; $("#tabs").hidden = true; $("#signout").hidden = true;
-  ["overview", "trends", "alerts", "playbooks"].forEach((id) => { $("#" + id).hidden = true; });
+  TABS.forEach((id) => { $("#" + id).hidden = true; });
 }
 
 async function signIn(event) {
@@ -107,6 +119,10 @@ async function signIn(event) {
 async function start() {
   state.me = await api("/api/me");
   $("#signin").hidden = true; $("#tabs").hidden = false; $("#signout").hidden = false;
+  document.querySelectorAll("#tabs button[data-perm]").forEach((b) => { b.hidden = !may(b.dataset.perm); });
+  if (!state.tab || $(`#tabs button[data-tab=${state.tab}]`).hidden) {
+    state.tab = may("act:cases") ? "workspace" : "overview";  // case officers work there
+  }
   translate();
   if (!scale.loaded) { learnScale(await api("/api/vocabulary")); }
   if (!state.map) {
@@ -122,8 +138,10 @@ async function start() {
 function connect() {
   if (state.source) { return; }
   const source = new EventSource("/api/stream");
-  source.addEventListener("open", () => { $("#live").className = "online"; $("#live").textContent = t("online"); });
-  source.addEventListener("error", () => { $("#live").className = "offline"; $("#live").textContent = t("offline"); });
+  // data-i18n follows the state, so that translate() keeps it rather than say "offline"
+  const live = (on) => { const el = $("#live"); el.className = el.dataset.i18n = on ? "online" : "offline"; el.textContent = t(el.dataset.i18n); };
+  source.addEventListener("open", () => live(true));
+  source.addEventListener("error", () => live(false));
   source.addEventListener("change", () => schedule());
   state.source = source;
 }
@@ -136,7 +154,7 @@ function schedule() {  // coalesce bursts of changes into one refetch
 function show(tab) {
   state.tab = tab;
   document.querySelectorAll("#tabs button").forEach((b) => b.classList.toggle("active", b.dataset.tab === tab));
-  ["overview", "trends", "alerts", "playbooks"].forEach((id) => { $("#" + id).hidden = id !== tab; });
+  TABS.forEach((id) => { $("#" + id).hidden = id !== tab; });
   refresh().catch(console.error);
 }
 
@@ -146,6 +164,7 @@ async function refresh() {
   if (state.tab === "alerts") { await alerts(); }
   if (state.tab === "playbooks") { await playbooks(); }
   if (state.tab === "trends") { await trends(); }
+  if (PAGES[state.tab]) { await PAGES[state.tab](); }
 }
 
 function cityLevels(alertRows, cities) {
@@ -299,5 +318,5 @@ $("#lang").addEventListener("click", () => {
 });
 $("#signout").addEventListener("click", async () => { await fetch("/api/session", { method: "DELETE", credentials: "same-origin" }); showSignIn(); });
 document.querySelectorAll("#tabs button").forEach((b) => b.addEventListener("click", () => show(b.dataset.tab)));
-translate();
-start().catch(() => showSignIn());
+// After every script of the page has run (cases.js adds its page and translations).
+document.addEventListener("DOMContentLoaded", () => { translate(); start().catch(() => showSignIn()); });
