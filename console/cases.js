@@ -31,7 +31,7 @@ Object.assign(I18N.zh, {
   ws_services: "就业服务", ws_policies: "政策扶持", ws_revise_note: "修订说明", ws_version: "版本",
   ws_saved: "已记录", ws_no_plan: "尚未签订", ws_recorded_by: "经办人", ws_status_registered: "已登记",
   ws_status_recognised: "已认定", ws_status_exited: "已退出", ws_status_lead: "线索",
-  p_routine: "常规走访", p_policy: "政策咨询", p_check: "核查", ws_overdue: "已逾期",
+  p_routine: "常规走访", p_policy: "政策咨询", p_check: "核查", ws_overdue: "已逾期", ws_contact: "已联系",
 });
 Object.assign(I18N.en, {
   ws_caseload: "My caseload", ws_visits: "Visits due today and overdue", ws_reviews: "Plan reviews due",
@@ -63,7 +63,7 @@ Object.assign(I18N.en, {
   ws_saved: "Recorded", ws_no_plan: "none agreed yet", ws_recorded_by: "Officer",
   ws_status_registered: "registered", ws_status_recognised: "recognised", ws_status_exited: "exited",
   ws_status_lead: "lead", p_routine: "Routine visit", p_policy: "Policy enquiry", p_check: "Verification",
-  ws_overdue: "overdue",
+  ws_overdue: "overdue", ws_contact: "Contacted",
 });
 
 // The vocabulary the forms offer (values of events/vocabulary.py; their names come from
@@ -200,14 +200,28 @@ async function workspace() {
   $("#ws-reviews").innerHTML = table("plan-reviews", ["ws_name", "ws_nid", "ws_region", "ws_review_due", "ws_days_overdue", "ws_open"],
     reviews.map((c) => personRow(c, [`<td>${regionName(c)}</td>`, `<td>${day(c.plan.review_due)}</td>`,
       `<td class="n${c.overdue ? " error" : ""}">${num(c.days_overdue)}</td>`])));
-  $("#ws-leads").innerHTML = table("leads", ["ws_source", "ws_region", "ws_suggested", "ws_assigned_at"],
-    leads.map((l) => `<tr data-lead="${esc(l.lead_id)}"><td>${esc(lab(l.source))}</td><td>${regionName(l)}</td>`
-      + `<td>${l.suggested_group ? esc(lab(l.suggested_group)) : "—"}</td><td>${when(l.assigned_at)}</td></tr>`));
+  $("#ws-leads").innerHTML = table("leads", ["ws_source", "ws_region", "ws_suggested", "ws_assigned_at", "ws_contact"],
+    leads.map((l) => `<tr data-lead="${esc(l.lead_id)}" data-lead-person="${esc(l.person_id)}"><td>${esc(lab(l.source))}</td><td>${regionName(l)}</td>`
+      + `<td>${l.suggested_group ? esc(lab(l.suggested_group)) : "—"}</td><td>${when(l.assigned_at)}</td>`
+      + `<td><label><span class="sr">${t("ws_channel")}</span> <select name="channel">${options(VOCAB.channels)}</select></label> `
+      + `<button type="button" class="act contact">${t("ws_contact")}</button><span class="error" role="alert"></span></td></tr>`));
+  document.querySelectorAll("#leads button.contact").forEach((b) => b.addEventListener("click", () => contactLead(b.closest("tr"))));
   $("#ws-silent").innerHTML = table("silent", ["ws_name", "ws_nid", "ws_region", "ws_silent_since", "ws_days_silent", "ws_open"],
     silent.map((c) => personRow(c, [`<td>${regionName(c)}</td>`, `<td>${day(c.silent_since)}</td>`, `<td class="n">${num(c.days_silent)}</td>`])));
   $("#ws-households").innerHTML = table("households", ["ws_household", "ws_region", "ws_members", "ws_deadline", "ws_days_left"],
     households.near_deadline.map((h) => `<tr data-household="${esc(h.household_id)}"><td>${esc(h.household_id)}</td><td>${regionName(h)}</td>`
       + `<td class="n">${num(h.members_of_working_age)}</td><td>${day(h.deadline)}</td><td class="n${h.overdue ? " error" : ""}">${num(h.days_left)}</td></tr>`));
+}
+
+// The officer reached a lead (active discovery): lead.contacted, then the list without it.
+async function contactLead(row) {
+  const path = `/api/persons/${encodeURIComponent(row.dataset.leadPerson)}/leads/${encodeURIComponent(row.dataset.lead)}/contact`;
+  try {
+    await api(path, { method: "POST", body: JSON.stringify({ channel: row.querySelector("select").value, on: todayHere() }) });
+    row.remove();
+  } catch (err) {
+    row.querySelector(".error").textContent = err.message;
+  }
 }
 
 async function register(event) {

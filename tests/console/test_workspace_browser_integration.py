@@ -13,6 +13,8 @@ ClickHouse, the default recognition rules and case policy), as a timeline:
 - a home visit that reached nobody moves the next visit to the retry day; a policy briefing
   and an assistance plan follow, each in the log and on the timeline; in English the same
   page reads in English;
+- a civil-affairs lead given to zhao is in the leads to contact; zhao contacts it by phone
+  (lead.contacted in the log) and it leaves the list;
 - an analyst sees no workspace tab, and the API answers 403 to the caseload.
 
 Screenshots are kept in test-artifacts/console/.
@@ -46,6 +48,8 @@ NID = make_national_id(LIXIA, dt.date(1981, 5, 6), 24)  # a woman (even 17th dig
 NAME, PHONE = "王秀英", "13912345678"
 P = pseudonym(NID, SECRET.encode())
 BAD_NID = NID[:17] + ("1" if NID[17] == "0" else "0")  # one wrong check digit
+LEAD_NID = make_national_id(LIXIA, dt.date(1975, 3, 4), 13)  # from the civil-affairs roster
+LEAD_P = pseudonym(LEAD_NID, SECRET.encode())
 T = TypeVar("T")
 
 
@@ -240,6 +244,26 @@ def test_officer_registers_opens_visits_and_plans_in_the_browser(
     assert len(_log(worker, "audit.person_read")) == 2 * 4
     zhao.screenshot(path=str(ARTIFACTS / "ws-5-english.png"), full_page=True)
     zhao.click("#lang")
+
+    # Active discovery: a lead given to zhao, contacted from the list.
+    found = zhao.request.post(f"{base}/api/leads", data={"national_id": LEAD_NID, "region": LIXIA,
+                              "source": "civil_affairs",
+                              "suggested_target_group": "employment_difficulty"})  # fmt: skip
+    assert found.status == 201, found.text()
+    lead_id = found.json()["lead_id"]
+    given = zhao.request.post(f"{base}/api/persons/{LEAD_P}/leads/{lead_id}/assign",
+                              data={"office": LIXIA, "officer": "zhao"})  # fmt: skip
+    assert given.status == 200, given.text()
+    zhao.click("#person .back")
+    lead = zhao.locator(f"#leads tr[data-lead='{lead_id}']")
+    expect(lead).to_contain_text("民政救助数据")
+    expect(lead).to_contain_text("就业困难人员")
+    lead.get_by_label("走访方式").select_option("phone")
+    lead.locator("button.contact").click()
+    expect(lead).to_have_count(0)
+    [contacted] = [e for e in _log(worker, "lead.contacted") if e["aggregate_id"] == LEAD_P]
+    assert contacted["actor"] == "zhao" and contacted["payload"]["channel"] == "phone"
+    assert contacted["payload"]["lead_id"] == lead_id
 
     # An analyst: no workspace, and the API says no.
     analyst = _sign_in(browser, base, "analyst-a", "#cities tbody tr[data-code]")
