@@ -185,37 +185,43 @@ def reevaluate_pass(lo: int, hi: int) -> Counter[str]:
     return counts
 
 
-def _chunk(fn: Callable[[int, int], Counter[str]], lo: int, hi: int) -> tuple[Counter[str], float]:
-    """``fn`` over persons ``lo``..``hi`` in a worker, with the CPU seconds it took."""
+#: Persons per task of the workers (the single-process pass covers whole chunks).
+CHUNK = 10_000
+
+
+def _chunk(
+    fn: Callable[[int, int], Counter[str]], lo: int, hi: int
+) -> tuple[Counter[str], float, list[frozenset[str]]]:
+    """``fn`` over persons ``lo``..``hi`` in a worker: its counts, the CPU seconds it took,
+    and the groups each person holds before the change (what judge_pass wrote)."""
     started = time.process_time()
-    return fn(lo, hi), time.process_time() - started
+    counts = fn(lo, hi)
+    return counts, time.process_time() - started, _WORK["before"][lo:hi]
 
 
 def _parallel(
     fn: Callable[[int, int], Counter[str]], n: int, workers: int
-) -> tuple[Counter[str], float]:
-    """``fn`` over every person in ``workers`` forked processes: the counts, and the CPU
-    seconds of all workers together."""
-    chunk = max(1, n // (workers * 8))
-    ranges = [(fn, lo, min(n, lo + chunk)) for lo in range(0, n, chunk)]
+) -> tuple[list[Counter[str]], float]:
+    """``fn`` over every person in ``workers`` forked processes, CHUNK persons a task: the
+    counts of each chunk and the CPU seconds of all workers together. What judge_pass
+    records in a worker is copied back into this process's ``before``."""
+    ranges = [(fn, lo, min(n, lo + CHUNK)) for lo in range(0, n, CHUNK)]
     with multiprocessing.get_context("fork").Pool(workers) as pool:
         parts = pool.starmap(_chunk, ranges)
-    return sum((c for c, _ in parts), Counter[str]()), sum(t for _, t in parts)
+    if fn is judge_pass:
+        for (_, lo, hi), (_, _, held) in zip(ranges, parts, strict=True):
+            _WORK["before"][lo:hi] = held
+    return [c for c, _, _ in parts], sum(t for _, t, _ in parts)
 
 
-def timed(
-    label: str,
-    n: int,
-    fn: Callable[[], Counter[str] | tuple[Counter[str], float]],
-    base: float | None,
-) -> tuple[float, Counter[str]]:
+def timed(label: str, n: int, fn: Callable[[], Any], base: float | None) -> tuple[float, Any]:
     """Run ``fn`` once; print wall and CPU seconds, persons/s, wall seconds projected to
     1,000,000 persons and the ratio to ``base`` (wall). Returns (wall seconds, counts)."""
     started, cpu = time.perf_counter(), time.process_time()
     result = fn()
     took, cpu = time.perf_counter() - started, time.process_time() - cpu
     if isinstance(result, tuple):
-        result, cpu = result  # the workers' CPU seconds, not this process's
+        result, cpu = result  # the workers' chunks and CPU seconds, not this process's
     ratio = f"{took / base:>8.1f}x" if base else ""
     print(f"{label:<46}{took:>8.1f}{cpu:>8.1f}{n / took:>12,.0f}"
           f"{took * 1_000_000 / n:>10.1f}{ratio}")  # fmt: skip
@@ -227,6 +233,9 @@ def main() -> None:
     parser.add_argument("--persons", type=int, default=1_000_000)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--profile", type=int, default=20_000)
+    parser.add_argument(
+        "--single", type=int, default=100_000, help="persons re-evaluated in one process too"
+    )
     args = parser.parse_args()
     n = args.persons
     reference = load_reference("shandong")
@@ -247,22 +256,25 @@ def main() -> None:
     print(f"rules on {DAY}: shipped {ref_v1} …, changed {ref_v2} … ({CHANGES})")
 
     print(f"{'pass':<46}{'wall s':>8}{'cpu s':>8}{'persons/s':>12}{'s per 1M':>10}{'ratio':>9}")
+    w = args.workers
     base, _ = timed("baseline: derive only, 1 process", n, lambda: derive_pass(0, n), None)
-    _, groups = timed("judge, shipped rules, 1 process", n, lambda: judge_pass(0, n), base)
-    one, single = timed("re-evaluate after the change, 1 process", n,
-                        lambda: reevaluate_pass(0, n), base)  # fmt: skip
-    many, parallel = timed(f"re-evaluate after the change, {args.workers} processes", n,
-                           lambda: _parallel(reevaluate_pass, n, args.workers), base)  # fmt: skip
-    assert parallel == single, "the processes' counts differ from the single process's"
-    print(
-        "recognised before the change: "
-        + ", ".join(f"{g} {c:,}" for g, c in sorted(groups.items()))
-    )
-    print("after the change: " + ", ".join(f"{k} {c:,}" for k, c in sorted(single.items())))
-    best = min(one, many) * 1_000_000 / n
+    _, chunks = timed(f"judge, shipped rules, {w} processes", n,
+                      lambda: _parallel(judge_pass, n, w), base)  # fmt: skip
+    groups = sum(chunks, Counter[str]())
+    many, chunks = timed(f"re-evaluate after the change, {w} processes", n,
+                         lambda: _parallel(reevaluate_pass, n, w), base)  # fmt: skip
+    after = sum(chunks, Counter[str]())
+    k = min(n, max(CHUNK, args.single // CHUNK * CHUNK))
+    one, single = timed(f"re-evaluate, first {k:,}, 1 process", k, lambda: reevaluate_pass(0, k),
+                        base * k / n)  # fmt: skip
+    assert single == sum(chunks[: -(-k // CHUNK)], Counter[str]()), f"1 and {w} processes differ"
+    before = ", ".join(f"{g} {c:,}" for g, c in sorted(groups.items()))
+    print(f"recognised before the change: {before}")
+    print("after the change: " + ", ".join(f"{g} {c:,}" for g, c in sorted(after.items())))
+    best = min(one * n / k, many) * 1_000_000 / n
     verdict = "met" if best <= 60 else "NOT met"
-    print(f"target <= 60 s for 1,000,000 persons: {verdict} ({best:.1f} s projected, "
-          f"best of 1 and {args.workers} processes)")  # fmt: skip
+    print(f"target <= 60 s for 1,000,000 persons: {verdict} ({best:.1f} s, "
+          f"best of 1 and {w} processes, wall time on this machine)")  # fmt: skip
 
     if args.profile:
         m = min(n, args.profile)
