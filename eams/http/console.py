@@ -1,8 +1,9 @@
 """The web console (``/console/``) and the reads only it needs: the map, daily trends,
 region children, and the live stream of changes (server-sent events).
 
-The page itself is static (``console/index.html``, ``app.js``, ``style.css``); ECharts comes
-from npm (``console/node_modules``, installed by ``scripts/setup``), never copied in by hand.
+The page itself is static (``console/index.html``, ``app.js``, the case officers'
+workspace ``cases.js``, ``style.css``); ECharts comes from npm (``console/node_modules``,
+installed by ``scripts/setup``), never copied in by hand.
 """
 
 from __future__ import annotations
@@ -31,7 +32,12 @@ from projections.client import run
 CONSOLE = PROJECT_ROOT / "console"
 ECHARTS = CONSOLE / "node_modules" / "echarts" / "dist" / "echarts.min.js"
 GEOJSON = PROJECT_ROOT / "events" / "reference"
-ASSETS = {"app.js": "text/javascript", "style.css": "text/css", "index.html": "text/html"}
+ASSETS = {
+    "app.js": "text/javascript",
+    "cases.js": "text/javascript",
+    "style.css": "text/css",
+    "index.html": "text/html",
+}
 #: The change stream looks for new projected rows this often; a change reaches the page
 #: within this interval plus the page's own refetch.
 STREAM_TICK = 0.25

@@ -1,6 +1,6 @@
-"""GET /api/vocabulary: the severity scale as the console reads it, for any signed-in role,
-unchanged by disclosure control, cacheable. The real app factory over a host with no
-worker behind it; no network."""
+"""GET /api/vocabulary: the severity scale and the labels as the console reads them, for
+any signed-in role, unchanged by disclosure control, cacheable. The real app factory over a
+host with no worker behind it; no network."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ import pytest
 from eams.auth import ROLES, Principal
 from eams.http.app import create_api
 from eams.settings import Settings
+from events.labels import LABELS
 from events.regions import load_reference
 from events.severity import document
 
@@ -52,7 +53,9 @@ def _get(
 def test_every_role_reads_the_scale_as_defined(tmp_path: Path, role: str) -> None:
     got = _get(tmp_path, role)
     assert got.status_code == 200, got.text
-    assert got.json() == document()  # an analyst's copy too: ranks 1-4 are no small counts
+    # an analyst's copy too: ranks 1-4 are no small counts
+    assert got.json() == document() | {"labels": LABELS}
+    assert got.json()["labels"]["employment_difficulty"]["zh"] == "就业困难人员"
     assert [lv["name"] for lv in got.json()["levels"]] == ["IV", "III", "II", "I"]
 
 
