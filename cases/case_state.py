@@ -86,6 +86,8 @@ class PersonCase:
     facts: dict[str, Any] = field(default_factory=dict)
     recognised: dict[str, Held] = field(default_factory=dict)
     refused: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    once_recognised: frozenset[str] = frozenset()
+    """Groups the case was ever recognised in (a later lapse is a revocation, not a refusal)."""
     office: str | None = None
     officer: str | None = None
     owner_since: dt.date | None = None
@@ -146,8 +148,12 @@ def apply_event(case: PersonCase, event: Envelope) -> PersonCase:  # noqa: C901 
     kind = event.event_type
     region = case.region or event.region
     if kind == "person.registered":
-        if case.registered:
+        if case.open:
             return case
+        if case.exited:  # registered again: a new case, with what is known of the person
+            case = PersonCase(
+                person_id=case.person_id, facts=case.facts, leads=case.leads, masked=case.masked
+            )
         facts = dict(case.facts)
         for name in ("gender", "household_id"):
             if p.get(name) is not None:
@@ -178,6 +184,7 @@ def apply_event(case: PersonCase, event: Envelope) -> PersonCase:  # noqa: C901 
             region=region,
             recognised={**case.recognised, p["target_group"]: held},
             refused=refused,
+            once_recognised=case.once_recognised | {p["target_group"]},
         )
     if kind == "person.recognition_revoked":
         recognised = {g: h for g, h in case.recognised.items() if g != p["target_group"]}

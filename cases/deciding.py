@@ -188,7 +188,13 @@ class CaseDecisions:
                 "revoked_on": day.isoformat(),
             }
             return [self._change("person.recognition_revoked", state, payload, day, today)]
-        if group == state.applied_group and state.refused.get(group) != j.signature():
+        # a refusal answers the registration's group until it was once recognised: a lapse
+        # after that is a revocation, and the case goes on being tracked
+        if (
+            group == state.applied_group
+            and group not in state.once_recognised
+            and state.refused.get(group) != j.signature()
+        ):
             payload = {
                 "target_group": group,
                 "rule_set": j.rule_set,

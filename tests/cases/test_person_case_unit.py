@@ -220,3 +220,14 @@ def test_a_day_before_the_log_can_hold_is_refused(case: CaseHarness) -> None:
         CommandRejectedError, match=r"payload.visited_on: 0001-01-01 is before 1950"
     ):
         case.send("record_visit", {"channel": "phone", "visited_on": "0001-01-01"}, on=D)
+
+
+def test_a_person_registered_again_after_exit_has_a_new_case(case: CaseHarness) -> None:
+    case.send("register", REGISTER, on=D)
+    case.send("exit", {"reason": "moved_away", "exited_on": D.isoformat()}, on=D)
+    again = case.send(
+        "register", {**REGISTER, "region": "370103"}, on=dt.date(2026, 5, 1), actor="officer-zhao"
+    )
+    assert case.types(again)[:2] == ["person.registered", "case.assigned"]
+    assert case.state.open and (case.state.officer, case.state.region) == ("officer-zhao", "370103")
+    assert case.state.facts["birth_date"] == "1981-05-06"  # what was known of the person stays
