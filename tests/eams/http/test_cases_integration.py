@@ -139,7 +139,9 @@ def test_officers_read_their_worklists_and_every_detail_read_is_audited(
     users.add_user("analyst-a", "analyst", PASSWORD, [])
     produce(worker.kafka("raw"), worker.settings.topics.ingest_raw, encode(journey()))
     counts = worker.wait_settled()
-    assert counts["events"] == len(journey()), worker.tail()
+    # every input is in the log; casework's reactor (cases.reactions) may append more of its
+    # own (judging the imported cases again, telling a household's members)
+    assert counts["events"] >= len(journey()), worker.tail()
     li, zhao = _signed_in(clients, worker, "li"), _signed_in(clients, worker, "zhao")
     auditor = _signed_in(clients, worker, "audit-a")
 
