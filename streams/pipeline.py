@@ -65,6 +65,15 @@ SYSTEM_PREFIXES = (
     "temporary_assistance.",
     "job_fair.",
     "audit.",
+    # decided by a person's case and a household (cases/): ownership, the visit schedule,
+    # refusals, what a household was told and its escalation. Recognitions, revocations and
+    # a household's identification and clearing stay open to sources (a city's own system
+    # before EAMS); explain shows such a decision as made outside EAMS's rules
+    "case.",
+    "visit.scheduled",
+    "person.recognition_refused",
+    "household.member_joined",
+    "household.clearing_overdue",
 )
 #: How far ahead of now an ``occurred_at`` may lie (clock skew of senders).
 DEFAULT_FUTURE_SKEW = dt.timedelta(minutes=10)

@@ -199,6 +199,31 @@ def test_raw_key_digests_what_has_no_event_id(raw: bytes) -> None:
         ("alert.acknowledged", {"alert_id": "a1", "note": "forged"}),
         ("playbook.activated", {"run_id": "r1", "playbook_id": "natural_disaster"}),
         ("notification.sent", {"notification_id": "n1", "channel": "email", "recipient": "x"}),
+        # a case's ownership and schedule, a household's members and escalation
+        (
+            "case.handed_over",
+            {
+                "person_id": "p_" + "0" * 32,
+                "from_office": "370102",
+                "from_officer": "a",
+                "office": "370102",
+                "officer": "me",
+                "reason": "forged",
+            },
+        ),  # fmt: skip
+        (
+            "visit.scheduled",
+            {
+                "person_id": "p_" + "0" * 32,
+                "due_on": "2030-01-01",
+                "interval_days": 366,
+                "basis": "forged",
+            },
+        ),  # fmt: skip
+        (
+            "household.clearing_overdue",
+            {"household_id": "h1", "deadline": "2026-01-01", "escalated_to": "370102"},
+        ),  # fmt: skip
     ],
 )
 def test_sources_cannot_append_what_eams_decides_itself(

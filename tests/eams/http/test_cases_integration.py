@@ -12,7 +12,9 @@ the log before the answer; the auditor lists it.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import itertools
 from collections.abc import Iterator
 from typing import Any
 
@@ -23,8 +25,12 @@ from helpers import encode, event, produce, wait_for
 
 from eams.auth import UserStore
 from events.clock import SHANGHAI, today
+from events.envelope import parse_event
 from events.identity import make_national_id
-from events.privacy import pseudonym
+from events.privacy import pseudonym, pseudonymise
+from events.regions import load_reference
+from streams.pipeline import is_source_type
+from streams.producer import new_producer
 
 pytestmark = pytest.mark.integration
 PASSWORD = "correct horse battery"
@@ -105,6 +111,35 @@ def journey() -> list[dict[str, Any]]:
     ]  # fmt: skip
 
 
+def send_as_sources_and_eams(worker: Any, raws: list[dict[str, Any]]) -> None:
+    """Each event as its writer would append it, in order: what a source may send through
+    ingest; what only EAMS decides (ownership, the schedule, a household's members and
+    escalation) straight into the log, pseudonymised as ingest would have (the case
+    aggregate writes them so)."""
+    reference = load_reference("shandong")
+
+    async def append(batch: list[dict[str, Any]]) -> None:
+        producer = new_producer(worker.kafka("stream"))
+        await producer.start()
+        try:
+            for raw in batch:
+                envelope = pseudonymise(parse_event(raw, reference=reference), SECRET.encode())
+                key = (envelope.aggregate_id or "").encode()
+                await producer.send_and_wait(
+                    worker.settings.topics.events, envelope.to_json(), key=key
+                )
+        finally:
+            await producer.stop()
+
+    for source, run in itertools.groupby(raws, key=lambda r: is_source_type(r["event_type"])):
+        batch = list(run)
+        if source:
+            produce(worker.kafka("raw"), worker.settings.topics.ingest_raw, encode(batch))
+            worker.wait_settled()  # in the log before what follows it
+        else:
+            asyncio.run(append(batch))
+
+
 @pytest.fixture
 def clients() -> Iterator[list[httpx.Client]]:
     """HTTP clients of the test, closed at its end."""
@@ -137,7 +172,7 @@ def test_officers_read_their_worklists_and_every_detail_read_is_audited(
     users.add_user("zhao", "case_officer", PASSWORD, [JINAN])
     users.add_user("audit-a", "auditor", PASSWORD, [])
     users.add_user("analyst-a", "analyst", PASSWORD, [])
-    produce(worker.kafka("raw"), worker.settings.topics.ingest_raw, encode(journey()))
+    send_as_sources_and_eams(worker, journey())
     counts = worker.wait_settled()
     # every input is in the log; casework's reactor (cases.reactions) may append more of its
     # own (judging the imported cases again, telling a household's members)
