@@ -82,6 +82,19 @@ VIEWS: dict[str, Registered] = {
     "/api/quarantine": Registered(views.generic),
     "/api/dlq": Registered(views.generic),
     "/api/playbook-runs/{run_id}/timeline": Registered(views.generic),
+    # the case ledger: persons' cases, not an analyst's (refused, 403): the default scrub
+    "/api/cases": Registered(views.generic),
+    "/api/cases/visits-due": Registered(views.generic),
+    "/api/cases/plan-reviews": Registered(views.generic),
+    "/api/cases/silent": Registered(views.generic),
+    "/api/cases/clearing": Registered(views.generic),
+    "/api/leads": Registered(views.generic),
+    "/api/leads/funnel": Registered(views.generic),
+    "/api/households/zero-employment": Registered(views.generic),
+    "/api/persons/{person_id}": Registered(views.generic),
+    "/api/persons/{person_id}/timeline": Registered(views.generic),
+    "/api/persons/{person_id}/explain": Registered(views.generic),
+    "/api/audit/person-reads": Registered(views.generic),
 }
 _DEFAULT = Registered(views.generic)
 #: Rule kinds whose value is the indicator itself, or a difference of it (a count when the

@@ -177,6 +177,9 @@ def _requests(
         "/api/rules/backtest": [{"start": str(day - dt.timedelta(days=12)), "end": str(day)}],
         "/api/alerts": [{}, {"status": ""}],
         "/api/playbooks/{playbook_id}/simulate": [{"region": SMALL_COUNTY, "level": "IV"}],
+        # persons' detail: analysts may not read it (403), whoever the person is
+        "/api/persons/{person_id}": [{"purpose": "disclosure check"}],
+        "/api/persons/{person_id}/timeline": [{"purpose": "disclosure check"}],
     }
     out: list[Request] = []
     for path, ops in schema["paths"].items():
@@ -284,6 +287,7 @@ def test_an_analyst_reads_every_route_and_sees_no_small_count(
         "run_id": list(runs.values()),
         "playbook_id": [p["id"] for p in auditor.get("/api/playbooks").json()],
         "code": [LINYI, "370000"],
+        "person_id": ["p_" + "0" * 32],
     }
     assert any(a["region"] == SMALL_COUNTY for a in alerts)
     answers: dict[tuple[str, str], Any] = {}

@@ -53,6 +53,18 @@ SCOPED = {
     "POST /api/playbook-runs/{run_id}/notes",
     "POST /api/playbook-runs/{run_id}/close",
     "GET /api/temporary-assistance",
+    "GET /api/cases",
+    "GET /api/cases/visits-due",
+    "GET /api/cases/plan-reviews",
+    "GET /api/cases/silent",
+    "GET /api/cases/clearing",
+    "GET /api/leads",
+    "GET /api/leads/funnel",
+    "GET /api/households/zero-employment",
+    "GET /api/persons/{person_id}",
+    "GET /api/persons/{person_id}/timeline",
+    "GET /api/persons/{person_id}/explain",
+    "GET /api/audit/person-reads",
 }
 COMMAND = "a command: decided against the sender's regions where it is decided (404/403)"
 AUDIT = "the whole system's, for auditors and administrators"
@@ -79,6 +91,24 @@ UNSCOPED = {
     "POST /api/dlq/reveal": AUDIT,
     "POST /api/dlq/replay": AUDIT,
     "POST /api/admin/rebuild": AUDIT,
+    "POST /api/persons": "a write: the route checks the region against the sender's",
+    "POST /api/leads": "a write: the route checks the region against the sender's",
+    "POST /api/persons/{person_id}/leads": COMMAND,
+    "POST /api/persons/{person_id}/facts": COMMAND,
+    "POST /api/persons/{person_id}/evaluate": COMMAND,
+    "POST /api/persons/{person_id}/assign": COMMAND,
+    "POST /api/persons/{person_id}/handover": COMMAND,
+    "POST /api/persons/{person_id}/plan": COMMAND,
+    "POST /api/persons/{person_id}/plan/revise": COMMAND,
+    "POST /api/persons/{person_id}/plan/end": COMMAND,
+    "POST /api/persons/{person_id}/visits": COMMAND,
+    "POST /api/persons/{person_id}/services": COMMAND,
+    "POST /api/persons/{person_id}/refusals": COMMAND,
+    "POST /api/persons/{person_id}/placements": COMMAND,
+    "POST /api/persons/{person_id}/exit": COMMAND,
+    "POST /api/persons/{person_id}/leads/{lead_id}/assign": COMMAND,
+    "POST /api/persons/{person_id}/leads/{lead_id}/contact": COMMAND,
+    "POST /api/persons/{person_id}/leads/{lead_id}/decline": COMMAND,
 }
 
 
