@@ -8,12 +8,11 @@ today is refused.
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from events.payload_base import MAX_ITEMS, Ident, Masked, Money, Text, Uscc
+from events.payload_base import MAX_ITEMS, Ident, IsoDate, Masked, Money, Text, Uscc
 from events.payloads_cases import FactValues, PlanMeasure
 from events.vocabulary import (
     EmploymentStatus,
@@ -63,14 +62,14 @@ class Register(_Body):
     name_masked: Masked | None = None
     phone_masked: Masked | None = None
     gender: Gender | None = None
-    birth_date: dt.date | None = None
+    birth_date: IsoDate | None = None
     household_id: Ident | None = None
     facts: FactValues = FactValues()
     office: Region | None = None
     """The office that serves the person first (default: the registration region)."""
     lead_id: Ident | None = None
     """The discovered lead this registration converts."""
-    on: dt.date | None = None
+    on: IsoDate | None = None
 
 
 class RecordFacts(_Body):
@@ -79,13 +78,13 @@ class RecordFacts(_Body):
     facts: FactValues
     source: Ident = "officer"
     document: Text | None = None
-    on: dt.date | None = None
+    on: IsoDate | None = None
 
 
 class Evaluate(_Body):
     """Judge the person again (after a rule change, or a day that changes derived facts)."""
 
-    on: dt.date | None = None
+    on: IsoDate | None = None
 
 
 class Assign(_Body):
@@ -109,8 +108,8 @@ class AgreePlan(_Body):
     plan_id: Ident | None = None
     goals: Annotated[tuple[Text, ...], Field(min_length=1, max_length=MAX_ITEMS)]
     measures: Annotated[tuple[PlanMeasure, ...], Field(min_length=1, max_length=MAX_ITEMS)]
-    review_due: dt.date | None = None
-    on: dt.date | None = None
+    review_due: IsoDate | None = None
+    on: IsoDate | None = None
 
 
 class RevisePlan(_Body):
@@ -118,9 +117,9 @@ class RevisePlan(_Body):
 
     goals: Annotated[tuple[Text, ...], Field(min_length=1, max_length=MAX_ITEMS)]
     measures: Annotated[tuple[PlanMeasure, ...], Field(min_length=1, max_length=MAX_ITEMS)]
-    review_due: dt.date | None = None
+    review_due: IsoDate | None = None
     note: Text | None = None
-    on: dt.date | None = None
+    on: IsoDate | None = None
 
 
 class EndPlan(_Body):
@@ -133,7 +132,7 @@ class RecordVisit(_Body):
     """A visit or contact (regular visits)."""
 
     channel: VisitChannel
-    visited_on: dt.date
+    visited_on: IsoDate
     outcome: Literal["contacted", "not_reached"] = "contacted"
     needs: Annotated[tuple[Text, ...], Field(max_length=MAX_ITEMS)] = ()
     note: Text | None = None
@@ -144,7 +143,7 @@ class RecordService(_Body):
     """A basic service delivered (guidance, referral, policy briefing, counselling)."""
 
     service: ServiceKind
-    delivered_on: dt.date
+    delivered_on: IsoDate
     note: Text | None = None
     office: Region | None = None
 
@@ -153,7 +152,7 @@ class RecordRefusal(_Body):
     """The person turned down a service or job; unjustified refusals count towards exit."""
 
     service: Ident
-    refused_on: dt.date
+    refused_on: IsoDate
     justified: bool = False
     reason: Text | None = None
 
@@ -162,7 +161,7 @@ class RecordPlacement(_Body):
     """The person took up work."""
 
     placement: PlacementKind
-    started_on: dt.date
+    started_on: IsoDate
     employer_name: Text | None = None
     employer_uscc: Uscc | None = None
     monthly_wage: Money | None = None
@@ -172,7 +171,7 @@ class Exit(_Body):
     """End the case (dynamic exit), with the reason the policy checks."""
 
     reason: ExitReason
-    exited_on: dt.date
+    exited_on: IsoDate
     note: Text | None = None
 
 
@@ -184,7 +183,7 @@ class Discover(_Body):
     source: LeadSource
     suggested_target_group: TargetGroup | None = None
     facts: FactValues = FactValues()
-    record_on: dt.date | None = None
+    record_on: IsoDate | None = None
     national_id_masked: Masked | None = None
     name_masked: Masked | None = None
 
@@ -203,7 +202,7 @@ class ContactLead(_Body):
     lead_id: Ident
     channel: VisitChannel
     outcome: Text | None = None
-    on: dt.date | None = None
+    on: IsoDate | None = None
 
 
 class DeclineLead(_Body):

@@ -7,6 +7,7 @@ once, so a rejection always reads the same way.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
@@ -15,6 +16,7 @@ from typing import Annotated, ClassVar, Self
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
@@ -32,6 +34,7 @@ __all__ = [
     "Count",
     "EventPayload",
     "Ident",
+    "IsoDate",
     "MAX_ITEMS",
     "Masked",
     "Money",
@@ -129,6 +132,19 @@ YearMonth = Annotated[str, StringConstraints(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")
 
 Money = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2)]
 """An amount in yuan (or the source's currency), non-negative, two decimals."""
+
+
+def _iso_day(value: object) -> object:
+    """Refuse what lax parsing would take for a day (a number: seconds since 1970)."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        raise ValueError("expected a day as YYYY-MM-DD, got a number")
+    if isinstance(value, str) and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value.strip()):
+        raise ValueError(f"expected a day as YYYY-MM-DD, got {value[:20]!r}")
+    return value
+
+
+IsoDate = Annotated[date, BeforeValidator(_iso_day)]
+"""A calendar day given as ``YYYY-MM-DD`` (a number or another spelling is refused)."""
 
 
 def not_before(other: str) -> Callable[[date | None, ValidationInfo], date | None]:

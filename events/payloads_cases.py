@@ -17,6 +17,7 @@ from events.payload_base import (
     MAX_ITEMS,
     EventPayload,
     Ident,
+    IsoDate,
     PersonId,
     PersonPayload,
     Text,
@@ -53,7 +54,7 @@ class FactValues(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     gender: Gender | None = None
-    birth_date: date | None = None
+    birth_date: IsoDate | None = None
     hukou: Hukou | None = None
     disability: bool | None = None
     disability_grade: Annotated[int, Field(ge=1, le=4)] | None = None
@@ -68,9 +69,9 @@ class FactValues(BaseModel):
     land_lost: bool | None = None
     """Lost their contracted land to expropriation (失地)."""
     employed: bool | None = None
-    unemployed_since: date | None = None
+    unemployed_since: IsoDate | None = None
     """Start of the registered unemployment (登记失业) now running."""
-    graduated_on: date | None = None
+    graduated_on: IsoDate | None = None
     able_to_work: bool | None = None
     willing_to_work: bool | None = None
     transferred: bool | None = None

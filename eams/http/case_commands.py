@@ -60,7 +60,7 @@ from events.envelope import Envelope
 from events.errors import EventRejectedError
 from events.identity import mask_name, mask_national_id, mask_phone, validate_national_id
 from events.labels import label
-from events.payload_base import Ident, Text
+from events.payload_base import Ident, IsoDate, Text
 from events.payloads_cases import FactValues
 from events.pii_scan import scrub
 from events.privacy import pseudonym
@@ -86,7 +86,7 @@ class Identity:
     person_id: str
     national_id_masked: str
     gender: Gender
-    birth_date: dt.date
+    birth_date: IsoDate
     name_masked: str | None = None
     phone_masked: str | None = None
 
@@ -134,12 +134,12 @@ class RegisterForm(_Form):
     target_group: TargetGroup
     employment_status: EmploymentStatus = EmploymentStatus.UNEMPLOYED
     gender: Gender | None = Field(default=None, description="default: from the ID")
-    birth_date: dt.date | None = Field(default=None, description="default: from the ID")
+    birth_date: IsoDate | None = Field(default=None, description="default: from the ID")
     household_id: Ident | None = None
     facts: FactValues = FactValues()
     office: Region | None = None
     lead_id: Ident | None = None
-    on: dt.date | None = None
+    on: IsoDate | None = None
 
 
 class DiscoverForm(_Form):
@@ -153,7 +153,7 @@ class DiscoverForm(_Form):
     lead_id: Ident | None = Field(default=None, description="default: from the record")
     suggested_target_group: TargetGroup | None = None
     facts: FactValues = FactValues()
-    record_on: dt.date | None = None
+    record_on: IsoDate | None = None
 
 
 class LeadAssignForm(_Form):
@@ -168,7 +168,7 @@ class LeadContactForm(_Form):
 
     channel: VisitChannel
     outcome: Text | None = None
-    on: dt.date | None = None
+    on: IsoDate | None = None
 
 
 class LeadDeclineForm(_Form):
@@ -410,7 +410,7 @@ def router(host: Host) -> APIRouter:
         purpose: Annotated[
             str, Query(min_length=2, max_length=500, description="why (recorded with the read)")
         ],
-        as_of: Annotated[dt.date | None, Query(description="default: today")] = None,
+        as_of: Annotated[IsoDate | None, Query(description="default: today")] = None,
         scope: Scope = scoped("read:cases"),
     ) -> dict[str, Any]:
         """Every recognition decision up to ``as_of`` replayed with the facts known before

@@ -15,7 +15,6 @@ every answer: ingest removed the rest.
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
@@ -25,6 +24,7 @@ from eams.host import Host
 from eams.http.auth import scope_guard
 from eams.http.scope import Scope
 from events.clock import today
+from events.payload_base import IsoDate
 from events.regions import RegionReference
 from projections import case_queries
 from projections.case_queries import Selection
@@ -33,7 +33,7 @@ from projections.client import run
 PERSON_ID = r"^p_[0-9a-f]{32}$"
 Who = Annotated[str | None, Query(min_length=1, max_length=64)]
 Code = Annotated[str | None, Query(min_length=2, max_length=12, pattern=r"^[0-9A-Za-z]+$")]
-Day = Annotated[dt.date | None, Query(description="the day judged by (default: today)")]
+Day = Annotated[IsoDate | None, Query(description="the day judged by (default: today)")]
 Within = Annotated[int, Query(ge=0, le=366)]
 PersonId = Annotated[str, Path(pattern=PERSON_ID, description="the person's pseudonym")]
 Purpose = Annotated[

@@ -3,25 +3,13 @@ decides commands on a person's case and applies the events as the command handle
 
 from __future__ import annotations
 
-import datetime as dt
-import uuid
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
-
 import pytest
+from case_harness import PERSON, ROOT, CaseHarness
 
-from cases.case_state import PersonCase
 from cases.person import PersonAggregate
 from cases.policy import CasePolicy, load_policy
 from cases.rules import RuleBook, load_recognition
-from events.clock import SHANGHAI
-from events.commands import Command, event_id_for
-from events.envelope import Envelope, internal_event
 from events.regions import RegionReference, load_reference
-
-ROOT = Path(__file__).parents[2]
-PERSON = "p_" + "a1" * 16
 
 
 @pytest.fixture(scope="session")
@@ -38,53 +26,6 @@ def rulebook(shandong: RegionReference) -> RuleBook:
 @pytest.fixture(scope="session")
 def policy() -> CasePolicy:
     return load_policy(ROOT / "deploy" / "cases" / "policy.yaml")
-
-
-@dataclass
-class CaseHarness:
-    """One person's case decided command by command, as the handler does it."""
-
-    aggregate: PersonAggregate
-    state: PersonCase
-    events: list[Envelope] = field(default_factory=list)
-    actor: str = "officer-li"
-
-    def send(
-        self, verb: str, payload: dict[str, Any], *, on: dt.date, actor: str | None = None
-    ) -> list[Envelope]:
-        """Decide ``person.<verb>`` at noon of day ``on``; append and apply its events."""
-        now = dt.datetime.combine(on, dt.time(12, 0), SHANGHAI)
-        command = Command(
-            command_id=uuid.uuid4(),
-            command_type=f"person.{verb}",
-            aggregate_id=self.state.person_id,
-            actor=actor or self.actor,
-            source="test",
-            issued_at=now,
-            payload=payload,
-        )
-        changes = self.aggregate.decide(self.state, command, now)
-        out = []
-        for i, change in enumerate(changes):
-            envelope = internal_event(
-                change.event_type,
-                region=change.region or self.state.region or "",
-                aggregate_id=self.state.person_id,
-                actor=command.actor,
-                source="test",
-                payload=dict(change.payload),
-                event_id=event_id_for(command.command_id, i),
-                occurred_at=change.occurred_at or now,
-                recorded_at=now,
-            )
-            envelope = envelope.model_copy(update={"causation_id": command.command_id})
-            self.state = self.aggregate.apply(self.state, envelope)
-            out.append(envelope)
-        self.events += out
-        return out
-
-    def types(self, events: list[Envelope]) -> list[str]:
-        return [e.event_type for e in events]
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from conftest import PERSON, ROOT, CaseHarness
+from case_harness import PERSON, ROOT, CaseHarness
 
 from cases.explain import explain
 from cases.person import PersonAggregate

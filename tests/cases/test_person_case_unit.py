@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Any
 
 import pytest
-from conftest import CaseHarness
+from case_harness import CaseHarness
 
 from events.errors import CommandRejectedError
 

@@ -75,6 +75,37 @@ NEEDS: dict[str, str | None] = {
     "GET /api/stream": "read:overview",
     "POST /api/admin/rebuild": "admin",
     "GET /api/dlq": "read:audit",
+    # case management (issue 12)
+    "GET /api/audit/person-reads": "read:audit",
+    "GET /api/cases": "read:cases",
+    "GET /api/cases/clearing": "read:cases",
+    "GET /api/cases/plan-reviews": "read:cases",
+    "GET /api/cases/silent": "read:cases",
+    "GET /api/cases/visits-due": "read:cases",
+    "GET /api/households/zero-employment": "read:cases",
+    "GET /api/leads": "read:cases",
+    "GET /api/leads/funnel": "read:cases",
+    "GET /api/persons/{person_id}": "read:cases",
+    "GET /api/persons/{person_id}/explain": "read:cases",
+    "GET /api/persons/{person_id}/timeline": "read:cases",
+    "POST /api/leads": "act:cases",
+    "POST /api/persons": "act:cases",
+    "POST /api/persons/{person_id}/assign": "act:cases",
+    "POST /api/persons/{person_id}/evaluate": "act:cases",
+    "POST /api/persons/{person_id}/exit": "act:cases",
+    "POST /api/persons/{person_id}/facts": "act:cases",
+    "POST /api/persons/{person_id}/handover": "act:cases",
+    "POST /api/persons/{person_id}/leads": "act:cases",
+    "POST /api/persons/{person_id}/leads/{lead_id}/assign": "act:cases",
+    "POST /api/persons/{person_id}/leads/{lead_id}/contact": "act:cases",
+    "POST /api/persons/{person_id}/leads/{lead_id}/decline": "act:cases",
+    "POST /api/persons/{person_id}/placements": "act:cases",
+    "POST /api/persons/{person_id}/plan": "act:cases",
+    "POST /api/persons/{person_id}/plan/end": "act:cases",
+    "POST /api/persons/{person_id}/plan/revise": "act:cases",
+    "POST /api/persons/{person_id}/refusals": "act:cases",
+    "POST /api/persons/{person_id}/services": "act:cases",
+    "POST /api/persons/{person_id}/visits": "act:cases",
     "POST /api/dlq/reveal": "admin",
     "POST /api/dlq/replay": "admin",
 }
@@ -88,6 +119,18 @@ NOT_REGION_DATA = ("GET /api/geo/shandong",)
 COMMANDS = {
     "duty_officer": ("alert.", "silence."),
     "incident_team": ("playbook.",),
+    # a case officer's commands on a person's case (and the reads of a person's detail)
+    "case_officer": (
+        "person.",
+        "case.",
+        "visit.",
+        "service.",
+        "plan.",
+        "placement.",
+        "lead.",
+        "audit.person_read",
+    ),  # fmt: skip
+    "auditor": ("audit.person_read",),
 }
 
 
