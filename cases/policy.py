@@ -15,7 +15,7 @@ from cases.conditions import Condition, ConditionSyntaxError, parse_condition
 from cases.facts import DERIVED_FACTS, FACT_NAMES
 from events.errors import ConfigError
 from events.vocabulary import TargetGroup
-from events.yaml_lines import Loc, YamlLines, YamlSyntaxError, problems
+from events.yaml_lines import YamlLines, YamlSyntaxError, problems
 
 __all__ = ["CasePolicy", "PolicyError", "Schedule", "load_policy", "lint_policy"]
 
@@ -123,18 +123,6 @@ _NESTED: dict[str, tuple[type[BaseModel], int]] = {
 }
 
 
-def _model_for(loc: Loc) -> type[BaseModel] | None:
-    model: type[BaseModel] = CasePolicy
-    i = 0
-    while i < len(loc):
-        name = str(loc[i])
-        if name not in model.model_fields or name not in _NESTED:
-            return None
-        model, step = _NESTED[name]
-        i += step
-    return model
-
-
 def _read(path: Path) -> tuple[CasePolicy | None, list[str]]:
     try:
         lines = YamlLines(path, path.read_text(encoding="utf-8"))
@@ -147,7 +135,7 @@ def _read(path: Path) -> tuple[CasePolicy | None, list[str]]:
     try:
         policy = CasePolicy.model_validate(lines.doc)
     except ValidationError as exc:
-        return None, problems(exc, lines, _model_for, frozenset({"Visits", "Overrides"}))
+        return None, problems(exc, lines, CasePolicy, _NESTED, frozenset({"Visits", "Overrides"}))
     found: list[str] = []
     sections = [((), policy.visits)] + [
         (("cities", c), o.visits) for c, o in policy.cities.items() if o.visits is not None

@@ -225,18 +225,6 @@ _NESTED: dict[str, tuple[type[BaseModel], int]] = {
 }
 
 
-def _model_for(loc: Loc) -> type[BaseModel] | None:
-    model: type[BaseModel] = RulesDoc
-    i = 0
-    while i < len(loc):
-        name = str(loc[i])
-        if name not in model.model_fields or name not in _NESTED:
-            return None
-        model, step = _NESTED[name]
-        i += step
-    return model
-
-
 _MODELS = frozenset({"RuleSet", "GroupRules", "RuleSpec", "City", "CityVersion"})
 
 
@@ -254,7 +242,7 @@ def _read(path: Path) -> tuple[RulesDoc | None, YamlLines | None, list[str]]:
     try:
         return RulesDoc.model_validate(lines.doc), lines, []
     except ValidationError as exc:
-        return None, lines, problems(exc, lines, _model_for, _MODELS)
+        return None, lines, problems(exc, lines, RulesDoc, _NESTED, _MODELS)
 
 
 def _check_set(rule_set: RuleSet, at: Loc, lines: YamlLines) -> list[str]:

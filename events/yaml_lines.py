@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Callable
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import yaml
 from pydantic import BaseModel, ValidationError
 
-__all__ = ["Loc", "YamlLines", "YamlSyntaxError", "problems", "where"]
+__all__ = ["Loc", "Nested", "YamlLines", "YamlSyntaxError", "model_at", "problems", "where"]
 
 Loc = tuple[str | int, ...]
 
@@ -90,14 +90,34 @@ def _is_tag(part: str, model_names: frozenset[str]) -> bool:
     return _is_scalar_tag(part) or part in model_names or part.startswith("function-")
 
 
+#: key -> (the model of its value, how many parts of a location it spans: 2 for the values
+#: of a dict or list, as in ``fields.NAME`` or ``skip[I]``)
+Nested = Mapping[str, tuple[type[BaseModel], int]]
+
+
+def model_at(loc: Loc, root: type[BaseModel], nested: Nested) -> type[BaseModel] | None:
+    """The model whose keys are allowed at ``loc`` of a document of ``root`` (None: not a
+    place of the document's models)."""
+    model = root
+    i = 0
+    while i < len(loc):
+        name = str(loc[i])
+        if name not in model.model_fields or name not in nested:
+            return None
+        model, step = nested[name]
+        i += step
+    return model
+
+
 def problems(
     exc: ValidationError,
     lines: YamlLines,
-    model_for: Callable[[Loc], type[BaseModel] | None],
+    root: type[BaseModel],
+    nested: Nested,
     model_names: frozenset[str] = frozenset(),
 ) -> list[str]:
-    """Every error of ``exc`` as ``path:line: where: message``, sorted by line.
-    ``model_for(loc)`` names the model whose keys are allowed at ``loc`` (for did-you-mean)."""
+    """Every error of ``exc`` as ``path:line: where: message``, sorted by line; an unknown
+    key gets a did-you-mean from the keys the model at its place allows (:func:`model_at`)."""
     out: list[tuple[int, str]] = []
     seen: set[tuple[Any, ...]] = set()
     for err in exc.errors(include_url=False):
@@ -116,7 +136,7 @@ def problems(
         line = lines.line_of(loc)
         kind = err["type"]
         if kind == "extra_forbidden":
-            model = model_for(loc[:-1])
+            model = model_at(loc[:-1], root, nested)
             allowed = list(model.model_fields) if model else []
             close = difflib.get_close_matches(str(loc[-1]), allowed, n=1, cutoff=0.6)
             hint = f"; did you mean {close[0]!r}?" if close else ""

@@ -372,19 +372,6 @@ _NESTED: dict[str, tuple[type[BaseModel], int]] = {
 }
 
 
-def _model_for(loc: tuple[str | int, ...]) -> type[BaseModel] | None:
-    """The model whose keys are allowed at ``loc`` (for did-you-mean)."""
-    model: type[BaseModel] = MappingDoc
-    i = 0
-    while i < len(loc):
-        name = str(loc[i])
-        if name not in model.model_fields or name not in _NESTED:
-            return None
-        model, step = _NESTED[name]
-        i += step
-    return model
-
-
 def _semantic(doc: MappingDoc, lines: YamlLines) -> list[str]:
     """What the models cannot check alone: zone, steps, templates, the catalogue."""
     out: list[str] = []
@@ -495,7 +482,7 @@ def _read(path: Path, columns: list[str] | None) -> tuple[MappingDoc | None, lis
     try:
         doc = MappingDoc.model_validate(lines.doc)
     except ValidationError as exc:
-        return None, problems(exc, lines, _model_for, _MODEL_NAMES)
+        return None, problems(exc, lines, MappingDoc, _NESTED, _MODEL_NAMES)
     out = _semantic(doc, lines)
     if columns is not None:
         for loc, name in doc.column_uses():
