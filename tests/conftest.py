@@ -7,7 +7,7 @@ the README); without it they run the CI profile, sized to fit CI's time.
 from __future__ import annotations
 
 import pytest
-from fixtures import kafka, mailbox, worker, worker_factory  # noqa: F401
+from fixtures import clients, kafka, mailbox, worker, worker_factory  # noqa: F401
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

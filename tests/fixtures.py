@@ -433,3 +433,12 @@ def mailbox() -> Iterator[tuple[Mailbox, int]]:
     controller.start()
     yield box, controller.port
     controller.stop()
+
+
+@pytest.fixture
+def clients() -> Iterator[list[httpx.Client]]:
+    """HTTP clients of the test, closed at its end (see helpers.signed_in)."""
+    made: list[httpx.Client] = []
+    yield made
+    for client in made:
+        client.close()

@@ -10,6 +10,7 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
+import httpx
 import orjson
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.coordinator.protocol import ConsumerProtocolMemberAssignment
@@ -152,3 +153,13 @@ def wait_for(check: Callable[[], Any], what: str, timeout: float = 120) -> Any:
         if time.monotonic() > deadline:
             raise AssertionError(f"not within {timeout} s: {what}")
         time.sleep(0.2)
+
+
+def signed_in(clients: list[httpx.Client], worker: Any, name: str, password: str) -> httpx.Client:
+    """A client of ``worker``'s API signed in as user ``name`` (kept in ``clients``, the
+    fixture that closes them)."""
+    client = httpx.Client(base_url=str(worker.api.base_url), timeout=60)
+    clients.append(client)
+    answer = client.post("/api/session", json={"name": name, "password": password})
+    assert answer.status_code == 200, answer.text
+    return client

@@ -15,13 +15,13 @@ import datetime as dt
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import orjson
 import pytest
 from fixtures import SECRET, read_events, read_log
+from helpers import signed_in
 
 from eams.auth import UserStore
 from events.clock import today
@@ -47,23 +47,6 @@ PLAN = {
     "goals": ["三个月内实现就业"],
     "measures": [{"measure": "career_guidance", "kind": "service", "owner": "zhao"}],
 }
-
-
-@pytest.fixture
-def clients() -> Iterator[list[httpx.Client]]:
-    """HTTP clients of the test, closed at its end."""
-    made: list[httpx.Client] = []
-    yield made
-    for client in made:
-        client.close()
-
-
-def _signed_in(clients: list[httpx.Client], worker: Any, name: str) -> httpx.Client:
-    client = httpx.Client(base_url=str(worker.api.base_url), timeout=60)
-    clients.append(client)
-    answer = client.post("/api/session", json={"name": name, "password": PASSWORD})
-    assert answer.status_code == 200, answer.text
-    return client
 
 
 def _post(client: httpx.Client, path: str, body: dict[str, Any], **headers: str) -> Any:
@@ -97,8 +80,11 @@ def test_officers_register_act_and_explain_through_the_single_writer(
     users.add_user("zhao", "case_officer", PASSWORD, [JINAN])
     users.add_user("qian", "case_officer", PASSWORD, [JINAN])
     users.add_user("li", "case_officer", PASSWORD, [LINYI])
-    zhao, qian = _signed_in(clients, worker, "zhao"), _signed_in(clients, worker, "qian")
-    li = _signed_in(clients, worker, "li")
+    zhao, qian = (
+        signed_in(clients, worker, "zhao", PASSWORD),
+        signed_in(clients, worker, "qian", PASSWORD),
+    )
+    li = signed_in(clients, worker, "li", PASSWORD)
 
     # a bad checksum is refused at the route, naming the field and the digit expected
     bad = zhao.post("/api/persons", json=REGISTER | {"national_id": NID[:17] + "0"})
@@ -231,7 +217,10 @@ def test_a_lead_found_by_id_is_assigned_contacted_and_converted_by_registration(
     users = UserStore(worker.state_dir / "users.sqlite")
     users.add_user("li", "case_officer", PASSWORD, [LINYI])
     users.add_user("wang", "case_officer", PASSWORD, [LINYI])
-    li, wang = _signed_in(clients, worker, "li"), _signed_in(clients, worker, "wang")
+    li, wang = (
+        signed_in(clients, worker, "li", PASSWORD),
+        signed_in(clients, worker, "wang", PASSWORD),
+    )
     nid = make_national_id(LANSHAN, dt.date(1970, 8, 8), 57)  # a man of 50+
     person = pseudonym(nid, SECRET.encode())
     lead = {"national_id": nid, "name": "赵大勇", "region": LANSHAN, "source": "civil_affairs",

@@ -15,13 +15,12 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import itertools
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 from fixtures import SECRET, read_log
-from helpers import encode, event, produce, wait_for
+from helpers import encode, event, produce, signed_in, wait_for
 
 from eams.auth import UserStore
 from events.clock import SHANGHAI, today
@@ -140,23 +139,6 @@ def send_as_sources_and_eams(worker: Any, raws: list[dict[str, Any]]) -> None:
             asyncio.run(append(batch))
 
 
-@pytest.fixture
-def clients() -> Iterator[list[httpx.Client]]:
-    """HTTP clients of the test, closed at its end."""
-    made: list[httpx.Client] = []
-    yield made
-    for client in made:
-        client.close()
-
-
-def _signed_in(clients: list[httpx.Client], worker: Any, name: str) -> httpx.Client:
-    client = httpx.Client(base_url=str(worker.api.base_url), timeout=60)
-    clients.append(client)
-    answer = client.post("/api/session", json={"name": name, "password": PASSWORD})
-    assert answer.status_code == 200, answer.text
-    return client
-
-
 def _get(client: httpx.Client, path: str, **params: Any) -> Any:
     answer = client.get(path, params=params)
     assert answer.status_code == 200, f"{path}: {answer.status_code} {answer.text}"
@@ -177,8 +159,11 @@ def test_officers_read_their_worklists_and_every_detail_read_is_audited(
     # every input is in the log; casework's reactor (cases.reactions) may append more of its
     # own (judging the imported cases again, telling a household's members)
     assert counts["events"] >= len(journey()), worker.tail()
-    li, zhao = _signed_in(clients, worker, "li"), _signed_in(clients, worker, "zhao")
-    auditor = _signed_in(clients, worker, "audit-a")
+    li, zhao = (
+        signed_in(clients, worker, "li", PASSWORD),
+        signed_in(clients, worker, "zhao", PASSWORD),
+    )
+    auditor = signed_in(clients, worker, "audit-a", PASSWORD)
 
     # li's caseload: A and B (the caller's by default), masked, never in clear
     answer = li.get("/api/cases")
@@ -230,7 +215,7 @@ def test_officers_read_their_worklists_and_every_detail_read_is_audited(
     assert refused.status_code == 403 and LIXIA in refused.json()["detail"]
     assert li.get(f"/api/persons/{C}", params={"purpose": "走访准备"}).status_code == 404
     assert zhao.get(f"/api/persons/{A}/timeline", params={"purpose": "核对"}).status_code == 404
-    analyst = _signed_in(clients, worker, "analyst-a")
+    analyst = signed_in(clients, worker, "analyst-a", PASSWORD)
     assert analyst.get("/api/cases").status_code == 403  # aggregates only
 
     # a detail read names its purpose, and is in the log before the answer

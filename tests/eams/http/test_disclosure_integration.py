@@ -19,7 +19,7 @@ import httpx
 import orjson
 import pytest
 from fixtures import wait_ticks
-from helpers import encode, event, produce
+from helpers import encode, event, produce, signed_in
 
 from eams.auth import UserStore
 from events.clock import SHANGHAI, today
@@ -104,23 +104,6 @@ def _data() -> list[dict[str, Any]]:
     return out
 
 
-@pytest.fixture
-def clients() -> Iterator[list[httpx.Client]]:
-    """HTTP clients of the test, closed at its end."""
-    made: list[httpx.Client] = []
-    yield made
-    for client in made:
-        client.close()
-
-
-def _signed_in(clients: list[httpx.Client], worker: Any, name: str) -> httpx.Client:
-    client = httpx.Client(base_url=str(worker.api.base_url), timeout=60)
-    clients.append(client)
-    answer = client.post("/api/session", json={"name": name, "password": PASSWORD})
-    assert answer.status_code == 200, answer.text
-    return client
-
-
 def _wait(what: str, check: Any, worker: Any, timeout: float = 60) -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -180,6 +163,7 @@ def _requests(
         # persons' detail: analysts may not read it (403), whoever the person is
         "/api/persons/{person_id}": [{"purpose": "disclosure check"}],
         "/api/persons/{person_id}/timeline": [{"purpose": "disclosure check"}],
+        "/api/persons/{person_id}/explain": [{"purpose": "disclosure check"}],
     }
     out: list[Request] = []
     for path, ops in schema["paths"].items():
@@ -264,8 +248,8 @@ def test_an_analyst_reads_every_route_and_sees_no_small_count(
     wait_ticks(worker, "playbooks", 3)
     worker.wait_settled()
 
-    analyst = _signed_in(clients, worker, "analyst-a")
-    auditor = _signed_in(clients, worker, "auditor-a")
+    analyst = signed_in(clients, worker, "analyst-a", PASSWORD)
+    auditor = signed_in(clients, worker, "auditor-a", PASSWORD)
 
     # The worker holds the small counts (the auditor sees them), so the test is not vacuous.
     seen = auditor.get("/api/indicators", params={"region": SMALL_COUNTY}).json()
