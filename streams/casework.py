@@ -30,6 +30,7 @@ from collections.abc import Callable
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import KafkaError
 from aiokafka.structs import ConsumerRecord, OffsetAndMetadata
 from pydantic import ValidationError
 
@@ -63,6 +64,7 @@ class CaseworkStats:
     refused: int = 0
     duplicates: int = 0
     retries: int = 0
+    passed_over: int = 0  # events whose reactions could not be worked out (logged)
     last_refusal: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
@@ -154,8 +156,15 @@ class CaseworkReactor:
             reactions: list[Reaction] = []
             for record in records:
                 envelope = _envelope(record)
-                if envelope is not None:
+                if envelope is None:
+                    continue
+                try:
                     reactions += self.view.react(envelope)
+                except Exception:  # noqa: BLE001 - one event must not stop casework
+                    self.stats.passed_over += 1
+                    log.exception(
+                        "casework passed over %s at offset %s", envelope.event_type, record.offset
+                    )
             if not await self._send(reactions):
                 self.stats.retries += 1
                 consumer.seek(tp, records[0].offset)  # not committed: the batch is read again
@@ -163,7 +172,11 @@ class CaseworkReactor:
                 self.view.forget_reports()
                 await asyncio.sleep(1.0)
                 return
-            await consumer.commit({tp: OffsetAndMetadata(records[-1].offset + 1, "")})
+            try:
+                await consumer.commit({tp: OffsetAndMetadata(records[-1].offset + 1, "")})
+            except KafkaError as exc:  # a rebalance: the next owner reacts again (same ids)
+                log.warning("casework could not commit partition %s: %s", tp.partition, exc)
+                return
             self.stats.batches += 1
 
     async def _fold_history(self, consumer: AIOKafkaConsumer, tp: TopicPartition) -> None:
@@ -192,13 +205,20 @@ class CaseworkReactor:
         """Step 3: send every reaction and wait for its outcome; False when one got none."""
         if not reactions:
             return True
-        commands = [
-            self.commands.command(
-                r.command_type, r.aggregate_id, actor=ACTOR, payload=r.payload,
-                command_id=r.command_id, source=ACTOR,
-            )
-            for r in reactions
-        ]  # fmt: skip
+        commands = []
+        for r in reactions:
+            try:
+                commands.append(self.commands.command(
+                    r.command_type, r.aggregate_id, actor=ACTOR, payload=r.payload,
+                    command_id=r.command_id, source=ACTOR,
+                ))  # fmt: skip
+            except ValidationError as exc:
+                # e.g. a household id a source sent that cannot key an aggregate: nothing
+                # can decide it, so it is counted as refused, never retried
+                self.stats.refused += 1
+                where = ".".join(str(p) for p in exc.errors()[0]["loc"])
+                self.stats.last_refusal = f"{r.command_type} {r.aggregate_id[:64]!r}: {where}"
+                log.info("casework cannot send %s: %s", r.command_type, exc.errors()[0]["msg"])
         results = await asyncio.gather(
             *(self.commands.send(c) for c in commands), return_exceptions=True
         )
