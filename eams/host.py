@@ -142,10 +142,11 @@ class Host:
         self._commands_task = await self.command_handler.start(self._stop_commands)
         self._commands_task.add_done_callback(_crash_if_failed)
         self._stop_casework = asyncio.Event()
-        self._casework_task = asyncio.create_task(
-            self.casework.run(self._stop_casework), name="casework"
-        )
-        self._casework_task.add_done_callback(_crash_if_failed)
+        if self.settings.casework:
+            self._casework_task = asyncio.create_task(
+                self.casework.run(self._stop_casework), name="casework"
+            )
+            self._casework_task.add_done_callback(_crash_if_failed)
 
     async def stop_commands(self) -> None:
         """Stop casework (its batch in hand still gets its outcomes), then sending, then let

@@ -156,6 +156,11 @@ class Settings(BaseSettings):
         default=PROJECT_ROOT / "deploy" / "cases" / "policy.yaml",
         description="Case policy: visit schedules, exit, plan reviews, clearing deadlines (YAML).",
     )
+    casework: bool = Field(
+        default=True,
+        description="Run casework's reactor (households told of their members, imported "
+        "persons judged again, the calendar's checks); off: cases change on commands only.",
+    )
     casework_interval: float = Field(
         default=60.0,
         gt=0,

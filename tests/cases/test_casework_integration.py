@@ -66,7 +66,7 @@ def _county(worker: Any) -> dict[str, Any]:
 
 
 def test_a_household_from_identified_to_cleared_with_its_county_count(worker_factory: Any) -> None:
-    worker = worker_factory(EAMS_CASEWORK_INTERVAL="0.5")
+    worker = worker_factory(EAMS_CASEWORK="true", EAMS_CASEWORK_INTERVAL="0.5")
     produce(
         worker.kafka("raw"),
         worker.settings.topics.ingest_raw,
@@ -127,7 +127,7 @@ def test_a_household_from_identified_to_cleared_with_its_county_count(worker_fac
 
 
 def test_a_household_past_its_deadline_is_escalated_to_the_county_once(worker_factory: Any) -> None:
-    worker = worker_factory(EAMS_CASEWORK_INTERVAL="0.5")
+    worker = worker_factory(EAMS_CASEWORK="true", EAMS_CASEWORK_INTERVAL="0.5")
     produce(
         worker.kafka("raw"),
         worker.settings.topics.ingest_raw,

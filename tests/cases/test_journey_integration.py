@@ -43,7 +43,7 @@ def d(days: int) -> str:
 
 @pytest.fixture
 def officer(worker_factory: Any) -> Iterator[tuple[Worker, httpx.Client]]:
-    worker = worker_factory(EAMS_CASEWORK_INTERVAL="0.5")
+    worker = worker_factory(EAMS_CASEWORK="true", EAMS_CASEWORK_INTERVAL="0.5")
     users = UserStore(worker.state_dir / "users.sqlite")
     users.add_user("wang", "case_officer", PASSWORD, [KUIWEN])
     users.add_user("audit", "auditor", PASSWORD, [])

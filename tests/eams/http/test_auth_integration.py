@@ -98,6 +98,10 @@ def _gets(schema: dict[str, Any], ids: dict[str, list[str]]) -> list[tuple[str, 
         "/api/rules/backtest": [{"start": str(day - dt.timedelta(days=3)), "end": str(day)}],
         "/api/playbooks/{playbook_id}/simulate": [{**q, "level": "IV"} for q in both],
         "/api/playbook-runs": [{}, *both],
+        # a person's detail is read only with a purpose (and audited)
+        "/api/persons/{person_id}": [{"purpose": "scope check"}],
+        "/api/persons/{person_id}/timeline": [{"purpose": "scope check"}],
+        "/api/persons/{person_id}/explain": [{"purpose": "scope check"}],
     }
     out: list[tuple[str, dict[str, Any]]] = []
     for path, ops in schema["paths"].items():
@@ -212,6 +216,7 @@ def test_roles_scopes_suppression_and_keys(
         "run_id": [r["run_id"] for r in province.get("/api/playbook-runs").json()],
         "playbook_id": [p["id"] for p in province.get("/api/playbooks").json()],
         "code": ["370000", "371300", "370100"],
+        "person_id": ["p_" + "0" * 32],  # duty officers may not read cases: 403 either way
     }
     gets = _gets(province.get("/openapi.json").json(), ids)
     assert _cities_read(linyi, gets) == {"371300"}
