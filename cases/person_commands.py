@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from events.payload_base import MAX_ITEMS, Ident, IsoDate, Masked, Money, Text, Uscc
 from events.payloads_cases import FactValues, PlanMeasure
@@ -153,7 +153,7 @@ class RecordRefusal(_Body):
 
     service: Ident
     refused_on: IsoDate
-    justified: bool = False
+    justified: StrictBool = False
     reason: Text | None = None
 
 

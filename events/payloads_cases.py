@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
 from events.payload_base import (
     MAX_ITEMS,
@@ -56,29 +56,29 @@ class FactValues(BaseModel):
     gender: Gender | None = None
     birth_date: IsoDate | None = None
     hukou: Hukou | None = None
-    disability: bool | None = None
-    disability_grade: Annotated[int, Field(ge=1, le=4)] | None = None
+    disability: StrictBool | None = None
+    disability_grade: Annotated[StrictInt, Field(ge=1, le=4)] | None = None
     household_id: Ident | None = None
-    minimum_living_allowance: bool | None = None
+    minimum_living_allowance: StrictBool | None = None
     """The household receives the minimum living allowance (低保)."""
-    extreme_poverty: bool | None = None
+    extreme_poverty: StrictBool | None = None
     """The person is supported as extremely poor (特困人员)."""
-    low_income: bool | None = None
+    low_income: StrictBool | None = None
     """The household is a low-income household (低收入家庭)."""
-    zero_employment_household: bool | None = None
-    land_lost: bool | None = None
+    zero_employment_household: StrictBool | None = None
+    land_lost: StrictBool | None = None
     """Lost their contracted land to expropriation (失地)."""
-    employed: bool | None = None
+    employed: StrictBool | None = None
     unemployed_since: IsoDate | None = None
     """Start of the registered unemployment (登记失业) now running."""
     graduated_on: IsoDate | None = None
-    able_to_work: bool | None = None
-    willing_to_work: bool | None = None
-    transferred: bool | None = None
+    able_to_work: StrictBool | None = None
+    willing_to_work: StrictBool | None = None
+    transferred: StrictBool | None = None
     """A rural labourer already transferred into non-farm work (已转移就业)."""
     disaster_id: Ident | None = None
     """The flagged disaster (``disaster_area.flagged``) the person was hit by."""
-    deceased: bool | None = None
+    deceased: StrictBool | None = None
 
     def given(self) -> dict[str, Any]:
         """The facts this value sets (the unset ones left out)."""
@@ -156,8 +156,8 @@ class PlanMeasure(BaseModel):
     """A service (``career_guidance`` …) or a subsidy kind (``social_insurance`` …)."""
     kind: Literal["service", "policy"]
     owner: Ident
-    deadline: date | None = None
-    done: bool = False
+    deadline: IsoDate | None = None
+    done: StrictBool = False
 
 
 class VisitScheduled(PersonPayload):
@@ -194,7 +194,7 @@ class ServiceRefused(PersonPayload):
 
     service: Ident
     refused_on: date
-    justified: bool = False
+    justified: StrictBool = False
     reason: Text | None = None
 
 
