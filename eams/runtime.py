@@ -92,7 +92,28 @@ def _stop_on_signals() -> asyncio.Event:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    loop.add_signal_handler(signal.SIGUSR1, dump_tasks)
     return stop
+
+
+def dump_tasks() -> None:
+    """``kill -USR1 <pid>``: every task of the worker's loop and where it waits, to the
+    log (a request that never answers, a consumer that stopped reading …)."""
+    tasks = asyncio.all_tasks()
+    lines = [f"{len(tasks)} tasks (SIGUSR1):"]
+    for task in sorted(tasks, key=lambda t: t.get_name()):
+        lines.append(f"--- {task.get_name()}: {task.get_coro()!r}")
+        coro: Any = task.get_coro()
+        for _ in range(30):  # down the chain of awaits to where it waits
+            frame = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None)
+            if frame is None:
+                lines.append(f"    awaiting {coro!r}")
+                break
+            lines.append(f"    {frame.f_code.co_filename}:{frame.f_lineno} {frame.f_code.co_name}")
+            coro = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None)
+            if coro is None:
+                break
+    log.warning("\n".join(lines))
 
 
 async def serve(settings: Settings, on_ready: Callable[[Host], Any] | None = None) -> None:

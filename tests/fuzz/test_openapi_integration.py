@@ -29,6 +29,8 @@ the per-operation tests schemathesis builds as subtests itself.
 from __future__ import annotations
 
 import datetime as dt
+import os
+import re
 import subprocess
 import sys
 import time
@@ -77,6 +79,10 @@ RULES = """rules:
       IV: {enter: 1, exit: 1}
       III: {enter: 2, exit: 2}
 """
+#: While chasing a finding: ``EAMS_FUZZ_ONLY='/(leads|facts)$' pytest tests/fuzz/...``
+#: fuzzes only the operations whose label ("POST /api/persons/{person_id}/facts") the
+#: regular expression finds.
+ONLY = re.compile(os.environ.get("EAMS_FUZZ_ONLY", ""))
 #: Random inputs per operation after the coverage phase: CI, and ``--full``.
 CI_EXAMPLES, FULL_EXAMPLES = 4, 150
 
@@ -284,6 +290,9 @@ FUZZ_SETTINGS = settings(deadline=None, suppress_health_check=list(HealthCheck))
 
 
 @pytest.mark.integration
+# 73 operations as 9 callers: 247 s alone on this 2-core machine (2026-12-02), more in the
+# full suite's company; the default bound (300 s) is for one test of one behaviour
+@pytest.mark.timeout(900)
 def test_every_operation_as_every_role(
     world: World, api_schema: Any, subtests: pytest.Subtests
 ) -> None:
@@ -297,13 +306,14 @@ def test_every_operation_as_every_role(
     ):
         assert isinstance(built, Ok), built  # an operation schemathesis cannot read
         operation, test = built.ok()
-        if operation.label in EXPLICIT:
+        if operation.label in EXPLICIT or not ONLY.search(operation.label):
             continue
         with subtests.test(operation=operation.label):
             test(world=world)
     print(world.tally.summary())
     assert not world.tally.findings, world.tally.report()
-    assert set(world.tally.examples) == set(NEEDS) - set(EXPLICIT)
+    if not ONLY.pattern:
+        assert set(world.tally.examples) == set(NEEDS) - set(EXPLICIT)
 
 
 def _fuzz_one(case: Any, world: World) -> None:
