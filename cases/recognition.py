@@ -56,13 +56,34 @@ def recorded_value(value: Any) -> bool | int | float | str | None:
     return str(value)[:200]
 
 
+#: The most results one city version keeps (a condition's fact takes few values: ages,
+#: months, yes/no, a group of words; dates read raw would take many).
+MEMO_LIMIT = 200_000
+
+
 def _results(
     rules: Resolved, rule: str, texts: tuple[str, ...], facts: Mapping[str, Any]
 ) -> list[ConditionResult]:
+    """Each condition judged: a condition reads one fact, so its result for a value of
+    that fact is made once per city version and shared (the results are frozen). Half
+    the re-evaluation's time was making the same results again (benchmarks/recognition)."""
+    memo = rules.memo
     out = []
     for text in texts:
-        ok, value = rules.condition(text).judge(facts, rules.parameters)
-        out.append(ConditionResult(rule=rule, condition=text, value=recorded_value(value), ok=ok))
+        condition = rules.condition(text)
+        seen = facts.get(condition.fact)
+        key = (rule, text, seen.__class__, seen)  # True == 1: the class tells them apart
+        try:
+            result = memo.get(key)
+            keep = len(memo) < MEMO_LIMIT
+        except TypeError:  # a value that cannot be a key (a list): judged each time
+            result, keep = None, False
+        if result is None:
+            ok, value = condition.judge(facts, rules.parameters)
+            result = ConditionResult(rule=rule, condition=text, value=recorded_value(value), ok=ok)
+            if keep:
+                memo[key] = result
+        out.append(result)
     return out
 
 

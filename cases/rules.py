@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -155,6 +155,12 @@ class Resolved:
     source: str
     conditions: Mapping[str, Condition]
     """Every condition text of the rule set, parsed."""
+    memo: dict[tuple[Any, ...], Any] = field(
+        default_factory=dict, compare=False, hash=False, repr=False
+    )
+    """The recognition engine's results of a condition for one value of its fact (a
+    condition reads one fact: :mod:`cases.recognition`); one per city version, kept by the
+    rule book."""
 
     def condition(self, text: str) -> Condition:
         """The parsed condition of ``text`` (parsed at load: never fails here)."""
@@ -170,6 +176,7 @@ class RuleBook:
         self._conditions: dict[str, dict[str, Condition]] = {
             ref: _parse_all(rs) for ref, rs in self.rule_sets.items()
         }
+        self._resolved: dict[tuple[str, int], Resolved] = {}
 
     def version(self, ref: str) -> Resolved:
         """A city's version by its reference (``370100@1``); raises KeyError if unknown."""
@@ -190,15 +197,18 @@ class RuleBook:
         return self._resolve(city, max(found, key=lambda v: v.effective_from))
 
     def _resolve(self, city: str, version: CityVersion) -> Resolved:
-        rule_set = self.rule_sets[version.rule_set]
-        parameters = {**rule_set.parameters, **version.parameters}
-        return Resolved(
-            ref=f"{city}@{version.version}",
-            rule_set=rule_set,
-            parameters=parameters,
-            source=version.source,
-            conditions=self._conditions[version.rule_set],
-        )
+        key = (city, version.version)
+        found = self._resolved.get(key)
+        if found is None:
+            rule_set = self.rule_sets[version.rule_set]
+            found = self._resolved[key] = Resolved(
+                ref=f"{city}@{version.version}",
+                rule_set=rule_set,
+                parameters={**rule_set.parameters, **version.parameters},
+                source=version.source,
+                conditions=self._conditions[version.rule_set],
+            )
+        return found
 
 
 def _texts(rule_set: RuleSet) -> list[tuple[Loc, str]]:

@@ -391,9 +391,9 @@ class CommandHandler:
     async def _read_events(self, partition: int, states: dict[tuple[str, str], Folded]) -> None:
         """Fold the events of ``partition`` from the last position read up to its end now."""
         tp = TopicPartition(self.topics.events, partition)
-        consumer = self._reader
-        if consumer is None:
-            consumer = _reader(self.kafka)
+        shared = self._reader is not None
+        consumer = self._reader if self._reader is not None else _reader(self.kafka)
+        if not shared:
             await consumer.start()
         try:
             consumer.assign([tp])
@@ -415,10 +415,10 @@ class CommandHandler:
                     self._fold_one(states, record.value)
             self._positions[partition] = end
         finally:
-            if consumer is not self._reader:
-                await consumer.stop()
-            else:  # nothing assigned between catch-ups: no fetch waits on the broker
+            if shared:  # nothing assigned between catch-ups: no fetch waits on the broker
                 consumer.unsubscribe()
+            else:
+                await consumer.stop()
 
     def _fold_one(self, states: dict[tuple[str, str], Folded], value: bytes) -> None:
         event_type = _type_of(value)

@@ -81,3 +81,46 @@ def test_no_rules_before_the_first_version(rulebook: RuleBook) -> None:
     assert rulebook.resolve("370100", dt.date(2023, 12, 31)) is None
     assert rulebook.resolve("379900", DAY) is None
     assert {j.group for j in judge(rulebook.resolve("371300", DAY), BASE, DAY)} == set(TargetGroup)  # type: ignore[arg-type]
+
+
+def test_a_warm_memo_judges_as_a_fresh_rule_book(shandong: object) -> None:
+    """The engine keeps each condition's result per value of its fact: persons judged after
+    many others get the judgements a rule book that judged nobody gives (and a fact read as
+    ``True`` is not taken for one read as ``1``)."""
+    from case_harness import ROOT
+
+    from cases.rules import load_recognition
+
+    cities = {c.code: c.name for c in shandong.cities()}  # type: ignore[attr-defined]
+
+    def book() -> RuleBook:
+        return load_recognition(ROOT / "deploy" / "recognition", cities=cities)
+
+    people = [
+        BASE,
+        {**BASE, "gender": "male", "birth_date": "1970-01-01"},
+        {**BASE, "disability": True},
+        {"gender": "male", "birth_date": "1999-05-05", "graduated_on": "2025-07-01",
+         "low_income": True, "employed": False},
+        {"hukou": "rural", "able_to_work": True, "willing_to_work": True, "transferred": False,
+         "birth_date": "1980-01-01"},
+        {**BASE, "unemployed_since": "2025-01-01", "minimum_living_allowance": True},
+    ]  # fmt: skip
+    warm = book()
+    warm_rules = warm.resolve("370100", DAY)
+    assert warm_rules is not None
+    for facts in people * 3:
+        judge(warm_rules, facts, DAY)
+    assert warm_rules.memo  # results were kept
+    for facts in people:
+        fresh = book().resolve("370100", DAY)
+        assert fresh is not None and not fresh.memo
+        assert judge(warm_rules, facts, DAY) == judge(fresh, facts, DAY), facts
+    # True and 1 hash alike; a result kept for one is never served for the other
+    cond = next(t for t, c in warm_rules.conditions.items() if c.op == "truthy")
+    fact = warm_rules.condition(cond).fact
+    from cases.recognition import _results
+
+    as_true = _results(warm_rules, "r", (cond,), {fact: True})[0]
+    as_one = _results(warm_rules, "r", (cond,), {fact: 1})[0]
+    assert as_true.value is True and type(as_one.value) is int
