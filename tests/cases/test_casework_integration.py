@@ -32,7 +32,11 @@ DAY = today()
 
 
 def _at(days: int) -> dt.datetime:
-    return dt.datetime.combine(DAY + dt.timedelta(days=days), dt.time(9), tzinfo=SHANGHAI)
+    """09:00 of the day ``days`` from today, or now if that is later than now: before 09:00
+    in Shanghai an event of today at 09:00 lies in the future and ingest refuses it (the
+    placement was dead-lettered whenever CI ran between 16:00 and 01:00 UTC)."""
+    nine = dt.datetime.combine(DAY + dt.timedelta(days=days), dt.time(9), tzinfo=SHANGHAI)
+    return min(nine, dt.datetime.now(SHANGHAI))
 
 
 def _member(nid: str, household: str, days: int, gender: str) -> list[dict[str, Any]]:

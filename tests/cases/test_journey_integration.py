@@ -168,7 +168,10 @@ def test_from_a_civil_affairs_record_to_stable_work(
     assert journey[-1] == "person.exited"
     assert GRADUATE not in str(read_log(worker))
 
-    # explain as of each decision's day reproduces it with the version it names
+    # explain as of each decision's day reproduces it with the version it names; it reads
+    # the projected log, so first everything appended is projected (with commands answered
+    # in ~30 ms the journey can outrun the projector's batching)
+    worker.wait_settled()
     on_recognition = _explain(wang, -250)
     assert on_recognition["reproduced"] and on_recognition["rules_then"] == "370700@1"
     assert on_recognition["recognised_then"] == {
