@@ -57,8 +57,10 @@ def recorded_value(value: Any) -> bool | int | float | str | None:
 
 
 #: The most results one city version keeps (a condition's fact takes few values: ages,
-#: months, yes/no, a group of words; dates read raw would take many).
-MEMO_LIMIT = 200_000
+#: months, yes/no, a group of words). 200,000 persons of benchmarks/recognition leave
+#: ~1,800 per version (~17 MiB for all 16 cities); past the limit, results are made again
+#: instead of kept, so a long-running worker's memory stays bounded (~12 MiB a version).
+MEMO_LIMIT = 20_000
 
 
 def _results(
