@@ -102,8 +102,8 @@ def dump_tasks() -> None:
     tasks = asyncio.all_tasks()
     lines = [f"{len(tasks)} tasks (SIGUSR1):"]
     for task in sorted(tasks, key=lambda t: t.get_name()):
-        lines.append(f"--- {task.get_name()}: {task.get_coro()!r}")
         coro: Any = task.get_coro()
+        lines.append(f"--- {task.get_name()}: {coro!r}")
         for _ in range(30):  # down the chain of awaits to where it waits
             frame = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None)
             if frame is None:

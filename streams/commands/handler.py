@@ -391,8 +391,8 @@ class CommandHandler:
     async def _read_events(self, partition: int, states: dict[tuple[str, str], Folded]) -> None:
         """Fold the events of ``partition`` from the last position read up to its end now."""
         tp = TopicPartition(self.topics.events, partition)
-        shared = self._reader is not None
-        consumer = self._reader if self._reader is not None else _reader(self.kafka)
+        consumer = self._reader or _reader(self.kafka)
+        shared = consumer is self._reader
         if not shared:
             await consumer.start()
         try:

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from cases.recognition import judge
-from cases.rules import RuleBook
+from case_harness import ROOT
+
+from cases.recognition import _results, judge
+from cases.rules import RuleBook, load_recognition
 from events.vocabulary import TargetGroup
 
 DAY = dt.date(2026, 6, 1)
@@ -87,10 +89,6 @@ def test_a_warm_memo_judges_as_a_fresh_rule_book(shandong: object) -> None:
     """The engine keeps each condition's result per value of its fact: persons judged after
     many others get the judgements a rule book that judged nobody gives (and a fact read as
     ``True`` is not taken for one read as ``1``)."""
-    from case_harness import ROOT
-
-    from cases.rules import load_recognition
-
     cities = {c.code: c.name for c in shandong.cities()}  # type: ignore[attr-defined]
 
     def book() -> RuleBook:
@@ -119,8 +117,6 @@ def test_a_warm_memo_judges_as_a_fresh_rule_book(shandong: object) -> None:
     # True and 1 hash alike; a result kept for one is never served for the other
     cond = next(t for t, c in warm_rules.conditions.items() if c.op == "truthy")
     fact = warm_rules.condition(cond).fact
-    from cases.recognition import _results
-
     as_true = _results(warm_rules, "r", (cond,), {fact: True})[0]
     as_one = _results(warm_rules, "r", (cond,), {fact: 1})[0]
     assert as_true.value is True and type(as_one.value) is int
