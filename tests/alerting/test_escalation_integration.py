@@ -102,7 +102,9 @@ def test_an_unacknowledged_alert_escalates_to_province_duty_and_an_acknowledged_
 
     linyi = _alert(worker, LINYI)
     assert linyi is not None and linyi["status"] == "firing"
-    escalated = read_log(worker, "alert.escalated")
+    # The mail goes first; the alert's single writer then decides the escalation, a moment
+    # later: wait for its event in the log.
+    escalated = _wait("alert.escalated", lambda: read_log(worker, "alert.escalated"), worker)
     assert [e["payload"]["alert_id"] for e in escalated] == [linyi["alert_id"]]
     assert escalated[0]["payload"]["to_role"] == "province_duty"
     assert escalated[0]["payload"]["to_officer"] == "province-a"
