@@ -196,6 +196,17 @@ def router(host: Host) -> APIRouter:
         rows = await run(case_queries.clearing_progress, host.store, day or today(), regions)
         return named(scope.rows(rows))
 
+    @api.get("/api/cases/summary", summary="Cases per city: open, recognised, visits overdue")
+    async def summary(
+        day: Day = None, region: Code = None, scope: Scope = scoped("read:cases")
+    ) -> list[dict[str, Any]]:
+        """Per city, every case in the caller's regions: open, recognised in a group now,
+        visits overdue on ``day``, active plans, exited. It reads the whole ledger of those
+        regions (seconds at a million persons): for a city's overview, not a worklist."""
+        regions = _regions(scope, region)
+        rows = await run(case_queries.case_summary, host.store, day or today(), regions)
+        return named(scope.rows(rows))
+
     async def read_person(person_id: str, purpose: str, view: str, scope: Scope) -> dict[str, Any]:
         """The person's case, once the read is in the log (404 outside the caller's
         regions, and then nothing is recorded: nothing was read)."""

@@ -88,6 +88,7 @@ VIEWS: dict[str, Registered] = {
     "/api/cases/plan-reviews": Registered(views.generic),
     "/api/cases/silent": Registered(views.generic),
     "/api/cases/clearing": Registered(views.generic),
+    "/api/cases/summary": Registered(views.generic),
     "/api/leads": Registered(views.generic),
     "/api/leads/funnel": Registered(views.generic),
     "/api/households/zero-employment": Registered(views.generic),

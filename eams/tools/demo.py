@@ -8,8 +8,11 @@ The demo, in order:
    speed, with a bar of what was sent and what the worker has projected, and waits until
    all of it is projected (the evaluator forgets the past days it had computed as the
    projector writes them: ``Projector.revised``);
-3. plays the flood scenario into ``eams.ingest.raw`` at its rate and redraws a per-city
-   table from the worker's API once a second.
+3. plays the flood scenario into ``eams.ingest.raw`` at its rate (with case management's
+   facts, households, civil-affairs leads and visits), while the demo's case officers
+   register leads, visit, agree plans and record placements through the API
+   (:mod:`eams.tools.casework_demo`), and redraws a per-city table from the worker's API
+   once a second, with a second one of caseloads and zero-employment clearing.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from eams.auth import UserStore
 from eams.broker import LocalKafka, ensure_broker, ensure_namespace
 from eams.errors import ServiceUnavailableError
 from eams.settings import Settings
+from eams.tools.casework_demo import CaseFigures, Officers, case_figures, case_table
 from eams.tools.client import ApiClient
 from eams.tools.history import DEFAULT_DAYS, History, HistoryConfig, prior_years_warning
 from eams.tools.player import Playing, history, history_end, progress_bar, scenario
@@ -46,6 +50,8 @@ from projections.migrations import drop_all, migrate
 from projections.projector import Projector
 
 console = Console()
+#: The case table's figures are read every this many frames of the live table.
+CASE_EVERY = 3
 
 
 def _worker_env(settings: Settings) -> dict[str, str]:
@@ -252,26 +258,46 @@ def backfill(settings: Settings, client: ApiClient, past: History) -> int:
 def live(
     settings: Settings, client: ApiClient, flood: Scenario, *, rate: float, exit_when_done: bool
 ) -> None:
-    """Play the flood scenario at ``rate`` slots a second and redraw the table until
-    Ctrl-C (or, with ``exit_when_done``, until every event is projected)."""
+    """Play the flood scenario at ``rate`` slots a second, with the officers acting through
+    the API, and redraw the tables until Ctrl-C (or, with ``exit_when_done``, until every
+    event is projected and the officers are done). The case figures are read every
+    :data:`CASE_EVERY` frames (their routes read the ledger: a second's worth of
+    freshness is not worth the worker's time)."""
     before = _handled(client.status())
     playing = Playing(settings, flood.timeline(), rate=rate)
-    with Live(console=console, refresh_per_second=2, screen=False) as view:
-        while True:
-            status = client.status()
-            rows = client.cities()
-            alerts = client.get("/api/alerts")
-            title = (
-                f"山东省就业援助监测 Shandong employment-assistance monitor — "
-                f"sent 已发送 {playing.sent:,} · slot {playing.slots:,}/{flood.cfg.count:,}"
-            )
-            table = city_table(rows, status, title, city_levels(alerts))
-            view.update(Group(table, *playbook_lines(client)))
-            playing.check()
-            done = playing.done.is_set()
-            if exit_when_done and done and _settled(status, before + playing.sent):
-                break
-            time.sleep(1)
+    officers = Officers(settings, flood)
+    officers.start()
+    figures: dict[str, CaseFigures] = {}
+    frame = 0
+    try:
+        with Live(console=console, refresh_per_second=2, screen=False) as view:
+            while True:
+                status = client.status()
+                rows = client.cities()
+                alerts = client.get("/api/alerts")
+                done = playing.done.is_set()
+                if done:
+                    officers.stop()  # the last frames show what they did, settled
+                if frame % CASE_EVERY == 0 or done:
+                    figures = case_figures(client, [r["code"] for r in rows])
+                frame += 1
+                title = (
+                    f"山东省就业援助监测 Shandong employment-assistance monitor — "
+                    f"sent 已发送 {playing.sent:,} · slot {flood.slot:,}/{flood.cfg.count:,}"
+                )
+                table = city_table(rows, status, title, city_levels(alerts))
+                cases = case_table(rows, figures, officers.summary())
+                view.update(Group(table, cases, *playbook_lines(client)))
+                playing.check()
+                officers.check()
+                if exit_when_done and done and _settled(status, before + playing.sent):
+                    figures = case_figures(client, [r["code"] for r in rows])
+                    cases = case_table(rows, figures, officers.summary())
+                    view.update(Group(table, cases, *playbook_lines(client)))
+                    break
+                time.sleep(1)
+    finally:
+        officers.stop()
 
 
 def stop_worker(worker: subprocess.Popen[bytes]) -> None:

@@ -98,9 +98,11 @@ def scenario(
     start: dt.datetime | None = None,
     span: dt.timedelta = dt.timedelta(0),
     after: History | None = None,
+    casework: bool = True,
 ) -> Scenario:
     """The flood scenario; after a history (``after``), with its baseline thinned to the
-    history's rate (:func:`ordinary_share`)."""
+    history's rate (:func:`ordinary_share`); ``casework``: with case management's facts,
+    households, civil-affairs leads and visits (:class:`~eams.tools.simulator.Scenario`)."""
     reference = load_reference(settings.region_hierarchy.split(",")[0])
     days = span.total_seconds() / 86400
     share = (
@@ -114,6 +116,7 @@ def scenario(
         start=start,
         span=span,
         ordinary=share,
+        casework=casework,
     )
     return Scenario(reference, config)
 

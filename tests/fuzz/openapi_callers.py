@@ -79,6 +79,7 @@ NEEDS: dict[str, str | None] = {
     "GET /api/audit/person-reads": "read:audit",
     "GET /api/cases": "read:cases",
     "GET /api/cases/clearing": "read:cases",
+    "GET /api/cases/summary": "read:cases",
     "GET /api/cases/plan-reviews": "read:cases",
     "GET /api/cases/silent": "read:cases",
     "GET /api/cases/visits-due": "read:cases",

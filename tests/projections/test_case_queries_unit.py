@@ -239,6 +239,18 @@ def test_zero_employment_households_per_county_and_near_their_deadline(store: St
     assert (progress[JINAN]["identified"], progress[JINAN]["cleared_share"]) == (1, 1.0)
 
 
+def test_the_summary_per_city_counts_every_case_once(store: Store) -> None:
+    got = {r["city"]: r for r in q.case_summary(store, DAY)}
+    keys = ("open", "recognised", "visits_overdue", "plans_active", "exited")
+    # Linyi: P1 (recognised, visit 5 days late, plan) and P2 (revoked, due today) are open,
+    # P4 exited; Jinan: P3, recognised, its visit a day late
+    assert {c: tuple(r[k] for k in keys) for c, r in got.items()} == {
+        LINYI: (2, 1, 1, 1, 1), JINAN: (1, 1, 1, 0, 0)}  # fmt: skip
+    assert [r["city"] for r in q.case_summary(store, DAY, frozenset({LIXIA}))] == [JINAN]
+    # the day moves the overdue count only
+    assert q.case_summary(store, DAY - dt.timedelta(days=10))[0]["visits_overdue"] == 0
+
+
 def test_a_persons_case_and_timeline(store: Store) -> None:
     case = q.person_case(store, P2)
     assert case is not None

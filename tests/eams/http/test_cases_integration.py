@@ -203,12 +203,16 @@ def test_officers_read_their_worklists_and_every_detail_read_is_audited(
         ("H-B", -10), ("H-A", 3)]  # fmt: skip
     [city] = _get(li, "/api/cases/clearing")
     assert (city["city"], city["identified"], city["cleared"]) == (LINYI, 2, 0)
+    [summary] = _get(li, "/api/cases/summary")  # A (recognised, visit late, plan) and B
+    keys = ("city", "city_name", "open", "recognised", "visits_overdue", "plans_active", "exited")
+    assert tuple(summary[k] for k in keys) == (LINYI, "临沂市", 2, 1, 1, 1, 0)
 
     # scope: zhao sees the Jinan case only, and nothing of Linyi's
     assert [c["person_id"] for c in _get(zhao, "/api/cases")] == [C]
     assert _get(zhao, "/api/cases", officer="li") == []
     assert [v["person_id"] for v in _get(zhao, "/api/cases/visits-due")] == [C]
     assert _get(zhao, "/api/leads", officer="li") == [] and _get(zhao, "/api/leads/funnel") == []
+    assert [(r["city"], r["open"]) for r in _get(zhao, "/api/cases/summary")] == [(JINAN, 1)]
     [jinan] = _get(zhao, "/api/cases/clearing")
     assert (jinan["city"], jinan["cleared"], jinan["cleared_on_time"]) == (JINAN, 1, 1)
     refused = li.get("/api/cases", params={"region": LIXIA})

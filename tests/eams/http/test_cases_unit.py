@@ -110,7 +110,13 @@ def test_roles_and_regions_are_refused_before_the_store(tmp_path: Path) -> None:
     assert duty.status_code == 403
     officer = _get(tmp_path, "case_officer", "/api/audit/person-reads")
     assert officer.json() == {"detail": "role 'case_officer' may not read audit"}
-    for path in ("/api/cases", "/api/cases/visits-due", "/api/leads/funnel", "/api/cases/clearing"):
+    for path in (
+        "/api/cases",
+        "/api/cases/visits-due",
+        "/api/leads/funnel",
+        "/api/cases/clearing",
+        "/api/cases/summary",
+    ):
         outside = _get(tmp_path, "case_officer-linyi", path, region=JINAN)
         assert outside.status_code == 403
         assert outside.json() == {"detail": f"region {JINAN} is outside your regions"}

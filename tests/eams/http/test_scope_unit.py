@@ -58,6 +58,7 @@ SCOPED = {
     "GET /api/cases/plan-reviews",
     "GET /api/cases/silent",
     "GET /api/cases/clearing",
+    "GET /api/cases/summary",
     "GET /api/leads",
     "GET /api/leads/funnel",
     "GET /api/households/zero-employment",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import re
 import subprocess
 import sys
 import uuid
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fixtures import TestBroker, Worker, wait_ticks
+from fixtures import TestBroker, Worker, read_log, wait_ticks
 from helpers import wait_for
 
 from eams.tools.history import History, HistoryConfig
@@ -122,6 +123,18 @@ def test_demo_backfills_the_history_then_plays_the_flood(kafka: TestBroker, tmp_
         assert {reference.city_of(region) for _, region in got} == {LINYI}, got
         facts = _facts(worker)
         assert facts["disaster_area.flagged"] == 1
+        # the case table: the demo's officers registered through the API what they say,
+        # and every city's open cases are the log's registered persons not exited
+        assert "援助台账 Case management" in done.stdout
+        said = re.findall(r"登记 registered ([\d,]+)", done.stdout)[-1]
+        log = read_log(worker, "person.registered", "person.exited")
+        by_api = [e for e in log if e["event_type"] == "person.registered"
+                  and e["source"] == "eams.api"]  # fmt: skip
+        assert len(by_api) == int(said.replace(",", ""))
+        registered = {e["aggregate_id"] for e in log if e["event_type"] == "person.registered"}
+        exited = {e["aggregate_id"] for e in log if e["event_type"] == "person.exited"}
+        summary = worker.api.get("/api/cases/summary").json()
+        assert sum(r["open"] for r in summary) == len(registered - exited) > 0
     finally:
         worker.stop()
     # the same seed again: the history is all duplicates, the log gains no fact
