@@ -16,9 +16,11 @@ What it does, in one process on one embedded ClickHouse (chDB, ``chdb://<dir>``)
    and is inserted in blocks of ~100,000 rows, so migration 0009's materialized views build
    the case ledger as they do behind the projector. One event in 100 is also parsed by the
    catalogue (:func:`events.envelope.parse_event`) and must give the same row.
-2. **baseline**: the same persons' current state, one row each, in a plain MergeTree ordered
+2. **worklist**: :func:`projections.worklist.rebuild` once (what a worker does at start),
+   timed, and a refresh of 1,000 persons (what the keeper does after a batch);
+3. **baseline**: the same persons' current state, one row each, in a plain MergeTree ordered
    by officer (and another ordered by county), read with ``SELECT … WHERE officer = ?``.
-3. **reads**: :func:`projections.case_queries.caseload` and ``visits_due`` for random
+4. **reads**: :func:`projections.case_queries.caseload` and ``visits_due`` for random
    officers and random counties (a county is the community a region selection names), each
    at least ``--calls`` times, interleaved with the baseline's call for the same key; the
    answers are checked against the generator's own truth for a sample of keys.
@@ -55,6 +57,7 @@ from events.clock import SHANGHAI  # noqa: E402
 from events.envelope import parse_event  # noqa: E402
 from events.regions import RegionReference, load_reference  # noqa: E402
 from projections import case_queries as q  # noqa: E402
+from projections import worklist  # noqa: E402
 from projections.case_queries import Selection  # noqa: E402
 from projections.client import Store  # noqa: E402
 from projections.migrations import migrate  # noqa: E402
@@ -482,6 +485,18 @@ def main() -> None:
         held = ", ".join(f"{p['table']} {int(p['parts'])} parts / {int(p['rows']):,} rows"
                          for p in parts)  # fmt: skip
         print(f"merges settled in {time.perf_counter() - started:,.0f} s: {held}")
+        started = time.perf_counter()
+        worklist.rebuild(store, time.time_ns())
+        rebuilt = time.perf_counter() - started
+        rows = int(store.scalar("SELECT count() FROM case_worklist") or 0)
+        print(f"worklist rebuilt whole in {rebuilt:,.1f} s ({rows:,} rows: a case under each key)")
+        settle(store)
+        sample = [p for p in registry.truth.person[:: max(1, len(registry.truth.person) // 1000)]]
+        started = time.perf_counter()
+        worklist.refresh(store, sample, time.time_ns())
+        took = time.perf_counter() - started
+        print(f"worklist refresh of {len(sample):,} persons (what a batch touches): {took:,.2f} s")
+        settle(store)
         baseline_tables(store, registry.truth)
         report(measure(store, registry, args.calls))
     finally:

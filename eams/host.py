@@ -43,6 +43,7 @@ from projections.client import Store, run
 from projections.migrations import drop_all, migrate
 from projections.projector import Projector
 from projections.risk_index import load_components
+from projections.worklist import WorklistKeeper
 from streams.casework import CaseworkReactor
 from streams.commands import CommandBus, CommandHandler
 from streams.dlq import DeadLetterKey, dead_letter_part
@@ -116,23 +117,39 @@ class Host:
         self._persons_task: asyncio.Task[None] | None = None
         self._stop_projector = asyncio.Event()
         self._projector_task: asyncio.Task[None] | None = None
+        self.worklist = WorklistKeeper(store)  # the case officers' worklists, kept current
+        self._stop_worklist = asyncio.Event()
+        self._worklist_task: asyncio.Task[None] | None = None
         self._stop_alerting = asyncio.Event()
         self._alert_producer: AIOKafkaProducer | None = None  # started by start_alerting
 
     def start_projector(self) -> None:
-        """Run the projector as a task of this loop."""
+        """Run the projector as a task of this loop (and the worklist's keeper beside it,
+        told of every person each batch touched)."""
+        self.projector.touched.append(self.worklist.touch)
+        if self._worklist_task is None:
+            self._stop_worklist = asyncio.Event()
+            self._worklist_task = asyncio.create_task(
+                self.worklist.run(self._stop_worklist), name="worklist"
+            )
+            self._worklist_task.add_done_callback(_crash_if_failed)
         self._stop_projector = asyncio.Event()
         self._projector_task = asyncio.create_task(
             self.projector.run(self._stop_projector), name="projector"
         )
         self._projector_task.add_done_callback(_crash_if_failed)
 
-    async def stop_projector(self) -> None:
-        """Stop the projector after it flushed its batch."""
+    async def stop_projector(self, *, keeper: bool = True) -> None:
+        """Stop the projector after it flushed its batch (and the worklist's keeper, unless
+        ``keeper`` is False: a rebuild keeps it)."""
         self._stop_projector.set()
         if self._projector_task is not None:
             await self._projector_task
             self._projector_task = None
+        if keeper and self._worklist_task is not None:
+            self._stop_worklist.set()
+            await asyncio.gather(self._worklist_task, return_exceptions=True)
+            self._worklist_task = None
 
     async def start_commands(self) -> None:
         """Start deciding commands (this process joins the handlers' consumer group) and the
@@ -323,9 +340,10 @@ class Host:
         """Drop every projection and replay ``eams.events`` from offset 0."""
         self.rebuilding = True
         try:
-            await self.stop_projector()
+            await self.stop_projector(keeper=False)
             await run(drop_all, self.store)
             await run(migrate, self.store)
+            self.worklist.reset()
             self.projector = new_projector(self.settings, self.store, self.reference)
             self.start_projector()
         finally:

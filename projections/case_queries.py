@@ -1,17 +1,19 @@
 """Read-model queries of the case ledger (援助台账): case officers' worklists, leads,
 zero-employment households, one person's case and timeline, and the audit of person reads.
 
-The tables are migration 0009's. A worklist names whose cases it wants (an ``officer``, an
-``office``, ``regions``: codes of regions or cities); the candidates are read from
-``case_index`` (one key range each) and checked against the ledger's current values, so an
-officer's or a region's list never reads the whole ledger. Dates the ledger does not know
+The tables are migrations 0009 and 0010. A worklist names whose cases it wants (an
+``officer``, an ``office``, ``regions``: codes of regions or cities) and reads one key range
+of ``case_worklist`` (each case finalised under every key it was ever found by, kept by
+:mod:`projections.worklist`), checked against the row's current values; a list of every
+case reads the ledger itself. A worklist is as fresh as the keeper's last write (a moment
+behind the projector; ``/api/status`` ``worklist.pending``). Dates the ledger does not know
 come back as None, never as 1970-01-01.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,7 +43,7 @@ _EPOCH = dt.date(1970, 1, 1)
 _ZERO_TIME = "toDateTime64(0, 3, 'Asia/Shanghai')"
 
 #: The current state of each case (one row per person), over ``{where}``.
-_LEDGER = f"""
+LEDGER = f"""
 SELECT person_id,
        argMaxMerge(region) AS region, argMaxMerge(city) AS city,
        argMaxMerge(household_id) AS household_id, argMinMerge(applied_group) AS applied_group,
@@ -60,7 +62,7 @@ SELECT person_id,
        sum(unjustified_refusals) AS unjustified_refusals, max(placed_on) AS placed_on,
        max(exited_on) AS exited_on, argMaxMerge(exit_reason) AS exit_reason,
        max(discovered_at) AS discovered_at, max(last_event_at) AS last_event_at,
-       sum(events) AS events
+       sum(events) AS events, groupUniqArrayArray(keys_ever) AS keys
 FROM case_ledger {{where}} GROUP BY person_id
 """
 
@@ -77,19 +79,15 @@ class Selection:
     office: str | None = None
     regions: frozenset[str] | None = None
 
-    def candidates(self) -> tuple[str, dict[str, Any]]:
-        """The ledger's ``WHERE`` (persons the index holds under the narrowest key given)
-        and its parameters."""
-        params = self.params()
+    def index(self) -> str | None:
+        """The worklist's condition for the narrowest key given (None: every case)."""
         if self.officer:
-            index = "dimension = 'officer' AND key = {officer:String}"
-        elif self.office:
-            index = "dimension = 'office' AND key = {office:String}"
-        elif self.regions is not None:
-            index = "dimension IN ('region', 'city') AND key IN {regions:Array(String)}"
-        else:
-            return "", params
-        return f"WHERE person_id IN (SELECT person_id FROM case_index WHERE {index})", params
+            return "dimension = 'officer' AND key = {officer:String}"
+        if self.office:
+            return "dimension = 'office' AND key = {office:String}"
+        if self.regions is not None:
+            return "dimension IN ('region', 'city') AND key IN {regions:Array(String)}"
+        return None
 
     def check(self) -> str:
         """The condition a candidate's current values must meet (the index is never
@@ -152,38 +150,45 @@ def _case(row: dict[str, Any], groups: Sequence[str]) -> dict[str, Any]:
     )
     for key in ("plan_id", "plan_version", "review_due"):
         row.pop(key)
+    row.pop("keys", None)
     row["exit_reason"] = row["exit_reason"] or None
     row["unjustified_refusals"] = int(row["unjustified_refusals"])
     row["events"] = int(row["events"])
     return row
 
 
-def _groups(store: Store, persons: Iterable[str]) -> dict[str, list[str]]:
-    """The groups each person is recognised in now."""
-    ids = sorted(set(persons))
-    if not ids:
-        return {}
-    rows = store.rows(
-        "SELECT person_id, groupArray(target_group) FROM (SELECT person_id, target_group, "
-        "argMaxMerge(recognised) AS r FROM case_groups WHERE person_id IN {ids:Array(String)} "
-        "GROUP BY person_id, target_group) WHERE r = 1 GROUP BY person_id",
-        {"ids": ids},
+def groups_query(where: str) -> str:
+    """Per person over ``where`` (a ``WHERE`` of ``case_groups``): the groups recognised now."""
+    return (
+        "SELECT person_id, groupArray(target_group) AS groups FROM (SELECT person_id, "
+        "target_group, argMaxMerge(recognised) AS r FROM case_groups "
+        f"{where} GROUP BY person_id, target_group) WHERE r = 1 GROUP BY person_id"
     )
-    return {str(p): [str(g) for g in gs] for p, gs in rows}
 
 
 def _cases(
     store: Store, sel: Selection, condition: str, extra: dict[str, Any]
 ) -> list[dict[str, Any]]:
-    """The selection's cases that meet ``condition`` (over the ledger's columns)."""
-    where, params = sel.candidates()
-    rows = store.dicts(
-        f"SELECT * FROM ({_LEDGER.format(where=where)}) WHERE {sel.check()} AND {condition} "
-        "ORDER BY person_id",
-        params | extra,
-    )
-    groups = _groups(store, (r["person_id"] for r in rows))
-    return [_case(r, groups.get(r["person_id"], [])) for r in rows]
+    """The selection's cases that meet ``condition`` (over the ledger's columns): one key
+    range of the worklist (migration 0010) whose rows are checked against what the
+    selection asks (a handed-over case stays under its former officer's key, holding its
+    new officer); every case, when the selection names none, from the ledger itself."""
+    index = sel.index()
+    if index is None:
+        rows = store.dicts(
+            f"SELECT * FROM ({LEDGER.format(where='')}) AS l LEFT JOIN "
+            f"({groups_query('')}) AS g USING (person_id) WHERE {sel.check()} AND {condition} "
+            "ORDER BY person_id",
+            sel.params() | extra,
+        )
+    else:
+        rows = store.dicts(
+            "SELECT * EXCEPT (dimension, key, version) FROM (SELECT * FROM case_worklist "
+            f"FINAL WHERE {index}) WHERE {sel.check()} AND {condition} "
+            "ORDER BY person_id LIMIT 1 BY person_id",
+            sel.params() | extra,
+        )
+    return [_case(r, r.pop("groups")) for r in rows]
 
 
 def caseload(store: Store, sel: Selection, *, include_exited: bool = False) -> list[dict[str, Any]]:
@@ -410,7 +415,7 @@ def case_summary(
         "AS visits_overdue, "
         f"countIf({_OPEN} AND plan_active = 1) AS plans_active, "
         "countIf(registered_on > toDate(0) AND exited_on > toDate(0)) AS exited "
-        f"FROM ({_LEDGER.format(where='')}) WHERE {sel.check()} AND registered_on > toDate(0) "
+        f"FROM ({LEDGER.format(where='')}) WHERE {sel.check()} AND registered_on > toDate(0) "
         "GROUP BY city ORDER BY city",
         sel.params() | {"day": day},
     )
@@ -424,7 +429,7 @@ def case_summary(
 def person_case(store: Store, person_id: str) -> dict[str, Any] | None:
     """One person's case (masked identity, groups with the rule behind each, office and
     officer and who owned it when, schedule, plan, refusals, exit, leads), or None."""
-    rows = store.dicts(_LEDGER.format(where="WHERE person_id = {p:String}"), {"p": person_id})
+    rows = store.dicts(LEDGER.format(where="WHERE person_id = {p:String}"), {"p": person_id})
     if not rows:
         return None
     groups = store.dicts(

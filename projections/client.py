@@ -41,10 +41,15 @@ class Store:
             )
             raise ProjectionError(f"cannot open ClickHouse at {dsn}: {exc}.{hint}") from exc
 
-    def command(self, sql: str, settings: dict[str, Any] | None = None) -> Any:
-        """Run a statement that returns no rows."""
+    def command(
+        self,
+        sql: str,
+        settings: dict[str, Any] | None = None,
+        parameters: dict[str, Any] | None = None,
+    ) -> Any:
+        """Run a statement that returns no rows (``{name:Type}`` bound from ``parameters``)."""
         try:
-            return self.client.command(sql, settings=settings)
+            return self.client.command(sql, parameters=parameters, settings=settings)
         except ClickHouseError as exc:
             raise ProjectionError(f"ClickHouse refused: {_short(sql)}: {exc}") from exc
 

@@ -54,6 +54,7 @@ from streams.kafka import KafkaAccess
 from streams.topics import TopicNames
 
 _OCCURRED = COLUMNS.index("occurred_at")
+_PERSON = COLUMNS.index("person_id")
 
 T = TypeVar("T")
 
@@ -171,6 +172,9 @@ class Projector:
         #: keeps indicators of past days (the evaluator's IndicatorHistory) drops them from
         #: that day on, so a backfill or an import of history is judged at once.
         self.revised: list[Callable[[dt.date], None]] = []
+        #: Told the persons (pseudonyms) of each batch written, before the batch counts as
+        #: projected: what keeps the case worklist (projections.worklist) writes them again.
+        self.touched: list[Callable[[set[str]], None]] = []
         # Test hook: exit the process right after the N-th write-ahead row (0 = never), so
         # tests prove the replay path (EAMS_TEST_CRASH_AFTER_WAL).
         self.crash_after_wal = crash_after_wal
@@ -348,6 +352,11 @@ class Projector:
                         )  # fmt: skip
                     )
             rows_written = len(rows) - len(refused)
+            if self.touched:
+                persons = {row[_PERSON] for row in rows} - {""}
+                if persons:
+                    for tell in self.touched:
+                        tell(persons)
             if self.revised:
                 earliest = min(row[_OCCURRED] for row in rows).astimezone(SHANGHAI).date()
                 for listener in self.revised:

@@ -306,7 +306,8 @@ class Worker:
             raise AssertionError(f"worker ignored SIGTERM for 60s:\n{self.tail()}") from None
 
     def wait_settled(self, timeout: float = 120) -> dict[str, Any]:
-        """Wait until every raw input is consumed (committed) and every event projected."""
+        """Wait until every raw input is consumed (committed), every event projected and
+        the case worklist written."""
         deadline = time.monotonic() + timeout
         names = self.settings.topics
         while time.monotonic() < deadline:
@@ -319,8 +320,12 @@ class Worker:
             known = bool(raw_ends) and bool(event_ends)
             raw_done = known and all(committed.get(p, 0) >= end for p, end in raw_ends.items())
             if raw_done:
-                positions = {int(p): o for p, o in self.status()["projector"]["positions"].items()}
-                if all(positions.get(p, 0) >= end for p, end in event_ends.items()):
+                status = self.status()
+                positions = {int(p): o for p, o in status["projector"]["positions"].items()}
+                # the worklist is written a moment after the batch (projections.worklist)
+                worklist = status.get("worklist", {"rebuilt": True, "pending": 0})
+                written = worklist["rebuilt"] and worklist["pending"] == 0
+                if written and all(positions.get(p, 0) >= end for p, end in event_ends.items()):
                     return self.counts()
             time.sleep(0.3)
         raise AssertionError(f"pipeline not settled within {timeout}s:\n{self.tail()}")

@@ -58,6 +58,7 @@ def router(host: Host) -> APIRouter:
                 "lag": p.lag,
                 "version": p.version,
             },
+            "worklist": host.worklist.status(),
             "quarantine": await run(quarantine.counts, host.store),
             "alerting": host.alerting_status(),
             "rebuilding": host.rebuilding,

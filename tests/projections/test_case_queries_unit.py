@@ -18,6 +18,7 @@ from events.clock import SHANGHAI
 from events.envelope import Envelope, internal_event
 from events.regions import load_reference
 from projections import case_queries as q
+from projections import worklist
 from projections.case_queries import Selection
 from projections.client import Store
 from projections.migrations import migrate
@@ -140,6 +141,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
         half = len(rows) // 2
         for block in (rows[:half], rows[half:]):
             s.insert_columns("events", list(zip(*block, strict=True)), COLUMNS)
+        worklist.rebuild(s, 1)
         yield s
     finally:
         s.close()

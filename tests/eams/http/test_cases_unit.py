@@ -48,13 +48,14 @@ def test_a_worklist_is_the_callers_own_unless_it_names_whose() -> None:
         _selection(_scope("li", LINYI), None, "370102", None)
 
 
-def test_the_selection_reads_one_index_range_and_checks_the_ledger() -> None:
-    where, params = Selection(officer="li", regions=frozenset({LINYI})).candidates()
-    assert "dimension = 'officer' AND key = {officer:String}" in where
-    assert params == {"officer": "li", "office": "", "regions": [LINYI]}
-    check = Selection(officer="li", regions=frozenset({LINYI})).check()
+def test_the_selection_reads_one_worklist_range_and_checks_the_row() -> None:
+    sel = Selection(officer="li", regions=frozenset({LINYI}))
+    assert sel.index() == "dimension = 'officer' AND key = {officer:String}"
+    assert sel.params() == {"officer": "li", "office": "", "regions": [LINYI]}
+    check = sel.check()
     assert "officer = {officer:String}" in check and "city IN {regions:Array(String)}" in check
-    assert Selection().candidates() == ("", {"officer": "", "office": "", "regions": []})
+    assert "key IN {regions:Array(String)}" in str(Selection(regions=frozenset({LINYI})).index())
+    assert Selection().index() is None  # every case: the ledger itself
 
 
 def test_rows_are_given_region_names() -> None:
