@@ -4,7 +4,8 @@ zero-employment households, one person's case and timeline, and the audit of per
 The tables are migrations 0009 and 0010. A worklist names whose cases it wants (an
 ``officer``, an ``office``, ``regions``: codes of regions or cities) and reads one key range
 of ``case_worklist`` (each case finalised under every key it was ever found by, kept by
-:mod:`projections.worklist`), checked against the row's current values; a list of every
+:mod:`projections.worklist`; the newest row of a key and person wins), checked against the
+row's current values; a list of every
 case reads the ledger itself. A worklist is as fresh as the keeper's last write (a moment
 behind the projector; ``/api/status`` ``worklist.pending``). Dates the ledger does not know
 come back as None, never as 1970-01-01.
@@ -182,9 +183,12 @@ def _cases(
             sel.params() | extra,
         )
     else:
+        # the newest row of each (key, person) wins, as FINAL would merge it (without its
+        # cost: ~50 ms of an officer's ~80 at a million persons); then each person once
         rows = store.dicts(
             "SELECT * EXCEPT (dimension, key, version) FROM (SELECT * FROM case_worklist "
-            f"FINAL WHERE {index}) WHERE {sel.check()} AND {condition} "
+            f"WHERE {index} ORDER BY dimension, key, person_id, version DESC "
+            f"LIMIT 1 BY dimension, key, person_id) WHERE {sel.check()} AND {condition} "
             "ORDER BY person_id LIMIT 1 BY person_id",
             sel.params() | extra,
         )

@@ -8,7 +8,8 @@ persons), where the ledger, ordered by person, scatters it over hundreds of gran
 :class:`WorklistKeeper` keeps it. The projector tells it the persons each written batch
 touched (:meth:`WorklistKeeper.touch`, before the batch counts as projected); it reads their
 ledger rows and writes them again under each of their keys with a newer version, so the
-newest row of a (key, person) wins (ReplacingMergeTree; readers use ``FINAL``). A case
+newest row of a (key, person) wins (ReplacingMergeTree; readers take the newest row
+themselves, cheaper than ``FINAL``). A case
 handed over is written again under its former officer's key too, holding the new officer:
 readers check the row's values against what they ask for.
 
