@@ -69,6 +69,8 @@ BLOCK_ROWS = 100_000
 #: Processes making rows while the main one inserts (each its own persons and partitions).
 PRODUCERS = 2
 PERSONS_PER_OFFICER = 330
+#: The page a county's caseload is also read in (the console's list; ``limit`` of /api/cases).
+PAGE = 500
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
 GROUPS = ("employment_difficulty", "rural_surplus_labour", "low_income_graduate",
           "temporary_assistance")  # fmt: skip
@@ -390,22 +392,28 @@ def measure(store: Store, registry: Registry, calls: int) -> list[tuple[Series, 
     rng = random.Random(7)
     officers = [o for os in registry.officers.values() for o in os]
     base_sql = ("SELECT person_id, officer, region, visit_due FROM {table} WHERE {column} = "
-                "{{k:String}} AND is_open = 1{due} ORDER BY person_id")  # fmt: skip
+                "{{k:String}} AND is_open = 1{due} ORDER BY person_id{limit}")  # fmt: skip
 
-    def base(table: str, column: str, key: str, due: bool) -> Callable[[], list[Any]]:
+    def base(
+        table: str, column: str, key: str, due: bool, limit: int | None
+    ) -> Callable[[], list[Any]]:
         sql = base_sql.format(table=table, column=column,
-                              due=" AND visit_due <= {d:Date}" if due else "")  # fmt: skip
+                              due=" AND visit_due <= {d:Date}" if due else "",
+                              limit=f" LIMIT {limit}" if limit else "")  # fmt: skip
         return lambda: store.dicts(sql, {"k": key, "d": DAY})
 
-    plans: list[tuple[str, list[str], dict[str, list[int]], str, str, bool]] = [
-        ("caseload, officer", officers, by_officer, "bench_by_officer", "officer", False),
-        ("visits due, officer", officers, by_officer, "bench_by_officer", "officer", True),
-        ("caseload, county", registry.counties, by_county, "bench_by_county", "region", False),
-        ("visits due, county", registry.counties, by_county, "bench_by_county", "region", True),
+    county = (registry.counties, by_county, "bench_by_county", "region")
+    plans: list[tuple[str, list[str], dict[str, list[int]], str, str, bool, int | None]] = [
+        ("caseload, officer", officers, by_officer, "bench_by_officer", "officer", False, None),
+        ("visits due, officer", officers, by_officer, "bench_by_officer", "officer", True, None),
+        ("caseload, county", *county, False, None),
+        (f"caseload, county, first {PAGE}", *county, False, PAGE),
+        ("visits due, county", *county, True, None),
     ]
     out = []
-    for label, keys, index, table, column, due in plans:
+    for label, keys, index, table, column, due, limit in plans:
         real, plain = Series(label), Series(f"baseline: {table} WHERE {column} = ?")
+        page = q.Page(limit)
         for n in range(calls):
             key = rng.choice(keys)
             sel = (
@@ -414,14 +422,16 @@ def measure(store: Store, registry: Registry, calls: int) -> list[tuple[Series, 
                 else Selection(regions=frozenset({key}))
             )
 
-            def call(sel: Selection = sel, due: bool = due) -> list[Any]:
-                return q.visits_due(store, sel, DAY) if due else q.caseload(store, sel)
+            def call(sel: Selection = sel, due: bool = due, page: q.Page = page) -> list[Any]:
+                return q.visits_due(store, sel, DAY) if due else q.caseload(store, sel, page=page)
 
-            pair = [(real, call), (plain, base(table, column, key, due))]
+            pair = [(real, call), (plain, base(table, column, key, due, limit))]
             rng.shuffle(pair)
             results = {id(s): timed(s, fn) for s, fn in pair}
             if n < 20:  # the answers, against what the generator made
                 want = truth.select(index, key, due)
+                if limit:
+                    want = set(sorted(want)[:limit])
                 got = {r["person_id"] for r in results[id(real)]}
                 assert got == want, f"{label} {key}: {len(got)} persons, expected {len(want)}"
                 assert {r["person_id"] for r in results[id(plain)]} == want

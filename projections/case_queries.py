@@ -24,6 +24,8 @@ from events.labels import label
 from projections.client import Store, aware
 
 __all__ = [
+    "ALL",
+    "Page",
     "Selection",
     "case_summary",
     "caseload",
@@ -167,8 +169,25 @@ def groups_query(where: str) -> str:
     )
 
 
+@dataclass(frozen=True)
+class Page:
+    """Which cases of a list, in person order: ``limit`` of them (None: all) from ``offset``."""
+
+    limit: int | None = None
+    offset: int = 0
+
+    def sql(self) -> str:
+        """The ``LIMIT`` clause (empty for all of the list)."""
+        if self.limit is None:
+            return f" OFFSET {int(self.offset)}" if self.offset else ""
+        return f" LIMIT {int(self.limit)} OFFSET {int(self.offset)}"
+
+
+ALL = Page()
+
+
 def _cases(
-    store: Store, sel: Selection, condition: str, extra: dict[str, Any]
+    store: Store, sel: Selection, condition: str, extra: dict[str, Any], page: Page = ALL
 ) -> list[dict[str, Any]]:
     """The selection's cases that meet ``condition`` (over the ledger's columns): one key
     range of the worklist (migration 0010) whose rows are checked against what the
@@ -179,7 +198,7 @@ def _cases(
         rows = store.dicts(
             f"SELECT * FROM ({LEDGER.format(where='')}) AS l LEFT JOIN "
             f"({groups_query('')}) AS g USING (person_id) WHERE {sel.check()} AND {condition} "
-            "ORDER BY person_id",
+            f"ORDER BY person_id{page.sql()}",
             sel.params() | extra,
         )
     else:
@@ -189,16 +208,19 @@ def _cases(
             "SELECT * EXCEPT (dimension, key, version) FROM (SELECT * FROM case_worklist "
             f"WHERE {index} ORDER BY dimension, key, person_id, version DESC "
             f"LIMIT 1 BY dimension, key, person_id) WHERE {sel.check()} AND {condition} "
-            "ORDER BY person_id LIMIT 1 BY person_id",
+            f"ORDER BY person_id LIMIT 1 BY person_id{page.sql()}",
             sel.params() | extra,
         )
     return [_case(r, r.pop("groups")) for r in rows]
 
 
-def caseload(store: Store, sel: Selection, *, include_exited: bool = False) -> list[dict[str, Any]]:
-    """The cases of the selection (open ones unless ``include_exited``), by person."""
+def caseload(
+    store: Store, sel: Selection, *, include_exited: bool = False, page: Page = ALL
+) -> list[dict[str, Any]]:
+    """The cases of the selection (open ones unless ``include_exited``), by person; one
+    ``page`` of them (a county's list runs to thousands)."""
     condition = "registered_on > toDate(0)" if include_exited else _OPEN
-    return _cases(store, sel, condition, {})
+    return _cases(store, sel, condition, {}, page)
 
 
 def visits_due(

@@ -94,13 +94,19 @@ def router(host: Host) -> APIRouter:
         office: Code = None,
         region: Code = None,
         include_exited: bool = False,
+        limit: Annotated[int | None, Query(ge=1, le=10_000)] = None,
+        offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
         scope: Scope = scoped("read:cases"),
     ) -> list[dict[str, Any]]:
         """Open cases (``include_exited``: exited ones too) with masked identity, groups
         recognised now, the office and officer in charge and since when, the next visit,
-        the last contact, the active plan and unjustified refusals."""
+        the last contact, the active plan and unjustified refusals; by person, ``limit``
+        of them from ``offset`` (default: all; a county's list runs to thousands)."""
         sel = _selection(scope, officer, office, region)
-        rows = await run(case_queries.caseload, host.store, sel, include_exited=include_exited)
+        page = case_queries.Page(limit, offset)
+        rows = await run(
+            case_queries.caseload, host.store, sel, include_exited=include_exited, page=page
+        )
         return named(scope.rows(rows))
 
     @api.get("/api/cases/visits-due", summary="Regular visits due on a day, and overdue ones")

@@ -96,6 +96,11 @@ def test_a_handover_moves_the_case_once_the_keeper_is_told(store: Store) -> None
     assert [c["person_id"] for c in q.caseload(store, Selection(regions=frozenset(
         {LANSHAN, LINYI})))] == [P1, P2]  # fmt: skip
     assert not asyncio.run(keeper.step())  # nothing waits
+    # a page of a list, in person order: from the worklist, and from the ledger for all
+    assert [c["person_id"] for c in q.caseload(store, Selection(office=LANSHAN),
+                                               page=q.Page(1, 1))] == [P2]  # fmt: skip
+    assert [c["person_id"] for c in q.caseload(store, Selection(), page=q.Page(1))] == [P1]
+    assert q.caseload(store, Selection(officer="wang"), page=q.Page(5, 1)) == []
 
 
 def test_the_worklist_holds_what_the_ledger_says(store: Store) -> None:

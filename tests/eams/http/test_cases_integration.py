@@ -181,6 +181,8 @@ def test_officers_read_their_worklists_and_every_detail_read_is_audited(
     assert a["last_contact"] == _d(-20) and a["household_id"] == "H-A"
     assert cases[B]["status"] == "registered" and cases[B]["groups"] == []
     assert {c["person_id"] for c in _get(li, "/api/cases", region=LANSHAN)} == {A, B}
+    page = _get(li, "/api/cases", region=LANSHAN, limit=1, offset=1)
+    assert [c["person_id"] for c in page] == sorted([A, B])[1:]  # by person, the second
 
     due = _get(li, "/api/cases/visits-due")
     assert [(v["person_id"], v["overdue"], v["days_overdue"]) for v in due] == [
