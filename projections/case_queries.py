@@ -169,6 +169,9 @@ def groups_query(where: str) -> str:
     )
 
 
+_NO_LIMIT = 2**64 - 1  # ClickHouse's UInt64 maximum: "all the rest"
+
+
 @dataclass(frozen=True)
 class Page:
     """Which cases of a list, in person order: ``limit`` of them (None: all) from ``offset``."""
@@ -178,9 +181,11 @@ class Page:
 
     def sql(self) -> str:
         """The ``LIMIT`` clause (empty for all of the list)."""
-        if self.limit is None:
-            return f" OFFSET {int(self.offset)}" if self.offset else ""
-        return f" LIMIT {int(self.limit)} OFFSET {int(self.offset)}"
+        if self.limit is None and not self.offset:
+            return ""
+        # OFFSET alone cannot follow LIMIT … BY: an offset without a limit takes the largest one
+        limit = _NO_LIMIT if self.limit is None else int(self.limit)
+        return f" LIMIT {limit} OFFSET {int(self.offset)}"
 
 
 ALL = Page()

@@ -101,6 +101,11 @@ def test_a_handover_moves_the_case_once_the_keeper_is_told(store: Store) -> None
                                                page=q.Page(1, 1))] == [P2]  # fmt: skip
     assert [c["person_id"] for c in q.caseload(store, Selection(), page=q.Page(1))] == [P1]
     assert q.caseload(store, Selection(officer="wang"), page=q.Page(5, 1)) == []
+    # an offset without a limit: the rest of the list (the fuzzer's 500 on the worklist path)
+    assert [c["person_id"] for c in q.caseload(store, Selection(office=LANSHAN),
+                                               page=q.Page(None, 1))] == [P2]  # fmt: skip
+    assert [c["person_id"] for c in q.caseload(store, Selection(), page=q.Page(None, 1))] == [P2]
+    assert q.caseload(store, Selection(office=LANSHAN), page=q.Page(None, 2_368_211)) == []
 
 
 def test_the_worklist_holds_what_the_ledger_says(store: Store) -> None:
