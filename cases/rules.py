@@ -40,6 +40,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from cases.conditions import Condition, ConditionSyntaxError, parse_condition
 from cases.facts import DERIVED_FACTS, FACT_NAMES
+from cases.versions import check_versions
 from events.errors import ConfigError
 from events.vocabulary import DifficultyReason, TargetGroup
 from events.yaml_lines import Loc, YamlLines, YamlSyntaxError, problems
@@ -339,61 +340,10 @@ def _load(directory: Path, cities: Mapping[str, str] | None) -> tuple[RuleBook, 
             found.append(
                 lines.say(("cities", code), f"{code} is not a city of the region reference")
             )
-        found += _check_city(code, city, lines, rule_sets)
+        found += check_versions(
+            code, city.versions, lines, {r: rs for r, (rs, _) in rule_sets.items()}, "rule_set"
+        )
     book = RuleBook(
         {ref: rs for ref, (rs, _) in rule_sets.items()}, {c: e[0] for c, e in city_entries.items()}
     )
     return book, found
-
-
-def _check_city(
-    code: str, city: City, lines: YamlLines, rule_sets: Mapping[str, tuple[RuleSet, str]]
-) -> list[str]:
-    out: list[str] = []
-    numbers: set[int] = set()
-    ordered = sorted(enumerate(city.versions), key=lambda p: p[1].effective_from)
-    for i, version in enumerate(city.versions):
-        at: Loc = ("cities", code, "versions", i)
-        if version.version in numbers:
-            out.append(
-                lines.say((*at, "version"), f"version {version.version} of {code} is given twice")
-            )
-        numbers.add(version.version)
-        if version.effective_to is not None and version.effective_to < version.effective_from:
-            out.append(lines.say((*at, "effective_to"), "effective_to is before effective_from"))
-        known = rule_sets.get(version.rule_set)
-        if known is None:
-            close = ", ".join(sorted(rule_sets)) or "none"
-            out.append(
-                lines.say((*at, "rule_set"), f"no rule set {version.rule_set!r} (known: {close})")
-            )
-            continue
-        rule_set = known[0]
-        for name in version.parameters:
-            if name not in rule_set.parameters:
-                out.append(
-                    lines.say(
-                        (*at, "parameters", name),
-                        f"{rule_set.ref} has no parameter {name!r} to override",
-                    )
-                )
-        if version.effective_from < rule_set.effective_from or (
-            rule_set.effective_to is not None
-            and (version.effective_to is None or version.effective_to > rule_set.effective_to)
-        ):
-            out.append(
-                lines.say(
-                    (*at, "effective_from"),
-                    f"{code}@{version.version} is in force on days {rule_set.ref} is not",
-                )
-            )
-    for (i, a), (_, b) in zip(ordered, ordered[1:], strict=False):
-        if a.effective_to is None or a.effective_to >= b.effective_from:
-            out.append(
-                lines.say(
-                    ("cities", code, "versions", i, "effective_to"),
-                    f"version {a.version} overlaps version {b.version} (from {b.effective_from}); "
-                    f"end it on {b.effective_from - dt.timedelta(days=1)}",
-                )
-            )
-    return out

@@ -156,6 +156,11 @@ class Settings(BaseSettings):
         default=PROJECT_ROOT / "deploy" / "cases" / "policy.yaml",
         description="Case policy: visit schedules, exit, plan reviews, clearing deadlines (YAML).",
     )
+    policies: Path = Field(
+        default=PROJECT_ROOT / "deploy" / "policies",
+        description="Policy catalogue (subsidies, loans, allowances) per city and year: a "
+        "directory of YAML (eams subsidies lint).",
+    )
     casework: bool = Field(
         default=True,
         description="Run casework's reactor (households told of their members, imported "

@@ -159,6 +159,8 @@ VALUE_LABELS: dict[str, dict[str, str]] = {
         "zh": "一次性临时援助补贴",
         "en": "One-time temporary-assistance subsidy",
     },
+    "job_referral_subsidy": {"zh": "职业介绍补贴", "en": "Job-referral subsidy"},
+    "welfare_post_pay": {"zh": "公益性岗位补贴", "en": "Public-welfare post pay"},
     # placements
     "enterprise": {"zh": "企业就业", "en": "Enterprise employment"},
     "flexible": {"zh": "灵活就业", "en": "Flexible employment"},

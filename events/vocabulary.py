@@ -108,6 +108,8 @@ class SubsidyKind(StrEnum):
     TRAINING_LIVING_ALLOWANCE = "training_living_allowance"
     JOB_SEARCH_ONE_TIME = "job_search_one_time"
     TEMPORARY_ASSISTANCE_ONE_TIME = "temporary_assistance_one_time"
+    JOB_REFERRAL_SUBSIDY = "job_referral_subsidy"
+    WELFARE_POST_PAY = "welfare_post_pay"
 
 
 class PlacementKind(StrEnum):

@@ -18,6 +18,7 @@ from eams.cli import (
     playbooks,
     quarantine,
     rules,
+    subsidies,
     tools,
     users,
     worker,
@@ -40,6 +41,8 @@ Start here:
   eams simulate --count N   the seeded Shandong scenario generator
   eams status               what the running worker has done
   eams dlq list             rejected inputs with the field and reason; `eams dlq replay`
+  eams persons explain ID   why a person was recognised, replayed from the log
+  eams subsidies policies   a city's subsidies, loans and allowances of the year
   eams kafka start|stop|status, eams rebuild, eams events schema
 """
 
@@ -70,6 +73,7 @@ app.add_typer(imports.mapping_app, name="mapping")
 app.add_typer(quarantine.quarantine_app, name="quarantine")
 app.add_typer(alerts.silences_app, name="silences")
 app.add_typer(persons.persons_app, name="persons")
+app.add_typer(subsidies.subsidies_app, name="subsidies")
 
 
 def main() -> None:
