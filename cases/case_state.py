@@ -105,6 +105,10 @@ class PersonCase:
     exit_reason: str | None = None
     leads: dict[str, str] = field(default_factory=dict)
     """lead id -> stage (discovered, assigned, contacted, declined, converted)."""
+    extra: dict[str, Any] = field(default_factory=dict)
+    """What an extension of the case keeps, by its name (the subsidy applications of
+    :mod:`subsidies.applications`); kept across an exit and a new registration, as money
+    owed or due outlives a case."""
 
     @property
     def registered(self) -> bool:
@@ -115,6 +119,17 @@ class PersonCase:
     def open(self) -> bool:
         """Registered and not exited."""
         return self.registered and not self.exited
+
+    def reopened(self) -> PersonCase:
+        """A new case of the same person (registered again after an exit): what is known of
+        them is kept, ownership, plan and schedule start again."""
+        return PersonCase(
+            person_id=self.person_id,
+            facts=self.facts,
+            leads=self.leads,
+            masked=self.masked,
+            extra=self.extra,
+        )
 
     def groups(self) -> dict[str, bool]:
         """``in_<group>`` facts for the schedule conditions."""
@@ -151,9 +166,7 @@ def apply_event(case: PersonCase, event: Envelope) -> PersonCase:  # noqa: C901 
         if case.open:
             return case
         if case.exited:  # registered again: a new case, with what is known of the person
-            case = PersonCase(
-                person_id=case.person_id, facts=case.facts, leads=case.leads, masked=case.masked
-            )
+            case = case.reopened()
         facts = dict(case.facts)
         for name in ("gender", "household_id"):
             if p.get(name) is not None:

@@ -9,14 +9,19 @@ value it read, the facts), ``person.recognition_revoked`` (the conditions that n
 hold) or, for the group the person was registered for, ``person.recognition_refused``
 (the failed conditions; an unchanged refusal is not repeated). The visit schedule follows
 the groups: a change of interval appends ``visit.scheduled``.
+
+Other packages add verbs and events to the case through a :class:`CaseExtension` (the
+subsidy applications of :mod:`subsidies.applications`): the case folds their events into
+``PersonCase.extra`` and decides their verbs, so a person's money and their case are one
+aggregate with one writer, and cases/ imports nothing of them.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel
 
@@ -51,20 +56,45 @@ from events.errors import CommandRejectedError
 from events.regions import RegionReference
 from events.vocabulary import EmploymentStatus, ServiceKind
 
-__all__ = ["PersonAggregate"]
+__all__ = ["CaseExtension", "PersonAggregate", "Verb"]
 
 _PERSON_ID = "person_id"
+
+#: A verb's body model and what decides it: (state, body, command, today) -> changes.
+Verb = tuple[type[BaseModel], Callable[..., list[Change]]]
+
+
+class CaseExtension(Protocol):
+    """Verbs and events another package adds to a person's case."""
+
+    @property
+    def event_types(self) -> frozenset[str]:
+        """The event types it folds (none of :data:`PERSON_CASE_EVENTS`)."""
+        ...
+
+    def verbs(self) -> Mapping[str, Verb]:
+        """The verbs it decides (``apply_subsidy`` of ``person.apply_subsidy``)."""
+        ...
+
+    def apply(self, state: PersonCase, event: Envelope) -> PersonCase:
+        """The case after one of its events (kept in ``state.extra``)."""
+        ...
 
 
 class PersonAggregate(LeadDecisions):
     """The command aggregate of a person's case."""
 
     kind = "person"
-    event_types = PERSON_CASE_EVENTS
 
-    def __init__(self, rules: RuleBook, policy: CasePolicy, reference: RegionReference) -> None:
+    def __init__(
+        self,
+        rules: RuleBook,
+        policy: CasePolicy,
+        reference: RegionReference,
+        extensions: Sequence[CaseExtension] = (),
+    ) -> None:
         super().__init__(rules, policy, reference)
-        self._verbs: dict[str, tuple[type[BaseModel], Callable[..., list[Change]]]] = {
+        self._verbs: dict[str, Verb] = {
             "register": (Register, self._register),
             "record_facts": (RecordFacts, self._record_facts),
             "evaluate": (Evaluate, self._evaluate),
@@ -83,6 +113,17 @@ class PersonAggregate(LeadDecisions):
             "contact_lead": (ContactLead, self._contact_lead),
             "decline_lead": (DeclineLead, self._decline_lead),
         }
+        self._folders: dict[str, CaseExtension] = {}
+        for extension in extensions:
+            for event_type in extension.event_types:
+                if event_type in PERSON_CASE_EVENTS or event_type in self._folders:
+                    raise ValueError(f"{event_type} is folded twice by a person's case")
+                self._folders[event_type] = extension
+            for verb, entry in extension.verbs().items():
+                if verb in self._verbs:
+                    raise ValueError(f"person.{verb} is decided twice by a person's case")
+                self._verbs[verb] = entry
+        self.event_types: frozenset[str] = PERSON_CASE_EVENTS | frozenset(self._folders)
 
     # -- the Aggregate contract ------------------------------------------------------------
 
@@ -92,6 +133,9 @@ class PersonAggregate(LeadDecisions):
 
     def apply(self, state: PersonCase, event: Envelope) -> PersonCase:
         """The case after one of its events."""
+        extension = self._folders.get(event.event_type)
+        if extension is not None:
+            return extension.apply(state, event)
         return apply_event(state, event)
 
     def region_of(self, state: PersonCase) -> str | None:
@@ -136,9 +180,7 @@ class PersonAggregate(LeadDecisions):
                 code="invalid",
             )
         if state.exited:  # a new case: ownership, plan and schedule start again
-            state = PersonCase(
-                person_id=state.person_id, facts=state.facts, leads=state.leads, masked=state.masked
-            )
+            state = state.reopened()
         registered = {
             "target_group": body.target_group.value,
             "employment_status": body.employment_status.value,

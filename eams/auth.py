@@ -45,6 +45,7 @@ ROLES: dict[str, str] = {
     "duty_officer": "值班员 / Duty officer",
     "incident_team": "应急处置组 / Incident team",
     "case_officer": "就业服务专员 / Case officer",
+    "subsidy_approver": "补贴审批员 / Subsidy approver",
     "auditor": "审计员 / Auditor",
     "admin": "管理员 / Administrator",
 }
@@ -55,6 +56,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "duty_officer": frozenset({"read:overview", "read:alerts", "act:alerts", "read:playbooks"}),
     "incident_team": frozenset({"read:overview", "read:alerts", "read:playbooks", "act:playbooks"}),
     "case_officer": frozenset({"read:overview", "ingest", "read:cases", "act:cases"}),
+    # approves and refuses subsidy applications, never applies or checks (maker-checker)
+    "subsidy_approver": frozenset({"read:overview", "read:cases", "approve:subsidies"}),
     "auditor": frozenset(
         {"read:overview", "read:alerts", "read:playbooks", "read:audit", "read:cases"}
     ),

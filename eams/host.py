@@ -49,6 +49,8 @@ from streams.commands import CommandBus, CommandHandler
 from streams.dlq import DeadLetterKey, dead_letter_part
 from streams.producer import BatchSender, RawProducer, new_producer
 from streams.writer import Record
+from subsidies.applications import SubsidyDecisions
+from subsidies.catalogue import Catalogue, load_catalogue
 
 log = logging.getLogger("eams")
 
@@ -390,6 +392,12 @@ def load_casework(settings: Settings, primary: RegionReference) -> tuple[RuleBoo
     return load_recognition(settings.recognition, cities=cities), load_policy(settings.case_policy)
 
 
+def load_policies(settings: Settings, primary: RegionReference) -> Catalogue:
+    """The policy catalogue of the settings (raises naming every problem, file and line)."""
+    cities = {c.code: c.name for c in primary.cities()} if primary.hierarchy == "shandong" else None
+    return load_catalogue(settings.policies, cities=cities)
+
+
 def new_command_handler(
     settings: Settings,
     reference: RegionReference,
@@ -399,9 +407,11 @@ def new_command_handler(
 ) -> CommandHandler:
     """The command handler of every aggregate kind (one writer per aggregate): alerts,
     silences, playbook runs (decided with the playbook ``library``) and persons' cases
-    (with the recognition rules and the case policy, read from the settings if not given)."""
+    (with the recognition rules and the case policy, read from the settings if not given,
+    and their subsidy applications, checked against the policy catalogue)."""
     rules, policy = casework or load_casework(settings, primary)
-    person = PersonAggregate(rules, policy, reference)
+    money = SubsidyDecisions(load_policies(settings, primary), rules, policy, reference)
+    person = PersonAggregate(rules, policy, reference, extensions=[money])
     household = HouseholdAggregate(policy, reference)
     return CommandHandler(
         settings.kafka("stream"),

@@ -40,6 +40,15 @@ from events.payloads_market import (
     UnemploymentClaimFiled,
     VacancyReported,
 )
+from events.payloads_money import (
+    SubsidyApplied,
+    SubsidyApproved,
+    SubsidyChecked,
+    SubsidyEntitled,
+    SubsidyPaid,
+    SubsidyRecovered,
+    SubsidyRejected,
+)
 from events.payloads_people import (
     HouseholdZeroEmploymentCleared,
     HouseholdZeroEmploymentIdentified,
@@ -54,10 +63,6 @@ from events.payloads_people import (
     PlanAgreed,
     ReferralMade,
     ServiceDelivered,
-    SubsidyApplied,
-    SubsidyApproved,
-    SubsidyPaid,
-    SubsidyRecovered,
     TrainingCompleted,
     TrainingEnrolled,
     VisitRecorded,
@@ -138,7 +143,10 @@ CATALOGUE_SECTIONS: dict[str, dict[str, type[EventPayload]]] = {
         "training.enrolled": TrainingEnrolled,
         "training.completed": TrainingCompleted,
         "subsidy.applied": SubsidyApplied,
+        "subsidy.checked": SubsidyChecked,
         "subsidy.approved": SubsidyApproved,
+        "subsidy.rejected": SubsidyRejected,
+        "subsidy.entitled": SubsidyEntitled,
         "subsidy.paid": SubsidyPaid,
         "subsidy.recovered": SubsidyRecovered,
         "welfare_post.opened": WelfarePostOpened,

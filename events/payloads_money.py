@@ -1,23 +1,40 @@
-"""What a subsidy application states besides the person's own facts: the job, the
-business, the course, the loan, the rent, the contributions paid.
+"""Payloads of the money: a subsidy application's lifecycle (applied → checked → approved
+or rejected → entitled month by month → paid → stopped, recovery ordered and recovered) and
+what an application states besides the person's own facts (the job, the business, the
+course, the loan, the rent, the contributions paid).
 
-Every field is optional: an application carries what its policy reads (a post subsidy the
-hire, a loan its principal), and a condition on a field not given fails as "not known", as
-the recognition rules do.
+Every fact of an application is optional: it carries what its policy reads (a post subsidy
+the hire, a loan its principal), and a condition on a fact not given fails as "not known",
+as the recognition rules do. Every decision names the city's catalogue version it applied
+(``370700@2``) and the policy, so it can be replayed as of its day.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+from datetime import date
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StringConstraints
 
-from events.payload_base import Ident, IsoDate, Money, Uscc
-from events.vocabulary import PlacementKind
+from events.payload_base import MAX_ITEMS, Ident, IsoDate, Money, PersonPayload, Text, Uscc
+from events.payloads_cases import ConditionResult, FactValues
+from events.vocabulary import PlacementKind, SubsidyKind, TargetGroup
 
-__all__ = ["ApplicationFacts"]
+__all__ = [
+    "ApplicationFacts",
+    "SubsidyApplied",
+    "SubsidyApproved",
+    "SubsidyChecked",
+    "SubsidyEntitled",
+    "SubsidyPaid",
+    "SubsidyRecovered",
+    "SubsidyRejected",
+    "YearMonth",
+]
 
 Months = Annotated[StrictInt, Field(ge=0, le=1200)]
+YearMonth = Annotated[str, StringConstraints(pattern=r"^(19|20)\d\d-(0[1-9]|1[0-2])$")]
+"""A month as ``YYYY-MM`` (an entitlement's, a payment's period)."""
 
 
 class ApplicationFacts(BaseModel):
@@ -53,3 +70,87 @@ class ApplicationFacts(BaseModel):
     def given(self) -> dict[str, object]:
         """The facts this application states (unset ones left out), JSON-typed."""
         return self.model_dump(exclude_none=True, mode="json")
+
+
+class _SubsidyPayload(PersonPayload):
+    """Fields shared by the subsidy lifecycle events."""
+
+    application_id: Ident
+    subsidy: SubsidyKind
+    amount: Money | None = None
+
+
+class SubsidyApplied(_SubsidyPayload):
+    """A subsidy was applied for (by or for a person): the policy and what it states."""
+
+    applied_on: date | None = None
+    policy: Ident | None = None
+    """The catalogue's policy applied for (``job_search_one_time``)."""
+    facts: ApplicationFacts = ApplicationFacts()
+    payee: Literal["person", "employer"] | None = None
+
+
+class SubsidyChecked(_SubsidyPayload):
+    """The automatic eligibility check of an application, with every condition and the
+    value it read, the failed ones and conflicts named, and the amount and months."""
+
+    policy: Ident
+    version: Ident
+    """The city's catalogue version applied (``370700@2``)."""
+    eligible: bool
+    conditions: Annotated[tuple[ConditionResult, ...], Field(max_length=MAX_ITEMS)] = ()
+    failed: Annotated[tuple[Text, ...], Field(max_length=MAX_ITEMS)] = ()
+    months: Annotated[StrictInt, Field(ge=0, le=1200)] = 0
+    first_month: YearMonth
+    total: Money | None = None
+    checked_on: date
+    groups: Annotated[tuple[TargetGroup, ...], Field(max_length=8)] = ()
+    """The groups the person was recognised in when checked."""
+    facts: FactValues = FactValues()
+    """The person's facts the check read, as known then."""
+
+
+class SubsidyApproved(_SubsidyPayload):
+    """An application was approved (by a second person: neither the person's officer nor
+    the one who checked it): what it entitles to, from which month, for how many."""
+
+    approved_on: date | None = None
+    policy: Ident | None = None
+    version: Ident | None = None
+    months: Annotated[StrictInt, Field(ge=1, le=1200)] | None = None
+    first_month: YearMonth | None = None
+    total: Money | None = None
+
+
+class SubsidyRejected(_SubsidyPayload):
+    """An application was refused: not eligible (the failed conditions) or by the approver."""
+
+    reason: Text
+    failed: Annotated[tuple[Text, ...], Field(max_length=MAX_ITEMS)] = ()
+    rejected_on: date
+
+
+class SubsidyEntitled(_SubsidyPayload):
+    """One month's (or the one-time) entitlement of an approved application fell due."""
+
+    amount: Money
+    month: YearMonth
+    version: Ident | None = None
+
+
+class SubsidyPaid(_SubsidyPayload):
+    """A subsidy was paid out."""
+
+    amount: Money
+    paid_on: date | None = None
+    month: YearMonth | None = None
+    """The entitlement's month the payment settles (none: a one-time batch of a playbook)."""
+    batch_id: Ident | None = None
+
+
+class SubsidyRecovered(_SubsidyPayload):
+    """A subsidy paid in error or by fraud was recovered."""
+
+    amount: Money
+    reason: Text
+    fraud_case_id: Ident | None = None

@@ -52,10 +52,6 @@ __all__ = [
     "PlanAgreed",
     "ReferralMade",
     "ServiceDelivered",
-    "SubsidyApplied",
-    "SubsidyApproved",
-    "SubsidyPaid",
-    "SubsidyRecovered",
     "TrainingCompleted",
     "TrainingEnrolled",
     "VisitRecorded",
@@ -209,41 +205,6 @@ class TrainingCompleted(PersonPayload):
     passed: bool = True
     certificate: Text | None = None
     completed_on: date | None = None
-
-
-class _SubsidyPayload(PersonPayload):
-    """Fields shared by the subsidy lifecycle events."""
-
-    application_id: Ident
-    subsidy: SubsidyKind
-    amount: Money | None = None
-
-
-class SubsidyApplied(_SubsidyPayload):
-    """A subsidy was applied for (by or for a person)."""
-
-    applied_on: date | None = None
-
-
-class SubsidyApproved(_SubsidyPayload):
-    """A subsidy application was approved."""
-
-    approved_on: date | None = None
-
-
-class SubsidyPaid(_SubsidyPayload):
-    """A subsidy was paid out."""
-
-    amount: Money
-    paid_on: date | None = None
-
-
-class SubsidyRecovered(_SubsidyPayload):
-    """A subsidy paid in error or by fraud was recovered."""
-
-    amount: Money
-    reason: Text
-    fraud_case_id: Ident | None = None
 
 
 class WelfarePostOpened(EventPayload):

@@ -74,6 +74,15 @@ SYSTEM_PREFIXES = (
     "person.recognition_refused",
     "household.member_joined",
     "household.clearing_overdue",
+    # decided by a person's case (subsidies/): a check, an approval or refusal, an
+    # entitlement, a payment and a recovery. An application may come from a source (a
+    # city's online portal): it is checked and approved here like one an officer entered
+    "subsidy.checked",
+    "subsidy.approved",
+    "subsidy.rejected",
+    "subsidy.entitled",
+    "subsidy.paid",
+    "subsidy.recovered",
 )
 #: How far ahead of now an ``occurred_at`` may lie (clock skew of senders).
 DEFAULT_FUTURE_SKEW = dt.timedelta(minutes=10)

@@ -191,7 +191,8 @@ def _amount(
     return amount.quantize(_CENT, rounding=ROUND_HALF_UP), None
 
 
-def _months(policy: PolicySpec, facts: Mapping[str, Any]) -> tuple[int, str | None]:
+def _months(policy: PolicySpec, facts: Mapping[str, Any], elapsed: int) -> tuple[int, str | None]:
+    """The months entitled from the first month (``elapsed`` months before the day)."""
     period = policy.period
     if period.once or period.months is None:
         return 1, None
@@ -199,6 +200,7 @@ def _months(policy: PolicySpec, facts: Mapping[str, Any]) -> tuple[int, str | No
     within = period.until_retirement_within_years
     left = facts.get("months_to_retirement")
     if left is not None:
+        left = int(left) + elapsed  # counted from the first month, not the day
         # never past retirement; within ``within`` years of it, until it (past ``months``)
         close = within is not None and left <= within * 12
         months = int(left) if close else min(months, int(left))
@@ -259,16 +261,17 @@ def check(
     first_month: int | None = None,
 ) -> Check:
     """Judge an application for ``policy_id`` on ``day`` (``facts`` from
-    :func:`policy_facts`); ``held`` are the person's other applications. Raises KeyError
-    for a policy the version does not have (the caller names what is known)."""
+    :func:`policy_facts`); ``held`` are the person's other applications; ``first_month``
+    (default: the day's) is the month the entitlement starts. Raises KeyError for a policy
+    the version does not have (the caller names what is known)."""
     policy = resolved.policy(policy_id)
     if policy is None:
         raise KeyError(policy_id)
     results, failed = _conditions(policy, resolved, facts)
     amount, no_amount = _amount(policy, resolved, application)
-    months, no_months = _months(policy, facts)
-    failed += [m for m in (no_amount, no_months) if m is not None]
     first = first_month if first_month is not None else month_of(day)
+    months, no_months = _months(policy, facts, month_of(day) - first)
+    failed += [m for m in (no_amount, no_months) if m is not None]
     failed += _conflicts(policy, resolved, first, first + max(months, 1) - 1, held, application_id)
     return Check(
         version=resolved.ref,

@@ -18,6 +18,7 @@ from eams.http import (
     quarantine,
     rules,
     silences,
+    subsidies,
     vocabulary,
 )
 from eams.http.auth import session_router
@@ -43,6 +44,6 @@ def create_api(host: Host) -> FastAPI:
     api.include_router(session_router(host))
     document(api)  # /openapi.json also names the routes' own 422 messages
     resources = (ingest, overview, alerts, silences, rules, playbooks, quarantine, console, dlq)
-    for resource in (*resources, cases, case_commands, vocabulary, admin):
+    for resource in (*resources, cases, case_commands, subsidies, vocabulary, admin):
         api.include_router(resource.router(host))
     return api

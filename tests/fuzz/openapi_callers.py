@@ -107,6 +107,10 @@ NEEDS: dict[str, str | None] = {
     "POST /api/persons/{person_id}/refusals": "act:cases",
     "POST /api/persons/{person_id}/services": "act:cases",
     "POST /api/persons/{person_id}/visits": "act:cases",
+    "POST /api/persons/{person_id}/subsidies": "act:cases",
+    "POST /api/persons/{person_id}/subsidies/{application_id}/check": "act:cases",
+    "POST /api/persons/{person_id}/subsidies/{application_id}/approve": "approve:subsidies",
+    "POST /api/persons/{person_id}/subsidies/{application_id}/reject": "approve:subsidies",
     "POST /api/dlq/reveal": "admin",
     "POST /api/dlq/replay": "admin",
 }
@@ -129,8 +133,12 @@ COMMANDS = {
         "plan.",
         "placement.",
         "lead.",
+        "subsidy.applied",
+        "subsidy.checked",
         "audit.person_read",
     ),  # fmt: skip
+    # approves or refuses (the months begun are entitled with the approval)
+    "subsidy_approver": ("subsidy.approved", "subsidy.entitled", "subsidy.rejected"),
     "auditor": ("audit.person_read",),
 }
 

@@ -1,0 +1,150 @@
+"""Subsidy applications over HTTP (issue 13): apply, check, approve, reject.
+
+Every route sends one ``person.<verb>`` command to the person's case (the applications are
+decided there: :mod:`subsidies.applications`), keyed by the pseudonym; the actor and the
+regions come from the session. Applying and checking are a case officer's (``act:cases``);
+approving and refusing are a subsidy approver's (``approve:subsidies``), and the case
+itself refuses an approval by the applicant, the case's officer or the checker (403), so
+no one person moves money alone.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Request
+from pydantic import BaseModel, ConfigDict
+
+from eams.auth import Principal
+from eams.host import Host
+from eams.http.auth import guard
+from eams.http.case_commands import PersonId, answer
+from eams.http.commands import submit
+from events.payload_base import Ident, IsoDate, Text
+from events.payloads_money import ApplicationFacts
+from events.pii_scan import scrub
+
+__all__ = ["router"]
+
+ApplicationId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:\-]+$")]
+
+
+class _Form(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ApplyForm(_Form):
+    """An application as the officer enters it: the policy and what the person states."""
+
+    policy: Ident
+    facts: ApplicationFacts = ApplicationFacts()
+    application_id: Ident | None = None
+    on: IsoDate | None = None
+
+
+class DayForm(_Form):
+    """The day of a check or an approval (default today)."""
+
+    on: IsoDate | None = None
+
+
+class RejectForm(_Form):
+    """Why an application is refused."""
+
+    reason: Text
+    on: IsoDate | None = None
+
+
+#: What an answer shows of the decision: its figures, not the person's facts.
+_SHOWN = ("application_id", "policy", "version", "eligible", "failed", "amount", "months",
+          "first_month", "total")  # fmt: skip
+_DECISIONS = ("subsidy.applied", "subsidy.checked", "subsidy.approved", "subsidy.rejected")
+
+
+def _body(form: BaseModel) -> dict[str, Any]:
+    return form.model_dump(mode="json", exclude_none=True)
+
+
+def router(host: Host) -> APIRouter:
+    """The subsidy application routes of one worker."""
+    api = APIRouter(tags=["subsidies 政策补贴"])
+    need = guard(host)
+
+    async def send(
+        who: Principal, verb: str, person_id: str, payload: dict[str, Any], request: Request
+    ) -> dict[str, Any]:
+        clean, _ = scrub(payload)  # a reason typed by a person: IDs and mobiles masked
+        outcome = await submit(
+            host, who, f"person.{verb}", person_id, clean, actor=who.actor(None), request=request
+        )
+        shown: dict[str, Any] = {}
+        for event_type, decided in zip(outcome.event_types, outcome.payloads, strict=True):
+            if event_type in _DECISIONS:
+                shown |= {k: v for k, v in decided.items() if k in _SHOWN}
+        return answer(outcome) | shown
+
+    @api.post(
+        "/api/persons/{person_id}/subsidies",
+        status_code=201,
+        summary="Apply for a subsidy, loan or allowance (申请)",
+    )
+    async def apply(
+        person_id: PersonId, form: ApplyForm, request: Request, who: Principal = need("act:cases")
+    ) -> dict[str, Any]:
+        """Apply for ``policy`` of the catalogue of the person's city in force on ``on``,
+        with what the application states (the hire, the business, the loan …). The answer
+        names the ``application_id``; a second open application of the same policy is 409."""
+        payload = _body(form)
+        return await send(who, "apply_subsidy", person_id, payload, request)
+
+    @api.post(
+        "/api/persons/{person_id}/subsidies/{application_id}/check",
+        summary="Run the automatic eligibility check (资格审核)",
+    )
+    async def check(
+        person_id: PersonId,
+        application_id: ApplicationId,
+        form: DayForm,
+        request: Request,
+        who: Principal = need("act:cases"),
+    ) -> dict[str, Any]:
+        """Judge the application with the catalogue version in force on ``on``: the answer
+        says ``eligible``, each ``failed`` condition (with the value read, or "not known")
+        and conflict, the ``amount`` of each entitlement, the ``months`` and the ``total``."""
+        payload = {"application_id": application_id, **_body(form)}
+        return await send(who, "check_subsidy", person_id, payload, request)
+
+    @api.post(
+        "/api/persons/{person_id}/subsidies/{application_id}/approve",
+        summary="Approve a checked application (审批; a second person)",
+    )
+    async def approve(
+        person_id: PersonId,
+        application_id: ApplicationId,
+        form: DayForm,
+        request: Request,
+        who: Principal = need("approve:subsidies"),
+    ) -> dict[str, Any]:
+        """Approve a checked, eligible application: refused (403) to the applicant, the
+        case's officer and the checker; refused (409) when the check no longer holds on the
+        day (check it again). The months already begun are entitled at once."""
+        payload = {"application_id": application_id, **_body(form)}
+        return await send(who, "approve_subsidy", person_id, payload, request)
+
+    @api.post(
+        "/api/persons/{person_id}/subsidies/{application_id}/reject",
+        summary="Refuse an application not yet approved (不予通过)",
+    )
+    async def reject(
+        person_id: PersonId,
+        application_id: ApplicationId,
+        form: RejectForm,
+        request: Request,
+        who: Principal = need("approve:subsidies"),
+    ) -> dict[str, Any]:
+        """Refuse the application with ``reason`` (the failed conditions of its last check
+        are recorded with it)."""
+        payload = {"application_id": application_id, **_body(form)}
+        return await send(who, "reject_subsidy", person_id, payload, request)
+
+    return api
