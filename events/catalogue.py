@@ -47,7 +47,9 @@ from events.payloads_money import (
     SubsidyEntitled,
     SubsidyPaid,
     SubsidyRecovered,
+    SubsidyRecoveryOrdered,
     SubsidyRejected,
+    SubsidyStopped,
 )
 from events.payloads_people import (
     HouseholdZeroEmploymentCleared,
@@ -147,6 +149,8 @@ CATALOGUE_SECTIONS: dict[str, dict[str, type[EventPayload]]] = {
         "subsidy.approved": SubsidyApproved,
         "subsidy.rejected": SubsidyRejected,
         "subsidy.entitled": SubsidyEntitled,
+        "subsidy.stopped": SubsidyStopped,
+        "subsidy.recovery_ordered": SubsidyRecoveryOrdered,
         "subsidy.paid": SubsidyPaid,
         "subsidy.recovered": SubsidyRecovered,
         "welfare_post.opened": WelfarePostOpened,

@@ -51,6 +51,8 @@ EVENT_TYPE_LABELS: dict[str, dict[str, str]] = {
     "subsidy.approved": {"zh": "补贴审批通过", "en": "Subsidy approved"},
     "subsidy.rejected": {"zh": "补贴申请不予通过", "en": "Subsidy application refused"},
     "subsidy.entitled": {"zh": "补贴应发", "en": "Subsidy entitlement due"},
+    "subsidy.stopped": {"zh": "补贴停发", "en": "Subsidy stopped"},
+    "subsidy.recovery_ordered": {"zh": "补贴追回通知", "en": "Subsidy recovery ordered"},
     "subsidy.paid": {"zh": "补贴发放", "en": "Subsidy paid"},
     "subsidy.recovered": {"zh": "补贴追回", "en": "Subsidy recovered"},
     "welfare_post.opened": {"zh": "公益性岗位开发", "en": "Public-welfare post opened"},

@@ -28,7 +28,9 @@ __all__ = [
     "SubsidyEntitled",
     "SubsidyPaid",
     "SubsidyRecovered",
+    "SubsidyRecoveryOrdered",
     "SubsidyRejected",
+    "SubsidyStopped",
     "YearMonth",
 ]
 
@@ -134,8 +136,11 @@ class SubsidyEntitled(_SubsidyPayload):
     """One month's (or the one-time) entitlement of an approved application fell due."""
 
     amount: Money
+    """The month's entitlement (a later one for the same month replaces it: a correction)."""
     month: YearMonth
     version: Ident | None = None
+    reason: Text | None = None
+    """Why an entitlement was made again (a corrected fact)."""
 
 
 class SubsidyPaid(_SubsidyPayload):
@@ -148,9 +153,30 @@ class SubsidyPaid(_SubsidyPayload):
     batch_id: Ident | None = None
 
 
+class SubsidyStopped(_SubsidyPayload):
+    """No more months fall due (no longer eligible, a corrected fact, the person's request)."""
+
+    reason: Text
+    from_month: YearMonth
+    failed: Annotated[tuple[Text, ...], Field(max_length=MAX_ITEMS)] = ()
+
+
+class SubsidyRecoveryOrdered(_SubsidyPayload):
+    """More was paid than is owed: a recovery order for the difference, saying why."""
+
+    order_id: Ident
+    amount: Money
+    reason: Text
+    failed: Annotated[tuple[Text, ...], Field(max_length=MAX_ITEMS)] = ()
+    ordered_on: date
+    fraud_case_id: Ident | None = None
+
+
 class SubsidyRecovered(_SubsidyPayload):
-    """A subsidy paid in error or by fraud was recovered."""
+    """A subsidy paid in error or by fraud was recovered (a recovery order settled)."""
 
     amount: Money
     reason: Text
     fraud_case_id: Ident | None = None
+    order_id: Ident | None = None
+    recovered_on: date | None = None

@@ -81,6 +81,8 @@ SYSTEM_PREFIXES = (
     "subsidy.approved",
     "subsidy.rejected",
     "subsidy.entitled",
+    "subsidy.stopped",
+    "subsidy.recovery_ordered",
     "subsidy.paid",
     "subsidy.recovered",
 )

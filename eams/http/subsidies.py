@@ -20,7 +20,8 @@ from eams.host import Host
 from eams.http.auth import guard
 from eams.http.case_commands import PersonId, answer
 from eams.http.commands import submit
-from events.payload_base import Ident, IsoDate, Text
+from events.payload_base import Ident, IsoDate, Money, Text
+from events.payloads_cases import FactValues
 from events.payloads_money import ApplicationFacts
 from events.pii_scan import scrub
 
@@ -48,6 +49,23 @@ class DayForm(_Form):
     on: IsoDate | None = None
 
 
+class CorrectionForm(_Form):
+    """Facts found wrong, what held all along from ``since``, and the document showing it."""
+
+    facts: FactValues
+    since: IsoDate
+    document: Text
+    on: IsoDate | None = None
+
+
+class RecoveryForm(_Form):
+    """Money ordered back came in."""
+
+    order_id: Ident
+    amount: Money
+    on: IsoDate | None = None
+
+
 class RejectForm(_Form):
     """Why an application is refused."""
 
@@ -58,7 +76,8 @@ class RejectForm(_Form):
 #: What an answer shows of the decision: its figures, not the person's facts.
 _SHOWN = ("application_id", "policy", "version", "eligible", "failed", "amount", "months",
           "first_month", "total")  # fmt: skip
-_DECISIONS = ("subsidy.applied", "subsidy.checked", "subsidy.approved", "subsidy.rejected")
+_DECISIONS = ("subsidy.applied", "subsidy.checked", "subsidy.approved", "subsidy.rejected",
+              "subsidy.recovered")  # fmt: skip
 
 
 def _body(form: BaseModel) -> dict[str, Any]:
@@ -146,5 +165,45 @@ def router(host: Host) -> APIRouter:
         are recorded with it)."""
         payload = {"application_id": application_id, **_body(form)}
         return await send(who, "reject_subsidy", person_id, payload, request)
+
+    @api.post(
+        "/api/persons/{person_id}/facts/correct",
+        summary="Correct facts found wrong; subsidies decided since are recalculated (更正)",
+    )
+    async def correct(
+        person_id: PersonId,
+        form: CorrectionForm,
+        request: Request,
+        who: Principal = need("act:cases"),
+    ) -> dict[str, Any]:
+        """Record ``facts`` as having held all along from ``since`` (``document``: what shows
+        it). The person is judged again, and every application approved since is checked
+        again as of its approval day: each month's entitlement is made again, and what was
+        paid beyond it is ordered back (``subsidy.recovery_ordered``; ``recovery_orders``
+        in the answer)."""
+        clean, _ = scrub(_body(form))
+        outcome = await submit(host, who, "person.correct_facts", person_id, clean,
+                               actor=who.actor(None), request=request)  # fmt: skip
+        orders = [
+            {k: p[k] for k in ("application_id", "order_id", "amount", "reason")}
+            for t, p in zip(outcome.event_types, outcome.payloads, strict=True)
+            if t == "subsidy.recovery_ordered"
+        ]
+        return answer(outcome) | {"recovery_orders": orders}
+
+    @api.post(
+        "/api/persons/{person_id}/subsidies/{application_id}/recoveries",
+        summary="Money ordered back came in (追回到账)",
+    )
+    async def recovered(
+        person_id: PersonId,
+        application_id: ApplicationId,
+        form: RecoveryForm,
+        request: Request,
+        who: Principal = need("approve:subsidies"),
+    ) -> dict[str, Any]:
+        """Settle a recovery order (all of it, or part): never more than it still asks."""
+        payload = {"application_id": application_id, **_body(form)}
+        return await send(who, "settle_recovery", person_id, payload, request)
 
     return api

@@ -117,6 +117,22 @@ MINIMAL_PAYLOADS: dict[str, dict[str, Any]] = {
         "amount": "500.00",
         "month": "2026-03",
     },
+    "subsidy.stopped": {
+        "person_id": PERSON_ID,
+        "application_id": "a1",
+        "subsidy": "post",
+        "reason": "不再符合条件",
+        "from_month": "2026-04",
+    },
+    "subsidy.recovery_ordered": {
+        "person_id": PERSON_ID,
+        "application_id": "a1",
+        "subsidy": "post",
+        "order_id": "ro-1",
+        "amount": "500.00",
+        "reason": "事实更正",
+        "ordered_on": "2026-04-02",
+    },
     "subsidy.paid": {
         "person_id": PERSON_ID,
         "application_id": "a1",

@@ -111,6 +111,8 @@ NEEDS: dict[str, str | None] = {
     "POST /api/persons/{person_id}/subsidies/{application_id}/check": "act:cases",
     "POST /api/persons/{person_id}/subsidies/{application_id}/approve": "approve:subsidies",
     "POST /api/persons/{person_id}/subsidies/{application_id}/reject": "approve:subsidies",
+    "POST /api/persons/{person_id}/subsidies/{application_id}/recoveries": "approve:subsidies",
+    "POST /api/persons/{person_id}/facts/correct": "act:cases",
     "POST /api/dlq/reveal": "admin",
     "POST /api/dlq/replay": "admin",
 }
@@ -135,10 +137,19 @@ COMMANDS = {
         "lead.",
         "subsidy.applied",
         "subsidy.checked",
+        # a correction of facts recalculates what was approved
+        "subsidy.entitled",
+        "subsidy.stopped",
+        "subsidy.recovery_ordered",
         "audit.person_read",
     ),  # fmt: skip
     # approves or refuses (the months begun are entitled with the approval)
-    "subsidy_approver": ("subsidy.approved", "subsidy.entitled", "subsidy.rejected"),
+    "subsidy_approver": (
+        "subsidy.approved",
+        "subsidy.entitled",
+        "subsidy.rejected",
+        "subsidy.recovered",
+    ),
     "auditor": ("audit.person_read",),
 }
 

@@ -12,7 +12,7 @@ import pytest
 from case_harness import CaseHarness
 
 from events.errors import CommandRejectedError
-from subsidies.applications import applications
+from subsidies.application_state import applications
 
 D = dt.date(2026, 3, 2)
 GRADUATE: dict[str, Any] = {

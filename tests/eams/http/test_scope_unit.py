@@ -111,6 +111,8 @@ UNSCOPED = {
     "POST /api/persons/{person_id}/subsidies/{application_id}/check": COMMAND,
     "POST /api/persons/{person_id}/subsidies/{application_id}/approve": COMMAND,
     "POST /api/persons/{person_id}/subsidies/{application_id}/reject": COMMAND,
+    "POST /api/persons/{person_id}/subsidies/{application_id}/recoveries": COMMAND,
+    "POST /api/persons/{person_id}/facts/correct": COMMAND,
     "POST /api/persons/{person_id}/leads/{lead_id}/assign": COMMAND,
     "POST /api/persons/{person_id}/leads/{lead_id}/contact": COMMAND,
     "POST /api/persons/{person_id}/leads/{lead_id}/decline": COMMAND,

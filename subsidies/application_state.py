@@ -1,0 +1,202 @@
+"""A person's subsidy applications as their case folds them (``PersonCase.extra``): what was
+applied for, checked, approved, entitled month by month, paid, stopped, ordered back and
+recovered.
+
+``apply_subsidy_event`` is pure and total like the case's own fold: the log is what
+happened, so no event is refused here. An entitlement is a month's amount (a later one for
+the same month replaces it: a correction); what is owed back is what was paid beyond the
+entitlements, less what was ordered back already.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
+from typing import Any
+
+from cases.case_state import PersonCase
+from events.clock import SHANGHAI
+from events.envelope import Envelope
+from subsidies.eligibility import Held, month_of
+
+__all__ = ["OPEN", "SUBSIDY_EVENTS", "Application", "apply_subsidy_event", "applications"]
+
+#: The event types of a person's applications (folded on the person's case).
+SUBSIDY_EVENTS: frozenset[str] = frozenset(
+    {
+        "subsidy.applied",
+        "subsidy.checked",
+        "subsidy.approved",
+        "subsidy.rejected",
+        "subsidy.entitled",
+        "subsidy.stopped",
+        "subsidy.paid",
+        "subsidy.recovery_ordered",
+        "subsidy.recovered",
+    }
+)
+#: The states of an application not yet decided.
+OPEN = ("applied", "checked")
+_KEY = "applications"
+_ZERO = Decimal(0)
+
+
+@dataclass(frozen=True, slots=True)
+class Application:
+    """One application as its events left it."""
+
+    application_id: str
+    subsidy: str
+    policy: str | None = None
+    status: str = "applied"
+    """applied, checked, approved, rejected, entitled, paid (every month paid), stopped."""
+    applied_on: dt.date | None = None
+    applicant: str | None = None
+    officer: str | None = None
+    """The case's officer when it was applied for."""
+    facts: Mapping[str, Any] = field(default_factory=dict)
+    checker: str | None = None
+    eligible: bool | None = None
+    version: str | None = None
+    amount: Decimal | None = None
+    """Each entitlement (the one payment, or a month's), as checked and approved."""
+    first_month: int | None = None
+    months: int = 0
+    failed: tuple[str, ...] = ()
+    approver: str | None = None
+    approved_on: dt.date | None = None
+    entitled: Mapping[int, Decimal] = field(default_factory=dict)
+    paid: Mapping[int, Decimal] = field(default_factory=dict)
+    stopped_from: int | None = None
+    orders: Mapping[str, Decimal] = field(default_factory=dict)
+    """Recovery orders by id: the amount each orders back."""
+    recovered: Mapping[str, Decimal] = field(default_factory=dict)
+    """What was recovered against each order (``""``: without an order)."""
+
+    @property
+    def last_month(self) -> int | None:
+        """The last month the application covers (None before a check)."""
+        if self.first_month is None:
+            return None
+        last = self.first_month + max(self.months, 1) - 1
+        return min(last, self.stopped_from - 1) if self.stopped_from is not None else last
+
+    def held(self) -> Held:
+        """What the eligibility check weighs against another application."""
+        return Held(
+            self.application_id, self.policy or self.subsidy, self.status,
+            self.first_month, self.last_month,
+        )  # fmt: skip
+
+    def due(self, month: int) -> Decimal:
+        """What is still to pay for ``month`` (its entitlement less what was paid)."""
+        return self.entitled.get(month, _ZERO) - self.paid.get(month, _ZERO)
+
+    @property
+    def overpaid(self) -> Decimal:
+        """What was paid beyond the entitlements and is not yet ordered back."""
+        paid = sum(self.paid.values(), _ZERO)
+        owed = sum(self.entitled.values(), _ZERO)
+        return paid - owed - sum(self.orders.values(), _ZERO)
+
+    def outstanding(self, order_id: str) -> Decimal:
+        """What an order still asks back."""
+        return self.orders.get(order_id, _ZERO) - self.recovered.get(order_id, _ZERO)
+
+
+def applications(case: PersonCase) -> dict[str, Application]:
+    """The person's applications by id."""
+    found: dict[str, Application] = case.extra.get(_KEY, {})
+    return found
+
+
+def _month(text: Any) -> int | None:
+    if not text:
+        return None
+    year, month = str(text).split("-")
+    return int(year) * 12 + int(month) - 1
+
+
+def _money(value: Any) -> Decimal | None:
+    return None if value is None else Decimal(str(value))
+
+
+def _date(value: Any) -> dt.date | None:
+    return dt.date.fromisoformat(str(value)) if value else None
+
+
+def apply_subsidy_event(case: PersonCase, event: Envelope) -> PersonCase:  # noqa: C901 - one branch per type
+    """The case after one of :data:`SUBSIDY_EVENTS`."""
+    p = event.payload_dict()
+    held = applications(case)
+    app_id = str(p["application_id"])
+    app = held.get(app_id) or Application(app_id, str(p["subsidy"]), policy=p.get("policy"))
+    kind = event.event_type
+    if kind == "subsidy.applied":
+        if app_id in held:
+            return case
+        app = replace(
+            app,
+            applied_on=_date(p.get("applied_on")),
+            applicant=event.actor,
+            officer=case.officer,
+            facts=dict(p.get("facts") or {}),
+        )
+    elif kind == "subsidy.checked":
+        app = replace(
+            app,
+            status="checked" if app.status in OPEN else app.status,
+            checker=event.actor,
+            eligible=bool(p["eligible"]),
+            version=p.get("version"),
+            amount=_money(p.get("amount")),
+            first_month=_month(p.get("first_month")),
+            months=int(p.get("months") or 0),
+            failed=tuple(p.get("failed") or ()),
+        )
+    elif kind == "subsidy.approved":
+        app = replace(
+            app,
+            status="approved",
+            approver=event.actor,
+            approved_on=_date(p.get("approved_on")),
+            version=p.get("version") or app.version,
+            amount=_money(p.get("amount")) or app.amount,
+            first_month=_month(p.get("first_month")) or app.first_month,
+            months=int(p.get("months") or app.months),
+        )
+    elif kind == "subsidy.rejected":
+        app = replace(app, status="rejected", failed=tuple(p.get("failed") or app.failed))
+    elif kind == "subsidy.entitled":
+        month = _month(p["month"]) or 0
+        status = "entitled" if app.status in ("approved", "paid") else app.status
+        app = replace(
+            app, status=status, entitled={**app.entitled, month: Decimal(str(p["amount"]))}
+        )
+    elif kind == "subsidy.stopped":
+        app = replace(app, status="stopped", stopped_from=_month(p["from_month"]),
+                      failed=tuple(p.get("failed") or app.failed))  # fmt: skip
+    elif kind == "subsidy.paid":
+        given = _month(p.get("month"))
+        at = event.occurred_at.astimezone(SHANGHAI).date()
+        paid_month = given if given is not None else month_of(at)
+        amount = Decimal(str(p["amount"]))
+        paid = {**app.paid, paid_month: app.paid.get(paid_month, _ZERO) + amount}
+        if app_id not in held:  # paid with no application here (a playbook's one-time batch)
+            app = replace(app, status="paid", amount=amount, first_month=paid_month, months=1,
+                          entitled={paid_month: amount})  # fmt: skip
+        app = replace(app, paid=paid)
+        complete = len(app.entitled) >= max(app.months, 1)
+        if app.status == "entitled" and complete and all(app.due(m) <= 0 for m in app.entitled):
+            app = replace(app, status="paid")  # every month of it paid
+    elif kind == "subsidy.recovery_ordered":
+        app = replace(app, orders={**app.orders, str(p["order_id"]): Decimal(str(p["amount"]))})
+    elif kind == "subsidy.recovered":
+        order = str(p.get("order_id") or "")
+        amount = Decimal(str(p["amount"]))
+        app = replace(
+            app, recovered={**app.recovered, order: app.recovered.get(order, _ZERO) + amount}
+        )
+    return replace(case, extra={**case.extra, _KEY: {**held, app_id: app}})

@@ -1,0 +1,216 @@
+"""What happens to a person's money after approval, decided on their case:
+
+    record_payment ─► subsidy.paid           a month's entitlement paid (a bank's return
+                                             line); never more than is still due
+    correct_facts ──► person.facts_recorded  facts found wrong all along (since a day):
+                      (recognition follows)  every application approved since is checked
+                      subsidy.entitled …     again as of its approval day with the corrected
+                      subsidy.stopped        facts; each month's entitlement is made again
+                      subsidy.recovery_ordered  (arrears: due; less: owed back), and what
+                                             was paid beyond it is ordered back
+    settle_recovery ► subsidy.recovered      money ordered back came in
+
+The difference owed or due is computed, never typed: the recalculation judges the same
+policy with the same catalogue version (the approval day's) and only the facts corrected.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from decimal import Decimal
+
+from pydantic import BaseModel, ConfigDict
+
+from cases.case_state import PersonCase
+from events.commands import Change, Command
+from events.errors import CommandRejectedError
+from events.payload_base import Ident, IsoDate, Money, Text
+from events.payloads_cases import FactValues
+from events.payloads_money import YearMonth
+from subsidies.application_state import Application, applications
+from subsidies.deciding import MoneyDecisions
+from subsidies.eligibility import month_of, month_text
+
+__all__ = ["CorrectFacts", "RecordPayment", "SettleRecovery", "SettlementDecisions"]
+
+_ZERO = Decimal(0)
+_DECIDED = ("approved", "entitled", "paid")
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RecordPayment(_Body):
+    """A month's entitlement was paid (from a payment batch's reconciled return)."""
+
+    application_id: Ident
+    month: YearMonth
+    amount: Money
+    paid_on: IsoDate | None = None
+    batch_id: Ident | None = None
+
+
+class CorrectFacts(_Body):
+    """Facts found wrong: ``facts`` held all along from ``since``, as ``document`` shows."""
+
+    facts: FactValues
+    since: IsoDate
+    document: Text
+    on: IsoDate | None = None
+
+
+class SettleRecovery(_Body):
+    """Money ordered back came in (all of the order, or part of it)."""
+
+    application_id: Ident
+    order_id: Ident
+    amount: Money
+    on: IsoDate | None = None
+
+
+def _month_id(text: str) -> int:
+    year, month = text.split("-")
+    return int(year) * 12 + int(month) - 1
+
+
+class SettlementDecisions(MoneyDecisions):
+    """Payments, corrections and recoveries of a person's applications."""
+
+    def _record_payment(
+        self, state: PersonCase, body: RecordPayment, command: Command, today: dt.date
+    ) -> list[Change]:
+        app = self._application(state, body.application_id, command)
+        month = _month_id(body.month)
+        if app.status not in (*_DECIDED, "stopped") or month not in app.entitled:
+            raise CommandRejectedError(
+                f"{command.command_type}: {app.application_id} has no entitlement for "
+                f"{body.month} ({app.status}); only what is entitled is paid",
+                code="conflict",
+            )
+        due = app.due(month)
+        if body.amount > due:
+            raise CommandRejectedError(
+                f"{command.command_type} payload.amount: {body.amount} is more than the "
+                f"{due} still due for {body.month} (entitled {app.entitled[month]}, paid "
+                f"{app.paid.get(month, _ZERO)}); a month is not paid twice",
+                code="conflict",
+            )
+        day = self._day(body.paid_on, today, command, "paid_on")
+        payload = {
+            "application_id": app.application_id,
+            "subsidy": app.subsidy,
+            "amount": str(body.amount),
+            "month": body.month,
+            "paid_on": day.isoformat(),
+            "batch_id": body.batch_id,
+        }
+        return [self._change("subsidy.paid", state, payload, day, today)]
+
+    def _correct_facts(
+        self, state: PersonCase, body: CorrectFacts, command: Command, today: dt.date
+    ) -> list[Change]:
+        self._need_registered(state, command)
+        day = self._day(body.on, today, command)
+        since = self._day(body.since, today, command, "since")
+        facts = body.facts.given()
+        if not facts:
+            raise CommandRejectedError(
+                f"{command.command_type} payload.facts: give at least one fact", code="invalid"
+            )
+        recorded = {
+            "facts": facts,
+            "observed_on": day.isoformat(),
+            "source": "correction",
+            "document": f"{body.document} (held since {since})"[:500],
+        }
+        changes = [self._change("person.facts_recorded", state, recorded, day, today)]
+        if state.open:  # the recognition follows the corrected facts (a closed case keeps it)
+            changes = self._then(state, changes, command, day, today)
+        after = self._fold(state, changes, command, day)
+        for app in sorted(applications(after).values(), key=lambda a: a.application_id):
+            decided = app.approved_on
+            if app.status not in (*_DECIDED, "stopped") or decided is None or decided < since:
+                continue
+            changes += self._recalculate(after, app, decided, body, command, day, today)
+        return changes
+
+    def _recalculate(
+        self,
+        state: PersonCase,
+        app: Application,
+        decided: dt.date,
+        body: CorrectFacts,
+        command: Command,
+        day: dt.date,
+        today: dt.date,
+    ) -> list[Change]:
+        """An approved application judged again as of its approval day with the corrected
+        facts: the months' entitlements made again and what was overpaid ordered back."""
+        again, _, _ = self._run_check(
+            state, app, decided, command, app.first_month, weigh_held=False
+        )
+        first = app.first_month if app.first_month is not None else month_of(decided)
+        covered = range(first, first + again.months) if again.eligible else range(0)
+        base = {"application_id": app.application_id, "subsidy": app.subsidy}
+        reason = f"更正 correction: {body.document}"[:500]
+        out: list[Change] = []
+        owed = dict(app.entitled)
+        for month, was in sorted(app.entitled.items()):
+            now = again.amount if month in covered else Decimal("0.00")
+            if now != was:
+                owed[month] = now
+                entitled = {**base, "amount": str(now), "month": month_text(month),
+                            "version": app.version, "reason": reason}  # fmt: skip
+                out.append(self._change("subsidy.entitled", state, entitled, day, today))
+        if not again.eligible and app.status != "stopped":
+            stopped = {**base, "reason": reason, "from_month": month_text(first),
+                       "failed": list(again.failed)[:64]}  # fmt: skip
+            out.append(self._change("subsidy.stopped", state, stopped, day, today))
+        paid = sum(app.paid.values(), _ZERO)
+        over = paid - sum(owed.values(), _ZERO) - sum(app.orders.values(), _ZERO)
+        if over > 0:
+            order = f"ro-{uuid.uuid5(command.command_id, app.application_id)}"[:40]
+            ordered = {**base, "order_id": order, "amount": str(over), "reason": reason,
+                       "failed": list(again.failed)[:64],
+                       "ordered_on": day.isoformat()}  # fmt: skip
+            out.append(self._change("subsidy.recovery_ordered", state, ordered, day, today))
+        return out
+
+    def _settle_recovery(
+        self, state: PersonCase, body: SettleRecovery, command: Command, today: dt.date
+    ) -> list[Change]:
+        app = self._application(state, body.application_id, command)
+        if body.order_id not in app.orders:
+            known = ", ".join(sorted(app.orders)) or "none"
+            raise CommandRejectedError(
+                f"{command.command_type} payload.order_id: {app.application_id} has no "
+                f"recovery order {body.order_id!r} (orders: {known})",
+                code="not_found",
+            )
+        left = app.outstanding(body.order_id)
+        if body.amount <= 0 or body.amount > left:
+            raise CommandRejectedError(
+                f"{command.command_type} payload.amount: {body.amount} is not within the "
+                f"{left} order {body.order_id} still asks back",
+                code="conflict",
+            )
+        day = self._day(body.on, today, command)
+        payload = {
+            "application_id": app.application_id,
+            "subsidy": app.subsidy,
+            "amount": str(body.amount),
+            "reason": "追回 recovery order settled",
+            "order_id": body.order_id,
+            "recovered_on": day.isoformat(),
+        }
+        return [self._change("subsidy.recovered", state, payload, day, today)]
+
+    def _need_registered(self, state: PersonCase, command: Command) -> None:
+        if not state.registered:
+            raise CommandRejectedError(
+                f"{command.command_type}: {state.person_id} is not registered; register the "
+                "person first (POST /api/persons)",
+                code="not_found",
+            )

@@ -1,0 +1,115 @@
+"""After approval (pure: the case without a broker): a month is paid once, a corrected fact
+makes the entitlements again as of the approval day and orders back what was overpaid,
+and a recovery order is settled in parts, never beyond what it asks."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from case_harness import CaseHarness
+from test_applications_unit import GRADUATE, OLDER
+
+from events.errors import CommandRejectedError
+from subsidies.application_state import applications
+
+D = dt.date(2026, 3, 2)
+NOT_LOW_INCOME = {"low_income": False, "minimum_living_allowance": False,
+                  "extreme_poverty": False, "zero_employment_household": False}  # fmt: skip
+
+
+def _approved(case: CaseHarness, policy: str, on: dt.date = D, **facts: Any) -> str:
+    [applied] = case.send("apply_subsidy", {"policy": policy, "facts": facts}, on=on)
+    app = str(applied.payload_dict()["application_id"])
+    [checked] = case.send("check_subsidy", {"application_id": app}, on=on)
+    assert checked.payload_dict()["eligible"], checked.payload_dict()["failed"]
+    case.send("approve_subsidy", {"application_id": app}, on=D, actor="chief-zhang")
+    return app
+
+
+def _pay(case: CaseHarness, app: str, month: str, amount: str) -> None:
+    case.send("record_payment", {"application_id": app, "month": month, "amount": amount,
+              "batch_id": "b-1"}, on=D, actor="finance-qin")  # fmt: skip
+
+
+def test_a_month_is_paid_once_and_only_what_is_entitled(case: CaseHarness) -> None:
+    case.send("register", GRADUATE, on=D)
+    app = _approved(case, "job_search_one_time")
+    with pytest.raises(CommandRejectedError, match="no entitlement for 2026-04"):
+        _pay(case, app, "2026-04", "1500.00")
+    _pay(case, app, "2026-03", "1000.00")  # part now, the rest later
+    assert applications(case.state)[app].status == "entitled"
+    with pytest.raises(CommandRejectedError, match=r"more than the 500\.00 still due") as twice:
+        _pay(case, app, "2026-03", "1500.00")
+    assert twice.value.code == "conflict"
+    _pay(case, app, "2026-03", "500.00")
+    held = applications(case.state)[app]
+    assert held.status == "paid" and held.paid == {2026 * 12 + 2: Decimal("1500.00")}
+
+
+def test_a_corrected_household_orders_the_graduates_subsidy_back(case: CaseHarness) -> None:
+    case.send("register", GRADUATE, on=D)
+    app = _approved(case, "job_search_one_time")
+    _pay(case, app, "2026-03", "1500.00")
+    # the civil-affairs review finds the household was never low-income
+    corrected = case.send("correct_facts", {"facts": NOT_LOW_INCOME, "since": "2025-01-01",
+                          "document": "民政复核 2026-041"}, on=dt.date(2026, 4, 10))  # fmt: skip
+    assert case.types(corrected) == [
+        "person.facts_recorded", "person.recognition_revoked", "subsidy.entitled",
+        "subsidy.stopped", "subsidy.recovery_ordered"]  # fmt: skip
+    entitled, stopped, ordered = (e.payload_dict() for e in corrected[2:])
+    assert (entitled["month"], entitled["amount"]) == ("2026-03", "0.00")
+    assert "民政复核 2026-041" in entitled["reason"]
+    assert stopped["failed"] == ["in_low_income_graduate (is False)",
+                                 "household_in_need (is False)"]  # fmt: skip
+    assert (ordered["amount"], ordered["ordered_on"]) == ("1500.00", "2026-04-10")
+    order = ordered["order_id"]
+    # a second correction of the same orders nothing more (what is ordered counts)
+    again = case.send("correct_facts", {"facts": {"low_income": False}, "since": "2025-01-01",
+                      "document": "再次复核"}, on=dt.date(2026, 4, 11))  # fmt: skip
+    assert "subsidy.recovery_ordered" not in case.types(again)
+    # settled in two parts; never more than the order asks
+    settle = {"application_id": app, "order_id": order}
+    case.send("settle_recovery", settle | {"amount": "500.00"}, on=dt.date(2026, 4, 20))
+    with pytest.raises(CommandRejectedError, match="not within the 1000.00 order"):
+        case.send("settle_recovery", settle | {"amount": "1500.00"}, on=dt.date(2026, 4, 20))
+    case.send("settle_recovery", settle | {"amount": "1000.00"}, on=dt.date(2026, 4, 21))
+    held = applications(case.state)[app]
+    assert held.outstanding(order) == 0 and held.status == "stopped"
+    with pytest.raises(CommandRejectedError, match="no recovery order 'ro-x'"):
+        case.send("settle_recovery", settle | {"order_id": "ro-x", "amount": "1"}, on=D)
+
+
+def test_a_correction_before_the_approval_window_changes_nothing(case: CaseHarness) -> None:
+    case.send("register", GRADUATE, on=D)
+    app = _approved(case, "job_search_one_time")
+    # facts said to hold only from after the approval: decisions before stand
+    later = case.send("correct_facts", {"facts": NOT_LOW_INCOME, "since": "2026-03-05",
+                      "document": "自3月5日起"}, on=dt.date(2026, 3, 10))  # fmt: skip
+    assert not [t for t in case.types(later) if t.startswith("subsidy.")]
+    assert applications(case.state)[app].status == "entitled"
+
+
+def test_a_monthly_subsidy_found_wrong_is_stopped_and_its_paid_months_ordered_back(
+    case: CaseHarness,
+) -> None:
+    case.send("register", OLDER, on=dt.date(2026, 1, 5))
+    app = _approved(case, "social_insurance_flexible", on=dt.date(2026, 1, 5),
+                    employment_kind="flexible", insured=True,
+                    contributions_monthly="900")  # fmt: skip
+    _pay(case, app, "2026-01", "603.00")
+    _pay(case, app, "2026-02", "603.00")
+    # the ID was mistyped: the person is 36, not 57 (not an older worker after all)
+    corrected = case.send("correct_facts", {"facts": {"birth_date": "1990-09-15"},
+                          "since": "2026-01-01", "document": "身份证号更正"},
+                          on=dt.date(2026, 3, 20))  # fmt: skip
+    subsidy = [e for e in corrected if e.event_type.startswith("subsidy.")]
+    assert [(e.event_type, e.payload_dict().get("month"), e.payload_dict().get("amount"))
+            for e in subsidy] == [
+        ("subsidy.entitled", "2026-01", "0.00"), ("subsidy.entitled", "2026-02", "0.00"),
+        ("subsidy.entitled", "2026-03", "0.00"), ("subsidy.stopped", None, None),
+        ("subsidy.recovery_ordered", None, "1206.00")]  # fmt: skip
+    with pytest.raises(CommandRejectedError, match="more than the 0.00 still due"):
+        _pay(case, app, "2026-03", "603.00")
