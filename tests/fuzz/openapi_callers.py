@@ -149,6 +149,7 @@ COMMANDS = {
         "subsidy.entitled",
         "subsidy.rejected",
         "subsidy.recovered",
+        "audit.person_read",  # reads a person's detail (read:cases), audited
     ),
     "auditor": ("audit.person_read",),
 }
