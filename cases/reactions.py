@@ -23,9 +23,9 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from cases.facts import derive
 from cases.policy import CasePolicy
@@ -33,7 +33,7 @@ from events.clock import SHANGHAI
 from events.envelope import Envelope
 from events.regions import RegionReference
 
-__all__ = ["CaseworkView", "Reaction"]
+__all__ = ["CaseworkView", "Reaction", "ReactionExtension"]
 
 _NAMESPACE = uuid.UUID("3c9e4b1a-7d25-4f60-8a13-5b2e9c7d0f41")
 _JUDGED_AGAIN = frozenset({"person.registered", "person.facts_recorded", "lead.discovered"})
@@ -47,6 +47,19 @@ class Reaction:
     aggregate_id: str
     payload: dict[str, Any]
     command_id: uuid.UUID
+
+
+class ReactionExtension(Protocol):
+    """Reactions of another part of the product (the money) the view carries: the event
+    types it reads (``prefixes``), pure like the view's own."""
+
+    prefixes: tuple[str, ...]
+
+    def fold(self, event: Envelope) -> None: ...
+
+    def react(self, event: Envelope) -> list[Reaction]: ...
+
+    def due(self, today: dt.date) -> list[Reaction]: ...
 
 
 @dataclass(slots=True)
@@ -77,19 +90,47 @@ def _day(event: Envelope) -> dt.date:
 class CaseworkView:
     """The persons and households of some partitions, as casework needs them."""
 
-    def __init__(self, policy: CasePolicy, reference: RegionReference) -> None:
+    #: The event types the view's own reactions read.
+    PREFIXES = ("person.", "case.", "visit.", "service.", "plan.", "placement.", "lead.",
+                "household.")  # fmt: skip
+
+    def __init__(
+        self,
+        policy: CasePolicy,
+        reference: RegionReference,
+        extensions: Sequence[ReactionExtension] = (),
+    ) -> None:
         self.policy = policy
         self.reference = reference
         self.persons: dict[str, _Person] = {}
         self.households: dict[str, _Household] = {}
+        self.extensions = tuple(extensions)
+
+    @property
+    def prefixes(self) -> tuple[str, ...]:
+        """Every event type the view or an extension reads."""
+        return self.PREFIXES + tuple(p for e in self.extensions for p in e.prefixes)
+
+    def _extension(self, event_type: str) -> ReactionExtension | None:
+        for extension in self.extensions:
+            if event_type.startswith(extension.prefixes):
+                return extension
+        return None
 
     def fold(self, event: Envelope) -> None:
         """Apply an event without reacting (the events before the committed position)."""
+        extension = self._extension(event.event_type)
+        if extension is not None:
+            extension.fold(event)
+            return
         self._apply(event)
 
     def react(self, event: Envelope) -> list[Reaction]:
         """Apply an event and return the commands that follow from it."""
         kind = event.event_type
+        extension = self._extension(kind)
+        if extension is not None:
+            return extension.react(event)
         if kind.startswith("household."):
             before = self.households.get(event.aggregate_id or "")
             joined = kind == "household.member_joined" and (
@@ -128,7 +169,7 @@ class CaseworkView:
 
     def due(self, today: dt.date) -> list[Reaction]:
         """The checks that fall due on ``today``."""
-        out: list[Reaction] = []
+        out: list[Reaction] = [r for e in self.extensions for r in e.due(today)]
         for household_id, household in self.households.items():
             if (
                 household.deadline is not None

@@ -46,6 +46,7 @@ ROLES: dict[str, str] = {
     "incident_team": "应急处置组 / Incident team",
     "case_officer": "就业服务专员 / Case officer",
     "subsidy_approver": "补贴审批员 / Subsidy approver",
+    "payment_officer": "资金发放专员 / Payment officer",
     "auditor": "审计员 / Auditor",
     "admin": "管理员 / Administrator",
 }
@@ -57,9 +58,14 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "incident_team": frozenset({"read:overview", "read:alerts", "read:playbooks", "act:playbooks"}),
     "case_officer": frozenset({"read:overview", "ingest", "read:cases", "act:cases"}),
     # approves and refuses subsidy applications, never applies or checks (maker-checker)
-    "subsidy_approver": frozenset({"read:overview", "read:cases", "approve:subsidies"}),
+    "subsidy_approver": frozenset(
+        {"read:overview", "read:cases", "read:money", "approve:subsidies"}
+    ),
+    # gathers what is due into batches, sends the bank its file, reconciles the return;
+    # never applies, checks or approves
+    "payment_officer": frozenset({"read:overview", "read:money", "pay:subsidies"}),
     "auditor": frozenset(
-        {"read:overview", "read:alerts", "read:playbooks", "read:audit", "read:cases"}
+        {"read:overview", "read:alerts", "read:playbooks", "read:audit", "read:cases", "read:money"}
     ),
 }
 #: Every permission there is (the console shows what a role has of them).

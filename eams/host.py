@@ -50,7 +50,9 @@ from streams.dlq import DeadLetterKey, dead_letter_part
 from streams.producer import BatchSender, RawProducer, new_producer
 from streams.writer import Record
 from subsidies.applications import SubsidyDecisions
+from subsidies.batches import PaymentBatchAggregate
 from subsidies.catalogue import Catalogue, load_catalogue
+from subsidies.reactions import MoneyReactions
 
 log = logging.getLogger("eams")
 
@@ -105,7 +107,7 @@ class Host:
         self.casework = CaseworkReactor(
             settings.kafka("stream"),
             settings.topics,
-            CaseworkView(casework[1], reference),
+            CaseworkView(casework[1], reference, extensions=[MoneyReactions()]),
             commands,
             interval=settings.casework_interval,
         )
@@ -422,6 +424,7 @@ def new_command_handler(
             PlaybookRunAggregate(library, primary),
             person,
             household,
+            PaymentBatchAggregate(reference),
         ],
         reference,
     )

@@ -41,6 +41,9 @@ from events.payloads_market import (
     VacancyReported,
 )
 from events.payloads_money import (
+    PaymentBatchCreated,
+    PaymentBatchExported,
+    PaymentBatchReconciled,
     SubsidyApplied,
     SubsidyApproved,
     SubsidyChecked,
@@ -153,6 +156,9 @@ CATALOGUE_SECTIONS: dict[str, dict[str, type[EventPayload]]] = {
         "subsidy.recovery_ordered": SubsidyRecoveryOrdered,
         "subsidy.paid": SubsidyPaid,
         "subsidy.recovered": SubsidyRecovered,
+        "payment_batch.created": PaymentBatchCreated,
+        "payment_batch.exported": PaymentBatchExported,
+        "payment_batch.reconciled": PaymentBatchReconciled,
         "welfare_post.opened": WelfarePostOpened,
         "welfare_post.assigned": WelfarePostAssigned,
         "welfare_post.vacated": WelfarePostVacated,

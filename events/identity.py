@@ -21,10 +21,12 @@ __all__ = [
     "USCC_CHARSET",
     "make_national_id",
     "make_uscc",
+    "mask_account",
     "mask_name",
     "mask_national_id",
     "mask_phone",
     "national_id_check_char",
+    "normalise_account",
     "uscc_check_char",
     "validate_national_id",
     "validate_uscc",
@@ -141,6 +143,23 @@ def mask_phone(v: str) -> str:
     if len(text) < 8:
         return "*" * max(len(text) - 2, 0) + text[-2:]
     return text[:3] + "*" * (len(text) - 7) + text[-4:]
+
+
+def normalise_account(v: str) -> str:
+    """A bank account number as its digits (spaces and hyphens dropped; raises ValueError
+    naming what was expected when it is not 10-30 digits)."""
+    text = "".join(ch for ch in v if ch not in " -")
+    if not text.isascii() or not text.isdigit() or not 10 <= len(text) <= 30:
+        raise ValueError(
+            "a bank account number is 10-30 digits (spaces and hyphens allowed), "
+            f"got {len(text)} characters"
+        )
+    return text
+
+
+def mask_account(v: str) -> str:
+    """Mask a bank account number keeping its last 4 digits: ``****5678``."""
+    return "****" + normalise_account(v)[-4:]
 
 
 # Common two-character (compound) surnames, kept whole when masking.

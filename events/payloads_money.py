@@ -16,12 +16,30 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StringConstraints
 
-from events.payload_base import MAX_ITEMS, Ident, IsoDate, Money, PersonPayload, Text, Uscc
+from events.payload_base import (
+    MAX_ITEMS,
+    EventPayload,
+    Ident,
+    IsoDate,
+    Masked,
+    Money,
+    PersonId,
+    PersonPayload,
+    Text,
+    Uscc,
+)
 from events.payloads_cases import ConditionResult, FactValues
 from events.vocabulary import PlacementKind, SubsidyKind, TargetGroup
 
 __all__ = [
+    "AccountRef",
     "ApplicationFacts",
+    "BatchLine",
+    "BatchResult",
+    "PaymentBatchCreated",
+    "PaymentBatchExported",
+    "PaymentBatchReconciled",
+    "ReconciledLine",
     "SubsidyApplied",
     "SubsidyApproved",
     "SubsidyChecked",
@@ -37,6 +55,10 @@ __all__ = [
 Months = Annotated[StrictInt, Field(ge=0, le=1200)]
 YearMonth = Annotated[str, StringConstraints(pattern=r"^(19|20)\d\d-(0[1-9]|1[0-2])$")]
 """A month as ``YYYY-MM`` (an entitlement's, a payment's period)."""
+AccountRef = Annotated[str, StringConstraints(pattern=r"^a_[0-9a-f]{32}$")]
+"""A payee's bank account as its keyed pseudonym (the clear number never leaves the route)."""
+#: The most lines one payment batch carries (a county's month is split into parts above it).
+MAX_BATCH_LINES = 1000
 
 
 class ApplicationFacts(BaseModel):
@@ -90,6 +112,10 @@ class SubsidyApplied(_SubsidyPayload):
     """The catalogue's policy applied for (``job_search_one_time``)."""
     facts: ApplicationFacts = ApplicationFacts()
     payee: Literal["person", "employer"] | None = None
+    payee_account_ref: AccountRef | None = None
+    """The account the money goes to, as its keyed pseudonym (one account for several
+    unrelated persons is a fraud rule's evidence)."""
+    payee_account_masked: Masked | None = None
 
 
 class SubsidyChecked(_SubsidyPayload):
@@ -180,3 +206,80 @@ class SubsidyRecovered(_SubsidyPayload):
     fraud_case_id: Ident | None = None
     order_id: Ident | None = None
     recovered_on: date | None = None
+
+
+class BatchLine(BaseModel):
+    """One payment of a batch: a month's entitlement of an application."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    line: Annotated[StrictInt, Field(ge=1, le=MAX_BATCH_LINES)]
+    person_id: PersonId
+    application_id: Ident
+    subsidy: SubsidyKind
+    month: YearMonth
+    amount: Money
+    payee_account_ref: AccountRef | None = None
+    payee_account_masked: Masked | None = None
+    name_masked: Masked | None = None
+
+
+class BatchResult(BaseModel):
+    """What the bank's return file says of one line."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    line: Annotated[StrictInt, Field(ge=1, le=MAX_BATCH_LINES)]
+    outcome: Literal["paid", "failed"]
+    amount: Money | None = None
+    """What the bank paid (a paid line: the line's amount)."""
+    paid_on: date | None = None
+    reason: Text | None = None
+    """Why the bank did not pay (a closed account, a name that does not match …)."""
+
+
+class ReconciledLine(BatchResult):
+    """A line's result as the batch recorded it: with the payment it settles."""
+
+    person_id: PersonId
+    application_id: Ident
+    subsidy: SubsidyKind
+    month: YearMonth
+
+
+class _BatchPayload(EventPayload):
+    batch_id: Ident
+
+    def aggregate_key(self, region: str) -> str | None:
+        """A payment batch is its own aggregate."""
+        return self.batch_id
+
+
+class PaymentBatchCreated(_BatchPayload):
+    """A county's payment batch for a month: the entitlements due, a line each."""
+
+    month: YearMonth
+    part: Annotated[StrictInt, Field(ge=1, le=1000)] = 1
+    lines: Annotated[tuple[BatchLine, ...], Field(min_length=1, max_length=MAX_BATCH_LINES)]
+    count: Annotated[StrictInt, Field(ge=1, le=MAX_BATCH_LINES)]
+    total: Money
+
+
+class PaymentBatchExported(_BatchPayload):
+    """The batch's file for the bank was produced (who and when is the envelope's)."""
+
+    file_sha256: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+    count: Annotated[StrictInt, Field(ge=1, le=MAX_BATCH_LINES)]
+    total: Money
+
+
+class PaymentBatchReconciled(_BatchPayload):
+    """The bank's return file was matched to the batch: each line paid or failed."""
+
+    file_sha256: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+    results: Annotated[tuple[ReconciledLine, ...], Field(min_length=1, max_length=MAX_BATCH_LINES)]
+    paid: Annotated[StrictInt, Field(ge=0, le=MAX_BATCH_LINES)]
+    failed: Annotated[StrictInt, Field(ge=0, le=MAX_BATCH_LINES)]
+    paid_total: Money
+    complete: bool
+    """Every line of the batch has a result now."""

@@ -34,11 +34,17 @@ from pydantic import BaseModel
 from events.catalogue import PII_FIELDS
 from events.envelope import Envelope
 from events.errors import EventRejectedError
-from events.identity import mask_name, mask_national_id, mask_phone, validate_national_id
+from events.identity import (
+    mask_name,
+    mask_national_id,
+    mask_phone,
+    normalise_account,
+    validate_national_id,
+)
 from events.payload_base import EventPayload, PersonPayload
 from events.pii_scan import mask_text, scrub
 
-__all__ = ["assert_no_clear_pii", "pseudonym", "pseudonymise"]
+__all__ = ["account_pseudonym", "assert_no_clear_pii", "pseudonym", "pseudonymise"]
 
 _PII_LABELS = {"national_id": "national ID", "phone": "phone number", "name": "name"}
 
@@ -51,6 +57,13 @@ def pseudonym(national_id: str, secret: bytes) -> str:
     """
     normalised = national_id.strip().upper().encode("ascii", "replace")
     return "p_" + hmac.new(secret, normalised, hashlib.sha256).hexdigest()[:32]
+
+
+def account_pseudonym(account: str, secret: bytes) -> str:
+    """Return ``a_`` + 32 hex characters of HMAC-SHA256(secret, ``account:`` + the digits):
+    one account is one pseudonym, whoever states it, and never a person's pseudonym."""
+    digits = normalise_account(account).encode("ascii")
+    return "a_" + hmac.new(secret, b"account:" + digits, hashlib.sha256).hexdigest()[:32]
 
 
 def _looks_like_national_id(value: str) -> bool:

@@ -48,7 +48,6 @@ log = logging.getLogger(__name__)
 __all__ = ["CaseworkReactor", "CaseworkStats"]
 
 ACTOR = "eams.casework"
-_TYPES = ("person.", "case.", "visit.", "service.", "plan.", "placement.", "lead.", "household.")
 
 
 @dataclasses.dataclass
@@ -83,9 +82,9 @@ class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
         self.reactor.folding |= {tp.partition for tp in assigned}
 
 
-def _envelope(record: ConsumerRecord[bytes, bytes]) -> Envelope | None:
+def _envelope(record: ConsumerRecord[bytes, bytes], wanted: tuple[bytes, ...]) -> Envelope | None:
     value = record.value
-    if value is None or not any(f'"event_type":"{t}'.encode() in value[:200] for t in _TYPES):
+    if value is None or not any(t in value[:200] for t in wanted):
         return None
     try:
         return Envelope.model_validate_json(value)
@@ -117,6 +116,7 @@ class CaseworkReactor:
         self.stats = CaseworkStats()
         self.lock = asyncio.Lock()
         self.folding: set[int] = set()  # assigned partitions whose history is not folded yet
+        self.wanted = tuple(f'"event_type":"{t}'.encode() for t in view.prefixes)
 
     def status(self) -> dict[str, Any]:
         return self.stats.as_dict()
@@ -155,7 +155,7 @@ class CaseworkReactor:
                 self.folding.discard(tp.partition)
             reactions: list[Reaction] = []
             for record in records:
-                envelope = _envelope(record)
+                envelope = _envelope(record, self.wanted)
                 if envelope is None:
                     continue
                 try:
@@ -194,7 +194,7 @@ class CaseworkReactor:
                 for record in batch.get(tp, []):
                     if record.offset >= committed:
                         break
-                    envelope = _envelope(record)
+                    envelope = _envelope(record, self.wanted)
                     if envelope is not None:
                         self.view.fold(envelope)
                         self.stats.folded += 1

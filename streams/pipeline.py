@@ -85,6 +85,8 @@ SYSTEM_PREFIXES = (
     "subsidy.recovery_ordered",
     "subsidy.paid",
     "subsidy.recovered",
+    # decided by a payment batch (subsidies/batches.py): its lines, export and the bank's return
+    "payment_batch.",
 )
 #: How far ahead of now an ``occurred_at`` may lie (clock skew of senders).
 DEFAULT_FUTURE_SKEW = dt.timedelta(minutes=10)

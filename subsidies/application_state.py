@@ -57,6 +57,9 @@ class Application:
     officer: str | None = None
     """The case's officer when it was applied for."""
     facts: Mapping[str, Any] = field(default_factory=dict)
+    account_ref: str | None = None
+    """The payee's account (its keyed pseudonym)."""
+    account_masked: str | None = None
     checker: str | None = None
     eligible: bool | None = None
     version: str | None = None
@@ -143,6 +146,8 @@ def apply_subsidy_event(case: PersonCase, event: Envelope) -> PersonCase:  # noq
             applicant=event.actor,
             officer=case.officer,
             facts=dict(p.get("facts") or {}),
+            account_ref=p.get("payee_account_ref"),
+            account_masked=p.get("payee_account_masked"),
         )
     elif kind == "subsidy.checked":
         app = replace(

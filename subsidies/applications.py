@@ -31,8 +31,8 @@ from cases.person import Verb
 from events.commands import Change, Command
 from events.envelope import Envelope
 from events.errors import CommandRejectedError
-from events.payload_base import Ident, IsoDate, Text
-from events.payloads_money import ApplicationFacts
+from events.payload_base import Ident, IsoDate, Masked, Text
+from events.payloads_money import AccountRef, ApplicationFacts
 from subsidies.application_state import (
     OPEN,
     SUBSIDY_EVENTS,
@@ -60,6 +60,9 @@ class ApplySubsidy(_Body):
     application_id: Ident | None = None
     """Given by the caller (a form's number) or derived from the command id."""
     on: IsoDate | None = None
+    payee_account_ref: AccountRef | None = None
+    """The account to pay into, as the route's keyed pseudonym of the clear number."""
+    payee_account_masked: Masked | None = None
 
 
 class CheckSubsidy(_Body):
@@ -84,6 +87,13 @@ class RejectSubsidy(_Body):
     on: IsoDate | None = None
 
 
+class EntitleDue(_Body):
+    """Entitle the months of approved periodic subsidies begun by ``on`` (the calendar's:
+    sent by the casework reactor once a month per person)."""
+
+    on: IsoDate | None = None
+
+
 # -- the decisions ------------------------------------------------------------------------
 
 
@@ -103,6 +113,7 @@ class SubsidyDecisions(SettlementDecisions):
             "check_subsidy": (CheckSubsidy, self._check),
             "approve_subsidy": (ApproveSubsidy, self._approve),
             "reject_subsidy": (RejectSubsidy, self._reject),
+            "entitle_due": (EntitleDue, self._entitle_due),
             "record_payment": (RecordPayment, self._record_payment),
             "correct_facts": (CorrectFacts, self._correct_facts),
             "settle_recovery": (SettleRecovery, self._settle_recovery),
@@ -149,6 +160,8 @@ class SubsidyDecisions(SettlementDecisions):
             "applied_on": day.isoformat(),
             "facts": body.facts.given(),
             "payee": policy.payee,
+            "payee_account_ref": body.payee_account_ref,
+            "payee_account_masked": body.payee_account_masked,
         }
         return [self._change("subsidy.applied", state, payload, day, today)]
 
@@ -231,6 +244,32 @@ class SubsidyDecisions(SettlementDecisions):
                 "version": app.version,
             }
             changes.append(self._change("subsidy.entitled", state, entitled, day, today))
+        return changes
+
+    def _entitle_due(
+        self, state: PersonCase, body: EntitleDue, command: Command, today: dt.date
+    ) -> list[Change]:
+        """Each month begun by the day of every approved application not stopped, not yet
+        entitled: its approved amount (a month is entitled once; a stop ends the months)."""
+        day = self._day(body.on, today, command)
+        changes: list[Change] = []
+        for app in sorted(applications(state).values(), key=lambda a: a.application_id):
+            last = app.last_month
+            if app.status not in ("approved", "entitled", "paid") or last is None:
+                continue
+            if app.amount is None or app.first_month is None:
+                continue
+            for month in range(app.first_month, min(last, month_of(day)) + 1):
+                if month in app.entitled:
+                    continue
+                entitled = {
+                    "application_id": app.application_id,
+                    "subsidy": app.subsidy,
+                    "amount": str(app.amount),
+                    "month": month_text(month),
+                    "version": app.version,
+                }
+                changes.append(self._change("subsidy.entitled", state, entitled, day, today))
         return changes
 
     def _maker_checker(self, state: PersonCase, app: Application, command: Command) -> None:

@@ -1,7 +1,9 @@
 """What happens to a person's money after approval, decided on their case:
 
-    record_payment ─► subsidy.paid           a month's entitlement paid (a bank's return
-                                             line); never more than is still due
+    record_payment ─► subsidy.paid           a month's entitlement paid: by hand never more
+                      (subsidy.recovery_ordered)  than is still due; a bank's return line
+                                             (a batch's) is recorded whatever is due, since
+                                             the money left, and its excess ordered back
     correct_facts ──► person.facts_recorded  facts found wrong all along (since a day):
                       (recognition follows)  every application approved since is checked
                       subsidy.entitled …     again as of its approval day with the corrected
@@ -83,14 +85,17 @@ class SettlementDecisions(MoneyDecisions):
     ) -> list[Change]:
         app = self._application(state, body.application_id, command)
         month = _month_id(body.month)
-        if app.status not in (*_DECIDED, "stopped") or month not in app.entitled:
+        from_bank = body.batch_id is not None  # the money left: the payment is a fact
+        if not from_bank and (
+            app.status not in (*_DECIDED, "stopped") or month not in app.entitled
+        ):
             raise CommandRejectedError(
                 f"{command.command_type}: {app.application_id} has no entitlement for "
                 f"{body.month} ({app.status}); only what is entitled is paid",
                 code="conflict",
             )
         due = app.due(month)
-        if body.amount > due:
+        if body.amount > due and body.batch_id is None:
             raise CommandRejectedError(
                 f"{command.command_type} payload.amount: {body.amount} is more than the "
                 f"{due} still due for {body.month} (entitled {app.entitled[month]}, paid "
@@ -106,7 +111,21 @@ class SettlementDecisions(MoneyDecisions):
             "paid_on": day.isoformat(),
             "batch_id": body.batch_id,
         }
-        return [self._change("subsidy.paid", state, payload, day, today)]
+        changes = [self._change("subsidy.paid", state, payload, day, today)]
+        over = body.amount - max(due, _ZERO)
+        if over > 0:  # the bank paid it (a batch's line): recorded, and the excess ordered back
+            order = f"ro-{uuid.uuid5(command.command_id, 'overpaid')}"[:40]
+            ordered = {
+                "application_id": app.application_id,
+                "subsidy": app.subsidy,
+                "order_id": order,
+                "amount": str(over),
+                "reason": f"多发 paid beyond what was due for {body.month} "
+                f"(batch {body.batch_id}: {body.amount}, due {max(due, _ZERO)})",
+                "ordered_on": day.isoformat(),
+            }
+            changes.append(self._change("subsidy.recovery_ordered", state, ordered, day, today))
+        return changes
 
     def _correct_facts(
         self, state: PersonCase, body: CorrectFacts, command: Command, today: dt.date

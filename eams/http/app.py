@@ -14,6 +14,7 @@ from eams.http import (
     dlq,
     ingest,
     overview,
+    payments,
     playbooks,
     quarantine,
     rules,
@@ -44,6 +45,6 @@ def create_api(host: Host) -> FastAPI:
     api.include_router(session_router(host))
     document(api)  # /openapi.json also names the routes' own 422 messages
     resources = (ingest, overview, alerts, silences, rules, playbooks, quarantine, console, dlq)
-    for resource in (*resources, cases, case_commands, subsidies, vocabulary, admin):
+    for resource in (*resources, cases, case_commands, subsidies, payments, vocabulary, admin):
         api.include_router(resource.router(host))
     return api

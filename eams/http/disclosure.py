@@ -96,6 +96,9 @@ VIEWS: dict[str, Registered] = {
     "/api/persons/{person_id}/timeline": Registered(views.generic),
     "/api/persons/{person_id}/explain": Registered(views.generic),
     "/api/audit/person-reads": Registered(views.generic),
+    # the money: payment officers', approvers' and auditors' (an analyst is refused, 403)
+    "/api/payment-batches": Registered(views.generic),
+    "/api/payment-batches/{batch_id}": Registered(views.generic),
 }
 _DEFAULT = Registered(views.generic)
 #: Rule kinds whose value is the indicator itself, or a difference of it (a count when the

@@ -13,17 +13,20 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, StringConstraints
 
 from eams.auth import Principal
 from eams.host import Host
 from eams.http.auth import guard
 from eams.http.case_commands import PersonId, answer
 from eams.http.commands import submit
+from eams.http.errors import InvalidRequestError
+from events.identity import mask_account
 from events.payload_base import Ident, IsoDate, Money, Text
 from events.payloads_cases import FactValues
 from events.payloads_money import ApplicationFacts
 from events.pii_scan import scrub
+from events.privacy import account_pseudonym
 
 __all__ = ["router"]
 
@@ -41,6 +44,9 @@ class ApplyForm(_Form):
     facts: ApplicationFacts = ApplicationFacts()
     application_id: Ident | None = None
     on: IsoDate | None = None
+    payee_account: Annotated[str, StringConstraints(max_length=40)] | None = None
+    """The bank account (a social-security card's) the money goes to, in clear: the route
+    keeps only its keyed pseudonym and last four digits."""
 
 
 class DayForm(_Form):
@@ -114,6 +120,13 @@ def router(host: Host) -> APIRouter:
         with what the application states (the hire, the business, the loan …). The answer
         names the ``application_id``; a second open application of the same policy is 409."""
         payload = _body(form)
+        account = payload.pop("payee_account", None)
+        if account is not None:
+            try:
+                payload["payee_account_ref"] = account_pseudonym(account, host.secret)
+                payload["payee_account_masked"] = mask_account(account)
+            except ValueError as exc:
+                raise InvalidRequestError(f"payee_account: {exc}") from None
         return await send(who, "apply_subsidy", person_id, payload, request)
 
     @api.post(

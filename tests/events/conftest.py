@@ -146,6 +146,47 @@ MINIMAL_PAYLOADS: dict[str, dict[str, Any]] = {
         "amount": 1500,
         "reason": "duplicate claim",
     },
+    "payment_batch.created": {
+        "batch_id": "pb-371302-2026-03-1",
+        "month": "2026-03",
+        "lines": [
+            {
+                "line": 1,
+                "person_id": PERSON_ID,
+                "application_id": "a1",
+                "subsidy": "post",
+                "month": "2026-03",
+                "amount": "600.00",
+            }
+        ],
+        "count": 1,
+        "total": "600.00",
+    },  # fmt: skip
+    "payment_batch.exported": {
+        "batch_id": "pb-371302-2026-03-1",
+        "file_sha256": "a" * 64,
+        "count": 1,
+        "total": "600",
+    },  # fmt: skip
+    "payment_batch.reconciled": {
+        "batch_id": "pb-371302-2026-03-1",
+        "file_sha256": "a" * 64,
+        "results": [
+            {
+                "line": 1,
+                "outcome": "paid",
+                "amount": "600.00",
+                "person_id": PERSON_ID,
+                "application_id": "a1",
+                "subsidy": "post",
+                "month": "2026-03",
+            }
+        ],
+        "paid": 1,
+        "failed": 0,
+        "paid_total": "600.00",
+        "complete": True,
+    },  # fmt: skip
     "welfare_post.opened": {"post_id": "wp1", "title": "village cleaner"},
     "welfare_post.assigned": {"person_id": PERSON_ID, "post_id": "wp1"},
     "welfare_post.vacated": {"person_id": PERSON_ID, "post_id": "wp1"},

@@ -112,6 +112,11 @@ NEEDS: dict[str, str | None] = {
     "POST /api/persons/{person_id}/subsidies/{application_id}/approve": "approve:subsidies",
     "POST /api/persons/{person_id}/subsidies/{application_id}/reject": "approve:subsidies",
     "POST /api/persons/{person_id}/subsidies/{application_id}/recoveries": "approve:subsidies",
+    "GET /api/payment-batches": "read:money",
+    "GET /api/payment-batches/{batch_id}": "read:money",
+    "POST /api/payment-batches": "pay:subsidies",
+    "POST /api/payment-batches/{batch_id}/export": "pay:subsidies",
+    "POST /api/payment-batches/{batch_id}/return": "pay:subsidies",
     "POST /api/persons/{person_id}/facts/correct": "act:cases",
     "POST /api/dlq/reveal": "admin",
     "POST /api/dlq/replay": "admin",
@@ -151,6 +156,8 @@ COMMANDS = {
         "subsidy.recovered",
         "audit.person_read",  # reads a person's detail (read:cases), audited
     ),
+    # gathers what is due into batches, exports them, reconciles the bank's return
+    "payment_officer": ("payment_batch.",),
     "auditor": ("audit.person_read",),
 }
 

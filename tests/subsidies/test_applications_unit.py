@@ -13,6 +13,7 @@ from case_harness import CaseHarness
 
 from events.errors import CommandRejectedError
 from subsidies.application_state import applications
+from subsidies.reactions import MoneyReactions
 
 D = dt.date(2026, 3, 2)
 GRADUATE: dict[str, Any] = {
@@ -130,6 +131,31 @@ def test_a_monthly_subsidy_is_entitled_for_the_months_begun_at_approval(
     months = [e.payload_dict()["month"] for e in approved if e.event_type == "subsidy.entitled"]
     assert months == ["2026-01", "2026-02", "2026-03"]
     assert approved[0].payload_dict()["total"] == str(Decimal("603.00") * 32)
+
+    # the calendar: the casework view asks once per person and month, the case entitles
+    # each month begun since, once
+    view = MoneyReactions()
+    for event in case.events:
+        view.fold(event)
+    assert view.due(dt.date(2026, 3, 31)) == []  # March is entitled
+    [ask] = view.due(dt.date(2026, 5, 1))
+    assert (ask.command_type, ask.aggregate_id, ask.payload) == (
+        "person.entitle_due", case.state.person_id, {"on": "2026-05-01"})  # fmt: skip
+    assert view.due(dt.date(2026, 5, 20))[0].command_id == ask.command_id  # once a month
+    due = case.send("entitle_due", ask.payload, on=dt.date(2026, 5, 1))
+    assert [(e.payload_dict()["month"], e.payload_dict()["amount"]) for e in due] == [
+        ("2026-04", "603.00"), ("2026-05", "603.00")]  # fmt: skip
+    assert case.send("entitle_due", ask.payload, on=dt.date(2026, 5, 2)) == []
+    for event in due:
+        view.react(event)
+    assert view.due(dt.date(2026, 5, 31)) == []
+    stopped = case.send("correct_facts", {"facts": {"able_to_work": False}, "since": "2026-01-01",
+                        "document": "走访核实"}, on=dt.date(2026, 6, 3))  # fmt: skip
+    for event in stopped:
+        view.react(event)
+    assert "subsidy.stopped" in case.types(stopped)  # no more months after a stop
+    assert view.due(dt.date(2026, 7, 1)) == []
+    assert case.send("entitle_due", {"on": "2026-07-01"}, on=dt.date(2026, 7, 1)) == []
 
 
 def test_a_one_time_subsidy_is_granted_once_and_the_same_policy_not_twice_at_once(

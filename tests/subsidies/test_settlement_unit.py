@@ -29,9 +29,10 @@ def _approved(case: CaseHarness, policy: str, on: dt.date = D, **facts: Any) -> 
     return app
 
 
-def _pay(case: CaseHarness, app: str, month: str, amount: str) -> None:
-    case.send("record_payment", {"application_id": app, "month": month, "amount": amount,
-              "batch_id": "b-1"}, on=D, actor="finance-qin")  # fmt: skip
+def _pay(case: CaseHarness, app: str, month: str, amount: str, batch: str | None = None) -> Any:
+    body = {"application_id": app, "month": month, "amount": amount}
+    return case.send("record_payment", body | ({"batch_id": batch} if batch else {}), on=D,
+                     actor="finance-qin")  # fmt: skip
 
 
 def test_a_month_is_paid_once_and_only_what_is_entitled(case: CaseHarness) -> None:
@@ -47,6 +48,23 @@ def test_a_month_is_paid_once_and_only_what_is_entitled(case: CaseHarness) -> No
     _pay(case, app, "2026-03", "500.00")
     held = applications(case.state)[app]
     assert held.status == "paid" and held.paid == {2026 * 12 + 2: Decimal("1500.00")}
+
+
+def test_a_bank_line_paid_beyond_what_is_due_is_recorded_and_ordered_back(
+    case: CaseHarness,
+) -> None:
+    """The bank's return is a fact (the money left): a line for a month already paid is
+    recorded, and the excess is ordered back at once."""
+    case.send("register", GRADUATE, on=D)
+    app = _approved(case, "job_search_one_time")
+    _pay(case, app, "2026-03", "1500.00", batch="pb-371302-2026-03-1")
+    again = _pay(case, app, "2026-03", "1500.00", batch="pb-371302-2026-04-1")
+    assert case.types(again) == ["subsidy.paid", "subsidy.recovery_ordered"]
+    order = again[1].payload_dict()
+    assert order["amount"] == "1500.00" and "pb-371302-2026-04-1" in order["reason"]
+    held = applications(case.state)[app]
+    assert held.paid == {2026 * 12 + 2: Decimal("3000.00")} and held.overpaid == 0
+    assert held.orders == {order["order_id"]: Decimal("1500.00")}
 
 
 def test_a_corrected_household_orders_the_graduates_subsidy_back(case: CaseHarness) -> None:

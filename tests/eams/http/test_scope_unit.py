@@ -66,6 +66,8 @@ SCOPED = {
     "GET /api/persons/{person_id}/timeline",
     "GET /api/persons/{person_id}/explain",
     "GET /api/audit/person-reads",
+    "GET /api/payment-batches",
+    "GET /api/payment-batches/{batch_id}",
 }
 COMMAND = "a command: decided against the sender's regions where it is decided (404/403)"
 AUDIT = "the whole system's, for auditors and administrators"
@@ -113,6 +115,9 @@ UNSCOPED = {
     "POST /api/persons/{person_id}/subsidies/{application_id}/reject": COMMAND,
     "POST /api/persons/{person_id}/subsidies/{application_id}/recoveries": COMMAND,
     "POST /api/persons/{person_id}/facts/correct": COMMAND,
+    "POST /api/payment-batches": COMMAND,
+    "POST /api/payment-batches/{batch_id}/export": COMMAND,
+    "POST /api/payment-batches/{batch_id}/return": COMMAND,
     "POST /api/persons/{person_id}/leads/{lead_id}/assign": COMMAND,
     "POST /api/persons/{person_id}/leads/{lead_id}/contact": COMMAND,
     "POST /api/persons/{person_id}/leads/{lead_id}/decline": COMMAND,

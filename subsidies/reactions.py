@@ -1,0 +1,105 @@
+"""What the money does by itself (an extension of the casework view,
+:class:`cases.reactions.CaseworkView`):
+
+- each line a bank's return file says was paid becomes the person's
+  ``person.record_payment`` (the reconciled event carries the line's person, application
+  and month); its command id is derived from the batch and the line, so a line is
+  recorded once however often the event is read again;
+- on the calendar, a person with an approved periodic subsidy whose next month has begun is
+  sent ``person.entitle_due`` (once per person and month: the id is derived from both); the
+  view folds each application's first month, length, entitled months and stop for it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+
+from cases.reactions import Reaction
+from events.envelope import Envelope
+from subsidies.eligibility import month_of
+
+__all__ = ["MoneyReactions"]
+
+_NAMESPACE = uuid.UUID("8d0f7c52-3b6e-4a1d-9e25-c4b7a0f61e93")
+
+
+def _month(text: str) -> int:
+    year, month = text.split("-")
+    return int(year) * 12 + int(month) - 1
+
+
+@dataclass(slots=True)
+class _Periodic:
+    person_id: str
+    first: int
+    last: int
+    entitled: int = -1
+    """The latest month entitled."""
+
+
+class MoneyReactions:
+    """The payments a reconciled batch settles, and the months that fall due."""
+
+    prefixes: tuple[str, ...] = ("payment_batch.", "subsidy.")
+
+    def __init__(self) -> None:
+        self.periodic: dict[str, _Periodic] = {}
+
+    def fold(self, event: Envelope) -> None:
+        """Keep what the calendar needs of an application's months."""
+        p = event.payload_dict()
+        kind = event.event_type
+        app_id = str(p.get("application_id") or "")
+        if kind == "subsidy.approved" and event.aggregate_id:
+            months = int(p.get("months") or 1)
+            if months > 1 and p.get("first_month"):
+                first = _month(str(p["first_month"]))
+                self.periodic[app_id] = _Periodic(event.aggregate_id, first, first + months - 1)
+        elif kind == "subsidy.entitled" and app_id in self.periodic and p.get("month"):
+            held = self.periodic[app_id]
+            held.entitled = max(held.entitled, _month(str(p["month"])))
+        elif kind in ("subsidy.stopped", "subsidy.rejected"):
+            self.periodic.pop(app_id, None)
+
+    def react(self, event: Envelope) -> list[Reaction]:
+        """``person.record_payment`` for each paid line of a reconciled batch."""
+        if event.event_type != "payment_batch.reconciled":
+            self.fold(event)
+            return []
+        p = event.payload_dict()
+        batch = str(p["batch_id"])
+        out: list[Reaction] = []
+        for result in p["results"]:
+            if result["outcome"] != "paid":
+                continue
+            payload = {
+                "application_id": result["application_id"],
+                "month": result["month"],
+                "amount": result["amount"],
+                "batch_id": batch,
+            }
+            if result.get("paid_on"):
+                payload["paid_on"] = result["paid_on"]
+            line = int(result["line"])
+            command_id = uuid.uuid5(_NAMESPACE, f"paid|{batch}|{line}")
+            out.append(Reaction("person.record_payment", result["person_id"], payload, command_id))
+        return out
+
+    def due(self, today: dt.date) -> list[Reaction]:
+        """``person.entitle_due`` for each person with a month of an approved periodic
+        subsidy begun and not yet entitled (applications past their last month are
+        forgotten)."""
+        now = month_of(today)
+        persons: set[str] = set()
+        for app_id, held in list(self.periodic.items()):
+            if held.entitled >= held.last:
+                del self.periodic[app_id]
+            elif max(held.entitled + 1, held.first) <= now:
+                persons.add(held.person_id)
+        return [
+            Reaction("person.entitle_due", person, {"on": today.isoformat()},
+                     uuid.uuid5(_NAMESPACE, f"due|{person}|{now}"))
+            for person in sorted(persons)
+        ]  # fmt: skip
