@@ -64,8 +64,18 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     # gathers what is due into batches, sends the bank its file, reconciles the return;
     # never applies, checks or approves
     "payment_officer": frozenset({"read:overview", "read:money", "pay:subsidies"}),
+    # reads everything; handles the fraud rules' cases (confirm with recovery, or dismiss)
     "auditor": frozenset(
-        {"read:overview", "read:alerts", "read:playbooks", "read:audit", "read:cases", "read:money"}
+        {
+            "read:overview",
+            "read:alerts",
+            "read:playbooks",
+            "read:audit",
+            "read:cases",
+            "read:money",
+            "read:fraud",
+            "act:fraud",
+        }
     ),
 }
 #: Every permission there is (the console shows what a role has of them).
@@ -167,7 +177,8 @@ class UserStore:
         try:
             with self._db() as db:
                 db.execute(
-                    "INSERT INTO users VALUES (?, ?, ?, ?, 0, ?)",
+                    "INSERT INTO users (name, role, regions, password_hash, disabled, created_at)"
+                    " VALUES (?, ?, ?, ?, 0, ?)",
                     (name, role, json.dumps(regions), _HASHER.hash(password), now),
                 )
         except sqlite3.IntegrityError as exc:
@@ -193,6 +204,21 @@ class UserStore:
             {"name": n, "role": r, "regions": json.loads(g), "disabled": bool(d), "created": c}
             for n, r, g, d, c in rows
         ]
+
+    def link_person(self, name: str, person_id: str) -> None:
+        """Record the user's own person (their pseudonym, never the clear ID)."""
+        with self._db() as db:
+            found = db.execute("UPDATE users SET person_id = ? WHERE name = ?", (person_id, name))
+            if found.rowcount == 0:
+                raise AuthError(f"no user {name!r}; see `eams users list`")
+
+    def staff_persons(self) -> dict[str, str]:
+        """Each linked user's name -> their own person's pseudonym."""
+        with self._db() as db:
+            rows = db.execute(
+                "SELECT name, person_id FROM users WHERE person_id IS NOT NULL"
+            ).fetchall()
+        return {str(n): str(p) for n, p in rows}
 
     def disable(self, name: str) -> None:
         """Disable a user and end their sessions."""
@@ -316,19 +342,24 @@ class UserStore:
 
 #: The store's schema version (``PRAGMA user_version``); :func:`_migrate` brings older
 #: files up to it in place.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
 def _migrate(db: sqlite3.Connection) -> None:
     """Upgrade a store written by an older EAMS: version 2 gave API keys their allow-lists
-    (existing keys keep every type and region, as before)."""
+    (existing keys keep every type and region, as before); version 3 links a user to their
+    own person (the pseudonym: the fraud rule on approving for one's household)."""
     version = db.execute("PRAGMA user_version").fetchone()[0]
     if version < 2:
         columns = {row[1] for row in db.execute("PRAGMA table_info(api_keys)")}
         for column in ("types", "regions"):
             if column not in columns:
                 db.execute(f"ALTER TABLE api_keys ADD COLUMN {column} TEXT NOT NULL DEFAULT '[]'")
+    if version < 3:
+        columns = {row[1] for row in db.execute("PRAGMA table_info(users)")}
+        if "person_id" not in columns:
+            db.execute("ALTER TABLE users ADD COLUMN person_id TEXT")
     if version < SCHEMA_VERSION:
         db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 

@@ -32,6 +32,7 @@ from cases.rules import RuleBook, load_recognition
 from eams.auth import UserStore, operator_token
 from eams.ingest_process import IngestProcess
 from eams.settings import Settings
+from eams.supervision import FraudSweep
 from events.envelope import internal_event
 from events.regions import RegionReference, load_reference
 from playbooks.commands import PlaybookRunAggregate
@@ -52,6 +53,8 @@ from streams.writer import Record
 from subsidies.applications import SubsidyDecisions
 from subsidies.batches import PaymentBatchAggregate
 from subsidies.catalogue import Catalogue, load_catalogue
+from subsidies.fraud import FraudCaseAggregate
+from subsidies.fraud_rules import load_fraud_rules
 from subsidies.reactions import MoneyReactions
 
 log = logging.getLogger("eams")
@@ -95,6 +98,7 @@ class Host:
         self.evaluator: Evaluator | None = None
         self.dispatcher: Dispatcher | None = None
         self.playbooks: PlaybookRunner | None = None
+        self.fraud: FraudSweep | None = None
         self.api_url = settings.api_url  # the bound one once the API listens (port 0)
         self.users = users
         self.commands = commands  # every route that changes an aggregate sends a command
@@ -250,6 +254,8 @@ class Host:
         )
         out = {name: c.status() for name, c in parts if c is not None}
         out["casework"] = self.casework.status()
+        if self.fraud is not None:
+            out["fraud"] = self.fraud.status()
         return out
 
     def caught_up(self) -> bool:
@@ -311,6 +317,11 @@ class Host:
                 self.playbooks.loop(self._stop_alerting, self.caught_up, s.risk_interval),
                 name="playbooks",
             )
+        )
+        self.fraud = FraudSweep(self.store, load_fraud_rules(s.fraud_rules), self.commands,
+                                self.users.staff_persons, s.fraud_interval)  # fmt: skip
+        tasks.append(
+            asyncio.create_task(self.fraud.run(self._stop_alerting, self.caught_up), name="fraud")
         )
         return tasks
 
@@ -425,6 +436,7 @@ def new_command_handler(
             person,
             household,
             PaymentBatchAggregate(reference),
+            FraudCaseAggregate(),
         ],
         reference,
     )

@@ -161,6 +161,15 @@ class Settings(BaseSettings):
         description="Policy catalogue (subsidies, loans, allowances) per city and year: a "
         "directory of YAML (eams subsidies lint).",
     )
+    fraud_rules: Path = Field(
+        default=PROJECT_ROOT / "deploy" / "fraud" / "rules.yaml",
+        description="Fraud rules of the subsidies (YAML; eams fraud lint).",
+    )
+    fraud_interval: float = Field(
+        default=3600.0,
+        gt=0,
+        description="Seconds between sweeps of the fraud rules over the read models.",
+    )
     casework: bool = Field(
         default=True,
         description="Run casework's reactor (households told of their members, imported "

@@ -79,6 +79,8 @@ class FactValues(BaseModel):
     disaster_id: Ident | None = None
     """The flagged disaster (``disaster_area.flagged``) the person was hit by."""
     deceased: StrictBool | None = None
+    died_on: IsoDate | None = None
+    """The day of death a civil-affairs death record gives."""
 
     def given(self) -> dict[str, Any]:
         """The facts this value sets (the unset ones left out)."""

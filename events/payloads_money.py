@@ -13,8 +13,17 @@ from __future__ import annotations
 
 from datetime import date
 from typing import Annotated, Literal
+from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StringConstraints
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StringConstraints,
+)
 
 from events.payload_base import (
     MAX_ITEMS,
@@ -35,6 +44,13 @@ __all__ = [
     "AccountRef",
     "ApplicationFacts",
     "BatchLine",
+    "ContributionReported",
+    "Evidence",
+    "FraudConfirmed",
+    "FraudDismissed",
+    "FraudSuspected",
+    "PaymentReported",
+    "Recovery",
     "BatchResult",
     "PaymentBatchCreated",
     "PaymentBatchExported",
@@ -55,6 +71,24 @@ __all__ = [
 Months = Annotated[StrictInt, Field(ge=0, le=1200)]
 YearMonth = Annotated[str, StringConstraints(pattern=r"^(19|20)\d\d-(0[1-9]|1[0-2])$")]
 """A month as ``YYYY-MM`` (an entitlement's, a payment's period)."""
+
+
+def _feed_month(value: object) -> object:
+    """A month as offices write it: ``2026-03``, ``2026-3``, ``202603``, ``2026年3月``,
+    ``2026/03`` or a day of it (``2026-03-15``), as ``YYYY-MM``."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip().replace("年", "-").replace("月", "").replace("/", "-").replace(".", "-")
+    if text.isdigit() and len(text) == 6:
+        text = f"{text[:4]}-{text[4:]}"
+    parts = text.split("-")
+    if len(parts) in (2, 3) and all(p.isdigit() for p in parts) and len(parts[0]) == 4:
+        return f"{parts[0]}-{int(parts[1]):02d}"
+    return value
+
+
+FeedMonth = Annotated[YearMonth, BeforeValidator(_feed_month)]
+"""A month from an office's file, normalised to ``YYYY-MM`` (see :func:`_feed_month`)."""
 AccountRef = Annotated[str, StringConstraints(pattern=r"^a_[0-9a-f]{32}$")]
 """A payee's bank account as its keyed pseudonym (the clear number never leaves the route)."""
 #: The most lines one payment batch carries (a county's month is split into parts above it).
@@ -283,3 +317,92 @@ class PaymentBatchReconciled(_BatchPayload):
     paid_total: Money
     complete: bool
     """Every line of the batch has a result now."""
+
+
+class PaymentReported(PersonPayload):
+    """A payment made outside EAMS's batches, as a county's own payment ledger (发放台账)
+    records it (imported): evidence for the fraud rules, never a payment of an EAMS
+    application."""
+
+    subsidy: SubsidyKind
+    month: FeedMonth
+    """The period the payment was for."""
+    amount: Money
+    paid_on: date | None = None
+    ledger: Ident | None = None
+    """The ledger's or voucher's number."""
+
+
+class ContributionReported(PersonPayload):
+    """A month of social-insurance contributions paid for the person, as the
+    social-insurance agency's records show it (imported): who paid them."""
+
+    month: FeedMonth
+    employer_uscc: Uscc | None = None
+    """The enterprise that paid (none: paid as a flexible worker)."""
+    employer_name: Text | None = None
+    kind: Literal["enterprise", "flexible"] | None = None
+
+
+class Evidence(BaseModel):
+    """One fact a fraud rule found, with where it is in the log."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    what: Text
+    person_id: PersonId | None = None
+    application_id: Ident | None = None
+    region: Annotated[str, StringConstraints(max_length=12)] | None = None
+    month: YearMonth | None = None
+    amount: Money | None = None
+    event_id: UUID | None = None
+
+
+class Recovery(BaseModel):
+    """What a confirmed fraud case orders back from one application."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    person_id: PersonId
+    application_id: Ident
+    amount: Money
+
+
+class _FraudPayload(EventPayload):
+    AGGREGATE_FIELD = "case_id"
+
+    case_id: Ident
+
+
+class FraudSuspected(_FraudPayload):
+    """A fraud rule flagged a case (风险内控): the rule, the persons, what it found."""
+
+    rule: Ident
+    kind: Ident | None = None
+    title: Text | None = None
+    person_id: PersonId | None = None
+    persons: Annotated[tuple[PersonId, ...], Field(max_length=MAX_ITEMS)] = ()
+    application_id: Ident | None = None
+    amount: Money | None = None
+    """What is at risk (paid twice, paid after a death …)."""
+    detail: Text | None = None
+    evidence: Annotated[tuple[Evidence, ...], Field(max_length=MAX_ITEMS)] = ()
+    recoveries: Annotated[tuple[Recovery, ...], Field(max_length=MAX_ITEMS)] = ()
+    """What the rule proposes to order back when the case is confirmed."""
+    found_on: date | None = None
+
+
+class FraudConfirmed(_FraudPayload):
+    """A suspected case was confirmed (with the reason): what is to be ordered back."""
+
+    reason: Text | None = None
+    amount_to_recover: Money | None = None
+    recoveries: Annotated[tuple[Recovery, ...], Field(max_length=MAX_ITEMS)] = ()
+    note: Text | None = None
+
+
+class FraudDismissed(_FraudPayload):
+    """A suspected case was dismissed, with the reason."""
+
+    reason: Text | None = None
+    note: Text | None = None

@@ -13,8 +13,6 @@ from pydantic import AwareDatetime, Field, field_validator
 from events.payload_base import (
     EventPayload,
     Ident,
-    Money,
-    PersonId,
     PersonPayload,
     Positive,
     Text,
@@ -34,9 +32,6 @@ __all__ = [
     "AlertUnsilenced",
     "SilenceCreated",
     "SilenceExpired",
-    "FraudConfirmed",
-    "FraudDismissed",
-    "FraudSuspected",
     "JobFairScheduled",
     "NotificationFailed",
     "NotificationSent",
@@ -308,32 +303,3 @@ class TemporaryAssistanceEnded(PersonPayload):
 
     ended_on: date | None = None
     reason: Text | None = None
-
-
-class _FraudPayload(EventPayload):
-    AGGREGATE_FIELD = "case_id"
-
-    case_id: Ident
-
-
-class FraudSuspected(_FraudPayload):
-    """A subsidy-fraud check flagged a suspicious case."""
-
-    rule: Ident
-    person_id: PersonId | None = None
-    application_id: Ident | None = None
-    amount: Money | None = None
-    detail: Text | None = None
-
-
-class FraudConfirmed(_FraudPayload):
-    """A suspected fraud case was confirmed; the amount is to be recovered."""
-
-    amount_to_recover: Money | None = None
-    note: Text | None = None
-
-
-class FraudDismissed(_FraudPayload):
-    """A suspected fraud case was dismissed."""
-
-    note: Text | None = None

@@ -87,6 +87,8 @@ SYSTEM_PREFIXES = (
     "subsidy.recovered",
     # decided by a payment batch (subsidies/batches.py): its lines, export and the bank's return
     "payment_batch.",
+    # decided by a fraud case (subsidies/fraud.py): the rules' suspicions and their handling
+    "fraud.",
 )
 #: How far ahead of now an ``occurred_at`` may lie (clock skew of senders).
 DEFAULT_FUTURE_SKEW = dt.timedelta(minutes=10)

@@ -75,6 +75,8 @@ class Application:
     stopped_from: int | None = None
     orders: Mapping[str, Decimal] = field(default_factory=dict)
     """Recovery orders by id: the amount each orders back."""
+    order_cases: Mapping[str, str] = field(default_factory=dict)
+    """The fraud case each order came from (orders of a corrected fact: none)."""
     recovered: Mapping[str, Decimal] = field(default_factory=dict)
     """What was recovered against each order (``""``: without an order)."""
 
@@ -197,7 +199,14 @@ def apply_subsidy_event(case: PersonCase, event: Envelope) -> PersonCase:  # noq
         if app.status == "entitled" and complete and all(app.due(m) <= 0 for m in app.entitled):
             app = replace(app, status="paid")  # every month of it paid
     elif kind == "subsidy.recovery_ordered":
-        app = replace(app, orders={**app.orders, str(p["order_id"]): Decimal(str(p["amount"]))})
+        order = str(p["order_id"])
+        cases = (
+            {**app.order_cases, order: p["fraud_case_id"]}
+            if p.get("fraud_case_id")
+            else app.order_cases
+        )
+        app = replace(app, orders={**app.orders, order: Decimal(str(p["amount"]))},
+                      order_cases=cases)  # fmt: skip
     elif kind == "subsidy.recovered":
         order = str(p.get("order_id") or "")
         amount = Decimal(str(p["amount"]))

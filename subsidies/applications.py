@@ -41,7 +41,13 @@ from subsidies.application_state import (
     apply_subsidy_event,
 )
 from subsidies.eligibility import month_of, month_text
-from subsidies.settlement import CorrectFacts, RecordPayment, SettlementDecisions, SettleRecovery
+from subsidies.settlement import (
+    CorrectFacts,
+    OrderRecovery,
+    RecordPayment,
+    SettlementDecisions,
+    SettleRecovery,
+)
 
 __all__ = ["ApplySubsidy", "ApproveSubsidy", "CheckSubsidy", "RejectSubsidy", "SubsidyDecisions"]
 
@@ -117,6 +123,7 @@ class SubsidyDecisions(SettlementDecisions):
             "record_payment": (RecordPayment, self._record_payment),
             "correct_facts": (CorrectFacts, self._correct_facts),
             "settle_recovery": (SettleRecovery, self._settle_recovery),
+            "order_recovery": (OrderRecovery, self._order_recovery),
         }
 
     def apply(self, state: PersonCase, event: Envelope) -> PersonCase:

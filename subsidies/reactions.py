@@ -5,6 +5,9 @@
   ``person.record_payment`` (the reconciled event carries the line's person, application
   and month); its command id is derived from the batch and the line, so a line is
   recorded once however often the event is read again;
+- each recovery of a confirmed fraud case becomes ``person.order_recovery`` on the
+  person's case (``subsidy.recovery_ordered`` with the case id), its id derived from the
+  case and the application;
 - on the calendar, a person with an approved periodic subsidy whose next month has begun is
   sent ``person.entitle_due`` (once per person and month: the id is derived from both); the
   view folds each application's first month, length, entitled months and stop for it.
@@ -42,7 +45,7 @@ class _Periodic:
 class MoneyReactions:
     """The payments a reconciled batch settles, and the months that fall due."""
 
-    prefixes: tuple[str, ...] = ("payment_batch.", "subsidy.")
+    prefixes: tuple[str, ...] = ("payment_batch.", "subsidy.", "fraud.")
 
     def __init__(self) -> None:
         self.periodic: dict[str, _Periodic] = {}
@@ -64,7 +67,10 @@ class MoneyReactions:
             self.periodic.pop(app_id, None)
 
     def react(self, event: Envelope) -> list[Reaction]:
-        """``person.record_payment`` for each paid line of a reconciled batch."""
+        """``person.record_payment`` for each paid line of a reconciled batch;
+        ``person.order_recovery`` for each recovery of a confirmed fraud case."""
+        if event.event_type == "fraud.confirmed":
+            return self._recoveries(event)
         if event.event_type != "payment_batch.reconciled":
             self.fold(event)
             return []
@@ -86,6 +92,21 @@ class MoneyReactions:
             command_id = uuid.uuid5(_NAMESPACE, f"paid|{batch}|{line}")
             out.append(Reaction("person.record_payment", result["person_id"], payload, command_id))
         return out
+
+    def _recoveries(self, event: Envelope) -> list[Reaction]:
+        p = event.payload_dict()
+        case = str(p["case_id"])
+        reason = f"骗补确认 fraud case {case}: {p.get('reason') or ''}"[:500]
+        return [
+            Reaction(
+                "person.order_recovery",
+                r["person_id"],
+                {"application_id": r["application_id"], "amount": r["amount"],
+                 "reason": reason, "fraud_case_id": case},
+                uuid.uuid5(_NAMESPACE, f"recover|{case}|{r['application_id']}"),
+            )
+            for r in p.get("recoveries") or ()
+        ]  # fmt: skip
 
     def due(self, today: dt.date) -> list[Reaction]:
         """``person.entitle_due`` for each person with a month of an approved periodic

@@ -34,7 +34,13 @@ from subsidies.application_state import Application, applications
 from subsidies.deciding import MoneyDecisions
 from subsidies.eligibility import month_of, month_text
 
-__all__ = ["CorrectFacts", "RecordPayment", "SettleRecovery", "SettlementDecisions"]
+__all__ = [
+    "CorrectFacts",
+    "OrderRecovery",
+    "RecordPayment",
+    "SettleRecovery",
+    "SettlementDecisions",
+]
 
 _ZERO = Decimal(0)
 _DECIDED = ("approved", "entitled", "paid")
@@ -60,6 +66,18 @@ class CorrectFacts(_Body):
     facts: FactValues
     since: IsoDate
     document: Text
+    on: IsoDate | None = None
+
+
+class OrderRecovery(_Body):
+    """Order money back from an application (a confirmed fraud case's recovery): never
+    more than was paid and is not ordered back already. A periodic subsidy stops from the
+    next month."""
+
+    application_id: Ident
+    amount: Money
+    reason: Text
+    fraud_case_id: Ident | None = None
     on: IsoDate | None = None
 
 
@@ -197,6 +215,33 @@ class SettlementDecisions(MoneyDecisions):
             out.append(self._change("subsidy.recovery_ordered", state, ordered, day, today))
         return out
 
+    def _order_recovery(
+        self, state: PersonCase, body: OrderRecovery, command: Command, today: dt.date
+    ) -> list[Change]:
+        app = self._application(state, body.application_id, command)
+        paid = sum(app.paid.values(), _ZERO)
+        left = paid - sum(app.orders.values(), _ZERO)
+        if left <= 0:
+            raise CommandRejectedError(
+                f"{command.command_type}: {app.application_id} has nothing paid left to order "
+                f"back (paid {paid}, ordered back {paid - left})",
+                code="conflict",
+            )
+        day = self._day(body.on, today, command)
+        amount = min(body.amount, left)
+        base = {"application_id": app.application_id, "subsidy": app.subsidy}
+        order = f"ro-{uuid.uuid5(command.command_id, app.application_id)}"[:40]
+        ordered = {**base, "order_id": order, "amount": str(amount),
+                   "reason": body.reason[:500], "ordered_on": day.isoformat(),
+                   "fraud_case_id": body.fraud_case_id}  # fmt: skip
+        changes = [self._change("subsidy.recovery_ordered", state, ordered, day, today)]
+        last = app.last_month
+        if app.status in ("approved", "entitled") and last is not None and last > month_of(day):
+            stopped = {**base, "reason": body.reason[:500],
+                       "from_month": month_text(month_of(day) + 1)}  # fmt: skip
+            changes.append(self._change("subsidy.stopped", state, stopped, day, today))
+        return changes
+
     def _settle_recovery(
         self, state: PersonCase, body: SettleRecovery, command: Command, today: dt.date
     ) -> list[Change]:
@@ -223,6 +268,7 @@ class SettlementDecisions(MoneyDecisions):
             "reason": "追回 recovery order settled",
             "order_id": body.order_id,
             "recovered_on": day.isoformat(),
+            "fraud_case_id": app.order_cases.get(body.order_id),
         }
         return [self._change("subsidy.recovered", state, payload, day, today)]
 

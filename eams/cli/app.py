@@ -43,6 +43,7 @@ Start here:
   eams dlq list             rejected inputs with the field and reason; `eams dlq replay`
   eams persons explain ID   why a person was recognised, replayed from the log
   eams subsidies policies   a city's subsidies, loans and allowances of the year
+  eams fraud lint           check the fraud rules (风险内控)
   eams kafka start|stop|status, eams rebuild, eams events schema
 """
 
@@ -74,6 +75,7 @@ app.add_typer(quarantine.quarantine_app, name="quarantine")
 app.add_typer(alerts.silences_app, name="silences")
 app.add_typer(persons.persons_app, name="persons")
 app.add_typer(subsidies.subsidies_app, name="subsidies")
+app.add_typer(subsidies.fraud_app, name="fraud")
 
 
 def main() -> None:

@@ -15,6 +15,7 @@ from events.clock import today
 from events.labels import label
 from events.regions import load_reference
 from subsidies.catalogue import PolicySpec, Resolved, lint_catalogue, load_catalogue
+from subsidies.fraud_rules import lint_fraud_rules, load_fraud_rules
 
 HELP = """Subsidies, loans and allowances (专项就业政策援助): the catalogue per city and year.
 
@@ -140,8 +141,69 @@ def policies_cmd(
 
 
 _WORDS = {
-    "zh": {"amount": "标准", "period": "期限", "requires": "条件", "or": "或",
-           "excludes": "不可同时享受"},
-    "en": {"amount": "amount", "period": "period", "requires": "requires", "or": "or",
-           "excludes": "excludes"},
-}  # fmt: skip
+    "zh": {
+        "amount": "标准",
+        "period": "期限",
+        "requires": "条件",
+        "or": "或",
+        "excludes": "不可同时享受",
+    },
+    "en": {
+        "amount": "amount",
+        "period": "period",
+        "requires": "requires",
+        "or": "or",
+        "excludes": "excludes",
+    },
+}
+
+
+FRAUD_HELP = """Fraud supervision (风险内控): the rules that raise fraud.suspected.
+
+\b
+Examples:
+  eams fraud lint                       the shipped rules (deploy/fraud/rules.yaml)
+  eams fraud lint my/rules.yaml         every problem as file:line: where: message
+  eams fraud rules                      each rule: what it looks for, its thresholds
+\b
+The cases and their handling are in the console (稽核) and at /api/fraud-cases.
+"""
+
+fraud_app = typer.Typer(help=FRAUD_HELP, no_args_is_help=True, rich_markup_mode=None)
+
+
+@fraud_app.command("lint")
+def fraud_lint(
+    path: Annotated[
+        Path | None, typer.Argument(help="Rules file (default: EAMS_FRAUD_RULES)")
+    ] = None,
+) -> None:
+    """Check the fraud rules; every problem is printed as file:line: where: message (exit 1
+    if any)."""
+    target = path or settings().fraud_rules
+    problems = lint_fraud_rules(target)
+    for problem in problems:
+        sys.stdout.write(f"{problem}\n")
+    if problems:
+        err.print(f"{len(problems):,} problem(s) in {target}")
+        raise typer.Exit(1)
+    console.print(f"{target}: OK")
+
+
+@fraud_app.command("rules")
+def fraud_rules_cmd(
+    lang: Annotated[str, typer.Option(help="zh or en")] = "zh",
+) -> None:
+    """Each rule of EAMS_FRAUD_RULES: id, title, severity and thresholds."""
+    rules = load_fraud_rules(settings().fraud_rules)
+    sys.stdout.write(f"风险内控规则 fraud rules: {rules.path}\n")
+    for rule in rules.rules:
+        extra = {
+            k: v
+            for k, v in rule.model_dump(mode="json").items()
+            if k not in ("id", "kind", "title", "title_en", "severity", "source", "enabled")
+        }
+        shown = ", ".join(f"{k}={v}" for k, v in extra.items()) or "—"
+        title = rule.title if lang == "zh" else rule.title_en
+        off = " (off)" if not rule.enabled else ""
+        sys.stdout.write(f"  {rule.id}{off} [{rule.severity}]: {title}; {shown} ({rule.source})\n")

@@ -14,6 +14,9 @@ from rich.table import Table
 from eams.auth import ROLES, AuthError, UserStore
 from eams.cli.common import console, settings
 from events.catalogue import PAYLOADS
+from events.errors import EventRejectedError
+from events.identity import mask_national_id, validate_national_id
+from events.privacy import pseudonym
 from events.regions import load_reference
 from streams.pipeline import is_source_type
 
@@ -64,6 +67,28 @@ def list_users() -> None:
         disabled = "yes" if u["disabled"] else ""
         table.add_row(str(u["name"]), role, regions, disabled, str(u["created"])[:19])
     console.print(table)
+
+
+@users_app.command("link")
+def link(name: Annotated[str, typer.Argument(help="Sign-in name")]) -> None:
+    """Link a user to their own person, so the fraud rule "approved for one's household"
+    knows them: reads the user's resident ID from standard input (never an argument: it
+    would stay in the shell's history) and keeps only its pseudonym.
+
+    echo 370102199001011234 | eams users link chen"""
+    text = sys.stdin.readline().strip()
+    try:
+        validate_national_id(text)
+    except EventRejectedError as exc:
+        raise typer.BadParameter(f"standard input: {exc}") from None
+    s = settings()
+    if s.pseudonym_key_missing:
+        raise typer.BadParameter(
+            "no pseudonym key in this state dir and no EAMS_PSEUDONYM_SECRET: run this with "
+            "the worker's settings (a new key would give the person another pseudonym)"
+        )
+    _store().link_person(name, pseudonym(text, s.secret()))
+    console.print(f"user {name} linked to their person {mask_national_id(text)}")
 
 
 @users_app.command("disable")

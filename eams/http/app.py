@@ -12,6 +12,7 @@ from eams.http import (
     cases,
     console,
     dlq,
+    fraud,
     ingest,
     overview,
     payments,
@@ -45,6 +46,7 @@ def create_api(host: Host) -> FastAPI:
     api.include_router(session_router(host))
     document(api)  # /openapi.json also names the routes' own 422 messages
     resources = (ingest, overview, alerts, silences, rules, playbooks, quarantine, console, dlq)
-    for resource in (*resources, cases, case_commands, subsidies, payments, vocabulary, admin):
+    money = (subsidies, payments, fraud)
+    for resource in (*resources, cases, case_commands, *money, vocabulary, admin):
         api.include_router(resource.router(host))
     return api

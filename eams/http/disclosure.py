@@ -99,6 +99,8 @@ VIEWS: dict[str, Registered] = {
     # the money: payment officers', approvers' and auditors' (an analyst is refused, 403)
     "/api/payment-batches": Registered(views.generic),
     "/api/payment-batches/{batch_id}": Registered(views.generic),
+    "/api/fraud-cases": Registered(views.generic),
+    "/api/fraud-cases/summary": Registered(views.generic),
 }
 _DEFAULT = Registered(views.generic)
 #: Rule kinds whose value is the indicator itself, or a difference of it (a count when the

@@ -59,6 +59,22 @@ def test_an_older_store_is_migrated_in_place(tmp_path: Path) -> None:
     assert store.api_keys()[0]["types"] == []
 
 
+def test_a_user_linked_to_their_own_person_in_an_older_store(tmp_path: Path) -> None:
+    path = tmp_path / "users.sqlite"
+    db = sqlite3.connect(path)
+    db.executescript(OLD_SCHEMA)
+    db.execute("INSERT INTO users VALUES ('chen', 'subsidy_approver', '[]', 'x', 0, '2026')")
+    db.commit()
+    db.close()
+    store = UserStore(path)
+    assert store.staff_persons() == {}
+    store.link_person("chen", "p_" + "c" * 32)
+    store.add_user("li", "case_officer", "correct horse battery", [])
+    assert store.staff_persons() == {"chen": "p_" + "c" * 32}
+    with pytest.raises(AuthError, match="no user 'nobody'"):
+        store.link_person("nobody", "p_" + "d" * 32)
+
+
 def test_expired_sessions_are_purged_at_sign_in(tmp_path: Path) -> None:
     store = UserStore(tmp_path / "users.sqlite")
     store.add_user("duty-a", "duty_officer", "correct horse battery", [])

@@ -187,6 +187,13 @@ MINIMAL_PAYLOADS: dict[str, dict[str, Any]] = {
         "paid_total": "600.00",
         "complete": True,
     },  # fmt: skip
+    "subsidy.payment_reported": {
+        "person_id": PERSON_ID,
+        "subsidy": "post",
+        "month": "2026年3月",
+        "amount": "600",
+    },  # fmt: skip
+    "social_insurance.contribution_reported": {"person_id": PERSON_ID, "month": "202603"},
     "welfare_post.opened": {"post_id": "wp1", "title": "village cleaner"},
     "welfare_post.assigned": {"person_id": PERSON_ID, "post_id": "wp1"},
     "welfare_post.vacated": {"person_id": PERSON_ID, "post_id": "wp1"},

@@ -117,6 +117,10 @@ NEEDS: dict[str, str | None] = {
     "POST /api/payment-batches": "pay:subsidies",
     "POST /api/payment-batches/{batch_id}/export": "pay:subsidies",
     "POST /api/payment-batches/{batch_id}/return": "pay:subsidies",
+    "GET /api/fraud-cases": "read:fraud",
+    "GET /api/fraud-cases/summary": "read:fraud",
+    "POST /api/fraud-cases/{case_id}/confirm": "act:fraud",
+    "POST /api/fraud-cases/{case_id}/dismiss": "act:fraud",
     "POST /api/persons/{person_id}/facts/correct": "act:cases",
     "POST /api/dlq/reveal": "admin",
     "POST /api/dlq/replay": "admin",
@@ -158,7 +162,8 @@ COMMANDS = {
     ),
     # gathers what is due into batches, exports them, reconciles the bank's return
     "payment_officer": ("payment_batch.",),
-    "auditor": ("audit.person_read",),
+    # reads persons' detail (audited) and decides the fraud rules' cases
+    "auditor": ("audit.person_read", "fraud.confirmed", "fraud.dismissed"),
 }
 
 

@@ -56,3 +56,21 @@ def test_policies_say_what_is_wrong_with_the_city_or_the_day() -> None:
     bad_day = CliRunner().invoke(app, ["subsidies", "policies", "--city", "370700",
                                        "--on", "2025-13-01"])  # fmt: skip
     assert bad_day.exit_code == 2 and "expected a day as YYYY-MM-DD" in bad_day.output
+
+
+def test_fraud_lint_and_rules() -> None:
+    done = CliRunner().invoke(app, ["fraud", "lint"])
+    assert done.exit_code == 0 and "OK" in done.output, done.output
+    shown = CliRunner().invoke(app, ["fraud", "rules", "--lang", "en"])
+    assert shown.exit_code == 0, shown.output
+    assert "Paid twice for one period" in shown.output and "min_persons=2" in shown.output
+
+
+def test_fraud_lint_names_the_line_of_a_mistyped_threshold(tmp_path: Path) -> None:
+    rules = (ROOT / "deploy" / "fraud" / "rules.yaml").read_text(encoding="utf-8")
+    (tmp_path / "rules.yaml").write_text(rules.replace("min_persons: 2", "min_person: 2"))
+    done = CliRunner().invoke(app, ["fraud", "lint", str(tmp_path / "rules.yaml")])
+    assert done.exit_code == 1, done.output
+    line = rules[: rules.index("min_persons: 2")].count("\n") + 1
+    assert f"rules.yaml:{line}: rules[3].min_person: unknown key 'min_person'" in done.output
+    assert "did you mean 'min_persons'?" in done.output

@@ -68,6 +68,8 @@ SCOPED = {
     "GET /api/audit/person-reads",
     "GET /api/payment-batches",
     "GET /api/payment-batches/{batch_id}",
+    "GET /api/fraud-cases",
+    "GET /api/fraud-cases/summary",
 }
 COMMAND = "a command: decided against the sender's regions where it is decided (404/403)"
 AUDIT = "the whole system's, for auditors and administrators"
@@ -118,6 +120,8 @@ UNSCOPED = {
     "POST /api/payment-batches": COMMAND,
     "POST /api/payment-batches/{batch_id}/export": COMMAND,
     "POST /api/payment-batches/{batch_id}/return": COMMAND,
+    "POST /api/fraud-cases/{case_id}/confirm": COMMAND,
+    "POST /api/fraud-cases/{case_id}/dismiss": COMMAND,
     "POST /api/persons/{person_id}/leads/{lead_id}/assign": COMMAND,
     "POST /api/persons/{person_id}/leads/{lead_id}/contact": COMMAND,
     "POST /api/persons/{person_id}/leads/{lead_id}/decline": COMMAND,
