@@ -64,7 +64,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     # gathers what is due into batches, sends the bank its file, reconciles the return;
     # never applies, checks or approves
     "payment_officer": frozenset({"read:overview", "read:money", "pay:subsidies"}),
-    # reads everything; handles the fraud rules' cases (confirm with recovery, or dismiss)
+    # reads everything; handles the fraud rules' cases (confirm with recovery, or dismiss);
+    # reads and freezes the performance evaluation
     "auditor": frozenset(
         {
             "read:overview",
@@ -75,6 +76,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
             "read:money",
             "read:fraud",
             "act:fraud",
+            "read:evaluation",
+            "freeze:evaluation",
         }
     ),
 }

@@ -53,6 +53,7 @@ from streams.writer import Record
 from subsidies.applications import SubsidyDecisions
 from subsidies.batches import PaymentBatchAggregate
 from subsidies.catalogue import Catalogue, load_catalogue
+from subsidies.evaluation import EvaluationAggregate, EvaluationTable, load_table
 from subsidies.fraud import FraudCaseAggregate
 from subsidies.fraud_rules import load_fraud_rules
 from subsidies.reactions import MoneyReactions
@@ -99,6 +100,7 @@ class Host:
         self.dispatcher: Dispatcher | None = None
         self.playbooks: PlaybookRunner | None = None
         self.fraud: FraudSweep | None = None
+        self.evaluation: EvaluationTable = load_table(settings.evaluation)
         self.api_url = settings.api_url  # the bound one once the API listens (port 0)
         self.users = users
         self.commands = commands  # every route that changes an aggregate sends a command
@@ -437,6 +439,7 @@ def new_command_handler(
             household,
             PaymentBatchAggregate(reference),
             FraudCaseAggregate(),
+            EvaluationAggregate(primary.root().code),
         ],
         reference,
     )

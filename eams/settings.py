@@ -161,6 +161,11 @@ class Settings(BaseSettings):
         description="Policy catalogue (subsidies, loans, allowances) per city and year: a "
         "directory of YAML (eams subsidies lint).",
     )
+    evaluation: Path = Field(
+        default=PROJECT_ROOT / "deploy" / "evaluation" / "indicators.yaml",
+        description="The performance evaluation's scored indicator table (YAML; eams "
+        "evaluation lint).",
+    )
     fraud_rules: Path = Field(
         default=PROJECT_ROOT / "deploy" / "fraud" / "rules.yaml",
         description="Fraud rules of the subsidies (YAML; eams fraud lint).",

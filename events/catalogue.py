@@ -31,6 +31,7 @@ from events.payloads_cases import (
     ServiceRefused,
     VisitScheduled,
 )
+from events.payloads_evaluation import EvaluationFrozen
 from events.payloads_market import (
     DisasterAreaCleared,
     DisasterAreaFlagged,
@@ -161,6 +162,7 @@ CATALOGUE_SECTIONS: dict[str, dict[str, type[EventPayload]]] = {
         "payment_batch.created": PaymentBatchCreated,
         "payment_batch.exported": PaymentBatchExported,
         "payment_batch.reconciled": PaymentBatchReconciled,
+        "evaluation.frozen": EvaluationFrozen,
         "subsidy.payment_reported": PaymentReported,
         "social_insurance.contribution_reported": ContributionReported,
         "welfare_post.opened": WelfarePostOpened,

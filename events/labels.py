@@ -58,6 +58,7 @@ EVENT_TYPE_LABELS: dict[str, dict[str, str]] = {
     "payment_batch.created": {"zh": "生成发放批次", "en": "Payment batch created"},
     "payment_batch.exported": {"zh": "导出银行代发文件", "en": "Payment batch exported"},
     "payment_batch.reconciled": {"zh": "银行回盘对账", "en": "Bank return reconciled"},
+    "evaluation.frozen": {"zh": "绩效评价定稿", "en": "Performance evaluation frozen"},
     "subsidy.payment_reported": {"zh": "外部发放记录", "en": "Payment reported by a ledger"},
     "social_insurance.contribution_reported": {
         "zh": "社保缴费记录",

@@ -89,6 +89,8 @@ SYSTEM_PREFIXES = (
     "payment_batch.",
     # decided by a fraud case (subsidies/fraud.py): the rules' suspicions and their handling
     "fraud.",
+    # decided by the performance evaluation (subsidies/evaluation.py): a period frozen
+    "evaluation.",
 )
 #: How far ahead of now an ``occurred_at`` may lie (clock skew of senders).
 DEFAULT_FUTURE_SKEW = dt.timedelta(minutes=10)

@@ -44,6 +44,7 @@ Start here:
   eams persons explain ID   why a person was recognised, replayed from the log
   eams subsidies policies   a city's subsidies, loans and allowances of the year
   eams fraud lint           check the fraud rules (风险内控)
+  eams evaluation lint      check the performance evaluation's indicator table (绩效评价)
   eams kafka start|stop|status, eams rebuild, eams events schema
 """
 
@@ -76,6 +77,7 @@ app.add_typer(alerts.silences_app, name="silences")
 app.add_typer(persons.persons_app, name="persons")
 app.add_typer(subsidies.subsidies_app, name="subsidies")
 app.add_typer(subsidies.fraud_app, name="fraud")
+app.add_typer(subsidies.evaluation_app, name="evaluation")
 
 
 def main() -> None:

@@ -15,6 +15,7 @@ from events.clock import today
 from events.labels import label
 from events.regions import load_reference
 from subsidies.catalogue import PolicySpec, Resolved, lint_catalogue, load_catalogue
+from subsidies.evaluation import MEASURES, lint_table, load_table
 from subsidies.fraud_rules import lint_fraud_rules, load_fraud_rules
 
 HELP = """Subsidies, loans and allowances (专项就业政策援助): the catalogue per city and year.
@@ -207,3 +208,49 @@ def fraud_rules_cmd(
         title = rule.title if lang == "zh" else rule.title_en
         off = " (off)" if not rule.enabled else ""
         sys.stdout.write(f"  {rule.id}{off} [{rule.severity}]: {title}; {shown} ({rule.source})\n")
+
+
+EVALUATION_HELP = """The performance evaluation (绩效评价): the scored indicator table.
+
+\b
+Examples:
+  eams evaluation lint                  the shipped table (deploy/evaluation/indicators.yaml)
+  eams evaluation lint my/table.yaml    every problem as file:line: where: message
+  eams evaluation indicators --lang en  each indicator: weight, target, what it counts
+\b
+A period is computed, frozen and exported in the console (绩效评价) or at /api/evaluations.
+"""
+
+evaluation_app = typer.Typer(help=EVALUATION_HELP, no_args_is_help=True, rich_markup_mode=None)
+
+
+@evaluation_app.command("lint")
+def evaluation_lint(
+    path: Annotated[
+        Path | None, typer.Argument(help="Table file (default: EAMS_EVALUATION)")
+    ] = None,
+) -> None:
+    """Check the indicator table; every problem is printed as file:line: where: message
+    (exit 1 if any)."""
+    target = path or settings().evaluation
+    problems = lint_table(target)
+    for problem in problems:
+        sys.stdout.write(f"{problem}\n")
+    if problems:
+        err.print(f"{len(problems):,} problem(s) in {target}")
+        raise typer.Exit(1)
+    console.print(f"{target}: OK")
+
+
+@evaluation_app.command("indicators")
+def evaluation_indicators(lang: Annotated[str, typer.Option(help="zh or en")] = "zh") -> None:
+    """Each indicator of EAMS_EVALUATION: weight, target and what it counts."""
+    table = load_table(settings().evaluation)
+    sys.stdout.write(f"{table.title if lang == 'zh' else table.title_en} ({table.ref})\n")
+    for ind in table.indicators:
+        title = ind.title if lang == "zh" else ind.title_en
+        limit = f", within {ind.days} days" if ind.days else ""
+        sys.stdout.write(
+            f"  {ind.id}: {title}; weight {ind.weight}, target {ind.target}{limit}\n"
+            f"      {MEASURES[ind.measure]}\n"
+        )

@@ -12,6 +12,7 @@ from eams.http import (
     cases,
     console,
     dlq,
+    evaluation,
     fraud,
     ingest,
     overview,
@@ -46,7 +47,7 @@ def create_api(host: Host) -> FastAPI:
     api.include_router(session_router(host))
     document(api)  # /openapi.json also names the routes' own 422 messages
     resources = (ingest, overview, alerts, silences, rules, playbooks, quarantine, console, dlq)
-    money = (subsidies, payments, fraud)
+    money = (subsidies, payments, fraud, evaluation)
     for resource in (*resources, cases, case_commands, *money, vocabulary, admin):
         api.include_router(resource.router(host))
     return api

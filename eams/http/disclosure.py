@@ -101,6 +101,11 @@ VIEWS: dict[str, Registered] = {
     "/api/payment-batches/{batch_id}": Registered(views.generic),
     "/api/fraud-cases": Registered(views.generic),
     "/api/fraud-cases/summary": Registered(views.generic),
+    "/api/evaluations": Registered(views.generic),
+    "/api/evaluations/live": Registered(views.generic),
+    "/api/evaluations/{evaluation_id}": Registered(views.generic),
+    "/api/evaluations/{evaluation_id}/verify": Registered(views.generic),
+    "/api/evaluations/{evaluation_id}/export": Registered(views.generic),
 }
 _DEFAULT = Registered(views.generic)
 #: Rule kinds whose value is the indicator itself, or a difference of it (a count when the

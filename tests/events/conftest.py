@@ -187,6 +187,31 @@ MINIMAL_PAYLOADS: dict[str, dict[str, Any]] = {
         "paid_total": "600.00",
         "complete": True,
     },  # fmt: skip
+    "evaluation.frozen": {
+        "evaluation_id": "ev-shandong-assistance-2026-Q1",
+        "table": "shandong-assistance@abc",
+        "title": "绩效评价",
+        "period": "2026-Q1",
+        "start": "2026-01-01",
+        "end": "2026-03-31",
+        "as_of": "2026-04-02T09:00:00+08:00",
+        "scores": [
+            {
+                "region": "371302",
+                "level": "county",
+                "indicators": {
+                    "coverage": {
+                        "numerator": "2",
+                        "denominator": "3",
+                        "value": "0.6667",
+                        "score": "14.04",
+                    }
+                },
+                "total": "70.18",
+                "rank": 1,
+            }
+        ],
+    },  # fmt: skip
     "subsidy.payment_reported": {
         "person_id": PERSON_ID,
         "subsidy": "post",

@@ -121,6 +121,12 @@ NEEDS: dict[str, str | None] = {
     "GET /api/fraud-cases/summary": "read:fraud",
     "POST /api/fraud-cases/{case_id}/confirm": "act:fraud",
     "POST /api/fraud-cases/{case_id}/dismiss": "act:fraud",
+    "GET /api/evaluations": "read:evaluation",
+    "GET /api/evaluations/live": "read:evaluation",
+    "POST /api/evaluations": "freeze:evaluation",
+    "GET /api/evaluations/{evaluation_id}": "read:evaluation",
+    "GET /api/evaluations/{evaluation_id}/verify": "read:evaluation",
+    "GET /api/evaluations/{evaluation_id}/export": "read:evaluation",
     "POST /api/persons/{person_id}/facts/correct": "act:cases",
     "POST /api/dlq/reveal": "admin",
     "POST /api/dlq/replay": "admin",
@@ -163,7 +169,8 @@ COMMANDS = {
     # gathers what is due into batches, exports them, reconciles the bank's return
     "payment_officer": ("payment_batch.",),
     # reads persons' detail (audited) and decides the fraud rules' cases
-    "auditor": ("audit.person_read", "fraud.confirmed", "fraud.dismissed"),
+    # and freezes a period's evaluation
+    "auditor": ("audit.person_read", "fraud.confirmed", "fraud.dismissed", "evaluation.frozen"),
 }
 
 
