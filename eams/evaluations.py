@@ -32,11 +32,13 @@ def compute(
     table: EvaluationTable,
     period: Period,
     as_of: dt.datetime,
+    positions: Sequence[int] | None = None,
 ) -> list[dict[str, Any]]:
     """Every region's evaluation of ``period`` under ``table`` as the log was known at
-    ``as_of``: counts, values, scores, total and rank (the regions of ``evaluation.frozen``)."""
+    ``as_of`` (and below ``positions``, the log's next offset per partition, when given):
+    counts, values, scores, total and rank (the scores of ``evaluation.frozen``)."""
     days = {i.measure: i.days for i in table.indicators if i.days is not None}
-    counts = count_measures(store, period.start_at, period.end_at, as_of, days)
+    counts = count_measures(store, period.start_at, period.end_at, as_of, days, positions)
     by_region, levels = evaluate(counts, reference, {i.id: i.measure for i in table.indicators})
     return score(table, by_region, levels)
 

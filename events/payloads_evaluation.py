@@ -55,5 +55,10 @@ class EvaluationFrozen(EventPayload):
     start: date
     end: date
     as_of: AwareDatetime
+    positions: Annotated[
+        tuple[Annotated[int, Field(ge=0, le=2**63 - 1)], ...], Field(max_length=1024)
+    ] = ()
+    """The log's next offset per partition (index = partition) the figures were read below:
+    computed again with them, the period gives the same figures after any rebuild."""
     scores: Annotated[tuple[RegionScore, ...], Field(min_length=1, max_length=1000)]
     """Every region's figures (the province, its cities, their counties)."""

@@ -1,7 +1,8 @@
 """What each measure of the performance evaluation counts, per county, for a period as the
 log was known at an instant (``subsidies.evaluation`` says which measures a table scores,
-and how). Every query reads ``events`` with ``recorded_at <= as_of`` (so a period computed
-again as of its freeze gives the same counts) and nothing that occurred after the period.
+and how). Every query reads the ``events`` below the log positions the projector had
+reached then (and recorded by then), so a period computed again with a freeze's positions
+gives the same counts, and nothing that occurred after the period.
 
 The counts are (numerator, denominator) per county; :func:`evaluate` adds each city's
 from its counties and the province's from its cities.
@@ -10,7 +11,7 @@ from its counties and the province's from its cities.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -22,7 +23,8 @@ __all__ = ["count_measures", "evaluate"]
 Counts = dict[str, tuple[Decimal, Decimal]]
 _KNOWN = (
     "recorded_at <= {as_of:DateTime64(3, 'Asia/Shanghai')} "
-    "AND occurred_at < {end:DateTime64(3, 'Asia/Shanghai')}"
+    "AND occurred_at < {end:DateTime64(3, 'Asia/Shanghai')} "
+    "AND kafka_offset < arrayElement({bound:Array(UInt64)}, toUInt32(kafka_partition) + 1)"
 )
 _IN = "occurred_at >= {start:DateTime64(3, 'Asia/Shanghai')}"
 _CONTACTS = (
@@ -198,10 +200,15 @@ def count_measures(
     end: dt.datetime,
     as_of: dt.datetime,
     days: Mapping[str, int] | None = None,
+    positions: Sequence[int] | None = None,
 ) -> dict[str, Counts]:
     """County -> measure -> (numerator, denominator) for the period [start, end) as known
-    at ``as_of``. ``days``: the time limits of the timeliness measures."""
-    params = {"start": start, "end": end, "as_of": as_of}
+    at ``as_of``: events recorded by then and, when ``positions`` is given (the next offset
+    of each partition of the log, index = partition), only those below it, so the same
+    positions read the same events after any rebuild. ``days``: the time limits of the
+    timeliness measures."""
+    bound = list(positions) if positions is not None else [2**64 - 1] * 1024
+    params = {"start": start, "end": end, "as_of": as_of, "bound": bound}
     limits = dict(days or {})
     counts: dict[str, Counts] = {}
     _person_measures(store, params, limits, counts)

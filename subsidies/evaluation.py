@@ -322,6 +322,7 @@ class Freeze(BaseModel):
     title: str
     period: str
     as_of: dt.datetime
+    positions: Annotated[tuple[int, ...], Field(max_length=1024)] = ()
     scores: Annotated[tuple[dict[str, Any], ...], Field(min_length=1, max_length=1000)]
 
 
@@ -383,6 +384,7 @@ class EvaluationAggregate:
             "start": period.start.isoformat(),
             "end": period.end.isoformat(),
             "as_of": body.as_of.isoformat(),
+            "positions": list(body.positions),
             "scores": list(body.scores),
         }
         return [Change("evaluation.frozen", payload, region=self.province)]

@@ -35,6 +35,7 @@ GEOJSON = PROJECT_ROOT / "events" / "reference"
 ASSETS = {
     "app.js": "text/javascript",
     "cases.js": "text/javascript",
+    "money.js": "text/javascript",
     "style.css": "text/css",
     "index.html": "text/html",
 }

@@ -45,6 +45,14 @@ class FreezeForm(BaseModel):
     period: str
 
 
+def _complete(region: dict[str, Any]) -> dict[str, Any]:
+    """A frozen region as computed (the log leaves out what is none)."""
+    for held in region["indicators"].values():
+        held.setdefault("value", None)
+        held.setdefault("score", None)
+    return {"total": None, "rank": None} | region
+
+
 def router(host: Host) -> APIRouter:
     """The evaluation routes of one worker."""
     api = APIRouter(tags=["evaluation 绩效评价"])
@@ -74,7 +82,7 @@ def router(host: Host) -> APIRouter:
         for r in rows:
             if r["aggregate_id"] == ev:
                 doc: dict[str, Any] = orjson.loads(r["payload"])
-                doc["regions"] = doc.pop("scores")
+                doc["regions"] = [_complete(r) for r in doc.pop("scores")]
                 return doc | {"frozen_by": r["actor"], "frozen_at": aware(r["recorded_at"])}
         raise NotFoundError(f"no frozen evaluation {ev!r} (GET /api/evaluations lists them)")
 
@@ -127,12 +135,15 @@ def router(host: Host) -> APIRouter:
         at = now()
         if at < span.end_at:
             raise InvalidRequestError(f"period {span.name} ends {span.end}; freeze it after that")
-        regions = await run(compute, host.store, host.primary, table, span, at)
+        projected = dict(host.projector.stats.positions)
+        positions = [projected.get(p, 0) for p in range(max(projected, default=-1) + 1)]
+        regions = await run(compute, host.store, host.primary, table, span, at, positions)
         payload = {
             "table": table.ref,
             "title": table.title,
             "period": span.name,
             "as_of": at.isoformat(),
+            "positions": positions,
             "scores": regions,
         }
         ev = evaluation_id(table, span)
@@ -181,6 +192,7 @@ def router(host: Host) -> APIRouter:
             host.evaluation,
             span,
             dt.datetime.fromisoformat(doc["as_of"]),
+            doc.get("positions") or None,
         )
         diff = differences(doc["regions"], again)
         return {"evaluation_id": evaluation_id, "reproduced": not diff, "differences": diff[:100]}
