@@ -113,6 +113,7 @@ class PersonAggregate(LeadDecisions):
             "contact_lead": (ContactLead, self._contact_lead),
             "decline_lead": (DeclineLead, self._decline_lead),
         }
+        self.extensions = tuple(extensions)
         self._folders: dict[str, CaseExtension] = {}
         for extension in extensions:
             for event_type in extension.event_types:

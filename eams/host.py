@@ -108,6 +108,11 @@ class Host:
         # the recognition rules and the case policy the person aggregate decides with
         # (explain replays with the same rules)
         self.recognition, self.case_policy = casework
+        # and the person's case with its money, which explain replays the subsidies with
+        person = command_handler.aggregates["person"]
+        assert isinstance(person, PersonAggregate)
+        self.person_aggregate = person
+        self.money = next(e for e in person.extensions if isinstance(e, SubsidyDecisions))
         self._stop_commands = asyncio.Event()
         self._commands_task: asyncio.Task[None] | None = None
         self.casework = CaseworkReactor(

@@ -14,6 +14,7 @@ import typer
 from cases.policy import lint_policy
 from cases.rules import lint_recognition
 from eams.cli.common import api, console, err, settings
+from events.labels import label
 from events.regions import load_reference
 
 HELP = """Persons' cases (援助对象): why a person was recognised, and the rules behind it.
@@ -54,6 +55,8 @@ WORDS: dict[str, dict[str, str]] = {
         "holds": "符合",
         "fails": "不符合",
         "cut": "注意",
+        "money": "项补贴决定（按当日政策目录重放）",
+        "catalogue": "政策目录版本",
     },
     "en": {
         "person": "Person",
@@ -68,6 +71,8 @@ WORDS: dict[str, dict[str, str]] = {
         "facts": "Facts known that day",
         "judged": "Judged by the rules in force that day",
         "no_rules": "the city had no recognition rules in force that day",
+        "money": "subsidy decisions (replayed with the catalogue of their day)",
+        "catalogue": "catalogue",
         "holds": "holds",
         "fails": "does not hold",
         "cut": "note",
@@ -145,6 +150,23 @@ def render(doc: dict[str, Any], lang: str = "zh") -> list[str]:
             failed = [c for c in j.get("conditions", ()) if not c.get("ok")]
             out.append(f"   ✗ {group}: {w['fails']}")
             out += [f"      {_condition(c)}" for c in failed]
+    money = doc.get("subsidies") or []
+    if money:
+        out += ["", f"{len(money)} {w['money']}"]
+    for i, m in enumerate(money, start=1):
+        kind = label(m["event_type"], lang)
+        again = m.get("replayed") or {}
+        shown = ", ".join(f"{k} {v}" for k, v in again.items() if k not in ("failed",) and v != [])
+        out.append(f"{i}. {m['day']}  {kind}  {m['application_id']}  {m.get('subsidy') or ''}")
+        if m.get("version"):
+            out.append(f"   {w['catalogue']} {m['version']}" + (f"  {shown}" if shown else ""))
+        if m.get("by"):
+            out.append(f"   {m['by']}")
+        if m["reproduced"]:
+            out.append(f"   {w['reproduced']}: {w['yes']}")
+        else:
+            out.append(f"   {w['differs']}: {w['no']}")
+            out += [f"     - {diff}" for diff in m.get("differences", ())]
     return out
 
 

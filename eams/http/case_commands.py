@@ -68,6 +68,7 @@ from events.regions import RegionReference
 from events.vocabulary import EmploymentStatus, Gender, LeadSource, TargetGroup, VisitChannel
 from projections.client import run
 from projections.person_log import person_log
+from subsidies.replay import replay_money
 
 __all__ = ["Identity", "explained", "identity", "router"]
 
@@ -415,7 +416,9 @@ def router(host: Host) -> APIRouter:
     ) -> dict[str, Any]:
         """Every recognition decision up to ``as_of`` replayed with the facts known before
         it and the rule-set version it names (``reproduced``, or what differs), then the
-        facts and the judgement as of that day. ``audit.person_read`` (view ``explain``) is
+        facts and the judgement as of that day; and every subsidy decision (``subsidies``:
+        checks, approvals and recovery orders) replayed as of its day with the catalogue
+        version it names. ``audit.person_read`` (view ``explain``) is
         appended before the answer; a person outside the caller's regions is 404 and
         nothing is recorded."""
         if len(purpose.strip()) < 2:
@@ -442,6 +445,9 @@ def router(host: Host) -> APIRouter:
         )
         found = explain(person_id, log.events, host.recognition, host.reference, day)
         doc = explained(found.as_dict(), host.recognition, host.primary)
+        money = replay_money(person_id, log.events, host.person_aggregate, host.money, day)
+        doc["subsidies"] = money
+        doc["reproduced"] = doc["reproduced"] and all(m["reproduced"] for m in money)
         doc["events_read"] = len(log.events)
         doc["truncated"] = log.truncated
         if log.truncated:

@@ -224,3 +224,15 @@ def test_a_graduate_is_paid_through_a_bank_batch_and_the_money_ordered_back_afte
         "subsidy.recovery_ordered",
         "subsidy.recovered",
     ]
+    # 6. every decision replays as of its day with the catalogue version it names
+    worker.wait_settled()
+    explained = wang.get(f"/api/persons/{P}/explain", params={"purpose": "补贴复核"})
+    assert explained.status_code == 200, explained.text
+    doc = explained.json()
+    assert [(m["event_type"], m["reproduced"]) for m in doc["subsidies"]] == [
+        ("subsidy.checked", True),
+        ("subsidy.approved", True),
+        ("subsidy.recovery_ordered", True),
+    ]
+    assert doc["subsidies"][0]["version"] == f"{WEIFANG}@2" and doc["reproduced"] is True
+    assert doc["subsidies"][2]["replayed"] == {"overpaid": "1500.00"}

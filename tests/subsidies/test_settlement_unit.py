@@ -14,10 +14,15 @@ from test_applications_unit import GRADUATE, OLDER
 
 from events.errors import CommandRejectedError
 from subsidies.application_state import applications
+from subsidies.replay import replay_money
 
 D = dt.date(2026, 3, 2)
-NOT_LOW_INCOME = {"low_income": False, "minimum_living_allowance": False,
-                  "extreme_poverty": False, "zero_employment_household": False}  # fmt: skip
+NOT_LOW_INCOME = {
+    "low_income": False,
+    "minimum_living_allowance": False,
+    "extreme_poverty": False,
+    "zero_employment_household": False,
+}
 
 
 def _approved(case: CaseHarness, policy: str, on: dt.date = D, **facts: Any) -> str:
@@ -31,8 +36,9 @@ def _approved(case: CaseHarness, policy: str, on: dt.date = D, **facts: Any) -> 
 
 def _pay(case: CaseHarness, app: str, month: str, amount: str, batch: str | None = None) -> Any:
     body = {"application_id": app, "month": month, "amount": amount}
-    return case.send("record_payment", body | ({"batch_id": batch} if batch else {}), on=D,
-                     actor="finance-qin")  # fmt: skip
+    return case.send(
+        "record_payment", body | ({"batch_id": batch} if batch else {}), on=D, actor="finance-qin"
+    )
 
 
 def test_a_month_is_paid_once_and_only_what_is_entitled(case: CaseHarness) -> None:
@@ -72,21 +78,33 @@ def test_a_corrected_household_orders_the_graduates_subsidy_back(case: CaseHarne
     app = _approved(case, "job_search_one_time")
     _pay(case, app, "2026-03", "1500.00")
     # the civil-affairs review finds the household was never low-income
-    corrected = case.send("correct_facts", {"facts": NOT_LOW_INCOME, "since": "2025-01-01",
-                          "document": "民政复核 2026-041"}, on=dt.date(2026, 4, 10))  # fmt: skip
+    corrected = case.send(
+        "correct_facts",
+        {"facts": NOT_LOW_INCOME, "since": "2025-01-01", "document": "民政复核 2026-041"},
+        on=dt.date(2026, 4, 10),
+    )
     assert case.types(corrected) == [
-        "person.facts_recorded", "person.recognition_revoked", "subsidy.entitled",
-        "subsidy.stopped", "subsidy.recovery_ordered"]  # fmt: skip
+        "person.facts_recorded",
+        "person.recognition_revoked",
+        "subsidy.entitled",
+        "subsidy.stopped",
+        "subsidy.recovery_ordered",
+    ]
     entitled, stopped, ordered = (e.payload_dict() for e in corrected[2:])
     assert (entitled["month"], entitled["amount"]) == ("2026-03", "0.00")
     assert "民政复核 2026-041" in entitled["reason"]
-    assert stopped["failed"] == ["in_low_income_graduate (is False)",
-                                 "household_in_need (is False)"]  # fmt: skip
+    assert stopped["failed"] == [
+        "in_low_income_graduate (is False)",
+        "household_in_need (is False)",
+    ]
     assert (ordered["amount"], ordered["ordered_on"]) == ("1500.00", "2026-04-10")
     order = ordered["order_id"]
     # a second correction of the same orders nothing more (what is ordered counts)
-    again = case.send("correct_facts", {"facts": {"low_income": False}, "since": "2025-01-01",
-                      "document": "再次复核"}, on=dt.date(2026, 4, 11))  # fmt: skip
+    again = case.send(
+        "correct_facts",
+        {"facts": {"low_income": False}, "since": "2025-01-01", "document": "再次复核"},
+        on=dt.date(2026, 4, 11),
+    )
     assert "subsidy.recovery_ordered" not in case.types(again)
     # settled in two parts; never more than the order asks
     settle = {"application_id": app, "order_id": order}
@@ -104,8 +122,11 @@ def test_a_correction_before_the_approval_window_changes_nothing(case: CaseHarne
     case.send("register", GRADUATE, on=D)
     app = _approved(case, "job_search_one_time")
     # facts said to hold only from after the approval: decisions before stand
-    later = case.send("correct_facts", {"facts": NOT_LOW_INCOME, "since": "2026-03-05",
-                      "document": "自3月5日起"}, on=dt.date(2026, 3, 10))  # fmt: skip
+    later = case.send(
+        "correct_facts",
+        {"facts": NOT_LOW_INCOME, "since": "2026-03-05", "document": "自3月5日起"},
+        on=dt.date(2026, 3, 10),
+    )
     assert not [t for t in case.types(later) if t.startswith("subsidy.")]
     assert applications(case.state)[app].status == "entitled"
 
@@ -114,20 +135,74 @@ def test_a_monthly_subsidy_found_wrong_is_stopped_and_its_paid_months_ordered_ba
     case: CaseHarness,
 ) -> None:
     case.send("register", OLDER, on=dt.date(2026, 1, 5))
-    app = _approved(case, "social_insurance_flexible", on=dt.date(2026, 1, 5),
-                    employment_kind="flexible", insured=True,
-                    contributions_monthly="900")  # fmt: skip
+    app = _approved(
+        case,
+        "social_insurance_flexible",
+        on=dt.date(2026, 1, 5),
+        employment_kind="flexible",
+        insured=True,
+        contributions_monthly="900",
+    )
     _pay(case, app, "2026-01", "603.00")
     _pay(case, app, "2026-02", "603.00")
     # the ID was mistyped: the person is 36, not 57 (not an older worker after all)
-    corrected = case.send("correct_facts", {"facts": {"birth_date": "1990-09-15"},
-                          "since": "2026-01-01", "document": "身份证号更正"},
-                          on=dt.date(2026, 3, 20))  # fmt: skip
+    corrected = case.send(
+        "correct_facts",
+        {"facts": {"birth_date": "1990-09-15"}, "since": "2026-01-01", "document": "身份证号更正"},
+        on=dt.date(2026, 3, 20),
+    )
     subsidy = [e for e in corrected if e.event_type.startswith("subsidy.")]
-    assert [(e.event_type, e.payload_dict().get("month"), e.payload_dict().get("amount"))
-            for e in subsidy] == [
-        ("subsidy.entitled", "2026-01", "0.00"), ("subsidy.entitled", "2026-02", "0.00"),
-        ("subsidy.entitled", "2026-03", "0.00"), ("subsidy.stopped", None, None),
-        ("subsidy.recovery_ordered", None, "1206.00")]  # fmt: skip
+    assert [
+        (e.event_type, e.payload_dict().get("month"), e.payload_dict().get("amount"))
+        for e in subsidy
+    ] == [
+        ("subsidy.entitled", "2026-01", "0.00"),
+        ("subsidy.entitled", "2026-02", "0.00"),
+        ("subsidy.entitled", "2026-03", "0.00"),
+        ("subsidy.stopped", None, None),
+        ("subsidy.recovery_ordered", None, "1206.00"),
+    ]
     with pytest.raises(CommandRejectedError, match="more than the 0.00 still due"):
         _pay(case, app, "2026-03", "603.00")
+
+
+def test_every_money_decision_replays_as_of_its_day(case: CaseHarness) -> None:
+    """The graduate's path replayed as of each day: the check and the approval with the
+    facts known then and the catalogue version they name, the recovery order as what was
+    paid beyond the corrected entitlements; a decision the log misstates does not."""
+    case.send("register", GRADUATE, on=D)
+    app = _approved(case, "job_search_one_time")
+    _pay(case, app, "2026-03", "1500.00")
+    case.send(
+        "correct_facts",
+        {"facts": NOT_LOW_INCOME, "since": "2025-01-01", "document": "民政复核 2026-041"},
+        on=dt.date(2026, 4, 10),
+    )
+    aggregate = case.aggregate
+    [money] = aggregate.extensions
+
+    def replayed(as_of: dt.date, events: list[Any] | None = None) -> list[dict[str, Any]]:
+        return replay_money(case.state.person_id, events or case.events, aggregate, money, as_of)  # type: ignore[arg-type]
+
+    before = replayed(dt.date(2026, 3, 1))
+    assert before == []  # nothing decided yet
+    on_d = replayed(D)
+    assert [(m["event_type"], m["reproduced"]) for m in on_d] == [
+        ("subsidy.checked", True),
+        ("subsidy.approved", True),
+    ]
+    assert on_d[0]["replayed"]["eligible"] is True and on_d[0]["version"] == "370700@2"
+    later = replayed(dt.date(2026, 4, 30))
+    assert [m["event_type"] for m in later][-1] == "subsidy.recovery_ordered"
+    assert all(m["reproduced"] for m in later), later
+    assert later[-1]["replayed"] == {"overpaid": "1500.00"}
+    # a check whose amount the log misstates is told apart
+    wrong = [
+        e.model_copy(update={"payload": e.payload.model_copy(update={"amount": Decimal("9000")})})
+        if e.event_type == "subsidy.checked"
+        else e
+        for e in case.events
+    ]
+    [checked, *_] = replayed(D, wrong)
+    assert not checked["reproduced"]
+    assert checked["differences"] == ["amount: the log 9000, the replay 1500.00"]
