@@ -102,6 +102,7 @@ def _gets(schema: dict[str, Any], ids: dict[str, list[str]]) -> list[tuple[str, 
         "/api/persons/{person_id}": [{"purpose": "scope check"}],
         "/api/persons/{person_id}/timeline": [{"purpose": "scope check"}],
         "/api/persons/{person_id}/explain": [{"purpose": "scope check"}],
+        "/api/evaluations/live": [{"period": "2026-Q1"}],
     }
     out: list[tuple[str, dict[str, Any]]] = []
     for path, ops in schema["paths"].items():
@@ -217,6 +218,9 @@ def test_roles_scopes_suppression_and_keys(
         "playbook_id": [p["id"] for p in province.get("/api/playbooks").json()],
         "code": ["370000", "371300", "370100"],
         "person_id": ["p_" + "0" * 32],  # duty officers may not read cases: 403 either way
+        # the money and the evaluation: not these roles' (403), whichever the id
+        "batch_id": ["pb-371302-2026-03-1"],
+        "evaluation_id": ["ev-shandong-assistance-2026-Q1"],
     }
     gets = _gets(province.get("/openapi.json").json(), ids)
     assert _cities_read(linyi, gets) == {"371300"}

@@ -164,6 +164,7 @@ def _requests(
         "/api/persons/{person_id}": [{"purpose": "disclosure check"}],
         "/api/persons/{person_id}/timeline": [{"purpose": "disclosure check"}],
         "/api/persons/{person_id}/explain": [{"purpose": "disclosure check"}],
+        "/api/evaluations/live": [{"period": "2026-Q1"}],
     }
     out: list[Request] = []
     for path, ops in schema["paths"].items():
@@ -272,6 +273,9 @@ def test_an_analyst_reads_every_route_and_sees_no_small_count(
         "playbook_id": [p["id"] for p in auditor.get("/api/playbooks").json()],
         "code": [LINYI, "370000"],
         "person_id": ["p_" + "0" * 32],
+        # the money and the evaluation: not these roles' (403), whichever the id
+        "batch_id": ["pb-371302-2026-03-1"],
+        "evaluation_id": ["ev-shandong-assistance-2026-Q1"],
     }
     assert any(a["region"] == SMALL_COUNTY for a in alerts)
     answers: dict[tuple[str, str], Any] = {}
