@@ -34,141 +34,167 @@ _CONTACTS = (
 _AMOUNT = "toDecimal128OrZero(trim(BOTH '\"' FROM JSONExtractRaw(payload, 'amount')), 2)"
 
 
-def _persons(store: Store, params: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Per person (their latest county): recognised, exited, served in the period, placed in
-    it, registered in it and recognised within how many days."""
-    return store.dicts(
-        f"""
-        SELECT argMax(toString(region), (occurred_at, kafka_offset)) AS county,
-               minIf(occurred_at, event_type = 'person.recognized') AS recognised_at,
-               minIf(occurred_at, event_type = 'person.exited') AS exited_at,
-               countIf(({_IN}) AND (event_type IN ({_CONTACTS}) OR (event_type = 'visit.recorded'
-                       AND JSONExtractString(payload, 'outcome') != 'not_reached'))) AS contacts,
-               countIf(({_IN}) AND event_type = 'placement.recorded') AS placements,
-               minIf(occurred_at, event_type = 'person.registered') AS registered_at
-        FROM events
-        WHERE person_id != '' AND {_KNOWN}
-          AND event_type IN ('person.registered', 'person.recognized', 'person.exited',
-                             'visit.recorded', {_CONTACTS})
-        GROUP BY person_id
-        """,
-        dict(params),
-    )
+_T = "DateTime64(3, 'Asia/Shanghai')"
+_EPOCH = "toDateTime64('1971-01-01 00:00:00', 3, 'Asia/Shanghai')"
 
 
 def _add(counts: dict[str, Counts], measure: str, county: str, num: Any, den: Any) -> None:
     held = counts.setdefault(county, {}).get(measure, (Decimal(0), Decimal(0)))
-    counts[county][measure] = (held[0] + Decimal(num), held[1] + Decimal(den))
+    counts[county][measure] = (held[0] + Decimal(str(num)), held[1] + Decimal(str(den)))
 
 
 def _person_measures(
     store: Store, params: Mapping[str, Any], days: Mapping[str, int], counts: dict[str, Counts]
 ) -> None:
-    epoch = dt.datetime(1971, 1, 1, tzinfo=dt.UTC)
-    start, end = params["start"], params["end"]
-    limit = dt.timedelta(days=days.get("recognition_timeliness", 15))
-    for p in _persons(store, params):
-        county = p["county"]
-        recognised = p["recognised_at"] if p["recognised_at"] > epoch else None
-        exited = p["exited_at"] if p["exited_at"] > epoch else None
-        registered = p["registered_at"] if p["registered_at"] > epoch else None
-        if recognised is not None and (exited is None or exited >= start):
-            _add(counts, "coverage", county, int(p["contacts"] > 0), 1)
-            if p["contacts"] > 0:
-                _add(counts, "employment_rate", county, int(p["placements"] > 0), 1)
-        if registered is not None and start <= registered < end:
-            timely = recognised is not None and recognised - registered <= limit
-            _add(counts, "recognition_timeliness", county, int(timely), 1)
+    """Per person (at their latest county): recognised and not exited before the period
+    (coverage's denominator), served in it (its numerator, employment's denominator), placed
+    in it (employment's numerator); registered in it (recognition timeliness' denominator)
+    and recognised within the limit of the registration (its numerator). Counted per county
+    in the engine: one row per county comes back."""
+    rows = store.dicts(
+        f"""
+        SELECT county,
+               countIf(eligible) AS cov_den, countIf(eligible AND contacts > 0) AS cov_num,
+               countIf(eligible AND contacts > 0 AND placements > 0) AS emp_num,
+               countIf(registered) AS rt_den, countIf(registered AND timely) AS rt_num
+        FROM (
+            SELECT argMax(toString(region), (occurred_at, kafka_offset)) AS county,
+                   minIf(occurred_at, event_type = 'person.recognized') AS recognised_at,
+                   minIf(occurred_at, event_type = 'person.exited') AS exited_at,
+                   minIf(occurred_at, event_type = 'person.registered') AS registered_at,
+                   countIf(({_IN})
+                       AND (event_type IN ({_CONTACTS}) OR (event_type = 'visit.recorded'
+                           AND JSONExtractString(payload,
+                               'outcome') != 'not_reached'))) AS contacts,
+                   countIf(({_IN}) AND event_type = 'placement.recorded') AS placements,
+                   recognised_at > {_EPOCH}
+                       AND (exited_at <= {_EPOCH} OR exited_at >= {{start:{_T}}}) AS eligible,
+                   registered_at >= {{start:{_T}}} AND registered_at < {{end:{_T}}} AS registered,
+                   recognised_at > {_EPOCH}
+                       AND dateDiff('second', registered_at,
+                           recognised_at) <= {{limit:Int64}} AS timely
+            FROM events
+            WHERE person_id != '' AND {_KNOWN}
+              AND event_type IN ('person.registered', 'person.recognized', 'person.exited',
+                                 'visit.recorded', {_CONTACTS})
+            GROUP BY person_id
+        )
+        GROUP BY county
+        """,
+        dict(params) | {"limit": days.get("recognition_timeliness", 15) * 86400},
+    )
+    for r in rows:
+        if r["cov_den"]:
+            _add(counts, "coverage", r["county"], r["cov_num"], r["cov_den"])
+        if r["cov_num"]:
+            _add(counts, "employment_rate", r["county"], r["emp_num"], r["cov_num"])
+        if r["rt_den"]:
+            _add(counts, "recognition_timeliness", r["county"], r["rt_num"], r["rt_den"])
 
 
 def _clearing(store: Store, params: Mapping[str, Any], counts: dict[str, Counts]) -> None:
+    """Households cleared in the period (on time or not), and those identified, not cleared
+    and past their deadline at its end (they count as not on time)."""
     rows = store.dicts(
         f"""
-        SELECT argMax(toString(region), (occurred_at, kafka_offset)) AS county,
-               countIf(({_IN}) AND event_type = 'household.zero_employment_cleared'
-                       AND JSONExtractBool(payload, 'on_time')) AS on_time,
-               countIf(({_IN}) AND event_type = 'household.zero_employment_cleared') AS cleared,
-               argMaxIf(toDateOrNull(JSONExtractString(payload, 'deadline')), (occurred_at,
-                   kafka_offset),
-                        event_type = 'household.zero_employment_identified') AS deadline,
-               maxIf(occurred_at,
-                   event_type = 'household.zero_employment_identified') AS identified_at,
-               maxIf(occurred_at, event_type = 'household.zero_employment_cleared') AS cleared_at
-        FROM events
-        WHERE aggregate_id != '' AND {_KNOWN}
-          AND event_type IN ('household.zero_employment_identified',
-              'household.zero_employment_cleared')
-        GROUP BY aggregate_id
+        SELECT county, sum(on_time) AS num, sum(cleared) + countIf(open_late) AS den
+        FROM (
+            SELECT argMax(toString(region), (occurred_at, kafka_offset)) AS county,
+                   countIf(({_IN}) AND event_type = 'household.zero_employment_cleared'
+                           AND JSONExtractBool(payload, 'on_time')) AS on_time,
+                   countIf(({_IN}) AND event_type = 'household.zero_employment_cleared') AS cleared,
+                   argMaxIf(toDateOrNull(JSONExtractString(payload, 'deadline')),
+                            (occurred_at, kafka_offset),
+                            event_type = 'household.zero_employment_identified') AS deadline,
+                   maxIf(occurred_at,
+                       event_type = 'household.zero_employment_identified') AS identified_at,
+                   maxIf(occurred_at,
+                       event_type = 'household.zero_employment_cleared') AS cleared_at,
+                   identified_at > cleared_at AND deadline IS NOT NULL
+                       AND deadline < toDate({{end:{_T}}}) - 1 AS open_late
+            FROM events
+            WHERE aggregate_id != '' AND {_KNOWN}
+              AND event_type IN ('household.zero_employment_identified',
+                                 'household.zero_employment_cleared')
+            GROUP BY aggregate_id
+        )
+        WHERE cleared > 0 OR open_late
+        GROUP BY county
         """,
         dict(params),
     )
-    last_day = (params["end"] - dt.timedelta(days=1)).date()
     for r in rows:
-        open_late = (
-            r["identified_at"] > r["cleared_at"]
-            and r["deadline"] is not None
-            and r["deadline"] < last_day
-        )
-        if r["cleared"] or open_late:
-            _add(
-                counts, "clearing_on_time", r["county"], r["on_time"], r["cleared"] + int(open_late)
-            )
+        _add(counts, "clearing_on_time", r["county"], r["num"], r["den"])
 
 
 def _visits(store: Store, params: Mapping[str, Any], counts: dict[str, Counts]) -> None:
+    """Each visit due in the period (a distinct due day of a person's schedule) and whether
+    a visit was made within its interval before it, by the due day."""
     rows = store.dicts(
         f"""
-        SELECT argMax(toString(region), (occurred_at, kafka_offset)) AS county,
-               groupArrayIf((toDateOrNull(JSONExtractString(payload, 'due_on')),
-                             toUInt32(JSONExtractUInt(payload, 'interval_days'))),
-                            event_type = 'visit.scheduled') AS due,
-               groupArrayIf(ifNull(toDateOrNull(JSONExtractString(payload, 'visited_on')),
-                   toDate(occurred_at)),
-                            event_type = 'visit.recorded') AS visited
-        FROM events
-        WHERE person_id != '' AND {_KNOWN} AND event_type IN ('visit.scheduled', 'visit.recorded')
-        GROUP BY person_id
+        SELECT county, countIf(met) AS num, count() AS den
+        FROM (
+            SELECT county, due.1 AS day,
+                   arrayExists(v -> v > due.1 - toIntervalDay(greatest(due.2, 1)) AND v <= due.1,
+                               visited) AS met
+            FROM (
+                SELECT argMax(toString(region), (occurred_at, kafka_offset)) AS county,
+                       arrayDistinct(groupArrayIf(
+                           (toDateOrNull(JSONExtractString(payload, 'due_on')),
+                            toUInt32(JSONExtractUInt(payload, 'interval_days'))),
+                           event_type = 'visit.scheduled')) AS dues,
+                       groupArrayIf(ifNull(toDateOrNull(JSONExtractString(payload, 'visited_on')),
+                                           toDate(occurred_at)),
+                                    event_type = 'visit.recorded') AS visited
+                FROM events
+                WHERE person_id != '' AND {_KNOWN}
+                  AND event_type IN ('visit.scheduled', 'visit.recorded')
+                GROUP BY person_id
+            )
+            ARRAY JOIN dues AS due
+            WHERE due.1 IS NOT NULL AND due.1 >= toDate({{start:{_T}}})
+              AND due.1 < toDate({{end:{_T}}})
+        )
+        GROUP BY county
         """,
         dict(params),
     )
-    first, last = params["start"].date(), (params["end"] - dt.timedelta(days=1)).date()
     for r in rows:
-        made = sorted(r["visited"])
-        for day, interval in {d for d in r["due"] if d[0] is not None}:
-            if not first <= day <= last:
-                continue
-            window = day - dt.timedelta(days=max(int(interval), 1))
-            met = any(window < v <= day for v in made)
-            _add(counts, "visit_compliance", r["county"], int(met), 1)
+        _add(counts, "visit_compliance", r["county"], r["num"], r["den"])
 
 
 def _subsidies(
     store: Store, params: Mapping[str, Any], days: Mapping[str, int], counts: dict[str, Counts]
 ) -> None:
+    """Each month of an application fallen due in the period (its first entitlement above
+    zero) and whether it was paid within the limit."""
     rows = store.dicts(
         f"""
-        SELECT argMaxIf(toString(region), (occurred_at, kafka_offset),
-            event_type = 'subsidy.entitled') AS county,
-               minIf(occurred_at, event_type = 'subsidy.entitled' AND {_AMOUNT} > 0) AS due_at,
-               minIf(occurred_at, event_type = 'subsidy.paid') AS paid_at
-        FROM events
-        WHERE person_id != '' AND {_KNOWN} AND event_type IN ('subsidy.entitled', 'subsidy.paid')
-          AND JSONExtractString(payload, 'application_id') != ''
-        GROUP BY JSONExtractString(payload, 'application_id'),
-                 if(JSONExtractString(payload, 'month') != '', JSONExtractString(payload, 'month'),
-                    formatDateTime(occurred_at, '%Y-%m'))
-        HAVING due_at >= {{start:DateTime64(3, 'Asia/Shanghai')}}
+        SELECT county, countIf(paid_at > {_EPOCH}
+                               AND dateDiff('second', due_at, paid_at) <= {{limit:Int64}}) AS num,
+               count() AS den
+        FROM (
+            SELECT argMaxIf(toString(region), (occurred_at, kafka_offset),
+                            event_type = 'subsidy.entitled') AS county,
+                   minIf(occurred_at, event_type = 'subsidy.entitled' AND {_AMOUNT} > 0) AS due_at,
+                   minIf(occurred_at, event_type = 'subsidy.paid') AS paid_at
+            FROM events
+            WHERE person_id != '' AND {_KNOWN}
+              AND event_type IN ('subsidy.entitled', 'subsidy.paid')
+              AND JSONExtractString(payload, 'application_id') != ''
+            GROUP BY JSONExtractString(payload, 'application_id'),
+                     if(JSONExtractString(payload, 'month') != '', JSONExtractString(payload,
+                         'month'),
+                        formatDateTime(occurred_at, '%Y-%m'))
+            HAVING due_at >= {{start:{_T}}}
+        )
+        WHERE county != ''
+        GROUP BY county
         """,
-        dict(params),
+        dict(params) | {"limit": days.get("subsidy_timeliness", 30) * 86400},
     )
-    limit = dt.timedelta(days=days.get("subsidy_timeliness", 30))
-    epoch = dt.datetime(1971, 1, 1, tzinfo=dt.UTC)
     for r in rows:
-        if not r["county"]:
-            continue
-        paid = r["paid_at"] if r["paid_at"] > epoch else None
-        timely = paid is not None and paid - r["due_at"] <= limit
-        _add(counts, "subsidy_timeliness", r["county"], int(timely), 1)
+        _add(counts, "subsidy_timeliness", r["county"], r["num"], r["den"])
 
 
 def _recovery(store: Store, params: Mapping[str, Any], counts: dict[str, Counts]) -> None:
@@ -185,13 +211,7 @@ def _recovery(store: Store, params: Mapping[str, Any], counts: dict[str, Counts]
     )
     for r in rows:
         if Decimal(str(r["ordered"])) > 0:
-            _add(
-                counts,
-                "recovery_rate",
-                r["county"],
-                Decimal(str(r["recovered"])),
-                Decimal(str(r["ordered"])),
-            )
+            _add(counts, "recovery_rate", r["county"], r["recovered"], r["ordered"])
 
 
 def count_measures(
