@@ -51,7 +51,7 @@ async function audit() {
     `<option value="${s}"${s === money.status ? " selected" : ""}>${t(s ? "fc_status_" + s : "fc_all")}</option>`).join("");
   const caseRows = cases.map((c) => {
     const evidence = (c.evidence || []).map((e) => `<li>${esc(e.what)}${e.month ? " · " + esc(e.month) : ""}`
-      + `${e.amount ? " · ¥" + yuan(e.amount) : ""}${e.region ? " · " + esc(name(e.region)) : ""}</li>`).join("");
+      + `${e.amount ? " · ¥" + yuan(e.amount) : ""}${e.region ? " · " + esc(e.region_name || name(e.region)) : ""}</li>`).join("");
     const recoveries = (c.recoveries || []).map((r) => `<li>${esc(r.application_id)} · ¥${yuan(r.amount)}</li>`).join("");
     const decide = c.status === "suspected" && may("act:fraud")
       ? `<form class="decide" data-case="${esc(c.case_id)}"><input name="reason" required maxlength="500" `

@@ -21,6 +21,7 @@ from typing import Any
 
 import orjson
 
+from events.labels import label
 from projections.client import Store, aware
 from projections.money_queries import APPLICATIONS
 
@@ -114,8 +115,7 @@ def _duplicate_payment(store: Store, rule: Any) -> list[Finding]:
         first, later = paid[0], paid[1:]
         counties = sorted({r["region"] for r in paid})
         evidence = [
-            _item(("县区发放台账 ledger " if r["reported"] else "EAMS 发放 ") + f"{r['region']}", r)
-            for r in paid
+            _item("县区发放台账 ledger" if r["reported"] else "EAMS 发放 paid", r) for r in paid
         ]
         out.append(
             Finding(
@@ -124,7 +124,8 @@ def _duplicate_payment(store: Store, rule: Any) -> list[Finding]:
                 region=next((r["region"] for r in later if not r["reported"]), first["region"]),
                 persons=[person],
                 amount=sum((_money(r["amount"]) for r in later), _ZERO),
-                detail=f"{subsidy} {month} paid {len(paid)} times in {', '.join(counties)}",
+                detail=f"{label(subsidy)} {month} 发放 {len(paid)} 次（{len(counties)} 个县区） / "
+                f"{label(subsidy, 'en')} {month}: paid {len(paid)} times, {len(counties)} counties",
                 evidence=evidence,
                 recoveries=_recover(later),
                 application_id=next(

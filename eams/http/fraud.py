@@ -55,10 +55,16 @@ def router(host: Host) -> APIRouter:
     need = guard(host)
     scoped = scope_guard(host)
 
+    def _name(code: str | None) -> str | None:
+        region = host.reference.get(code or "")
+        return region.name if region else code
+
     def _named(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         for r in rows:
-            region = host.reference.get(r["region"])
-            r["region_name"] = region.name if region else r["region"]
+            r["region_name"] = _name(r["region"])
+            for item in r.get("evidence") or ():
+                if item.get("region"):
+                    item["region_name"] = _name(item["region"])
         return rows
 
     @api.get("/api/fraud-cases", summary="Fraud cases (疑似骗补案件)")

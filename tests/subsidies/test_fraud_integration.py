@@ -6,27 +6,92 @@
    subsidy for the same month a week earlier;
 3. the sweep raises ``fraud.suspected`` (duplicate_payment) once, in 潍城区 (the county that
    paid second and orders back), with both payments as evidence; more sweeps raise nothing;
-4. Linyi's auditor does not see it; Weifang's auditor sees it on /api/fraud-cases and
-   confirms it with the reason; the reactor orders the 1,500 yuan back on the person's case
-   (``subsidy.recovery_ordered`` naming the case);
+4. Linyi's auditor does not see it; Weifang's auditor sees it on /api/fraud-cases and on
+   the console's 稽核 page (in Chromium: the county's figures, the case with its evidence)
+   and confirms it there with the reason; the reactor orders the 1,500 yuan back on the
+   person's case (``subsidy.recovery_ordered`` naming the case);
 5. the approver records it recovered (``subsidy.recovered`` naming the case); the figures
    per county say 1 suspected, 1 confirmed, 1,500 ordered and recovered."""
 
 from __future__ import annotations
 
 import datetime as dt
+import shutil
+import threading
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from fixtures import read_log, wait_ticks
 from helpers import encode, event, produce
-from money_flow import LANSHAN, LINYI, NID, WEICHENG, WEIFANG, P, cast, paid_graduate, post, wait
+from money_flow import (
+    LANSHAN,
+    LINYI,
+    NID,
+    PASSWORD,
+    WEICHENG,
+    WEIFANG,
+    P,
+    cast,
+    paid_graduate,
+    post,
+    wait,
+)
+from playwright.sync_api import expect, sync_playwright
 
 from events.clock import SHANGHAI, today
 
 pytestmark = pytest.mark.integration
+ARTIFACTS = Path(__file__).parents[2] / "test-artifacts" / "console"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+REASON = "兰山区台账已发放，潍城区重复发放"
+
+
+def _in_thread(fn: Any, *args: Any) -> None:
+    failures: list[BaseException] = []
+
+    def go() -> None:
+        try:
+            fn(*args)
+        except BaseException as exc:  # noqa: BLE001 - re-raised below
+            failures.append(exc)
+
+    thread = threading.Thread(target=go)
+    thread.start()
+    thread.join()
+    if failures:
+        raise failures[0]
+
+
+def _confirm_in_console(base: str, case_id: str) -> None:
+    """sun opens 稽核: the county's figures and the case with its evidence; confirms it with
+    the reason."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        try:
+            page = browser.new_page(viewport={"width": 1500, "height": 1000})
+            page.goto(f"{base}/console/")
+            page.fill("input[name=name]", "sun")
+            page.fill("input[name=password]", PASSWORD)
+            page.click("#signin-form button[type=submit]")
+            page.click("#tabs button[data-tab=audit]")
+            row = page.locator(f"#fraud-cases tr[data-case='{case_id}']")
+            expect(row).to_contain_text("潍城区")
+            expect(row).to_contain_text("同一人同一期间重复领取")
+            expect(row).to_contain_text("1,500.00")
+            expect(row).to_contain_text("县区发放台账")
+            expect(row).to_contain_text("兰山区")
+            expect(page.locator("#fraud-figures")).to_contain_text("潍城区")
+            page.screenshot(path=str(ARTIFACTS / "audit-1-case.png"), full_page=True)
+            row.locator("input[name=reason]").fill(REASON)
+            row.locator("button[value=confirm]").click()
+            expect(row).to_contain_text(f"sun {REASON}")
+            page.screenshot(path=str(ARTIFACTS / "audit-2-confirmed.png"), full_page=True)
+        finally:
+            browser.close()
 
 
 def test_a_duplicate_payment_across_two_counties_is_flagged_confirmed_and_recovered(
@@ -91,7 +156,9 @@ def test_a_duplicate_payment_across_two_counties_is_flagged_confirmed_and_recove
     case_id = case["case_id"]
     assert ma.post(f"/api/fraud-cases/{case_id}/confirm", json={"reason": "x"}).status_code == 404
     assert chen.post(f"/api/fraud-cases/{case_id}/confirm", json={"reason": "x"}).status_code == 403
-    post(sun, f"/api/fraud-cases/{case_id}/confirm", {"reason": "兰山区台账已发放，潍城区重复发放"})
+    # the auditor confirms it on the console's 稽核 page (the browser in a thread of its own:
+    # Playwright's sync API owns its thread's event loop, the broker's helpers theirs)
+    _in_thread(_confirm_in_console, str(worker.api.base_url).rstrip("/"), case_id)
     again = sun.post(f"/api/fraud-cases/{case_id}/dismiss", json={"reason": "x"})
     assert again.status_code == 409
     [ordered] = wait(
@@ -125,5 +192,5 @@ def test_a_duplicate_payment_across_two_counties_is_flagged_confirmed_and_recove
     assert Decimal(figures["ordered"]) == Decimal(figures["recovered"]) == Decimal("1500.00")
     [decided] = sun.get("/api/fraud-cases").json()
     assert decided["status"] == "confirmed" and decided["decided_by"] == "sun"
-    assert decided["reason"] == "兰山区台账已发放，潍城区重复发放"
+    assert decided["reason"] == REASON
     assert batch in str(read_log(worker, "subsidy.paid"))
