@@ -67,6 +67,14 @@ class ReturnFileError(ValueError):
         self.errors = shown
 
 
+def _cell(value: Any) -> Any:
+    """A text cell as a spreadsheet will not run: one starting with ``= + - @`` (or a tab or
+    carriage return) gets a leading apostrophe (CSV formula injection)."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
 def _money(value: Any) -> str:
     return f"{Decimal(str(value)):.2f}"
 
@@ -84,12 +92,12 @@ def export_csv(
         count += 1
         total += Decimal(str(line["amount"]))
         subsidy = label(str(line["subsidy"]), lang)
-        writer.writerow([
+        writer.writerow([_cell(v) for v in (
             batch_id, line["line"], f"{batch_id}:{line['line']}", line.get("name_masked") or "",
             line.get("account_ref") or "", line.get("account_masked") or "",
             _money(line["amount"]), subsidy, line["month"],
             f"{subsidy} {line['month']}"[:60],
-        ])  # fmt: skip
+        )])  # fmt: skip
     writer.writerow(
         [batch_id, "合计 total", count, "", "", "", _money(total), "", batch["month"], ""]
     )

@@ -16,11 +16,25 @@ from eams.bankfiles import EXPORT_COLUMNS, ReturnFileError, export_csv, read_ret
 
 BATCH = "pb-371302-2026-03-1"
 LINES = [
-    {"line": 1, "amount": "1500.00", "subsidy": "job_search_one_time", "month": "2026-03",
-     "name_masked": "张*", "account_ref": "a_" + "0" * 32, "account_masked": "****8901"},
-    {"line": 2, "amount": "600", "subsidy": "post", "month": "2026-02", "name_masked": "欧阳**",
-     "account_ref": "", "account_masked": ""},
-]  # fmt: skip
+    {
+        "line": 1,
+        "amount": "1500.00",
+        "subsidy": "job_search_one_time",
+        "month": "2026-03",
+        "name_masked": "张*",
+        "account_ref": "a_" + "0" * 32,
+        "account_masked": "****8901",
+    },
+    {
+        "line": 2,
+        "amount": "600",
+        "subsidy": "post",
+        "month": "2026-02",
+        "name_masked": "欧阳**",
+        "account_ref": "",
+        "account_masked": "",
+    },
+]
 
 
 def test_the_export_names_lines_by_reference_and_masks_and_totals_the_batch() -> None:
@@ -28,8 +42,16 @@ def test_the_export_names_lines_by_reference_and_masks_and_totals_the_batch() ->
     assert data.startswith(b"\xef\xbb\xbf")
     rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
     assert tuple(rows[0]) == EXPORT_COLUMNS
-    assert rows[1][:8] == [BATCH, "1", f"{BATCH}:1", "张*", "a_" + "0" * 32, "****8901",
-                           "1500.00", "一次性求职创业补贴"]  # fmt: skip
+    assert rows[1][:8] == [
+        BATCH,
+        "1",
+        f"{BATCH}:1",
+        "张*",
+        "a_" + "0" * 32,
+        "****8901",
+        "1500.00",
+        "一次性求职创业补贴",
+    ]
     assert rows[2][6] == "600.00"
     assert rows[3][1:3] == ["合计 total", "2"] and rows[3][6] == "2100.00"
     english = export_csv({"batch_id": BATCH, "month": "2026-03"}, LINES, "en").decode("utf-8-sig")
@@ -52,8 +74,9 @@ def test_an_excel_return_and_the_export_read_back_with_a_result_column(tmp_path:
     path = tmp_path / "return.xlsx"
     book = xlsxwriter.Workbook(str(path))
     sheet = book.add_worksheet("回盘")
-    for r, row in enumerate([["Line", "Status", "Amount", "Date"], [1, "S", 1500, "20260324"],
-                             [2.0, "F", 600.0, None]]):  # fmt: skip
+    for r, row in enumerate(
+        [["Line", "Status", "Amount", "Date"], [1, "S", 1500, "20260324"], [2.0, "F", 600.0, None]]
+    ):
         sheet.write_row(r, 0, row)
     book.close()
     got = read_return(path.read_bytes(), "return.xlsx", BATCH, 2)
@@ -72,18 +95,23 @@ def test_an_excel_return_and_the_export_read_back_with_a_result_column(tmp_path:
 
 
 def test_every_mistake_of_the_file_is_named_by_row_and_column() -> None:
-    text = ("序号,付款参考号,结果,金额\n"
-            f"1,{BATCH}:1,成功,abc\n"
-            "2,pb-370102-2026-03-1:2,成功,600\n"
-            f"3,{BATCH}:3,maybe,1\n"
-            f"1,{BATCH}:1,成功,1500\n"
-            f"4,{BATCH}:2,失败,600\n")  # fmt: skip
+    text = (
+        "序号,付款参考号,结果,金额\n"
+        f"1,{BATCH}:1,成功,abc\n"
+        "2,pb-370102-2026-03-1:2,成功,600\n"
+        f"3,{BATCH}:3,maybe,1\n"
+        f"1,{BATCH}:1,成功,1500\n"
+        f"4,{BATCH}:2,失败,600\n"
+    )
     with pytest.raises(ReturnFileError) as bad:
         read_return(text.encode(), "r.csv", BATCH, 3)
     errors = bad.value.errors
     assert "row 2, 金额: 'abc'; expected an amount such as 1500.00" in errors
-    assert any(e.startswith("row 3, 付款参考号: 'pb-370102-2026-03-1:2' is not a reference of")
-               and "another batch" in e for e in errors)  # fmt: skip
+    assert any(
+        e.startswith("row 3, 付款参考号: 'pb-370102-2026-03-1:2' is not a reference of")
+        and "another batch" in e
+        for e in errors
+    )
     assert "row 4, 结果: 'maybe'; expected 成功 or 失败 (S/F)" in errors
     assert "row 5: line 1 is answered on row 2 already" not in errors  # row 2 was refused
     assert "row 6: 序号 4 and 付款参考号 'pb-371302-2026-03-1:2' name different lines" in errors
@@ -102,3 +130,18 @@ def test_every_mistake_of_the_file_is_named_by_row_and_column() -> None:
 def test_files_that_cannot_be_taken_say_why(data: bytes, name: str, expected: str) -> None:
     with pytest.raises(ReturnFileError, match=expected.replace("(", r"\(").replace(")", r"\)")):
         read_return(data, name, BATCH, 2)
+
+
+def test_a_cell_a_spreadsheet_would_run_is_defused() -> None:
+    """A masked name that begins like a formula (a clerk typed "=HYPERLINK(…)" as a name)
+    is written with a leading apostrophe: Excel shows it, never runs it."""
+    evil = [dict(LINES[0], name_masked="=H*******", account_masked="+****8901")]
+    rows = list(
+        csv.reader(
+            io.StringIO(
+                export_csv({"batch_id": BATCH, "month": "2026-03"}, evil).decode("utf-8-sig")
+            )
+        )
+    )
+    assert rows[1][3] == "'=H*******" and rows[1][5] == "'+****8901"
+    assert rows[1][6] == "1500.00"  # numbers as they are
