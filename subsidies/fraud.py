@@ -44,6 +44,8 @@ class FraudCase:
     status: str = "none"
     """none, suspected, confirmed, dismissed."""
     rule: str | None = None
+    persons: frozenset[str] = frozenset()
+    """The persons the rule found: the only ones a confirmation may order money back from."""
     recoveries: tuple[dict[str, Any], ...] = field(default_factory=tuple)
 
 
@@ -99,8 +101,11 @@ class FraudCaseAggregate:
         p = event.payload_dict()
         kind = event.event_type
         if kind == "fraud.suspected" and state.status == "none":
+            named = {str(p["person_id"])} if p.get("person_id") else set()
+            persons = frozenset(p.get("persons") or ()) | named
+            proposed = tuple(p.get("recoveries") or ())
             return replace(state, region=event.region, status="suspected", rule=p.get("rule"),
-                           recoveries=tuple(p.get("recoveries") or ()))  # fmt: skip
+                           persons=persons, recoveries=proposed)  # fmt: skip
         if kind == "fraud.confirmed" and state.status in ("none", "suspected"):
             return replace(state, status="confirmed", region=state.region or event.region)
         if kind == "fraud.dismissed" and state.status in ("none", "suspected"):
@@ -131,6 +136,14 @@ class FraudCaseAggregate:
             )
         if command.verb == "confirm":
             confirm = parse_payload(Confirm, command)
+            for n, r in enumerate(confirm.recoveries or ()):
+                if r.person_id not in state.persons:
+                    raise CommandRejectedError(
+                        f"fraud_case.confirm payload.recoveries[{n}].person_id: {r.person_id} "
+                        f"is not a person of {state.case_id}; a case orders back only from the "
+                        "persons it found",
+                        code="forbidden",
+                    )
             chosen = (
                 [r.model_dump(mode="json") for r in confirm.recoveries]
                 if confirm.recoveries is not None

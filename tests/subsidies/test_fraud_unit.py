@@ -138,6 +138,12 @@ def test_a_dismissed_case_is_not_raised_again_and_the_auditor_may_name_the_recov
     assert case.send("suspect", FOUND, actor="eams.supervision") == []
     other = Case()
     other.send("suspect", FOUND, actor="eams.supervision")
+    stranger = [{"person_id": "p_" + "9" * 32, "application_id": "sa-9", "amount": "750.00"}]
+    with pytest.raises(
+        CommandRejectedError, match=r"recoveries\[0\]\.person_id: .* is not a person of"
+    ) as other_person:
+        other.send("confirm", {"reason": "借机追回他人", "recoveries": stranger})
+    assert other_person.value.code == "forbidden"
     half = [{"person_id": P1, "application_id": "sa-1", "amount": "750.00"}]
     [confirmed] = other.send("confirm", {"reason": "部分重复", "recoveries": half})
     assert confirmed.payload_dict()["amount_to_recover"] == "750.00"
