@@ -38,6 +38,16 @@ def _cities() -> dict[str, str] | None:
     return {c.code: c.name for c in primary.cities()} if primary.hierarchy == "shandong" else None
 
 
+def _report(target: Path, problems: list[str]) -> None:
+    """Print a lint's problems as file:line: where: message and exit 1 if any, else OK."""
+    for problem in problems:
+        sys.stdout.write(f"{problem}\n")
+    if problems:
+        err.print(f"{len(problems):,} problem(s) in {target}")
+        raise typer.Exit(1)
+    console.print(f"{target}: OK")
+
+
 @subsidies_app.command("lint")
 def lint_cmd(
     directory: Annotated[
@@ -47,13 +57,7 @@ def lint_cmd(
     """Check the policy catalogue; every problem is printed as file:line: where: message
     (exit 1 if any)."""
     target = directory or settings().policies
-    problems = lint_catalogue(target, cities=_cities())
-    for problem in problems:
-        sys.stdout.write(f"{problem}\n")
-    if problems:
-        err.print(f"{len(problems):,} problem(s) in {target}")
-        raise typer.Exit(1)
-    console.print(f"{target}: OK")
+    _report(target, lint_catalogue(target, cities=_cities()))
 
 
 def _money(value: Decimal) -> str:
@@ -182,13 +186,7 @@ def fraud_lint(
     """Check the fraud rules; every problem is printed as file:line: where: message (exit 1
     if any)."""
     target = path or settings().fraud_rules
-    problems = lint_fraud_rules(target)
-    for problem in problems:
-        sys.stdout.write(f"{problem}\n")
-    if problems:
-        err.print(f"{len(problems):,} problem(s) in {target}")
-        raise typer.Exit(1)
-    console.print(f"{target}: OK")
+    _report(target, lint_fraud_rules(target))
 
 
 @fraud_app.command("rules")
@@ -233,13 +231,7 @@ def evaluation_lint(
     """Check the indicator table; every problem is printed as file:line: where: message
     (exit 1 if any)."""
     target = path or settings().evaluation
-    problems = lint_table(target)
-    for problem in problems:
-        sys.stdout.write(f"{problem}\n")
-    if problems:
-        err.print(f"{len(problems):,} problem(s) in {target}")
-        raise typer.Exit(1)
-    console.print(f"{target}: OK")
+    _report(target, lint_table(target))
 
 
 @evaluation_app.command("indicators")
