@@ -17,62 +17,27 @@ Each step is asserted on the log, and the batch and the person's money on the pr
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
-import time
 from typing import Any
 
 import httpx
 import pytest
 from fixtures import SECRET, read_log
-from helpers import signed_in
+from money_flow import LANSHAN, NID, REGISTER, WEICHENG, WEIFANG, P, cast
+from money_flow import post as _post
+from money_flow import wait as _wait
 
-from eams.auth import UserStore
 from events.clock import today
-from events.identity import make_national_id
-from events.privacy import account_pseudonym, pseudonym
+from events.privacy import account_pseudonym
 
 pytestmark = pytest.mark.integration
-PASSWORD = "correct horse battery"
-WEICHENG, WEIFANG, LANSHAN = "370702", "370700", "371302"
-NID = make_national_id(WEICHENG, dt.date(2003, 4, 1), 26)
-P = pseudonym(NID, SECRET.encode())
 ACCOUNT = "6217 0000 1234 5678 901"
-REGISTER = {
-    "national_id": NID,
-    "name": "王小明",
-    "region": WEICHENG,
-    "target_group": "low_income_graduate",
-    "employment_status": "job_seeking_graduate",
-    "facts": {
-        "graduated_on": (today() - dt.timedelta(days=200)).isoformat(),
-        "low_income": True,
-        "able_to_work": True,
-        "willing_to_work": True,
-    },
-}
 NOT_LOW_INCOME = {
     "low_income": False,
     "minimum_living_allowance": False,
     "extreme_poverty": False,
     "zero_employment_household": False,
 }
-
-
-def _post(client: httpx.Client, path: str, body: dict[str, Any], status: int = 200) -> Any:
-    answer = client.post(path, json=body)
-    assert answer.status_code == status, f"{path}: {answer.status_code} {answer.text}"
-    return answer.json()
-
-
-def _wait(what: str, check: Any, worker: Any, timeout: float = 60) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        got = check()
-        if got:
-            return got
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}\n{worker.tail()}")
 
 
 def _money(worker: Any) -> list[dict[str, Any]]:
@@ -87,14 +52,8 @@ def test_a_graduate_is_paid_through_a_bank_batch_and_the_money_ordered_back_afte
     worker_factory: Any, clients: list[httpx.Client]
 ) -> None:
     worker = worker_factory(EAMS_CASEWORK="true", EAMS_CASEWORK_INTERVAL="0.5")
-    users = UserStore(worker.state_dir / "users.sqlite")
-    users.add_user("wang", "case_officer", PASSWORD, [WEIFANG])
-    users.add_user("chen", "subsidy_approver", PASSWORD, [WEIFANG])
-    users.add_user("qin", "payment_officer", PASSWORD, [WEICHENG])
-    users.add_user("zhou", "payment_officer", PASSWORD, [LANSHAN])
-    wang, chen, qin, zhou = (
-        signed_in(clients, worker, n, PASSWORD) for n in ("wang", "chen", "qin", "zhou")
-    )
+    who = cast(worker, clients, zhou=("payment_officer", [LANSHAN]))
+    wang, chen, qin, zhou = (who[n] for n in ("wang", "chen", "qin", "zhou"))
     month = today().strftime("%Y-%m")
 
     # 1. applied with the account, checked, approved by a second person
