@@ -56,6 +56,7 @@ from subsidies.catalogue import Catalogue, load_catalogue
 from subsidies.evaluation import EvaluationAggregate, EvaluationTable, load_table
 from subsidies.fraud import FraudCaseAggregate
 from subsidies.fraud_rules import load_fraud_rules
+from subsidies.posts import WelfarePostAggregate
 from subsidies.reactions import MoneyReactions
 
 log = logging.getLogger("eams")
@@ -444,6 +445,7 @@ def new_command_handler(
             household,
             PaymentBatchAggregate(reference),
             FraudCaseAggregate(),
+            WelfarePostAggregate(),
             EvaluationAggregate(primary.root().code),
         ],
         reference,

@@ -78,7 +78,11 @@ from events.payloads_people import (
     TrainingEnrolled,
     VisitRecorded,
     WelfarePostAssigned,
+    WelfarePostAttendanceRecorded,
     WelfarePostOpened,
+    WelfarePostOverbooked,
+    WelfarePostReleased,
+    WelfarePostSeated,
     WelfarePostVacated,
 )
 from events.payloads_response import (
@@ -168,6 +172,10 @@ CATALOGUE_SECTIONS: dict[str, dict[str, type[EventPayload]]] = {
         "welfare_post.opened": WelfarePostOpened,
         "welfare_post.assigned": WelfarePostAssigned,
         "welfare_post.vacated": WelfarePostVacated,
+        "welfare_post.attendance_recorded": WelfarePostAttendanceRecorded,
+        "welfare_post.seated": WelfarePostSeated,
+        "welfare_post.overbooked": WelfarePostOverbooked,
+        "welfare_post.released": WelfarePostReleased,
         "lead.discovered": LeadDiscovered,
         "lead.contacted": LeadContacted,
         "lead.converted": LeadConverted,

@@ -67,6 +67,13 @@ EVENT_TYPE_LABELS: dict[str, dict[str, str]] = {
     "welfare_post.opened": {"zh": "公益性岗位开发", "en": "Public-welfare post opened"},
     "welfare_post.assigned": {"zh": "公益性岗位安置", "en": "Public-welfare post assigned"},
     "welfare_post.vacated": {"zh": "公益性岗位退出", "en": "Public-welfare post vacated"},
+    "welfare_post.attendance_recorded": {
+        "zh": "公益性岗位考勤",
+        "en": "Public-welfare post attendance",
+    },
+    "welfare_post.seated": {"zh": "公益性岗位占用名额", "en": "Public-welfare post slot taken"},
+    "welfare_post.overbooked": {"zh": "公益性岗位名额已满", "en": "Public-welfare post full"},
+    "welfare_post.released": {"zh": "公益性岗位名额释放", "en": "Public-welfare post slot freed"},
     "lead.discovered": {"zh": "主动发现线索", "en": "Lead discovered"},
     "lead.contacted": {"zh": "线索已联系", "en": "Lead contacted"},
     "lead.converted": {"zh": "线索已纳入援助", "en": "Lead converted"},

@@ -124,6 +124,8 @@ class ApplicationFacts(BaseModel):
     loan_months: Months | None = None
     rent_monthly: Money | None = None
     """The venue rent the person pays each month (the venue-rent subsidy)."""
+    post_id: Ident | None = None
+    """The public-welfare post the person takes (its pay)."""
 
     def given(self) -> dict[str, object]:
         """The facts this application states (unset ones left out), JSON-typed."""
@@ -150,6 +152,8 @@ class SubsidyApplied(_SubsidyPayload):
     """The account the money goes to, as its keyed pseudonym (one account for several
     unrelated persons is a fraud rule's evidence)."""
     payee_account_masked: Masked | None = None
+    post_region: Annotated[str, StringConstraints(pattern=r"^\d{6}$")] | None = None
+    """A public-welfare post's county, as the post says (set by EAMS, not the applicant)."""
 
 
 class SubsidyChecked(_SubsidyPayload):

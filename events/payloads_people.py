@@ -18,6 +18,7 @@ from events.payload_base import (
     EventPayload,
     Ident,
     Money,
+    PersonId,
     PersonPayload,
     Positive,
     Text,
@@ -25,6 +26,7 @@ from events.payload_base import (
     not_before,
 )
 from events.payloads_cases import ConditionResult, FactValues, PlanMeasure
+from events.payloads_money import YearMonth
 from events.vocabulary import (
     DifficultyReason,
     EmploymentStatus,
@@ -56,7 +58,11 @@ __all__ = [
     "TrainingEnrolled",
     "VisitRecorded",
     "WelfarePostAssigned",
+    "WelfarePostAttendanceRecorded",
     "WelfarePostOpened",
+    "WelfarePostOverbooked",
+    "WelfarePostReleased",
+    "WelfarePostSeated",
     "WelfarePostVacated",
 ]
 
@@ -208,7 +214,7 @@ class TrainingCompleted(PersonPayload):
 
 
 class WelfarePostOpened(EventPayload):
-    """A rural or urban public-welfare post was opened."""
+    """A rural or urban public-welfare post was opened (its region is the county's)."""
 
     AGGREGATE_FIELD = "post_id"
 
@@ -217,20 +223,82 @@ class WelfarePostOpened(EventPayload):
     slots: Positive = 1
     employer_name: Text | None = None
     monthly_allowance: Money | None = None
+    village: Text | None = None
+    """The village (or community) the post serves, as the county names it."""
+    days_required: Annotated[int, Field(ge=1, le=31)] | None = None
+    """The days a month of full attendance asks (the pay is in proportion below it)."""
+    opened_on: date | None = None
 
 
 class WelfarePostAssigned(PersonPayload):
-    """A person was assigned to a public-welfare post."""
+    """A person was assigned to a public-welfare post: the approval of their application
+    for the post's pay (``application_id``), for at most ``months`` from ``first_month``
+    (the tenure left to them)."""
 
     post_id: Ident
     starts_on: date | None = None
+    application_id: Ident | None = None
+    first_month: YearMonth | None = None
+    last_month: YearMonth | None = None
+    months: Annotated[int, Field(ge=1, le=1200)] | None = None
 
 
 class WelfarePostVacated(PersonPayload):
-    """A person left a public-welfare post."""
+    """A person left a public-welfare post (the last month they held it; the pay stops
+    after it)."""
 
     post_id: Ident
     reason: Text | None = None
+    application_id: Ident | None = None
+    last_month: YearMonth | None = None
+    cause: Literal["officer", "tenure", "full", "ineligible"] | None = None
+    """Why: an officer's decision, the tenure limit reached, the post's slots were taken
+    before the person's seat, the person no longer eligible."""
+
+
+class WelfarePostAttendanceRecorded(PersonPayload):
+    """A month's attendance on a post and the pay it entitles (``amount``: the month's
+    allowance in proportion to the days present, at most the full allowance)."""
+
+    post_id: Ident
+    application_id: Ident
+    month: YearMonth
+    days_present: Annotated[int, Field(ge=0, le=31)]
+    days_required: Annotated[int, Field(ge=1, le=31)]
+    amount: Money
+
+
+class WelfarePostSeated(EventPayload):
+    """The post gave an assigned person one of its slots (in the order assignments came)."""
+
+    AGGREGATE_FIELD = "post_id"
+
+    post_id: Ident
+    person_id: PersonId
+    application_id: Ident | None = None
+    seated: Annotated[int, Field(ge=0, le=100000)]
+    """The slots taken after it."""
+
+
+class WelfarePostOverbooked(EventPayload):
+    """An assignment came when every slot was taken: the person is vacated again."""
+
+    AGGREGATE_FIELD = "post_id"
+
+    post_id: Ident
+    person_id: PersonId
+    application_id: Ident | None = None
+    slots: Positive
+
+
+class WelfarePostReleased(EventPayload):
+    """A slot was given back (its holder left the post)."""
+
+    AGGREGATE_FIELD = "post_id"
+
+    post_id: Ident
+    person_id: PersonId
+    seated: Annotated[int, Field(ge=0, le=100000)]
 
 
 class LeadDiscovered(PersonPayload):

@@ -78,11 +78,12 @@ class Actions:
         if kind == "open_welfare_posts":
             slots = int(variant.welfare_posts or 0)
             if slots:
+                post = f"{state.run_id}:posts"[:64]  # keyed by the post: its aggregate
                 await self.emit(state, step.id, "welfare_post.opened", state.area, "posts", {
-                    "post_id": f"{state.run_id}:posts"[:64],
+                    "post_id": post,
                     "title": f"乡村公益性岗位（{definition.title.split(' / ')[0]}）",
                     "slots": slots,
-                })  # fmt: skip
+                }, aggregate=post)  # fmt: skip
             return {"welfare_posts": float(slots)}, f"开发公益性岗位 {slots} 个"
         if kind == "subsidy_batch":
             paid, amount = await self.pay_batch(state, step.id, variant.subsidy_amount)

@@ -91,6 +91,9 @@ SYSTEM_PREFIXES = (
     "fraud.",
     # decided by the performance evaluation (subsidies/evaluation.py): a period frozen
     "evaluation.",
+    # decided by a public-welfare post and the person's case (subsidies/posts.py): the
+    # opening, the slots, the assignment, the attendance and the leaving
+    "welfare_post.",
 )
 #: How far ahead of now an ``occurred_at`` may lie (clock skew of senders).
 DEFAULT_FUTURE_SKEW = dt.timedelta(minutes=10)

@@ -21,7 +21,14 @@ from events.clock import SHANGHAI
 from events.envelope import Envelope
 from subsidies.eligibility import Held, month_of
 
-__all__ = ["OPEN", "SUBSIDY_EVENTS", "Application", "apply_subsidy_event", "applications"]
+__all__ = [
+    "ATTENDANCE_PAID",
+    "OPEN",
+    "SUBSIDY_EVENTS",
+    "Application",
+    "apply_subsidy_event",
+    "applications",
+]
 
 #: The event types of a person's applications (folded on the person's case).
 SUBSIDY_EVENTS: frozenset[str] = frozenset(
@@ -35,8 +42,14 @@ SUBSIDY_EVENTS: frozenset[str] = frozenset(
         "subsidy.paid",
         "subsidy.recovery_ordered",
         "subsidy.recovered",
+        "welfare_post.assigned",
+        "welfare_post.vacated",
+        "welfare_post.attendance_recorded",
     }
 )
+#: The policy kind paid on a post's attendance (its months are entitled by the attendance
+#: recorded, not by the calendar).
+ATTENDANCE_PAID = "welfare_post_pay"
 #: The states of an application not yet decided.
 OPEN = ("applied", "checked")
 _KEY = "applications"
@@ -79,6 +92,25 @@ class Application:
     """The fraud case each order came from (orders of a corrected fact: none)."""
     recovered: Mapping[str, Decimal] = field(default_factory=dict)
     """What was recovered against each order (``""``: without an order)."""
+    post_region: str | None = None
+    """A public-welfare post's county (its pay's applications), as the post says."""
+    assigned: bool = False
+    """The person took the post (its approval); ``stopped_from`` ends it."""
+    vacated: bool = False
+    """The person left the post (``stopped_from``: the month after the last held)."""
+    attendance: Mapping[int, tuple[int, int]] = field(default_factory=dict)
+    """A post's months: (days present, days required) as last recorded."""
+
+    @property
+    def post_id(self) -> str | None:
+        """The public-welfare post the application is for."""
+        found = self.facts.get("post_id")
+        return str(found) if found else None
+
+    @property
+    def on_attendance(self) -> bool:
+        """Paid month by month on the attendance recorded (a public-welfare post's pay)."""
+        return self.subsidy == ATTENDANCE_PAID
 
     @property
     def last_month(self) -> int | None:
@@ -98,6 +130,14 @@ class Application:
     def due(self, month: int) -> Decimal:
         """What is still to pay for ``month`` (its entitlement less what was paid)."""
         return self.entitled.get(month, _ZERO) - self.paid.get(month, _ZERO)
+
+    def excess(self, owed: Mapping[int, Decimal] | None = None) -> Decimal:
+        """What was paid beyond each month's entitlement (``owed``: the entitlements as they
+        are about to be), summed month by month, less what was ordered back already: a month
+        still due does not offset one paid too much (the batch pays the due one in full)."""
+        owed = self.entitled if owed is None else owed
+        over = sum((max(paid - owed.get(m, _ZERO), _ZERO) for m, paid in self.paid.items()), _ZERO)
+        return over - sum(self.orders.values(), _ZERO)
 
     @property
     def overpaid(self) -> Decimal:
@@ -136,6 +176,8 @@ def apply_subsidy_event(case: PersonCase, event: Envelope) -> PersonCase:  # noq
     """The case after one of :data:`SUBSIDY_EVENTS`."""
     p = event.payload_dict()
     held = applications(case)
+    if event.event_type.startswith("welfare_post."):
+        return _post_event(case, event.event_type, p, held)
     app_id = str(p["application_id"])
     app = held.get(app_id) or Application(app_id, str(p["subsidy"]), policy=p.get("policy"))
     kind = event.event_type
@@ -150,6 +192,7 @@ def apply_subsidy_event(case: PersonCase, event: Envelope) -> PersonCase:  # noq
             facts=dict(p.get("facts") or {}),
             account_ref=p.get("payee_account_ref"),
             account_masked=p.get("payee_account_masked"),
+            post_region=p.get("post_region"),
         )
     elif kind == "subsidy.checked":
         app = replace(
@@ -214,3 +257,27 @@ def apply_subsidy_event(case: PersonCase, event: Envelope) -> PersonCase:  # noq
             app, recovered={**app.recovered, order: app.recovered.get(order, _ZERO) + amount}
         )
     return replace(case, extra={**case.extra, _KEY: {**held, app_id: app}})
+
+
+def _post_event(
+    case: PersonCase, kind: str, p: Mapping[str, Any], held: dict[str, Application]
+) -> PersonCase:
+    """A public-welfare post's event on its application (an event without one: a post
+    taken outside EAMS, nothing to fold)."""
+    app = held.get(str(p.get("application_id") or ""))
+    if app is None:
+        return case
+    if kind == "welfare_post.assigned":
+        app = replace(app, assigned=True)
+    elif kind == "welfare_post.vacated":
+        last = _month(p.get("last_month"))
+        if last is not None:
+            ends = last + 1 if app.stopped_from is None else min(app.stopped_from, last + 1)
+            app = replace(
+                app, stopped_from=ends, vacated=True
+            )  # its months up to the last are still paid
+    elif kind == "welfare_post.attendance_recorded":
+        month = _month(p["month"]) or 0
+        days = (int(p["days_present"]), int(p["days_required"]))
+        app = replace(app, attendance={**app.attendance, month: days})
+    return replace(case, extra={**case.extra, _KEY: {**held, app.application_id: app}})

@@ -23,8 +23,9 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Mapping
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, StringConstraints
 
 from cases.case_state import PersonCase
 from cases.person import Verb
@@ -41,11 +42,11 @@ from subsidies.application_state import (
     apply_subsidy_event,
 )
 from subsidies.eligibility import month_of, month_text
+from subsidies.posts import PostDecisions, RecordAttendance, VacatePost
 from subsidies.settlement import (
     CorrectFacts,
     OrderRecovery,
     RecordPayment,
-    SettlementDecisions,
     SettleRecovery,
 )
 
@@ -69,6 +70,9 @@ class ApplySubsidy(_Body):
     payee_account_ref: AccountRef | None = None
     """The account to pay into, as the route's keyed pseudonym of the clear number."""
     payee_account_masked: Masked | None = None
+    post_region: Annotated[str, StringConstraints(pattern=r"^\d{6}$")] | None = None
+    """The county of the public-welfare post ``facts.post_id`` (the route reads it from
+    the post: an applicant does not say it)."""
 
 
 class CheckSubsidy(_Body):
@@ -103,7 +107,7 @@ class EntitleDue(_Body):
 # -- the decisions ------------------------------------------------------------------------
 
 
-class SubsidyDecisions(SettlementDecisions):
+class SubsidyDecisions(PostDecisions):
     """The subsidy verbs of a person's case, with the policy catalogue they check against
     (the extension of :class:`cases.person.PersonAggregate` that carries the money)."""
 
@@ -124,6 +128,8 @@ class SubsidyDecisions(SettlementDecisions):
             "correct_facts": (CorrectFacts, self._correct_facts),
             "settle_recovery": (SettleRecovery, self._settle_recovery),
             "order_recovery": (OrderRecovery, self._order_recovery),
+            "record_attendance": (RecordAttendance, self._record_attendance),
+            "vacate_welfare_post": (VacatePost, self._vacate_post),
         }
 
     def apply(self, state: PersonCase, event: Envelope) -> PersonCase:
@@ -169,6 +175,7 @@ class SubsidyDecisions(SettlementDecisions):
             "payee": policy.payee,
             "payee_account_ref": body.payee_account_ref,
             "payee_account_masked": body.payee_account_masked,
+            "post_region": body.post_region,
         }
         return [self._change("subsidy.applied", state, payload, day, today)]
 
@@ -240,6 +247,17 @@ class SubsidyDecisions(SettlementDecisions):
             "approved_on": day.isoformat(),
         }
         changes = [self._change("subsidy.approved", state, payload, day, today)]
+        if app.on_attendance:  # the post is taken; each month is entitled by its attendance
+            assigned = {
+                "post_id": app.post_id,
+                "application_id": app.application_id,
+                "starts_on": max(day, dt.date(first // 12, first % 12 + 1, 1)).isoformat(),
+                "first_month": month_text(first),
+                "last_month": month_text(first + again.months - 1),
+                "months": again.months,
+            }
+            changes.append(self._change("welfare_post.assigned", state, assigned, day, today))
+            return changes
         # the months already begun are due now; later months fall due on the calendar
         due_until = min(first + again.months - 1, month_of(day))
         for month in range(first, due_until + 1):
@@ -264,7 +282,7 @@ class SubsidyDecisions(SettlementDecisions):
             last = app.last_month
             if app.status not in ("approved", "entitled", "paid") or last is None:
                 continue
-            if app.amount is None or app.first_month is None:
+            if app.amount is None or app.first_month is None or app.on_attendance:
                 continue
             for month in range(app.first_month, min(last, month_of(day)) + 1):
                 if month in app.entitled:

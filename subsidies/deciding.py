@@ -22,6 +22,7 @@ from events.regions import RegionReference
 from subsidies.application_state import Application, applications
 from subsidies.catalogue import Catalogue, Resolved
 from subsidies.eligibility import Check, check, policy_facts
+from subsidies.tenure import post_terms
 
 __all__ = ["MoneyDecisions"]
 
@@ -97,6 +98,8 @@ class MoneyDecisions(CaseDecisions):
             resolved, policy_id, facts, stated, day, held=held,
             application_id=app.application_id, first_month=first_month,
         )  # fmt: skip
+        if app.on_attendance:  # a public-welfare post's pay: the post and the tenure left
+            done = post_terms(state, app, done)
         return done, FactValues.model_validate(_recorded(state.facts)).given(), groups
 
     # -- the verbs ----------------------------------------------------------------------

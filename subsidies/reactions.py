@@ -10,7 +10,13 @@
   case and the application;
 - on the calendar, a person with an approved periodic subsidy whose next month has begun is
   sent ``person.entitle_due`` (once per person and month: the id is derived from both); the
-  view folds each application's first month, length, entitled months and stop for it.
+  view folds each application's first month, length, entitled months and stop for it;
+- a public-welfare post: each assignment takes a slot of the post
+  (``welfare_post.seat``), a post that was full turns the person back
+  (``person.vacate_welfare_post``, cause ``full``), a holder who left frees the slot
+  (``welfare_post.unseat``), and on the calendar a holder past the tenure's last month
+  leaves (cause ``tenure``). Every id is derived from the application, so each is sent once
+  in effect however often it is read.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from dataclasses import dataclass
 
 from cases.reactions import Reaction
 from events.envelope import Envelope
+from subsidies.application_state import ATTENDANCE_PAID
 from subsidies.eligibility import month_of
 
 __all__ = ["MoneyReactions"]
@@ -42,20 +49,37 @@ class _Periodic:
     """The latest month entitled."""
 
 
+@dataclass(slots=True)
+class _Holding:
+    person_id: str
+    post_id: str
+    last: int
+    """The tenure's last month."""
+
+
 class MoneyReactions:
     """The payments a reconciled batch settles, and the months that fall due."""
 
-    prefixes: tuple[str, ...] = ("payment_batch.", "subsidy.", "fraud.")
+    prefixes: tuple[str, ...] = ("payment_batch.", "subsidy.", "fraud.", "welfare_post.")
 
     def __init__(self) -> None:
         self.periodic: dict[str, _Periodic] = {}
+        self.posts: dict[str, _Holding] = {}
+        """Assignments not yet vacated, by application."""
 
     def fold(self, event: Envelope) -> None:
         """Keep what the calendar needs of an application's months."""
         p = event.payload_dict()
         kind = event.event_type
         app_id = str(p.get("application_id") or "")
-        if kind == "subsidy.approved" and event.aggregate_id:
+        if kind == "subsidy.approved" and p.get("subsidy") == ATTENDANCE_PAID:
+            return  # a post's months are entitled by its attendance, not by the calendar
+        if kind == "welfare_post.assigned" and event.aggregate_id and p.get("last_month"):
+            self.posts[app_id] = _Holding(event.aggregate_id, str(p["post_id"]),
+                                          _month(str(p["last_month"])))  # fmt: skip
+        elif kind == "welfare_post.vacated":
+            self.posts.pop(app_id, None)
+        elif kind == "subsidy.approved" and event.aggregate_id:
             months = int(p.get("months") or 1)
             if months > 1 and p.get("first_month"):
                 first = _month(str(p["first_month"]))
@@ -71,6 +95,9 @@ class MoneyReactions:
         ``person.order_recovery`` for each recovery of a confirmed fraud case."""
         if event.event_type == "fraud.confirmed":
             return self._recoveries(event)
+        if event.event_type.startswith("welfare_post."):
+            self.fold(event)
+            return self._seats(event)
         if event.event_type != "payment_batch.reconciled":
             self.fold(event)
             return []
@@ -108,18 +135,48 @@ class MoneyReactions:
             for r in p.get("recoveries") or ()
         ]  # fmt: skip
 
+    def _seats(self, event: Envelope) -> list[Reaction]:
+        """A slot taken for an assignment, given back when its holder left; an assignment
+        the full post turned back is vacated."""
+        p = event.payload_dict()
+        kind = event.event_type
+        app = str(p.get("application_id") or "")
+        if not app or not p.get("post_id"):
+            return []  # a post's event from outside EAMS's assignments
+        post, person = str(p["post_id"]), str(p.get("person_id") or event.aggregate_id)
+        if kind == "welfare_post.assigned":
+            return [Reaction("welfare_post.seat", post,
+                             {"person_id": person, "application_id": app},
+                             uuid.uuid5(_NAMESPACE, f"seat|{app}"))]  # fmt: skip
+        if kind == "welfare_post.vacated":
+            return [Reaction("welfare_post.unseat", post, {"person_id": person},
+                             uuid.uuid5(_NAMESPACE, f"unseat|{app}"))]  # fmt: skip
+        if kind == "welfare_post.overbooked":
+            why = f"岗位名额已满 every one of the post's {p.get('slots')} slots was taken first"
+            return [Reaction("person.vacate_welfare_post", person,
+                             {"post_id": post, "reason": why, "cause": "full"},
+                             uuid.uuid5(_NAMESPACE, f"full|{app}"))]  # fmt: skip
+        return []
+
     def due(self, today: dt.date) -> list[Reaction]:
         """``person.entitle_due`` for each person with a month of an approved periodic
         subsidy begun and not yet entitled (applications past their last month are
         forgotten)."""
         now = month_of(today)
+        out = [
+            Reaction("person.vacate_welfare_post", held.person_id,
+                     {"post_id": held.post_id, "cause": "tenure", "on": today.isoformat(),
+                      "reason": "任期届满 the tenure's last month has passed"},
+                     uuid.uuid5(_NAMESPACE, f"tenure|{app_id}"))
+            for app_id, held in sorted(self.posts.items()) if held.last < now
+        ]  # fmt: skip
         persons: set[str] = set()
         for app_id, held in list(self.periodic.items()):
             if held.entitled >= held.last:
                 del self.periodic[app_id]
             elif max(held.entitled + 1, held.first) <= now:
                 persons.add(held.person_id)
-        return [
+        return out + [
             Reaction("person.entitle_due", person, {"on": today.isoformat()},
                      uuid.uuid5(_NAMESPACE, f"due|{person}|{now}"))
             for person in sorted(persons)

@@ -98,6 +98,23 @@ def _month_id(text: str) -> int:
 class SettlementDecisions(MoneyDecisions):
     """Payments, corrections and recoveries of a person's applications."""
 
+    def _recovery(
+        self,
+        state: PersonCase,
+        app: Application,
+        order: str,
+        amount: Decimal,
+        reason: str,
+        day: dt.date,
+        today: dt.date,
+        **more: object,
+    ) -> Change:
+        """A ``subsidy.recovery_ordered`` of ``app`` (order id ``ro-<order>``, cut to 40)."""
+        ordered = {"application_id": app.application_id, "subsidy": app.subsidy,
+                   "order_id": f"ro-{order}"[:40], "amount": str(amount),
+                   "reason": reason[:500], "ordered_on": day.isoformat(), **more}  # fmt: skip
+        return self._change("subsidy.recovery_ordered", state, ordered, day, today)
+
     def _record_payment(
         self, state: PersonCase, body: RecordPayment, command: Command, today: dt.date
     ) -> list[Change]:
@@ -132,17 +149,10 @@ class SettlementDecisions(MoneyDecisions):
         changes = [self._change("subsidy.paid", state, payload, day, today)]
         over = body.amount - max(due, _ZERO)
         if over > 0:  # the bank paid it (a batch's line): recorded, and the excess ordered back
-            order = f"ro-{uuid.uuid5(command.command_id, 'overpaid')}"[:40]
-            ordered = {
-                "application_id": app.application_id,
-                "subsidy": app.subsidy,
-                "order_id": order,
-                "amount": str(over),
-                "reason": f"多发 paid beyond what was due for {body.month} "
-                f"(batch {body.batch_id}: {body.amount}, due {max(due, _ZERO)})",
-                "ordered_on": day.isoformat(),
-            }
-            changes.append(self._change("subsidy.recovery_ordered", state, ordered, day, today))
+            why = (f"多发 paid beyond what was due for {body.month} "
+                   f"(batch {body.batch_id}: {body.amount}, due {max(due, _ZERO)})")  # fmt: skip
+            order = str(uuid.uuid5(command.command_id, "overpaid"))
+            changes.append(self._recovery(state, app, order, over, why, day, today))
         return changes
 
     def _correct_facts(
@@ -195,7 +205,8 @@ class SettlementDecisions(MoneyDecisions):
         out: list[Change] = []
         owed = dict(app.entitled)
         for month, was in sorted(app.entitled.items()):
-            now = again.amount if month in covered else Decimal("0.00")
+            kept = was if app.on_attendance else again.amount  # a post's: its attendance's
+            now = kept if month in covered else Decimal("0.00")
             if now != was:
                 owed[month] = now
                 entitled = {**base, "amount": str(now), "month": month_text(month),
@@ -205,14 +216,11 @@ class SettlementDecisions(MoneyDecisions):
             stopped = {**base, "reason": reason, "from_month": month_text(first),
                        "failed": list(again.failed)[:64]}  # fmt: skip
             out.append(self._change("subsidy.stopped", state, stopped, day, today))
-        paid = sum(app.paid.values(), _ZERO)
-        over = paid - sum(owed.values(), _ZERO) - sum(app.orders.values(), _ZERO)
+        over = app.excess(owed)  # month by month: a month still due offsets nothing
         if over > 0:
-            order = f"ro-{uuid.uuid5(command.command_id, app.application_id)}"[:40]
-            ordered = {**base, "order_id": order, "amount": str(over), "reason": reason,
-                       "failed": list(again.failed)[:64],
-                       "ordered_on": day.isoformat()}  # fmt: skip
-            out.append(self._change("subsidy.recovery_ordered", state, ordered, day, today))
+            order = str(uuid.uuid5(command.command_id, app.application_id))
+            out.append(self._recovery(state, app, order, over, reason, day, today,
+                                      failed=list(again.failed)[:64]))  # fmt: skip
         return out
 
     def _order_recovery(
@@ -230,11 +238,9 @@ class SettlementDecisions(MoneyDecisions):
         day = self._day(body.on, today, command)
         amount = min(body.amount, left)
         base = {"application_id": app.application_id, "subsidy": app.subsidy}
-        order = f"ro-{uuid.uuid5(command.command_id, app.application_id)}"[:40]
-        ordered = {**base, "order_id": order, "amount": str(amount),
-                   "reason": body.reason[:500], "ordered_on": day.isoformat(),
-                   "fraud_case_id": body.fraud_case_id}  # fmt: skip
-        changes = [self._change("subsidy.recovery_ordered", state, ordered, day, today)]
+        order = str(uuid.uuid5(command.command_id, app.application_id))
+        changes = [self._recovery(state, app, order, amount, body.reason, day, today,
+                                  fraud_case_id=body.fraud_case_id)]  # fmt: skip
         last = app.last_month
         if app.status in ("approved", "entitled") and last is not None and last > month_of(day):
             stopped = {**base, "reason": body.reason[:500],

@@ -23,6 +23,7 @@ from eams.http import (
     silences,
     subsidies,
     vocabulary,
+    welfare_posts,
 )
 from eams.http.auth import session_router
 from eams.http.disclosure import Disclosure
@@ -47,7 +48,7 @@ def create_api(host: Host) -> FastAPI:
     api.include_router(session_router(host))
     document(api)  # /openapi.json also names the routes' own 422 messages
     resources = (ingest, overview, alerts, silences, rules, playbooks, quarantine, console, dlq)
-    money = (subsidies, payments, fraud, evaluation)
+    money = (subsidies, payments, fraud, evaluation, welfare_posts)
     for resource in (*resources, cases, case_commands, *money, vocabulary, admin):
         api.include_router(resource.router(host))
     return api

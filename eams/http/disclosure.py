@@ -106,6 +106,10 @@ VIEWS: dict[str, Registered] = {
     "/api/evaluations/{evaluation_id}": Registered(views.generic),
     "/api/evaluations/{evaluation_id}/verify": Registered(views.generic),
     "/api/evaluations/{evaluation_id}/export": Registered(views.generic),
+    # the public-welfare posts: case officers' (an analyst sees the counts as indicators)
+    "/api/welfare-posts": Registered(views.generic),
+    "/api/welfare-posts/summary": Registered(views.generic),
+    "/api/welfare-posts/{post_id}": Registered(views.generic),
 }
 _DEFAULT = Registered(views.generic)
 #: Rule kinds whose value is the indicator itself, or a difference of it (a count when the

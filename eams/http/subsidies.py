@@ -20,13 +20,15 @@ from eams.host import Host
 from eams.http.auth import guard
 from eams.http.case_commands import PersonId, answer
 from eams.http.commands import submit
-from eams.http.errors import InvalidRequestError
+from eams.http.errors import InvalidRequestError, NotFoundError
 from events.identity import mask_account
 from events.payload_base import Ident, IsoDate, Money, Text
 from events.payloads_cases import FactValues
 from events.payloads_money import ApplicationFacts
 from events.pii_scan import scrub
 from events.privacy import account_pseudonym
+from projections import welfare_queries
+from projections.client import run
 
 __all__ = ["router"]
 
@@ -120,6 +122,13 @@ def router(host: Host) -> APIRouter:
         with what the application states (the hire, the business, the loan …). The answer
         names the ``application_id``; a second open application of the same policy is 409."""
         payload = _body(form)
+        if form.facts.post_id is not None:  # a public-welfare post's pay: its county, as it says
+            post = await run(welfare_queries.post, host.store, form.facts.post_id)
+            if post is None:
+                raise NotFoundError(
+                    f"facts.post_id: no welfare post {form.facts.post_id!r} (open it first)"
+                )
+            payload["post_region"] = post["region"]
         account = payload.pop("payee_account", None)
         if account is not None:
             try:

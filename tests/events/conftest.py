@@ -222,6 +222,18 @@ MINIMAL_PAYLOADS: dict[str, dict[str, Any]] = {
     "welfare_post.opened": {"post_id": "wp1", "title": "village cleaner"},
     "welfare_post.assigned": {"person_id": PERSON_ID, "post_id": "wp1"},
     "welfare_post.vacated": {"person_id": PERSON_ID, "post_id": "wp1"},
+    "welfare_post.attendance_recorded": {
+        "person_id": PERSON_ID,
+        "post_id": "wp1",
+        "application_id": "a1",
+        "month": "2024-02",
+        "days_present": 20,
+        "days_required": 22,
+        "amount": "1000.00",
+    },
+    "welfare_post.seated": {"post_id": "wp1", "person_id": PERSON_ID, "seated": 1},
+    "welfare_post.overbooked": {"post_id": "wp1", "person_id": PERSON_ID, "slots": 1},
+    "welfare_post.released": {"post_id": "wp1", "person_id": PERSON_ID, "seated": 0},
     "lead.discovered": {"national_id": NATIONAL_ID, "lead_id": "l1", "source": "civil_affairs"},
     "lead.contacted": {"person_id": PERSON_ID, "lead_id": "l1", "channel": "phone"},
     "lead.converted": {

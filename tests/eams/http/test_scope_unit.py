@@ -70,6 +70,9 @@ SCOPED = {
     "GET /api/payment-batches/{batch_id}",
     "GET /api/fraud-cases",
     "GET /api/fraud-cases/summary",
+    "GET /api/welfare-posts",
+    "GET /api/welfare-posts/summary",
+    "GET /api/welfare-posts/{post_id}",
 }
 COMMAND = "a command: decided against the sender's regions where it is decided (404/403)"
 AUDIT = "the whole system's, for auditors and administrators"
@@ -122,6 +125,11 @@ UNSCOPED = {
     "POST /api/payment-batches/{batch_id}/return": COMMAND,
     "POST /api/fraud-cases/{case_id}/confirm": COMMAND,
     "POST /api/fraud-cases/{case_id}/dismiss": COMMAND,
+    "POST /api/welfare-posts": COMMAND,
+    "POST /api/welfare-posts/{post_id}/candidates": COMMAND,
+    "POST /api/welfare-posts/{post_id}/attendance": COMMAND,
+    "POST /api/welfare-posts/{post_id}/attendance/{month}/sheet": COMMAND,
+    "POST /api/persons/{person_id}/welfare-post/vacate": COMMAND,
     "GET /api/evaluations": "the province's: every region ranked (read:evaluation)",
     "GET /api/evaluations/live": "the province's: every region ranked (read:evaluation)",
     "POST /api/evaluations": COMMAND,
