@@ -19,6 +19,9 @@ Units, as the rules in ``alerting/rules/default.yaml`` assume them:
 - ``applicant_to_vacancy_ratio``: its inverse, applicants per vacancy (higher is worse;
   rules use this one so that higher values are always worse)
 - ``zero_employment_households_open``: zero-employment households not yet cleared
+- ``welfare_post_slots``: slots of the public-welfare posts open (not people: posts are
+  advertised)
+- ``welfare_post_holders``: people holding a public-welfare post now
 - ``risk_index``: composite risk index, 0-100
 - ``headcount_report_gap``: reporting periods overdue for ``enterprise.headcount_reported``
   (time since the region's last report divided by the rule's ``cadence``)
@@ -40,6 +43,8 @@ INDICATOR_NAMES: frozenset[str] = frozenset(
         "vacancy_to_applicant_ratio",
         "applicant_to_vacancy_ratio",
         "zero_employment_households_open",
+        "welfare_post_slots",
+        "welfare_post_holders",
         "risk_index",
         "headcount_report_gap",
     }

@@ -20,6 +20,7 @@ from typing import Any
 from eams.imports.cells import FULLWIDTH, Cell, cell_text, is_blank, quote
 from eams.imports.errors import ImportFileError
 from eams.imports.readers import FormatSpec, open_table
+from events.errors import EventRejectedError
 from events.identity import validate_national_id
 from events.privacy import pseudonym
 
@@ -95,9 +96,20 @@ def read_sheet(data: bytes, filename: str, secret: bytes) -> list[dict[str, Any]
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"sheet{suffix}"
         path.write_bytes(data)
+        delimiter = "auto" if suffix != ".xlsx" else None
         try:
-            table = open_table(path, FormatSpec(delimiter="auto" if suffix != ".xlsx" else None))
+            table = open_table(path, FormatSpec(delimiter=delimiter))
             cols, errors = _columns(table.columns)
+            for header in range(2, 5):  # a title row or two above the header (the sheet's name)
+                if not errors:
+                    break
+                try:
+                    below = open_table(path, FormatSpec(delimiter=delimiter, header_row=header))
+                except ImportFileError:
+                    break  # past the end: name what the first row holds
+                found, missing = _columns(below.columns)
+                if not missing:
+                    table, cols, errors = below, found, []
             records = [(r.line, list(r.values)) for r in table.records()]
         except ImportFileError as exc:
             raise AttendanceSheetError([f"{filename}: {exc}"]) from None
@@ -122,7 +134,7 @@ def read_sheet(data: bytes, filename: str, secret: bytes) -> list[dict[str, Any]
             raw = cell_text(cell(values, "national_id")).strip().upper()
             try:
                 person = pseudonym(validate_national_id(raw), secret)
-            except ValueError:
+            except (ValueError, EventRejectedError):
                 errors.append(f"row {line}, column {labels[cols['national_id']]}: not a valid "
                               "citizen ID (18 characters with its check digit)")  # fmt: skip
                 continue

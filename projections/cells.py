@@ -14,6 +14,7 @@ Cells (keys), and where an analyst is shown them:
   region over the last :data:`TREND_DAYS` days (trends).
 - ``("persons", city)``: registered persons (the overview).
 - ``("households", region)``: open zero-employment households (indicators).
+- ``("welfare_holders", region)``: people holding a public-welfare post (indicators).
 - ``("part", name, region)``: parts of ratios (prior claims, headcounts); never shown, a
   ratio is withheld when a part is small.
 
@@ -32,6 +33,7 @@ from typing import Any
 from events.regions import RegionReference
 from projections.client import Store
 from projections.disclosure import ANALYST_WINDOWS, TREND_DAYS, Cells, CellTable
+from projections.indicators import welfare_posts
 
 #: Counts of the daily facts an analyst sees (the overview's columns, less the public
 #: disaster flags and the amount paid).
@@ -58,6 +60,9 @@ INDICATOR_CELLS: dict[str, tuple[str, int]] = {
 }
 _INDICATOR_WINDOWS = frozenset(INDICATOR_CELLS.values())
 HOUSEHOLDS = "zero_employment_households_open"
+WELFARE_HOLDERS = "welfare_post_holders"
+#: Slots of the posts open: advertised posts, not people; shown as they are.
+WELFARE_SLOTS = "welfare_post_slots"
 _PARTS_OF = {  # column groups: a total and the counts it is made of
     "registrations": ("reg_employment_difficulty", "reg_rural_surplus_labour",
                       "reg_low_income_graduate", "reg_temporary_assistance"),
@@ -94,11 +99,13 @@ def assemble(
     parts: dict[str, dict[str, float]],
     *,
     detail: bool,
+    holders: dict[str, float] | None = None,
 ) -> CellTable:
     """The table of one hierarchy from per-region rows (not yet rolled up): ``windows``
     (column, window) -> sum, ``daily`` (column, day) -> sum, ``parts`` name -> region ->
     value. ``detail``: counties and the province are shown too (the primary hierarchy:
-    indicators and trends); otherwise only the cities of the overview."""
+    indicators and trends); otherwise only the cities of the overview. ``holders``: people
+    on public-welfare posts per region."""
     table = CellTable()
     cities = {c.code for c in reference.cities()}
     province = reference.root().code
@@ -124,6 +131,8 @@ def assemble(
             table.add(("persons", city), n)
     for region, held in _roll(reference, {r: {0: v} for r, v in households.items()}).items():
         table.add(("households", region), held[0], shown=detail)
+    for region, held in _roll(reference, {r: {0: v} for r, v in (holders or {}).items()}).items():
+        table.add(("welfare_holders", region), held[0], shown=detail)
     for name, per_region in parts.items():
         rolled_part = _roll(reference, {r: {0: v} for r, v in per_region.items()})
         for region, part in rolled_part.items():
@@ -154,6 +163,7 @@ def _region_groups(
         for column, day in days.get(parent, {}):
             table.group(("d", column, parent, day), [("d", column, k, day) for k in kids])
         table.group(("households", parent), [("households", k) for k in kids])
+        table.group(("welfare_holders", parent), [("welfare_holders", k) for k in kids])
 
 
 def _time_groups(
@@ -234,6 +244,7 @@ def read(
         windows[str(row[0])] = {n: float(v or 0) for n, v in zip(names, row[1:], strict=True)}
     daily: dict[str, dict[tuple[str, dt.date], float]] = defaultdict(dict)
     households: dict[str, float] = {}
+    holders: dict[str, float] = {}
     parts: dict[str, dict[str, float]] = {}
     if detail:
         sums = ", ".join(f"sum({c})" for c in TREND_COLUMNS)
@@ -247,9 +258,18 @@ def read(
                 if value:
                     daily[str(row[0])][(column, row[1])] = float(value)
         households = _households(store)
+        holders = {r: h for r, _, h in welfare_posts(store) if h}
         parts = _ratio_parts(store, today)
     return assemble(
-        reference, today, windows, daily, persons, households, parts, detail=detail
+        reference,
+        today,
+        windows,
+        daily,
+        persons,
+        households,
+        parts,
+        detail=detail,
+        holders=holders,
     ).solve()
 
 

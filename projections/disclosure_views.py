@@ -24,6 +24,8 @@ from projections.cells import (
     INDICATOR_CELLS,
     PUBLIC_COLUMNS,
     TREND_COLUMNS,
+    WELFARE_HOLDERS,
+    WELFARE_SLOTS,
 )
 from projections.disclosure import (
     FREE_TEXT,
@@ -39,7 +41,7 @@ from projections.disclosure import (
 )
 
 #: Count indicators (their values are counts of people, reports or households).
-COUNT_INDICATORS = frozenset({*INDICATOR_CELLS, HOUSEHOLDS})
+COUNT_INDICATORS = frozenset({*INDICATOR_CELLS, HOUSEHOLDS, WELFARE_HOLDERS})
 #: Ratio indicators and the counts they are made of (region -> cell keys).
 RATIO_PARTS: dict[str, Callable[[str], tuple[Any, ...]]] = {
     "claims_vs_prior_years": lambda r: (("w", "claims", r, 28), ("part", "prior_claims", r)),
@@ -130,8 +132,10 @@ def _indicator(name: str, region: str, value: Any, ctx: Context) -> Any:
         return cells.show(("w", column, region, window))
     if name == HOUSEHOLDS:
         return cells.show(("households", region))
-    if name == "disaster_area":
-        return value  # a severity, from public flags
+    if name == WELFARE_HOLDERS:
+        return cells.show(("welfare_holders", region))
+    if name in ("disaster_area", WELFARE_SLOTS):
+        return value  # a severity, from public flags; the slots of advertised posts
     if name in RATIO_PARTS:
         return WITHHELD if any(_part_hidden(cells, k) for k in RATIO_PARTS[name](region)) else value
     if name == "risk_index":
@@ -150,6 +154,9 @@ def _risk_withheld(region: str, ctx: Context) -> bool:
                 return True
         elif name == HOUSEHOLDS:
             if _part_hidden(cells, ("households", region)):
+                return True
+        elif name == WELFARE_HOLDERS:
+            if _part_hidden(cells, ("welfare_holders", region)):
                 return True
         elif name in RATIO_PARTS:
             if any(_part_hidden(cells, k) for k in RATIO_PARTS[name](region)):

@@ -18,6 +18,8 @@ vacancy for that reason).
 | applicant_to_vacancy_ratio | registrations / vacancy openings, rolling 28 days |
 | job_loss_rate | % of base headcount lost at monitored enterprises (latest report each) |
 | zero_employment_households_open | zero-employment households not yet cleared |
+| welfare_post_slots | slots of the public-welfare posts open (posts are advertised: not people) |
+| welfare_post_holders | people holding a public-welfare post now (slots taken) |
 | disaster_area | most severe active disaster flag: 0 none, 1 IV … 4 I |
 | risk_index | composite 0-100 (:mod:`projections.risk_index`) |
 """
@@ -45,6 +47,8 @@ SUMMED = (
     "registrations_7d",
     "claims_28d",
     "zero_employment_households_open",
+    "welfare_post_slots",
+    "welfare_post_holders",
 )
 
 
@@ -130,6 +134,9 @@ def compute(
         "argMaxMerge(zero_employment) AS z FROM households GROUP BY household_id) GROUP BY r"
     )
     base["zero_employment_households_open"] = dict(_known(reference, households))
+    posts = welfare_posts(store)
+    base["welfare_post_slots"] = dict(_known(reference, ((r, s) for r, s, _ in posts)))
+    base["welfare_post_holders"] = dict(_known(reference, ((r, h) for r, _, h in posts)))
 
     values: Values = {}
     for name in SUMMED:
@@ -147,6 +154,16 @@ def compute(
         _disaster_as_of(store, reference, today) if historical else _disaster(store, reference)
     )
     return values
+
+
+def welfare_posts(store: Store) -> list[tuple[str, float, float]]:
+    """(county, slots, slots taken) of the public-welfare posts open, per county."""
+    rows = store.rows(
+        "SELECT r, sum(s), sum(h) FROM (SELECT argMaxMerge(region) AS r, "
+        "argMaxMerge(slots) AS s, greatest(sum(seated), 0) AS h, max(opened) AS o "
+        "FROM welfare_posts GROUP BY post_id) WHERE o = 1 GROUP BY r"
+    )
+    return [(str(r), float(s or 0), float(h or 0)) for r, s, h in rows]
 
 
 def _per_million(reference: RegionReference, counts: dict[str, float]) -> dict[str, float]:

@@ -324,3 +324,28 @@ def test_a_rate_per_million_is_withheld_with_its_count() -> None:
     ctx = views.Context(cells=table.solve())
     got = views.indicators({"people_laid_off_7d_per_million": {"small": 1.4, "large": 18.0}}, ctx)
     assert got == {"people_laid_off_7d_per_million": {"small": WITHHELD, "large": 18.0}}
+
+
+def test_welfare_post_holders_are_a_count_of_people_and_the_slots_are_not() -> None:
+    """A county with 3 people on posts is "<5", and its neighbour goes with it (the city's
+    total would give it back); the slots of advertised posts are shown as they are."""
+    holders = {"371302": 3.0, "371311": 12.0, "371312": 9.0}
+    table = cell_table.assemble(
+        load_reference("shandong"), TODAY, {}, {}, {}, {}, {}, detail=True, holders=holders
+    )
+    _protected(table)
+    cells = table.solve()
+    ctx = views.Context(cells=cells)
+    values = {
+        "welfare_post_holders": {**holders, "371300": 24.0},
+        "welfare_post_slots": {"371302": 3.0, "371311": 20.0, "371300": 23.0},
+    }
+    got = views.indicators(values, ctx)
+    assert got["welfare_post_holders"]["371302"] == SMALL
+    assert got["welfare_post_holders"]["371300"] == 24
+    assert WITHHELD in (
+        got["welfare_post_holders"]["371311"],
+        got["welfare_post_holders"]["371312"],
+    )
+    assert got["welfare_post_slots"] == values["welfare_post_slots"]
+    assert "welfare_post_holders" in views.COUNT_INDICATORS
