@@ -80,7 +80,11 @@ def holdings(store: Store, post_id: str) -> list[dict[str, Any]]:
         SELECT application_id, sum(entitled) AS entitled, sum(paid) AS paid
         FROM ({MONTHS}) GROUP BY application_id
     )
-    SELECT h.*, m.entitled AS entitled, m.paid AS paid, c.name_masked AS name_masked
+    SELECT h.application_id AS application_id, h.person_id AS person_id,
+           h.first_month AS first_month, h.last_month AS last_month,
+           h.starts_on AS starts_on, h.vacated AS vacated, h.cause AS cause,
+           h.months_recorded AS months_recorded,
+           m.entitled AS entitled, m.paid AS paid, c.name_masked AS name_masked
     FROM h
     LEFT JOIN m ON m.application_id = h.application_id
     LEFT JOIN (SELECT person_id, argMaxMerge(name_masked) AS name_masked FROM case_ledger
