@@ -30,8 +30,15 @@ W1, W2, W3 = "wp-370702-a", "wp-370702-b", "wp-371302-a"
 def _e(kind: str, region: str, key: str, day: int, **payload: Any) -> Envelope:
     person = {"person_id": key} if key.startswith("p_") else {}
     at = dt.datetime(2026, 3, 1, 9, tzinfo=SHANGHAI) + dt.timedelta(days=day)
-    return internal_event(kind, region=region, aggregate_id=key, actor="wang",
-                          source="eams.cases", payload=person | payload, occurred_at=at)  # fmt: skip
+    return internal_event(
+        kind,
+        region=region,
+        aggregate_id=key,
+        actor="wang",
+        source="eams.cases",
+        payload=person | payload,
+        occurred_at=at,
+    )
 
 
 def history() -> list[Envelope]:

@@ -110,9 +110,15 @@ def test_a_rural_post_is_opened_taken_paid_on_attendance_and_left(
     _post(wang, "/api/persons", body2, 201)
     full = wang.post(f"/api/welfare-posts/{post_id}/candidates", json={"person_id": second})
     assert full.status_code == 409 and "slots" in full.text
-    slipped = _post(wang, f"/api/persons/{second}/subsidies",
-                    {"policy": "welfare_post_pay",
-                     "facts": {"employment_kind": "welfare_post", "post_id": post_id}}, 201)  # fmt: skip
+    slipped = _post(
+        wang,
+        f"/api/persons/{second}/subsidies",
+        {
+            "policy": "welfare_post_pay",
+            "facts": {"employment_kind": "welfare_post", "post_id": post_id},
+        },
+        201,
+    )
     app2 = slipped["application_id"]
     assert _post(wang, f"/api/persons/{second}/subsidies/{app2}/check", {})["eligible"] is True
     _post(chen, f"/api/persons/{second}/subsidies/{app2}/approve", {})
@@ -150,8 +156,11 @@ def test_a_rural_post_is_opened_taken_paid_on_attendance_and_left(
     assert (batch["count"], batch["total"]) == (1, "1000.00")
     worker.wait_settled()
     assert qin.post(f"/api/payment-batches/{batch['batch_id']}/export").status_code == 200
-    done = qin.post(f"/api/payment-batches/{batch['batch_id']}/return",
-                    content="序号,结果\n1,成功\n".encode(), params={"filename": "r.csv"})  # fmt: skip
+    done = qin.post(
+        f"/api/payment-batches/{batch['batch_id']}/return",
+        content="序号,结果\n1,成功\n".encode(),
+        params={"filename": "r.csv"},
+    )
     assert done.status_code == 200, done.text
     paid = _wait("the pay", lambda: _log(worker, "subsidy.paid", labourer), worker)
     assert paid[0]["payload"]["amount"] == "1000.00"
