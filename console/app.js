@@ -62,8 +62,8 @@ function learnScale(vocabulary) {
 const state = { lang: localStorage.getItem("eams.lang") || "zh", me: null, tab: null,
   names: {}, labels: {}, drill: null, map: null, trend: null, source: null, pending: null };
 // The tabs; a button with data-perm is shown only to roles with that permission.
-const TABS = ["overview", "trends", "alerts", "playbooks", "workspace", "audit", "evaluation"];
-// Tab pages other scripts add (cases.js: workspace; money.js: audit, evaluation), called on
+const TABS = ["overview", "trends", "alerts", "playbooks", "workspace", "posts", "audit", "evaluation"];
+// Tab pages other scripts add (cases.js: workspace; money.js: posts, audit, evaluation), called on
 // refresh like the ones here.
 const PAGES = {};
 

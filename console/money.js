@@ -1,5 +1,7 @@
-// EAMS console: the auditors' pages (issue 13). Loaded after app.js and cases.js, whose
+// EAMS console: the money's pages (issue 13). Loaded after app.js and cases.js, whose
 // helpers it uses (api, esc, t, may, name, num, table, PAGES, state).
+//   公益性岗位 (posts): the public-welfare posts per county (posts, slots, taken, vacant),
+//     each post with its holders; a county's officer opens a post.
 //   稽核 (audit): the fraud rules' cases, each with its evidence and the recoveries it
 //     proposes, confirmed or dismissed with a reason; the figures per county.
 //   绩效评价 (evaluation): a period computed now or frozen, every city and county with its
@@ -7,6 +9,12 @@
 "use strict";
 
 Object.assign(I18N.zh, {
+  posts: "公益性岗位", wp_counties: "各县（市、区）公益性岗位", wp_list: "岗位", wp_region: "地区", wp_posts: "岗位数",
+  wp_slots: "名额", wp_seated: "在岗", wp_vacant: "空缺", wp_title: "岗位", wp_village: "村（社区）",
+  wp_opened: "开发日期", wp_total: "合计", wp_open: "开发岗位", wp_days: "月应出勤天数", wp_holders: "在岗及离岗人员",
+  wp_person: "人员", wp_from: "起始月", wp_to: "截止月", wp_months: "已考勤月份", wp_entitled: "应发（元）",
+  wp_paid: "已发（元）", wp_left: "离岗", wp_cause_officer: "经办退出", wp_cause_tenure: "任期届满",
+  wp_cause_full: "名额已满", wp_cause_ineligible: "不再符合条件", wp_on: "在岗", wp_status: "状态",
   audit: "稽核", evaluation: "绩效评价", fc_figures: "各县（市、区）风险内控统计", fc_cases: "疑似骗补案件",
   fc_region: "地区", fc_suspected: "疑似", fc_open: "待处理", fc_confirmed: "已确认", fc_dismissed: "已排除",
   fc_ordered: "责令退回（元）", fc_recovered: "已追回（元）", fc_rule: "规则", fc_amount: "涉及金额（元）",
@@ -19,6 +27,13 @@ Object.assign(I18N.zh, {
   ev_differs: "复核不一致", ev_not_frozen: "未定稿（实时）", ev_show: "查看",
 });
 Object.assign(I18N.en, {
+  posts: "Welfare posts", wp_counties: "Public-welfare posts per county", wp_list: "Posts", wp_region: "Region",
+  wp_posts: "Posts", wp_slots: "Slots", wp_seated: "Taken", wp_vacant: "Vacant", wp_title: "Post",
+  wp_village: "Village", wp_opened: "Opened", wp_total: "Total", wp_open: "Open a post", wp_days: "Days a month",
+  wp_holders: "Holders, present and past", wp_person: "Person", wp_from: "From", wp_to: "Until",
+  wp_months: "Attendance recorded", wp_entitled: "Entitled (yuan)", wp_paid: "Paid (yuan)", wp_left: "Left",
+  wp_cause_officer: "let go", wp_cause_tenure: "tenure ended", wp_cause_full: "post was full",
+  wp_cause_ineligible: "no longer eligible", wp_on: "holding", wp_status: "Status",
   audit: "Audit", evaluation: "Evaluation", fc_figures: "Fraud figures per county", fc_cases: "Suspected fraud cases",
   fc_region: "Region", fc_suspected: "Suspected", fc_open: "Open", fc_confirmed: "Confirmed",
   fc_dismissed: "Dismissed", fc_ordered: "Ordered back (yuan)", fc_recovered: "Recovered (yuan)", fc_rule: "Rule",
@@ -36,6 +51,71 @@ const yuan = (v) => (v == null ? "—" : Number(v).toLocaleString(state.lang ===
   { minimumFractionDigits: 2, maximumFractionDigits: 2 }));
 const pct = (v) => (v == null ? "—" : `${(Number(v) * 100).toFixed(1)}%`);
 const money = { status: "suspected", evaluation: null, period: null };
+
+// -- 公益性岗位: the public-welfare posts -----------------------------------------------------
+
+async function posts() {
+  const [summary, list] = await Promise.all([api("/api/welfare-posts/summary"), api("/api/welfare-posts")]);
+  const countyRows = summary.counties.map((c) => `<tr><td>${esc(c.region_name || name(c.region))}</td>`
+    + `<td>${num(c.posts)}</td><td>${num(c.slots)}</td><td>${num(c.seated)}</td><td>${num(c.vacant)}</td></tr>`);
+  if (summary.counties.length > 1) {
+    const s = summary.total;
+    countyRows.push(`<tr class="total"><th>${t("wp_total")}</th><td>${num(s.posts)}</td><td>${num(s.slots)}</td>`
+      + `<td>${num(s.seated)}</td><td>${num(s.vacant)}</td></tr>`);
+  }
+  const postRows = list.map((p) => `<tr data-post="${esc(p.post_id)}"><td>${esc(p.region_name || name(p.region))}</td>`
+    + `<td><a href="#" class="post-link" data-post="${esc(p.post_id)}">${esc(p.title)}</a></td><td>${esc(p.village || "")}</td>`
+    + `<td>${num(p.slots)}</td><td>${num(p.seated)}</td><td>${num(p.vacant)}</td><td>${esc(p.opened_on || "")}</td></tr>`);
+  const counties = (state.me.regions || []).length ? state.me.regions : [];
+  const form = may("act:cases")
+    ? `<form id="wp-form"><h3>${t("wp_open")}</h3><label>${t("wp_region")} <input name="region" required pattern="\\d{6}" size="7" `
+      + `value="${esc(counties.find((r) => !r.endsWith("00")) || "")}"></label> <label>${t("wp_title")} <input name="title" required maxlength="100"></label> `
+      + `<label>${t("wp_village")} <input name="village" maxlength="100"></label> <label>${t("wp_slots")} <input name="slots" type="number" min="1" max="10000" value="1"></label> `
+      + `<label>${t("wp_days")} <input name="days_required" type="number" min="1" max="31" value="22"></label> `
+      + `<button type="submit" class="act">${t("wp_open")}</button><p class="error" role="alert"></p></form>`
+    : "";
+  $("#posts").innerHTML = `<h2>${t("wp_counties")}</h2>`
+    + table("wp-counties", ["wp_region", "wp_posts", "wp_slots", "wp_seated", "wp_vacant"], countyRows)
+    + `<h2>${t("wp_list")}</h2>`
+    + table("wp-posts", ["wp_region", "wp_title", "wp_village", "wp_slots", "wp_seated", "wp_vacant", "wp_opened"], postRows)
+    + `<div id="wp-detail"></div>${form}`;
+  document.querySelectorAll("#posts a.post-link").forEach((a) => a.addEventListener("click", (e) => {
+    e.preventDefault(); postDetail(a.dataset.post).catch(console.error);
+  }));
+  const open = $("#wp-form");
+  if (open) {
+    open.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      const f = e.target;
+      const body = { region: f.region.value.trim(), title: f.title.value.trim(), slots: Number(f.slots.value),
+        days_required: Number(f.days_required.value) };
+      if (f.village.value.trim()) { body.village = f.village.value.trim(); }
+      try {
+        await api("/api/welfare-posts", { method: "POST", body: JSON.stringify(body) });
+        await waitFor(async () => (await api("/api/welfare-posts")).length > list.length);
+        await posts();
+      } catch (err) { f.querySelector(".error").textContent = err.message; }
+    });
+  }
+}
+
+async function waitFor(check, tries = 25) {
+  for (let i = 0; i < tries; i += 1) {
+    if (await check()) { return; }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+async function postDetail(id) {
+  const doc = await api(`/api/welfare-posts/${encodeURIComponent(id)}`);
+  const never = (h) => h.vacated && h.cause === "full";  // turned back: never held it
+  const rows = doc.holders.map((h) => `<tr><td>${esc(h.name_masked || h.person_id)}</td>`
+    + `<td>${never(h) ? "—" : esc(h.first_month || "")}</td><td>${never(h) ? "—" : esc(h.last_month || "")}</td><td>${esc((h.months_recorded || []).join("、"))}</td>`
+    + `<td>${yuan(h.entitled)}</td><td>${yuan(h.paid)}</td>`
+    + `<td>${h.vacated ? t("wp_left") + "（" + t("wp_cause_" + (h.cause || "officer")) + "）" : t("wp_on")}</td></tr>`);
+  $("#wp-detail").innerHTML = `<h3>${esc(doc.title)} · ${esc(doc.region_name)} ${esc(doc.village || "")}</h3>`
+    + table("wp-holders", ["wp_person", "wp_from", "wp_to", "wp_months", "wp_entitled", "wp_paid", "wp_status"], rows);
+}
 
 // -- 稽核: the fraud cases ----------------------------------------------------------------
 
@@ -178,5 +258,6 @@ async function waitFrozen(period) {  // the freeze is in the log; the read model
   }
 }
 
+PAGES.posts = posts;
 PAGES.audit = audit;
 PAGES.evaluation = evaluation;

@@ -1,10 +1,15 @@
 """Shared steps of the money's timeline tests on a real worker: sign-in of the usual cast,
-and a graduate of 潍城区 paid the job-search subsidy through a bank batch."""
+a graduate of 潍城区 paid the job-search subsidy through a bank batch, and the console's
+browser run in a thread of its own (Playwright's sync API owns its thread's event loop, the
+broker's helpers theirs)."""
 
 from __future__ import annotations
 
 import datetime as dt
+import shutil
+import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -17,6 +22,8 @@ from events.identity import make_national_id
 from events.privacy import pseudonym
 
 PASSWORD = "correct horse battery"
+ARTIFACTS = Path(__file__).parents[2] / "test-artifacts" / "console"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 WEICHENG, WEIFANG, LANSHAN, LINYI = "370702", "370700", "371302", "371300"
 NID = make_national_id(WEICHENG, dt.date(2003, 4, 1), 26)
 P = pseudonym(NID, SECRET.encode())
@@ -95,3 +102,20 @@ def paid_graduate(worker: Any, who: dict[str, httpx.Client]) -> tuple[str, str]:
     assert done.status_code == 200, done.text
     wait("subsidy.paid", lambda: read_log(worker, "subsidy.paid"), worker)
     return app, batch_id
+
+
+def in_thread(fn: Any, *args: Any) -> None:
+    """Run ``fn(*args)`` in a thread of its own and raise what it raised."""
+    failures: list[BaseException] = []
+
+    def go() -> None:
+        try:
+            fn(*args)
+        except BaseException as exc:  # noqa: BLE001 - re-raised below
+            failures.append(exc)
+
+    thread = threading.Thread(target=go)
+    thread.start()
+    thread.join()
+    if failures:
+        raise failures[0]

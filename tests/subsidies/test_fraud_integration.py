@@ -16,10 +16,7 @@
 from __future__ import annotations
 
 import datetime as dt
-import shutil
-import threading
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -27,6 +24,8 @@ import pytest
 from fixtures import read_log, wait_ticks
 from helpers import encode, event, produce
 from money_flow import (
+    ARTIFACTS,
+    CHROMIUM,
     LANSHAN,
     LINYI,
     NID,
@@ -35,6 +34,7 @@ from money_flow import (
     WEIFANG,
     P,
     cast,
+    in_thread,
     paid_graduate,
     post,
     wait,
@@ -44,25 +44,7 @@ from playwright.sync_api import expect, sync_playwright
 from events.clock import SHANGHAI, today
 
 pytestmark = pytest.mark.integration
-ARTIFACTS = Path(__file__).parents[2] / "test-artifacts" / "console"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 REASON = "兰山区台账已发放，潍城区重复发放"
-
-
-def _in_thread(fn: Any, *args: Any) -> None:
-    failures: list[BaseException] = []
-
-    def go() -> None:
-        try:
-            fn(*args)
-        except BaseException as exc:  # noqa: BLE001 - re-raised below
-            failures.append(exc)
-
-    thread = threading.Thread(target=go)
-    thread.start()
-    thread.join()
-    if failures:
-        raise failures[0]
 
 
 def _confirm_in_console(base: str, case_id: str) -> None:
@@ -158,7 +140,7 @@ def test_a_duplicate_payment_across_two_counties_is_flagged_confirmed_and_recove
     assert chen.post(f"/api/fraud-cases/{case_id}/confirm", json={"reason": "x"}).status_code == 403
     # the auditor confirms it on the console's 稽核 page (the browser in a thread of its own:
     # Playwright's sync API owns its thread's event loop, the broker's helpers theirs)
-    _in_thread(_confirm_in_console, str(worker.api.base_url).rstrip("/"), case_id)
+    in_thread(_confirm_in_console, str(worker.api.base_url).rstrip("/"), case_id)
     again = sun.post(f"/api/fraud-cases/{case_id}/dismiss", json={"reason": "x"})
     assert again.status_code == 409
     [ordered] = wait(

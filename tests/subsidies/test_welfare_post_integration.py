@@ -26,9 +26,21 @@ import httpx
 import pytest
 from fixtures import SECRET, read_log
 from helpers import signed_in
-from money_flow import LINYI, PASSWORD, REGISTER, WEICHENG, WEIFANG, P, cast
+from money_flow import (
+    ARTIFACTS,
+    CHROMIUM,
+    LINYI,
+    PASSWORD,
+    REGISTER,
+    WEICHENG,
+    WEIFANG,
+    P,
+    cast,
+    in_thread,
+)
 from money_flow import post as _post
 from money_flow import wait as _wait
+from playwright.sync_api import expect, sync_playwright
 
 from eams.auth import UserStore
 from events.clock import today
@@ -53,6 +65,42 @@ def _log(worker: Any, prefix: str, person: str | None = None) -> list[dict[str, 
         for e in read_log(worker)
         if e["event_type"].startswith(prefix) and (person is None or e["aggregate_id"] == person)
     ]
+
+
+def _posts_in_console(base: str, post_id: str) -> None:
+    """wang opens 公益性岗位: 潍城区's counts, the post and its holder with the month's money;
+    opens a second post with the form."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(f"{base}/console/")
+            page.fill("input[name=name]", "wang")
+            page.fill("input[name=password]", PASSWORD)
+            page.click("#signin-form button[type=submit]")
+            page.click("#tabs button[data-tab=posts]")
+            county = page.locator("#wp-counties tbody tr").first
+            expect(county).to_have_text("潍城区1110")
+            row = page.locator(f"#wp-posts tr[data-post='{post_id}']")
+            expect(row).to_contain_text("村庄保洁")
+            expect(row).to_contain_text("北关村")
+            row.locator("a.post-link").click()
+            holder = page.locator("#wp-holders tbody tr").first
+            expect(holder).to_contain_text("李**")
+            expect(holder).to_contain_text("1,000.00")
+            expect(holder).to_contain_text("在岗")
+            page.screenshot(path=str(ARTIFACTS / "posts-1-holder.png"), full_page=True)
+            form = page.locator("#wp-form")
+            form.locator("input[name=region]").fill(WEICHENG)
+            form.locator("input[name=title]").fill("护林防火")
+            form.locator("input[name=slots]").fill("2")
+            form.locator("button[type=submit]").click()
+            expect(page.locator("#wp-posts")).to_contain_text("护林防火")
+            expect(county).to_have_text("潍城区2312")
+            page.screenshot(path=str(ARTIFACTS / "posts-2-opened.png"), full_page=True)
+        finally:
+            browser.close()
 
 
 def test_a_rural_post_is_opened_taken_paid_on_attendance_and_left(
@@ -178,6 +226,14 @@ def test_a_rural_post_is_opened_taken_paid_on_attendance_and_left(
     got = _wait("the indicators", indicators, worker)
     assert got["welfare_post_holders"] == "<5"
     assert ana.get("/api/welfare-posts").status_code == 403
+
+    # the officer's console page shows the same; a second post is opened there
+    in_thread(_posts_in_console, str(worker.api.base_url).rstrip("/"), post_id)
+    [second_post] = [
+        e for e in read_log(worker, "welfare_post.opened") if e["aggregate_id"] != post_id
+    ]
+    assert (second_post["region"], second_post["payload"]["title"], second_post["actor"]) == (
+        WEICHENG, "护林防火", "wang")  # fmt: skip
 
     # 7. the holder leaves; the slot is freed; the decisions replay
     left = _post(wang, f"/api/persons/{labourer}/welfare-post/vacate",
