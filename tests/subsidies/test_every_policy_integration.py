@@ -105,8 +105,8 @@ def test_every_kind_is_checked_approved_entitled_and_paid_through_the_bank(
 
     # one batch of the county's lines; the bank pays every one
     worker.wait_settled()
-    [batch] = post(qin, "/api/payment-batches",
-                   {"county": WEICHENG, "month": now.strftime("%Y-%m")}, 201)["batches"]  # fmt: skip
+    form = {"county": WEICHENG, "month": now.strftime("%Y-%m")}
+    [batch] = post(qin, "/api/payment-batches", form, 201)["batches"]
     assert (batch["count"], Decimal(batch["total"])) == (len(entitled), due)
     worker.wait_settled()
     batch_id = batch["batch_id"]
