@@ -221,6 +221,7 @@ def test_roles_scopes_suppression_and_keys(
         # the money and the evaluation: not these roles' (403), whichever the id
         "batch_id": ["pb-371302-2026-03-1"],
         "evaluation_id": ["ev-shandong-assistance-2026-Q1"],
+        "post_id": ["wp-371302-none"],  # a post: 404 to an officer, 403 to the others
     }
     gets = _gets(province.get("/openapi.json").json(), ids)
     assert _cities_read(linyi, gets) == {"371300"}

@@ -276,6 +276,7 @@ def test_an_analyst_reads_every_route_and_sees_no_small_count(
         # the money and the evaluation: not these roles' (403), whichever the id
         "batch_id": ["pb-371302-2026-03-1"],
         "evaluation_id": ["ev-shandong-assistance-2026-Q1"],
+        "post_id": ["wp-371302-none"],  # a post: 404 to an officer, 403 to the others
     }
     assert any(a["region"] == SMALL_COUNTY for a in alerts)
     answers: dict[tuple[str, str], Any] = {}
