@@ -12,6 +12,7 @@ into its keyed pseudonym here: it never leaves the route.
 
 from __future__ import annotations
 
+import math
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -67,9 +68,15 @@ def _columns(labels: Sequence[str]) -> tuple[dict[str, int], list[str]]:
                 break
     errors = []
     if "national_id" not in found and "person_id" not in found:
-        errors.append(f"header: no column 身份证号 (national_id) or person_id in {list(labels)}")
+        errors.append(
+            f"header: no column 身份证号 (national_id) or person_id among the "
+            f"{len(labels)} columns of the first rows"
+        )
     if "days_present" not in found:
-        errors.append(f"header: no column 出勤天数 (days_present) in {list(labels)}")
+        errors.append(
+            f"header: no column 出勤天数 (days_present) among the {len(labels)} columns "
+            "of the first rows"
+        )
     return found, errors
 
 
@@ -79,7 +86,7 @@ def _days(value: Cell, column: str, row: int, low: int) -> tuple[int | None, str
         number = float(text)
     except ValueError:
         number = -1.0
-    if number != int(number) or not low <= number <= 31:
+    if not math.isfinite(number) or number != int(number) or not low <= number <= 31:
         return None, (f"row {row}, column {column}: {quote(value)} is not a number of days; "
                       f"expected a whole number from {low} to 31")  # fmt: skip
     return int(number), None
@@ -110,7 +117,11 @@ def read_sheet(data: bytes, filename: str, secret: bytes) -> list[dict[str, Any]
                 found, missing = _columns(below.columns)
                 if not missing:
                     table, cols, errors = below, found, []
-            records = [(r.line, list(r.values)) for r in table.records()]
+            records = []
+            for record in table.records():  # at most one past the cap is read
+                records.append((record.line, list(record.values)))
+                if len(records) > _MAX_ROWS:
+                    break
         except ImportFileError as exc:
             raise AttendanceSheetError([f"{filename}: {exc}"]) from None
     if errors:
@@ -166,8 +177,10 @@ def read_sheet(data: bytes, filename: str, secret: bytes) -> list[dict[str, Any]
             continue
         seen[person] = line
         out.append(row)
-    if len(out) > _MAX_ROWS:
-        errors.append(f"{filename}: {len(out)} rows; a post's sheet has at most {_MAX_ROWS}")
+    if len(records) > _MAX_ROWS:
+        errors.append(
+            f"{filename}: more than {_MAX_ROWS} rows; a post's sheet has at most {_MAX_ROWS}"
+        )
     if errors:
         raise AttendanceSheetError(errors)
     if not out:

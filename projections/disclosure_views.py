@@ -134,8 +134,10 @@ def _indicator(name: str, region: str, value: Any, ctx: Context) -> Any:
         return cells.show(("households", region))
     if name == WELFARE_HOLDERS:
         return cells.show(("welfare_holders", region))
-    if name in ("disaster_area", WELFARE_SLOTS):
-        return value  # a severity, from public flags; the slots of advertised posts
+    if name == WELFARE_SLOTS:  # advertised posts; withheld with a hidden holders' count
+        return WITHHELD if _part_hidden(cells, ("welfare_holders", region)) else value
+    if name == "disaster_area":
+        return value  # a severity, from public flags
     if name in RATIO_PARTS:
         return WITHHELD if any(_part_hidden(cells, k) for k in RATIO_PARTS[name](region)) else value
     if name == "risk_index":

@@ -318,6 +318,12 @@ class PostDecisions(SettlementDecisions):
                 f"{command.command_type}: {state.person_id} does not hold post {body.post_id}",
                 code="conflict",
             )
+        if body.last_month and _month_id(body.last_month) > month_of(day):
+            raise CommandRejectedError(
+                f"{command.command_type} payload.last_month: {body.last_month} has not begun; "
+                "record a leaving once it has happened (the slot is freed at once)",
+                code="invalid",
+            )
         app = held[-1]
         assert app.first_month is not None and app.last_month is not None
         if body.cause == "full":

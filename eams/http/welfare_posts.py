@@ -13,6 +13,7 @@ batches pay.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import uuid
 from typing import Annotated, Any
@@ -25,7 +26,7 @@ from eams.auth import Principal
 from eams.host import Host
 from eams.http.auth import guard, scope_guard
 from eams.http.case_commands import PersonId, answer
-from eams.http.commands import submit
+from eams.http.commands import IDEMPOTENCY_HEADER, submit
 from eams.http.errors import ConflictError, InvalidRequestError
 from eams.http.scope import Scope
 from events.clock import SHANGHAI
@@ -41,6 +42,8 @@ from projections import welfare_queries
 from projections.client import run
 
 __all__ = ["router"]
+
+_NAMESPACE = uuid.UUID("5b3c2a1e-7d4f-4e8a-9c61-2f0b8d7e6a14")
 
 PostId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:\-]+$")]
 County = Annotated[str, StringConstraints(pattern=r"^\d{6}$")]
@@ -151,7 +154,9 @@ def router(host: Host) -> APIRouter:
         Scope(who, host.reference).check(form.region)
         if host.reference.get(form.region) is None:
             raise InvalidRequestError(f"region: {form.region} is not a county EAMS knows")
-        post_id = form.post_id or f"wp-{form.region}-{uuid.uuid4().hex[:10]}"
+        key = request.headers.get(IDEMPOTENCY_HEADER)  # a retry opens the same post
+        made = uuid.uuid5(_NAMESPACE, f"{who.kind}:{who.name}:{key}") if key else uuid.uuid4()
+        post_id = form.post_id or f"wp-{form.region}-{made.hex[:10]}"
         payload, _ = scrub(form.model_dump(mode="json", exclude_none=True, exclude={"post_id"}))
         outcome = await submit(host, who, "welfare_post.open", post_id, payload,
                                actor=who.actor(None), request=request)  # fmt: skip
@@ -196,9 +201,12 @@ def router(host: Host) -> APIRouter:
                 payload["payee_account_masked"] = mask_account(form.payee_account)
             except ValueError as exc:
                 raise InvalidRequestError(f"payee_account: {exc}") from None
-        applied = await submit(host, who, "person.apply_subsidy", form.person_id, payload,
-                               actor=who.actor(None), request=request)  # fmt: skip
-        app_id = applied.payloads[0]["application_id"]
+        key = request.headers.get(IDEMPOTENCY_HEADER)  # a retry names the same application
+        made = uuid.uuid5(_NAMESPACE, f"{who.kind}:{who.name}:{key}") if key else uuid.uuid4()
+        app_id = f"sa-{made}"[:40]
+        payload["application_id"] = app_id
+        await submit(host, who, "person.apply_subsidy", form.person_id, payload,
+                     actor=who.actor(None), request=request)  # fmt: skip
         check = {"application_id": app_id, "on": payload["on"]}
         checked = await submit(host, who, "person.check_subsidy", form.person_id, check,
                                actor=who.actor(None), request=None)  # fmt: skip
@@ -219,6 +227,16 @@ def router(host: Host) -> APIRouter:
             for r in rows
             if r["person_id"] not in known
         ]
+        errors += [
+            f"row {r['row']}: {r['days_required']} days required is fewer than the "
+            f"{post['days_required']} the post asks a month"
+            for r in rows
+            if r.get("days_required") and r["days_required"] < post["days_required"]
+        ]
+        first: dict[str, int] = {}
+        for r in rows:
+            if first.setdefault(r["person_id"], r["row"]) != r["row"]:
+                errors.append(f"row {r['row']}: the same person is on row {first[r['person_id']]}")
         if errors:
             raise InvalidRequestError("the attendance was not taken: " + "; ".join(errors[:50]))
         results = []
@@ -281,8 +299,8 @@ def router(host: Host) -> APIRouter:
         data = b"".join([chunk async for chunk in request.stream()])
         if not data:
             raise InvalidRequestError("the request body is empty: send the attendance sheet")
-        try:
-            rows = read_sheet(data, filename, host.secret)
+        try:  # a workbook's reading blocks: off the event loop
+            rows = await asyncio.to_thread(read_sheet, data, filename, host.secret)
         except AttendanceSheetError as exc:
             raise InvalidRequestError(f"the attendance sheet was not taken: {exc}") from None
         return await _record(who, post, month, rows, None)

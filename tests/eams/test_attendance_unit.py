@@ -42,6 +42,8 @@ def test_every_mistake_is_named_by_row_and_column_and_nothing_is_taken() -> None
         f"李四,{TWO},二十,22\n"
         f"王五,{ONE},23,22\n"
         f"赵六,{ONE},10,22\n"
+        f"钱七,{make_national_id('370702', dt.date(1970, 1, 1), 33)},nan,22\n"
+        f"孙八,{make_national_id('370702', dt.date(1971, 1, 1), 44)},1e999,22\n"
     )
     with pytest.raises(AttendanceSheetError) as bad:
         read_sheet(text.encode(), "sheet.csv", SECRET)
@@ -51,6 +53,10 @@ def test_every_mistake_is_named_by_row_and_column_and_nothing_is_taken() -> None
         "to 31",
         "row 4: 23 days present is more than the 22 required",
         "row 5: the same person is on row 4 already",
+        "row 6, column 出勤天数: 'nan' is not a number of days; expected a whole number from 0 "
+        "to 31",
+        "row 7, column 出勤天数: '1e999' is not a number of days; expected a whole number from "
+        "0 to 31",
     ]
     with pytest.raises(AttendanceSheetError, match="no column 出勤天数"):
         read_sheet("身份证号,天数\n".encode(), "sheet.csv", SECRET)

@@ -328,7 +328,8 @@ def test_a_rate_per_million_is_withheld_with_its_count() -> None:
 
 def test_welfare_post_holders_are_a_count_of_people_and_the_slots_are_not() -> None:
     """A county with 3 people on posts is "<5", and its neighbour goes with it (the city's
-    total would give it back); the slots of advertised posts are shown as they are."""
+    total would give it back); the slots of advertised posts are shown, but not where the
+    holders are hidden (the slots bound them)."""
     holders = {"371302": 3.0, "371311": 12.0, "371312": 9.0}
     table = cell_table.assemble(
         load_reference("shandong"), TODAY, {}, {}, {}, {}, {}, detail=True, holders=holders
@@ -347,5 +348,10 @@ def test_welfare_post_holders_are_a_count_of_people_and_the_slots_are_not() -> N
         got["welfare_post_holders"]["371311"],
         got["welfare_post_holders"]["371312"],
     )
-    assert got["welfare_post_slots"] == values["welfare_post_slots"]
+    # a county's slots would bound its holders (1 slot, "<5": exactly 1): withheld with them
+    hidden = {r for r, v in got["welfare_post_holders"].items() if v in (SMALL, WITHHELD)}
+    assert got["welfare_post_slots"] == {
+        r: WITHHELD if r in hidden else v for r, v in values["welfare_post_slots"].items()
+    }
+    assert got["welfare_post_slots"]["371300"] == 23
     assert "welfare_post_holders" in views.COUNT_INDICATORS

@@ -132,6 +132,9 @@ def test_leaving_ends_the_pay_and_orders_back_a_month_paid_after_it(case: CaseHa
         _attend(case, month, 22, on=on)
     pay = {"application_id": app, "month": "2026-05", "amount": "1100.00"}
     case.send("record_payment", pay, on=dt.date(2026, 6, 3), actor="finance-qin")
+    with pytest.raises(CommandRejectedError, match="2026-07 has not begun"):
+        early = {"post_id": POST, "reason": "提前", "last_month": "2026-07"}
+        case.send("vacate_welfare_post", early, on=dt.date(2026, 6, 4))
     # the village reports the person left at the end of April
     left = case.send(
         "vacate_welfare_post",
