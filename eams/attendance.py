@@ -18,8 +18,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from eams.imports.cells import FULLWIDTH, Cell, cell_text, is_blank, quote
-from eams.imports.errors import ImportFileError
+from eams.imports.cells import FULLWIDTH, Cell, cell_text, is_blank, label_key, quote
+from eams.imports.errors import ImportFileError, RowErrors
 from eams.imports.readers import FormatSpec, open_table
 from events.errors import EventRejectedError
 from events.identity import validate_national_id
@@ -27,7 +27,6 @@ from events.privacy import pseudonym
 
 __all__ = ["AttendanceSheetError", "read_sheet"]
 
-_MAX_ERRORS = 50
 _MAX_ROWS = 2000
 _ROLES: dict[str, tuple[str, ...]] = {
     "national_id": (
@@ -44,18 +43,11 @@ _ROLES: dict[str, tuple[str, ...]] = {
 }
 
 
-class AttendanceSheetError(ValueError):
+class AttendanceSheetError(RowErrors):
     """The sheet cannot be taken; ``errors`` lists every row and column at fault."""
 
-    def __init__(self, errors: Sequence[str]) -> None:
-        shown = list(errors[:_MAX_ERRORS])
-        more = len(errors) - len(shown)
-        super().__init__("; ".join(shown) + (f"; … and {more} more" if more > 0 else ""))
-        self.errors = shown
 
-
-def _key(text: str) -> str:
-    return "".join(text.translate(FULLWIDTH).lower().split())
+_key = label_key
 
 
 def _columns(labels: Sequence[str]) -> tuple[dict[str, int], list[str]]:

@@ -33,9 +33,9 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from eams.imports.cells import FULLWIDTH, Cell, is_blank, quote
+from eams.imports.cells import FULLWIDTH, Cell, is_blank, label_key, quote
 from eams.imports.dates import parse_date
-from eams.imports.errors import CellError, ImportFileError
+from eams.imports.errors import CellError, ImportFileError, RowErrors
 from eams.imports.readers import FormatSpec, open_table
 from events.labels import label
 
@@ -44,7 +44,6 @@ __all__ = ["EXPORT_COLUMNS", "ReturnFileError", "digest", "export_csv", "read_re
 EXPORT_COLUMNS = ("批次号 batch", "序号 line", "付款参考号 reference", "收款人 payee",
                   "收款账户参考 account_ref", "账号尾号 account", "金额 amount",
                   "补贴项目 subsidy", "所属期 month", "摘要 memo")  # fmt: skip
-_MAX_ERRORS = 50
 _PAID = {"成功", "已支付", "支付成功", "交易成功", "s", "success", "succeeded", "paid", "ok", "1"}
 _FAILED = {"失败", "支付失败", "交易失败", "退票", "f", "fail", "failed", "rejected", "0"}
 _ROLES: dict[str, tuple[str, ...]] = {
@@ -57,14 +56,8 @@ _ROLES: dict[str, tuple[str, ...]] = {
 }
 
 
-class ReturnFileError(ValueError):
+class ReturnFileError(RowErrors):
     """The return file cannot be taken; ``errors`` lists every row and column at fault."""
-
-    def __init__(self, errors: Sequence[str]) -> None:
-        shown = list(errors[:_MAX_ERRORS])
-        more = len(errors) - len(shown)
-        super().__init__("; ".join(shown) + (f"; … and {more} more" if more > 0 else ""))
-        self.errors = shown
 
 
 def _cell(value: Any) -> Any:
@@ -109,8 +102,7 @@ def digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _key(text: str) -> str:
-    return "".join(text.translate(FULLWIDTH).lower().split())
+_key = label_key
 
 
 def _columns(labels: Sequence[str]) -> tuple[dict[str, int], list[str]]:

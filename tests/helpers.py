@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import threading
 import time
 import uuid
 from collections import Counter
@@ -163,3 +164,21 @@ def signed_in(clients: list[httpx.Client], worker: Any, name: str, password: str
     answer = client.post("/api/session", json={"name": name, "password": password})
     assert answer.status_code == 200, answer.text
     return client
+
+
+def in_thread(fn: Any, *args: Any) -> None:
+    """Run ``fn(*args)`` in a thread of its own and raise what it raised: Playwright's sync
+    API owns its thread's event loop, and the helpers that talk to Kafka run their own."""
+    failures: list[BaseException] = []
+
+    def go() -> None:
+        try:
+            fn(*args)
+        except BaseException as exc:  # noqa: BLE001 - re-raised below
+            failures.append(exc)
+
+    thread = threading.Thread(target=go)
+    thread.start()
+    thread.join()
+    if failures:
+        raise failures[0]

@@ -54,3 +54,9 @@ def cell_text(value: Cell) -> str:
     if isinstance(value, dt.date):  # datetime too
         return value.isoformat()
     return str(value)
+
+
+def label_key(text: str) -> str:
+    """A column label as loose matching compares it: fullwidth to halfwidth, lower case,
+    without spaces."""
+    return "".join(text.translate(FULLWIDTH).lower().split())

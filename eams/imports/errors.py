@@ -14,6 +14,8 @@ dead-lettered (or the value nulled or defaulted, as the mapping's ``on_error`` s
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from events.errors import ConfigError, EamsError
 
 __all__ = ["CellError", "ImportFileError", "MappingError", "PlaceError", "ReadError"]
@@ -47,3 +49,17 @@ class CellError(ImportFileError):
 class PlaceError(CellError):
     """A region name is unknown (``kind='unknown place'``) or ambiguous
     (``kind='ambiguous place'``, the message lists the candidates with their codes)."""
+
+
+class RowErrors(ValueError):
+    """A file that cannot be taken whole (a bank's return, an attendance sheet): ``errors``
+    lists every row and column at fault, the first 50 of them, and the message says how
+    many more there were."""
+
+    MAX_ERRORS = 50
+
+    def __init__(self, errors: Sequence[str]) -> None:
+        shown = list(errors[: self.MAX_ERRORS])
+        more = len(errors) - len(shown)
+        super().__init__("; ".join(shown) + (f"; … and {more} more" if more > 0 else ""))
+        self.errors = shown

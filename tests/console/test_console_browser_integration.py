@@ -15,14 +15,13 @@ Screenshots are kept in test-artifacts/console/.
 from __future__ import annotations
 
 import shutil
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import encode, produce
+from helpers import encode, in_thread, produce
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from eams.auth import UserStore
@@ -54,26 +53,8 @@ def _sign_in(browser: Browser, base: str, name: str) -> Page:
     return page
 
 
-def _in_thread(fn: Any, *args: Any) -> None:
-    """Run ``fn`` in another thread: Playwright's sync API owns this thread's event loop,
-    and the helpers that talk to Kafka run their own."""
-    failures: list[BaseException] = []
-
-    def go() -> None:
-        try:
-            fn(*args)
-        except BaseException as exc:  # noqa: BLE001 - re-raised below
-            failures.append(exc)
-
-    thread = threading.Thread(target=go)
-    thread.start()
-    thread.join()
-    if failures:
-        raise failures[0]
-
-
 def _send(worker: Any, events: list[dict[str, Any]]) -> None:
-    _in_thread(produce, worker.kafka("raw"), worker.settings.topics.ingest_raw, encode(events))
+    in_thread(produce, worker.kafka("raw"), worker.settings.topics.ingest_raw, encode(events))
 
 
 def test_map_live_recolour_ack_and_roles(
@@ -85,7 +66,7 @@ def test_map_live_recolour_ack_and_roles(
     scenario = list(Scenario(load_reference("shandong"), ScenarioConfig(seed=7, count=3000)))
     flood = next(i for i, e in enumerate(scenario) if e["event_type"] == "disaster_area.flagged")
     _send(worker, scenario[:flood])
-    _in_thread(worker.wait_settled)
+    in_thread(worker.wait_settled)
     users = UserStore(worker.state_dir / "users.sqlite")
     users.add_user("duty-a", "duty_officer", PASSWORD, [])
     users.add_user("analyst-a", "analyst", PASSWORD, [])

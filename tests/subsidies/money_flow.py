@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -102,20 +101,3 @@ def paid_graduate(worker: Any, who: dict[str, httpx.Client]) -> tuple[str, str]:
     assert done.status_code == 200, done.text
     wait("subsidy.paid", lambda: read_log(worker, "subsidy.paid"), worker)
     return app, batch_id
-
-
-def in_thread(fn: Any, *args: Any) -> None:
-    """Run ``fn(*args)`` in a thread of its own and raise what it raised."""
-    failures: list[BaseException] = []
-
-    def go() -> None:
-        try:
-            fn(*args)
-        except BaseException as exc:  # noqa: BLE001 - re-raised below
-            failures.append(exc)
-
-    thread = threading.Thread(target=go)
-    thread.start()
-    thread.join()
-    if failures:
-        raise failures[0]

@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 import pytest
 from fixtures import read_log, wait_ticks
-from helpers import encode, event, produce
+from helpers import encode, event, in_thread, produce
 from money_flow import (
     ARTIFACTS,
     CHROMIUM,
@@ -34,7 +34,6 @@ from money_flow import (
     WEIFANG,
     P,
     cast,
-    in_thread,
     paid_graduate,
     post,
     wait,

@@ -25,7 +25,7 @@ from typing import Any
 import httpx
 import pytest
 from fixtures import SECRET, read_log
-from helpers import signed_in
+from helpers import in_thread, signed_in
 from money_flow import (
     ARTIFACTS,
     CHROMIUM,
@@ -36,7 +36,6 @@ from money_flow import (
     WEIFANG,
     P,
     cast,
-    in_thread,
 )
 from money_flow import post as _post
 from money_flow import wait as _wait
