@@ -55,6 +55,7 @@ EVENT_TYPE_LABELS: dict[str, dict[str, str]] = {
     "subsidy.recovery_ordered": {"zh": "补贴追回通知", "en": "Subsidy recovery ordered"},
     "subsidy.paid": {"zh": "补贴发放", "en": "Subsidy paid"},
     "subsidy.recovered": {"zh": "补贴追回", "en": "Subsidy recovered"},
+    "subsidy.recovery_cancelled": {"zh": "追回通知撤减", "en": "Subsidy recovery reduced"},
     "payment_batch.created": {"zh": "生成发放批次", "en": "Payment batch created"},
     "payment_batch.exported": {"zh": "导出银行代发文件", "en": "Payment batch exported"},
     "payment_batch.reconciled": {"zh": "银行回盘对账", "en": "Bank return reconciled"},

@@ -27,6 +27,7 @@ from pydantic import (
 
 from events.errors import EventRejectedError
 from events.identity import validate_national_id, validate_uscc
+from events.pii_scan import mask_text
 
 __all__ = [
     "UINT16_MAX",
@@ -42,6 +43,7 @@ __all__ = [
     "PersonId",
     "PersonPayload",
     "Phone",
+    "Reference",
     "Positive",
     "Text",
     "Uscc",
@@ -116,6 +118,20 @@ Phone = Annotated[str, StringConstraints(max_length=32), AfterValidator(_phone)]
 """A phone number; spaces and dashes are dropped."""
 
 Ident = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+
+
+def _not_personal(value: str) -> str:
+    if mask_text(value)[1]:
+        raise ValueError(
+            "holds what looks like a citizen ID or a mobile number; give the office's own "
+            "number (a person's number never names a record: it would travel in every key)"
+        )
+    return value
+
+
+#: An identifier a caller chooses (a form's or a post's number): an :data:`Ident` that is
+#: not a person's citizen ID or mobile number.
+Reference = Annotated[Ident, AfterValidator(_not_personal)]
 """An identifier assigned by a source or by EAMS (alert id, post id, course id …)."""
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]

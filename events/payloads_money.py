@@ -62,6 +62,7 @@ __all__ = [
     "SubsidyEntitled",
     "SubsidyPaid",
     "SubsidyRecovered",
+    "SubsidyRecoveryCancelled",
     "SubsidyRecoveryOrdered",
     "SubsidyRejected",
     "SubsidyStopped",
@@ -154,6 +155,8 @@ class SubsidyApplied(_SubsidyPayload):
     payee_account_masked: Masked | None = None
     post_region: Annotated[str, StringConstraints(pattern=r"^\d{6}$")] | None = None
     """A public-welfare post's county, as the post says (set by EAMS, not the applicant)."""
+    post_opened_on: date | None = None
+    """The day the post opened, as the post says: its pay begins no earlier."""
 
 
 class SubsidyChecked(_SubsidyPayload):
@@ -234,6 +237,17 @@ class SubsidyRecoveryOrdered(_SubsidyPayload):
     failed: Annotated[tuple[Text, ...], Field(max_length=MAX_ITEMS)] = ()
     ordered_on: date
     fraud_case_id: Ident | None = None
+
+
+class SubsidyRecoveryCancelled(_SubsidyPayload):
+    """A recovery order asks back less (or nothing): a later correction found more owed to
+    the person than the order assumed. Only what is not yet settled is cancelled."""
+
+    order_id: Ident
+    amount: Money
+    """What the order no longer asks back."""
+    reason: Text
+    cancelled_on: date
 
 
 class SubsidyRecovered(_SubsidyPayload):

@@ -202,9 +202,11 @@ def _recovery(store: Store, params: Mapping[str, Any], counts: dict[str, Counts]
         f"""
         SELECT toString(region) AS county,
                sumIf({_AMOUNT}, event_type = 'subsidy.recovered') AS recovered,
-               sumIf({_AMOUNT}, event_type = 'subsidy.recovery_ordered') AS ordered
+               sumIf({_AMOUNT}, event_type = 'subsidy.recovery_ordered')
+                 - sumIf({_AMOUNT}, event_type = 'subsidy.recovery_cancelled') AS ordered
         FROM events
-        WHERE {_KNOWN} AND event_type IN ('subsidy.recovery_ordered', 'subsidy.recovered')
+        WHERE {_KNOWN} AND event_type IN ('subsidy.recovery_ordered', 'subsidy.recovered',
+                                          'subsidy.recovery_cancelled')
         GROUP BY county
         """,
         dict(params),

@@ -85,6 +85,7 @@ SYSTEM_PREFIXES = (
     "subsidy.recovery_ordered",
     "subsidy.paid",
     "subsidy.recovered",
+    "subsidy.recovery_cancelled",
     # decided by a payment batch (subsidies/batches.py): its lines, export and the bank's return
     "payment_batch.",
     # decided by a fraud case (subsidies/fraud.py): the rules' suspicions and their handling

@@ -42,6 +42,7 @@ SUBSIDY_EVENTS: frozenset[str] = frozenset(
         "subsidy.paid",
         "subsidy.recovery_ordered",
         "subsidy.recovered",
+        "subsidy.recovery_cancelled",
         "welfare_post.assigned",
         "welfare_post.vacated",
         "welfare_post.attendance_recorded",
@@ -94,8 +95,12 @@ class Application:
     """What was recovered against each order (``""``: without an order)."""
     post_region: str | None = None
     """A public-welfare post's county (its pay's applications), as the post says."""
+    post_opened: int | None = None
+    """The month the post opened, as the post says (its pay begins no earlier)."""
     assigned: bool = False
     """The person took the post (its approval); ``stopped_from`` ends it."""
+    assigned_region: str | None = None
+    """The person's county when they took the post (a later move does not undo it)."""
     vacated: bool = False
     """The person left the post (``stopped_from``: the month after the last held)."""
     attendance: Mapping[int, tuple[int, int]] = field(default_factory=dict)
@@ -135,9 +140,18 @@ class Application:
         """What was paid beyond each month's entitlement (``owed``: the entitlements as they
         are about to be), summed month by month, less what was ordered back already: a month
         still due does not offset one paid too much (the batch pays the due one in full)."""
+        return self.paid_beyond(owed) - sum(self.orders.values(), _ZERO)
+
+    def paid_beyond(self, owed: Mapping[int, Decimal] | None = None) -> Decimal:
+        """What was paid beyond each month's entitlement (``owed``), summed month by month."""
         owed = self.entitled if owed is None else owed
-        over = sum((max(paid - owed.get(m, _ZERO), _ZERO) for m, paid in self.paid.items()), _ZERO)
-        return over - sum(self.orders.values(), _ZERO)
+        return sum((max(paid - owed.get(m, _ZERO), _ZERO) for m, paid in self.paid.items()), _ZERO)
+
+    def ordered_beyond(self, owed: Mapping[int, Decimal] | None = None) -> Decimal:
+        """What the orders of overpayment (a fraud case's left out) ask back beyond what
+        was paid beyond ``owed``: what a correction undone cuts from them."""
+        ours = sum((v for k, v in self.orders.items() if k not in self.order_cases), _ZERO)
+        return ours - self.paid_beyond(owed)
 
     @property
     def overpaid(self) -> Decimal:
@@ -177,7 +191,7 @@ def apply_subsidy_event(case: PersonCase, event: Envelope) -> PersonCase:  # noq
     p = event.payload_dict()
     held = applications(case)
     if event.event_type.startswith("welfare_post."):
-        return _post_event(case, event.event_type, p, held)
+        return _post_event(case, event, p, held)
     app_id = str(p["application_id"])
     app = held.get(app_id) or Application(app_id, str(p["subsidy"]), policy=p.get("policy"))
     kind = event.event_type
@@ -193,6 +207,9 @@ def apply_subsidy_event(case: PersonCase, event: Envelope) -> PersonCase:  # noq
             account_ref=p.get("payee_account_ref"),
             account_masked=p.get("payee_account_masked"),
             post_region=p.get("post_region"),
+            post_opened=month_of(dt.date.fromisoformat(p["post_opened_on"]))
+            if p.get("post_opened_on")
+            else None,
         )
     elif kind == "subsidy.checked":
         app = replace(
@@ -250,6 +267,10 @@ def apply_subsidy_event(case: PersonCase, event: Envelope) -> PersonCase:  # noq
         )
         app = replace(app, orders={**app.orders, order: Decimal(str(p["amount"]))},
                       order_cases=cases)  # fmt: skip
+    elif kind == "subsidy.recovery_cancelled":
+        order = str(p["order_id"])
+        left = app.orders.get(order, _ZERO) - Decimal(str(p["amount"]))
+        app = replace(app, orders={**app.orders, order: max(left, _ZERO)})
     elif kind == "subsidy.recovered":
         order = str(p.get("order_id") or "")
         amount = Decimal(str(p["amount"]))
@@ -260,15 +281,16 @@ def apply_subsidy_event(case: PersonCase, event: Envelope) -> PersonCase:  # noq
 
 
 def _post_event(
-    case: PersonCase, kind: str, p: Mapping[str, Any], held: dict[str, Application]
+    case: PersonCase, event: Envelope, p: Mapping[str, Any], held: dict[str, Application]
 ) -> PersonCase:
     """A public-welfare post's event on its application (an event without one: a post
     taken outside EAMS, nothing to fold)."""
     app = held.get(str(p.get("application_id") or ""))
     if app is None:
         return case
+    kind = event.event_type
     if kind == "welfare_post.assigned":
-        app = replace(app, assigned=True)
+        app = replace(app, assigned=True, assigned_region=event.region or case.region)
     elif kind == "welfare_post.vacated":
         last = _month(p.get("last_month"))
         if last is not None:

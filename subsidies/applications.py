@@ -32,7 +32,7 @@ from cases.person import Verb
 from events.commands import Change, Command
 from events.envelope import Envelope
 from events.errors import CommandRejectedError
-from events.payload_base import Ident, IsoDate, Masked, Text
+from events.payload_base import Ident, IsoDate, Masked, Reference, Text
 from events.payloads_money import AccountRef, ApplicationFacts
 from subsidies.application_state import (
     OPEN,
@@ -64,8 +64,9 @@ class ApplySubsidy(_Body):
 
     policy: Ident
     facts: ApplicationFacts = ApplicationFacts()
-    application_id: Ident | None = None
-    """Given by the caller (a form's number) or derived from the command id."""
+    application_id: Reference | None = None
+    """Given by the caller (a form's number, never a person's) or derived from the
+    command id."""
     on: IsoDate | None = None
     payee_account_ref: AccountRef | None = None
     """The account to pay into, as the route's keyed pseudonym of the clear number."""
@@ -73,6 +74,8 @@ class ApplySubsidy(_Body):
     post_region: Annotated[str, StringConstraints(pattern=r"^\d{6}$")] | None = None
     """The county of the public-welfare post ``facts.post_id`` (the route reads it from
     the post: an applicant does not say it)."""
+    post_opened_on: IsoDate | None = None
+    """The day that post opened (read from the post like its county)."""
 
 
 class CheckSubsidy(_Body):
@@ -176,6 +179,7 @@ class SubsidyDecisions(PostDecisions):
             "payee_account_ref": body.payee_account_ref,
             "payee_account_masked": body.payee_account_masked,
             "post_region": body.post_region,
+            "post_opened_on": body.post_opened_on.isoformat() if body.post_opened_on else None,
         }
         return [self._change("subsidy.applied", state, payload, day, today)]
 
@@ -223,7 +227,10 @@ class SubsidyDecisions(PostDecisions):
         self._maker_checker(state, app, command)
         day = self._day(body.on, today, command)
         first = app.first_month if app.first_month is not None else month_of(day)
+        if app.on_attendance:  # a post is held from its approval: no month before it is paid
+            first = max(first, month_of(day))
         again, _, _ = self._run_check(state, app, day, command, first)
+        first = again.first_month  # a post's pay: never before the post opened
         same = (again.eligible, again.amount, again.months) == (True, app.amount, app.months)
         if not same:
             said = "; ".join(again.failed) or (

@@ -21,7 +21,7 @@ from events.payloads_money import ApplicationFacts
 from events.regions import RegionReference
 from subsidies.application_state import Application, applications
 from subsidies.catalogue import Catalogue, Resolved
-from subsidies.eligibility import Check, check, policy_facts
+from subsidies.eligibility import Check, check, month_of, policy_facts
 from subsidies.tenure import post_terms
 
 __all__ = ["MoneyDecisions"]
@@ -94,6 +94,9 @@ class MoneyDecisions(CaseDecisions):
         groups = sorted(state.recognised)
         facts = policy_facts(person, groups, stated, day, int(retire) if retire else None)
         held = [a.held() for a in applications(state).values()] if weigh_held else []
+        if app.on_attendance and app.post_opened is not None:  # no pay before the post opened
+            first_month = max(month_of(day) if first_month is None else first_month,
+                              app.post_opened)  # fmt: skip
         done = check(
             resolved, policy_id, facts, stated, day, held=held,
             application_id=app.application_id, first_month=first_month,

@@ -33,7 +33,6 @@ The months entitled are paid by the county's payment batches like any other subs
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Annotated, Literal
@@ -46,6 +45,7 @@ from events.envelope import Envelope
 from events.errors import CommandRejectedError
 from events.payload_base import Ident, IsoDate, PersonId, Text
 from events.payloads_money import YearMonth
+from events.pii_scan import mask_text
 from subsidies.application_state import Application, applications
 from subsidies.eligibility import month_of, month_text
 from subsidies.settlement import SettlementDecisions
@@ -159,6 +159,12 @@ class WelfarePostAggregate:
         """The events a post's command leads to."""
         if command.verb == "open":
             body = parse_payload(OpenPost, command)
+            if mask_text(state.post_id)[1]:
+                raise CommandRejectedError(
+                    f"{command.command_type}: the post's id holds what looks like a citizen ID "
+                    "or a mobile number; give the county's own number for the post",
+                    code="invalid",
+                )
             if state.opened:
                 raise CommandRejectedError(
                     f"{command.command_type}: post {state.post_id} is open already "
@@ -294,13 +300,10 @@ class PostDecisions(SettlementDecisions):
         day: dt.date,
         today: dt.date,
     ) -> list[Change]:
-        """The order of what was paid beyond ``owed`` (and not ordered back yet)."""
-        over = app.excess(owed)
-        if over <= 0:
-            return []
-        order = str(uuid.uuid5(command.command_id, app.application_id))
-        why = f"公益性岗位 {app.post_id}: {reason}; paid beyond what is due"
-        return [self._recovery(state, app, order, over, why, day, today)]
+        """The order of what was paid beyond ``owed`` (and not ordered back yet), or the
+        cut of an earlier order that now asks too much."""
+        why = f"公益性岗位 {app.post_id}: {reason}"
+        return self._settle_difference(state, app, owed, command, why, day, today)
 
     def _vacate_post(
         self, state: PersonCase, body: VacatePost, command: Command, today: dt.date

@@ -15,7 +15,8 @@
   (``welfare_post.seat``), a post that was full turns the person back
   (``person.vacate_welfare_post``, cause ``full``), a holder who left frees the slot
   (``welfare_post.unseat``), and on the calendar a holder past the tenure's last month
-  leaves (cause ``tenure``). Every id is derived from the application, so each is sent once
+  leaves (cause ``tenure``), and a holder whose pay was stopped leaves (cause
+  ``ineligible``). Every id is derived from the application, so each is sent once
   in effect however often it is read.
 """
 
@@ -26,6 +27,7 @@ import uuid
 from dataclasses import dataclass
 
 from cases.reactions import Reaction
+from events.clock import SHANGHAI
 from events.envelope import Envelope
 from subsidies.application_state import ATTENDANCE_PAID
 from subsidies.eligibility import month_of
@@ -98,6 +100,8 @@ class MoneyReactions:
         if event.event_type.startswith("welfare_post."):
             self.fold(event)
             return self._seats(event)
+        if event.event_type == "subsidy.stopped":
+            return self._stopped(event)
         if event.event_type != "payment_batch.reconciled":
             self.fold(event)
             return []
@@ -134,6 +138,22 @@ class MoneyReactions:
             )
             for r in p.get("recoveries") or ()
         ]  # fmt: skip
+
+    def _stopped(self, event: Envelope) -> list[Reaction]:
+        """A post's pay stopped (a correction found the person not eligible, a fraud case's
+        recovery): the holder leaves, so the slot is freed and no second post is blocked by
+        a seat held on pay that no longer runs."""
+        p = event.payload_dict()
+        held = self.posts.get(str(p.get("application_id") or ""))
+        self.fold(event)
+        if held is None or p.get("subsidy") != ATTENDANCE_PAID:
+            return []
+        on = event.occurred_at.astimezone(SHANGHAI).date().isoformat()
+        why = f"停发 the post's pay stopped: {p.get('reason') or ''}"[:500]
+        return [Reaction("person.vacate_welfare_post", held.person_id,
+                         {"post_id": held.post_id, "cause": "ineligible", "on": on,
+                          "reason": why},
+                         uuid.uuid5(_NAMESPACE, f"stopped|{p['application_id']}"))]  # fmt: skip
 
     def _seats(self, event: Envelope) -> list[Reaction]:
         """A slot taken for an assignment, given back when its holder left; an assignment

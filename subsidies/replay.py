@@ -7,7 +7,9 @@ catalogue version in force then must be the one it names, and the outcome, faile
 conditions, amount and months the same); at each ``subsidy.approved`` the approval's check
 again; at each ``subsidy.recovery_ordered`` the amount must be what was then paid beyond the
 entitlements (a corrected fact's or a bank's overpayment) or name the fraud case that
-ordered it. Each replay says ``reproduced`` or what differs.
+ordered it; at each ``subsidy.recovery_cancelled`` the cut must be what the orders then
+asked back beyond what was overpaid, as far as unsettled. Each replay says
+``reproduced`` or what differs.
 """
 
 from __future__ import annotations
@@ -29,9 +31,11 @@ from subsidies.eligibility import month_text
 
 __all__ = ["MONEY_DECISIONS", "replay_money"]
 
-MONEY_DECISIONS = ("subsidy.checked", "subsidy.approved", "subsidy.recovery_ordered")
+MONEY_DECISIONS = ("subsidy.checked", "subsidy.approved", "subsidy.recovery_ordered",
+                   "subsidy.recovery_cancelled")  # fmt: skip
 _DAY = {"subsidy.checked": "checked_on", "subsidy.approved": "approved_on",
-        "subsidy.recovery_ordered": "ordered_on"}  # fmt: skip
+        "subsidy.recovery_ordered": "ordered_on",
+        "subsidy.recovery_cancelled": "cancelled_on"}  # fmt: skip
 
 
 def _day(event: Envelope, field: str) -> dt.date:
@@ -98,11 +102,19 @@ def _replay(state: PersonCase, event: Envelope, money: SubsidyDecisions) -> dict
                 if p.get("first_month") != month_text(again.first_month):
                     diff.append(f"first month: the log {p.get('first_month')}, the replay "
                                 f"{month_text(again.first_month)}")  # fmt: skip
+    elif kind == "subsidy.recovery_cancelled":  # an order cut: what it asked too much
+        order = str(p["order_id"])
+        cut = min(app.outstanding(order), app.ordered_beyond())
+        out["replayed"] = {"cut": str(cut)}
+        if order in app.order_cases:
+            diff.append(f"order {order} is fraud case {app.order_cases[order]}'s: it is not cut")
+        elif cut != _money(p["amount"]):
+            diff.append(f"the log cuts {p['amount']} from {order}; asked beyond then: {cut}")
     else:  # a recovery order
         if p.get("fraud_case_id"):
             out["by"] = f"fraud case {p['fraud_case_id']}"
         else:
-            over = app.overpaid
+            over = app.excess()  # month by month, as the order was made
             out["replayed"] = {"overpaid": str(over)}
             if over != _money(p["amount"]):
                 diff.append(

@@ -9,7 +9,8 @@
                       subsidy.entitled …     again as of its approval day with the corrected
                       subsidy.stopped        facts; each month's entitlement is made again
                       subsidy.recovery_ordered  (arrears: due; less: owed back), and what
-                                             was paid beyond it is ordered back
+                      (subsidy.recovery_cancelled)  was paid beyond it is ordered back; an
+                                             earlier order that now asks too much is cut
     settle_recovery ► subsidy.recovered      money ordered back came in
 
 The difference owed or due is computed, never typed: the recalculation judges the same
@@ -115,6 +116,42 @@ class SettlementDecisions(MoneyDecisions):
                    "reason": reason[:500], "ordered_on": day.isoformat(), **more}  # fmt: skip
         return self._change("subsidy.recovery_ordered", state, ordered, day, today)
 
+    def _settle_difference(
+        self,
+        state: PersonCase,
+        app: Application,
+        owed: dict[int, Decimal],
+        command: Command,
+        reason: str,
+        day: dt.date,
+        today: dt.date,
+        **more: object,
+    ) -> list[Change]:
+        """What the entitlements ``owed`` (about to be) leave to settle: the order of what
+        was paid beyond them and is not ordered back yet; or, when earlier orders ask back
+        more than is now overpaid (a correction undone, a month's attendance raised again),
+        the unsettled part of those orders cancelled, the latest first. A fraud case's
+        order stands (its auditor decided it); what was recovered already stays recovered."""
+        over = app.excess(owed)  # month by month: a month still due offsets nothing
+        if over > 0:
+            order = str(uuid.uuid5(command.command_id, app.application_id))
+            return [self._recovery(state, app, order, over, reason, day, today, **more)]
+        out: list[Change] = []
+        beyond = app.ordered_beyond(owed)
+        for order in reversed(list(app.orders)):
+            if beyond <= 0:
+                break
+            cut = min(app.outstanding(order), beyond)
+            if order in app.order_cases or cut <= 0:
+                continue
+            beyond -= cut
+            cancelled = {"application_id": app.application_id, "subsidy": app.subsidy,
+                         "order_id": order, "amount": str(cut),
+                         "reason": f"撤减 no longer owed back: {reason}"[:500],
+                         "cancelled_on": day.isoformat()}  # fmt: skip
+            out.append(self._change("subsidy.recovery_cancelled", state, cancelled, day, today))
+        return out
+
     def _record_payment(
         self, state: PersonCase, body: RecordPayment, command: Command, today: dt.date
     ) -> list[Change]:
@@ -216,11 +253,8 @@ class SettlementDecisions(MoneyDecisions):
             stopped = {**base, "reason": reason, "from_month": month_text(first),
                        "failed": list(again.failed)[:64]}  # fmt: skip
             out.append(self._change("subsidy.stopped", state, stopped, day, today))
-        over = app.excess(owed)  # month by month: a month still due offsets nothing
-        if over > 0:
-            order = str(uuid.uuid5(command.command_id, app.application_id))
-            out.append(self._recovery(state, app, order, over, reason, day, today,
-                                      failed=list(again.failed)[:64]))  # fmt: skip
+        out += self._settle_difference(state, app, owed, command, reason, day, today,
+                                       failed=list(again.failed)[:64])  # fmt: skip
         return out
 
     def _order_recovery(

@@ -36,14 +36,17 @@ def post_terms(state: PersonCase, app: Application, done: Check) -> Check:
     """``done`` with the post's conditions: the post named and in the person's county, and
     the months cut to the tenure left (failed when none is left)."""
     failed = list(done.failed)
+    # the county is the person's when they took the post (a move since, or a correction
+    # judged later, does not undo the holding)
+    county = app.assigned_region if app.assigned else state.region
     if app.post_id is None:
         failed.append("post_id is not known (the public-welfare post the person takes)")
     elif app.post_region is None:
         failed.append(f"post {app.post_id} is not known (open it first: POST /api/welfare-posts)")
-    elif state.region is not None and app.post_region != state.region:
+    elif county is not None and app.post_region != county:
         failed.append(
             f"post {app.post_id} is in {app.post_region} and the person lives in "
-            f"{state.region}: a post is taken in the person's own county"
+            f"{county}: a post is taken in the person's own county"
         )
     months = done.months
     if done.months > 0:

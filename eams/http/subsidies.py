@@ -20,9 +20,10 @@ from eams.host import Host
 from eams.http.auth import guard
 from eams.http.case_commands import PersonId, answer
 from eams.http.commands import submit
-from eams.http.errors import InvalidRequestError, NotFoundError
+from eams.http.errors import InvalidRequestError
+from eams.http.scope import Scope
 from events.identity import mask_account
-from events.payload_base import Ident, IsoDate, Money, Text
+from events.payload_base import Ident, IsoDate, Money, Reference, Text
 from events.payloads_cases import FactValues
 from events.payloads_money import ApplicationFacts
 from events.pii_scan import scrub
@@ -30,7 +31,7 @@ from events.privacy import account_pseudonym
 from projections import welfare_queries
 from projections.client import run
 
-__all__ = ["router"]
+__all__ = ["payee_fields", "post_fields", "router"]
 
 ApplicationId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:\-]+$")]
 
@@ -44,7 +45,7 @@ class ApplyForm(_Form):
 
     policy: Ident
     facts: ApplicationFacts = ApplicationFacts()
-    application_id: Ident | None = None
+    application_id: Reference | None = None
     on: IsoDate | None = None
     payee_account: Annotated[str, StringConstraints(max_length=40)] | None = None
     """The bank account (a social-security card's) the money goes to, in clear: the route
@@ -92,6 +93,31 @@ def _body(form: BaseModel) -> dict[str, Any]:
     return form.model_dump(mode="json", exclude_none=True)
 
 
+def payee_fields(account: str | None, secret: bytes) -> dict[str, str]:
+    """What an application keeps of the payee's bank account typed in clear: its keyed
+    pseudonym and its last four digits (nothing when none was given; 400 for a number that
+    is not an account's)."""
+    if account is None:
+        return {}
+    try:
+        return {"payee_account_ref": account_pseudonym(account, secret),
+                "payee_account_masked": mask_account(account)}  # fmt: skip
+    except ValueError as exc:
+        raise InvalidRequestError(f"payee_account: {exc}") from None
+
+
+async def post_fields(host: Host, who: Principal, post_id: str) -> dict[str, Any]:
+    """What an application for a public-welfare post's pay reads from the post: its county
+    and the day it opened (404 for a post the caller cannot see: its existence is not told)."""
+    post = Scope(who, host.reference).found(
+        await run(welfare_queries.post, host.store, post_id),
+        f"facts.post_id: no welfare post {post_id!r} (open it first, or not yet projected: retry)",
+    )
+    opened = post.get("opened_on")
+    return {"post_region": post["region"],
+            "post_opened_on": opened.isoformat() if opened else None}  # fmt: skip
+
+
 def router(host: Host) -> APIRouter:
     """The subsidy application routes of one worker."""
     api = APIRouter(tags=["subsidies 政策补贴"])
@@ -122,20 +148,9 @@ def router(host: Host) -> APIRouter:
         with what the application states (the hire, the business, the loan …). The answer
         names the ``application_id``; a second open application of the same policy is 409."""
         payload = _body(form)
-        if form.facts.post_id is not None:  # a public-welfare post's pay: its county, as it says
-            post = await run(welfare_queries.post, host.store, form.facts.post_id)
-            if post is None:
-                raise NotFoundError(
-                    f"facts.post_id: no welfare post {form.facts.post_id!r} (open it first)"
-                )
-            payload["post_region"] = post["region"]
-        account = payload.pop("payee_account", None)
-        if account is not None:
-            try:
-                payload["payee_account_ref"] = account_pseudonym(account, host.secret)
-                payload["payee_account_masked"] = mask_account(account)
-            except ValueError as exc:
-                raise InvalidRequestError(f"payee_account: {exc}") from None
+        if form.facts.post_id is not None:  # a public-welfare post's pay: as the post says
+            payload |= await post_fields(host, who, form.facts.post_id)
+        payload |= payee_fields(payload.pop("payee_account", None), host.secret)
         return await send(who, "apply_subsidy", person_id, payload, request)
 
     @api.post(
@@ -202,16 +217,23 @@ def router(host: Host) -> APIRouter:
         it). The person is judged again, and every application approved since is checked
         again as of its approval day: each month's entitlement is made again, and what was
         paid beyond it is ordered back (``subsidy.recovery_ordered``; ``recovery_orders``
-        in the answer)."""
+        in the answer); an earlier order that now asks back more than was overpaid is cut
+        by what it no longer owes, as far as it is unsettled (``recovery_orders_cut``)."""
         clean, _ = scrub(_body(form))
         outcome = await submit(host, who, "person.correct_facts", person_id, clean,
                                actor=who.actor(None), request=request)  # fmt: skip
-        orders = [
-            {k: p[k] for k in ("application_id", "order_id", "amount", "reason")}
-            for t, p in zip(outcome.event_types, outcome.payloads, strict=True)
-            if t == "subsidy.recovery_ordered"
-        ]
-        return answer(outcome) | {"recovery_orders": orders}
+
+        def picked(kind: str) -> list[dict[str, Any]]:
+            return [
+                {k: p[k] for k in ("application_id", "order_id", "amount", "reason")}
+                for t, p in zip(outcome.event_types, outcome.payloads, strict=True)
+                if t == kind
+            ]
+
+        return answer(outcome) | {
+            "recovery_orders": picked("subsidy.recovery_ordered"),
+            "recovery_orders_cut": picked("subsidy.recovery_cancelled"),
+        }
 
     @api.post(
         "/api/persons/{person_id}/subsidies/{application_id}/recoveries",

@@ -29,14 +29,13 @@ from eams.http.case_commands import PersonId, answer
 from eams.http.commands import IDEMPOTENCY_HEADER, submit
 from eams.http.errors import ConflictError, InvalidRequestError
 from eams.http.scope import Scope
+from eams.http.subsidies import payee_fields
 from events.clock import SHANGHAI
 from events.errors import CommandRejectedError
-from events.identity import mask_account
-from events.payload_base import Ident, IsoDate, Text
+from events.payload_base import Ident, IsoDate, Reference, Text
 from events.payload_base import PersonId as PersonIdField
 from events.payloads_money import YearMonth
 from events.pii_scan import scrub
-from events.privacy import account_pseudonym
 from events.vocabulary import SubsidyKind
 from projections import welfare_queries
 from projections.client import run
@@ -63,8 +62,8 @@ class PostForm(_Form):
     employer_name: Text | None = None
     days_required: Annotated[int, Field(ge=1, le=31)] = 22
     opened_on: IsoDate | None = None
-    post_id: Ident | None = None
-    """Given by the county (its own number), or made by EAMS."""
+    post_id: Reference | None = None
+    """Given by the county (its own number, never a person's), or made by EAMS."""
 
 
 class CandidateForm(_Form):
@@ -193,14 +192,10 @@ def router(host: Host) -> APIRouter:
             "policy": _pay_policy(post["region"], day),
             "facts": {"employment_kind": "welfare_post", "post_id": post_id},
             "post_region": post["region"],
+            "post_opened_on": post["opened_on"].isoformat() if post["opened_on"] else None,
             "on": form.on.isoformat() if form.on else None,
         }
-        if form.payee_account is not None:
-            try:
-                payload["payee_account_ref"] = account_pseudonym(form.payee_account, host.secret)
-                payload["payee_account_masked"] = mask_account(form.payee_account)
-            except ValueError as exc:
-                raise InvalidRequestError(f"payee_account: {exc}") from None
+        payload |= payee_fields(form.payee_account, host.secret)
         key = request.headers.get(IDEMPOTENCY_HEADER)  # a retry names the same application
         made = uuid.uuid5(_NAMESPACE, f"{who.kind}:{who.name}:{key}") if key else uuid.uuid4()
         app_id = f"sa-{made}"[:40]

@@ -133,6 +133,15 @@ MINIMAL_PAYLOADS: dict[str, dict[str, Any]] = {
         "reason": "事实更正",
         "ordered_on": "2026-04-02",
     },
+    "subsidy.recovery_cancelled": {
+        "person_id": PERSON_ID,
+        "application_id": "a1",
+        "subsidy": "post",
+        "order_id": "ro-1",
+        "amount": "200.00",
+        "reason": "再次更正",
+        "cancelled_on": "2026-05-02",
+    },
     "subsidy.paid": {
         "person_id": PERSON_ID,
         "application_id": "a1",

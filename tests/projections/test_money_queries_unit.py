@@ -2,7 +2,8 @@
 against the real embedded ClickHouse (chDB): what a county's next batch takes (a month's
 latest entitlement less what was paid; nothing in a batch the bank has not answered or
 paid; a failed line again; nothing stopped, later or elsewhere), the batches with what the
-bank answered, and a person's applications with their months."""
+bank answered, and a person's applications with their months and what they were ordered
+to pay back (orders less their cuts, migration 0013)."""
 
 from __future__ import annotations
 
@@ -90,6 +91,11 @@ def history() -> list[Envelope]:
         _money("entitled", P1, "sa-1", 1, amount="1500.00", month="2026-03"),
         _money("entitled", P1, "sa-1", 5, amount="1000.00", month="2026-03", reason="更正"),
         _money("entitled", P1, "sa-1", 31, amount="1500.00", month="2026-04"),  # later
+        _money("recovery_ordered", P1, "sa-1", 6, order_id="ro-1", amount="500.00",
+               reason="更正", ordered_on="2026-03-07"),  # fmt: skip
+        # the correction undone: the order cut (the latest event: not the status)
+        _money("recovery_cancelled", P1, "sa-1", 32, order_id="ro-1", amount="200.00",
+               reason="复议", cancelled_on="2026-04-02"),  # fmt: skip
         _money("entitled", P2, "sa-2", 1, amount="600.00", month="2026-03"),  # in B2, unanswered
         _money("entitled", P3, "sa-3", -29, amount="800.00", month="2026-02"),  # B1 failed
         _money("entitled", P4, "sa-4", 1, amount="700.00", month="2026-03", region=LIXIA),
@@ -229,6 +235,7 @@ def test_a_persons_applications_with_their_months(store: Store) -> None:
         "post",
     )
     assert app["paid"] == Decimal("1500.00") and app["approved_on"] == dt.date(2026, 1, 31)
+    assert app["ordered"] == Decimal("300.00")  # 500 ordered back, 200 of it cut
     assert [(m["month"], m["entitled"], m["paid"]) for m in app["months"]] == [
         ("2026-02", Decimal("1500.00"), Decimal("1500.00")),
         ("2026-03", Decimal("1000.00"), Decimal("0.00")),

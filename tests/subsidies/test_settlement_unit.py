@@ -206,3 +206,66 @@ def test_every_money_decision_replays_as_of_its_day(case: CaseHarness) -> None:
     [checked, *_] = replayed(D, wrong)
     assert not checked["reproduced"]
     assert checked["differences"] == ["amount: the log 9000, the replay 1500.00"]
+
+
+def test_a_correction_undone_cuts_the_unsettled_part_of_its_order(case: CaseHarness) -> None:
+    """The household is found not low-income (1,500 ordered back, 500 of it repaid), then the
+    review is overturned: the subsidy is entitled again and the order is cut by the 1,000 not
+    yet repaid; what came back stays recovered."""
+    case.send("register", GRADUATE, on=D)
+    app = _approved(case, "job_search_one_time")
+    _pay(case, app, "2026-03", "1500.00")
+    wrong = case.send(
+        "correct_facts",
+        {"facts": NOT_LOW_INCOME, "since": "2025-01-01", "document": "民政复核 2026-041"},
+        on=dt.date(2026, 4, 10),
+    )
+    order = wrong[-1].payload_dict()["order_id"]
+    settle = {"application_id": app, "order_id": order, "amount": "500.00"}
+    case.send("settle_recovery", settle, on=dt.date(2026, 4, 20))
+    right = case.send(
+        "correct_facts",
+        {"facts": {"low_income": True}, "since": "2025-01-01", "document": "复议 2026-007"},
+        on=dt.date(2026, 5, 6),
+    )
+    assert case.types(right)[-2:] == ["subsidy.entitled", "subsidy.recovery_cancelled"]
+    entitled, cut = (e.payload_dict() for e in right[-2:])
+    assert (entitled["month"], entitled["amount"]) == ("2026-03", "1500.00")
+    assert (cut["order_id"], cut["amount"], cut["cancelled_on"]) == (order, "1000.00", "2026-05-06")
+    held = applications(case.state)[app]
+    assert held.orders == {order: Decimal("500.00")} and held.outstanding(order) == 0
+    with pytest.raises(CommandRejectedError, match="not within the 0.00 order"):
+        case.send("settle_recovery", settle, on=dt.date(2026, 5, 7))
+    aggregate = case.aggregate
+    [money] = aggregate.extensions
+    replayed = replay_money(
+        case.state.person_id, case.events, aggregate, money, dt.date(2026, 5, 6)
+    )  # type: ignore[arg-type]
+    assert [m["event_type"] for m in replayed][-2:] == [
+        "subsidy.recovery_ordered", "subsidy.recovery_cancelled"]  # fmt: skip
+    assert all(m["reproduced"] for m in replayed), replayed
+    assert replayed[-1]["replayed"] == {"cut": "1000.00"}
+    # the same correction again cuts nothing more
+    again = case.send(
+        "correct_facts",
+        {"facts": {"low_income": True}, "since": "2025-01-01", "document": "复议 2026-007"},
+        on=dt.date(2026, 5, 7),
+    )
+    assert "subsidy.recovery_cancelled" not in case.types(again)
+
+
+def test_a_fraud_cases_order_is_not_cut_by_a_correction(case: CaseHarness) -> None:
+    case.send("register", GRADUATE, on=D)
+    app = _approved(case, "job_search_one_time")
+    _pay(case, app, "2026-03", "1500.00")
+    fraud = {"application_id": app, "amount": "1500.00", "reason": "骗补确认 fc-9",
+             "fraud_case_id": "fc-9"}  # fmt: skip
+    case.send("order_recovery", fraud, on=dt.date(2026, 4, 2), actor="eams.casework")
+    again = case.send(
+        "correct_facts",
+        {"facts": {"low_income": True}, "since": "2025-01-01", "document": "复核"},
+        on=dt.date(2026, 4, 3),
+    )
+    assert not {"subsidy.recovery_cancelled", "subsidy.recovery_ordered"} & set(case.types(again))
+    held = applications(case.state)[app]
+    assert sum(held.orders.values()) == Decimal("1500.00")

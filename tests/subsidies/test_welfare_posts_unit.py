@@ -240,3 +240,110 @@ def _event(event_type: str, aggregate: str, payload: dict[str, Any]) -> Envelope
     return internal_event(event_type, region="370702", aggregate_id=aggregate, actor="eams",
                           source="test", payload=payload, event_id=uuid.uuid4(),
                           occurred_at=now, recorded_at=now)  # fmt: skip
+
+
+def test_the_pay_begins_no_earlier_than_the_post_or_its_approval(case: CaseHarness) -> None:
+    """A check dated back (the form's day, weeks before) does not pay months before the
+    post opened, and the holding begins at the approval: no attendance before either."""
+    case.send("register", RURAL, on=dt.date(2026, 1, 2))
+    body = {"policy": "welfare_post_pay", "post_region": "370702",
+            "post_opened_on": "2026-03-01",
+            "facts": {"employment_kind": "welfare_post", "post_id": POST}}  # fmt: skip
+    [applied] = case.send("apply_subsidy", body, on=dt.date(2026, 1, 5))
+    app = str(applied.payload_dict()["application_id"])
+    [checked] = case.send("check_subsidy", {"application_id": app}, on=dt.date(2026, 1, 5))
+    assert checked.payload_dict()["first_month"] == "2026-03"  # the post's month, not January
+    approved = case.send("approve_subsidy", {"application_id": app}, on=dt.date(2026, 4, 2),
+                         actor="chief-zhang")  # fmt: skip
+    assigned = approved[1].payload_dict()
+    assert (assigned["first_month"], assigned["starts_on"]) == ("2026-04", "2026-04-02")
+    for month in ("2026-01", "2026-03"):
+        with pytest.raises(CommandRejectedError, match=f"did not hold post .* in {month}"):
+            _attend(case, month, 22, on=dt.date(2026, 4, 30))
+    assert case.types(_attend(case, "2026-04", 22, on=dt.date(2026, 4, 30)))[0] == (
+        "welfare_post.attendance_recorded"
+    )
+
+
+def test_a_stopped_pay_gives_up_the_seat(case: CaseHarness) -> None:
+    """A fraud case's recovery stops the post's pay: the reactor has the holder leave (cause
+    ``ineligible``), so the slot is freed and the person holds no post any more."""
+    case.send("register", RURAL, on=D)
+    app = _assigned(case)
+    _attend(case, "2026-03", 22, on=dt.date(2026, 3, 31))
+    pay = {"application_id": app, "month": "2026-03", "amount": "1100.00"}
+    case.send("record_payment", pay, on=dt.date(2026, 4, 3), actor="finance-qin")
+    order = {"application_id": app, "amount": "1100.00", "reason": "骗补确认 fc-1",
+             "fraud_case_id": "fc-1"}  # fmt: skip
+    ordered = case.send("order_recovery", order, on=dt.date(2026, 4, 8), actor="eams.casework")
+    assert case.types(ordered) == ["subsidy.recovery_ordered", "subsidy.stopped"]
+    money = MoneyReactions()
+    reactions = [r for event in case.events for r in money.react(event)]
+    [leave] = [r for r in reactions if r.command_type == "person.vacate_welfare_post"]
+    assert (leave.payload["cause"], leave.payload["post_id"], leave.payload["on"]) == (
+        "ineligible", POST, "2026-04-08")  # fmt: skip
+    again = MoneyReactions()
+    [twice] = [r for event in case.events for r in again.react(event)
+               if r.command_type == "person.vacate_welfare_post"]  # fmt: skip
+    assert twice.command_id == leave.command_id  # read again: the same command
+    left = case.send("vacate_welfare_post", leave.payload, on=dt.date(2026, 4, 8),
+                     actor="eams.casework")  # fmt: skip
+    assert left[0].payload_dict()["last_month"] == "2026-04"  # the stop's: from May
+    [unseat] = money.react(left[0])
+    assert (unseat.command_type, unseat.aggregate_id) == ("welfare_post.unseat", POST)
+    assert money.posts == {}  # no tenure end is sent for it later
+    held = applications(case.state)[app]
+    assert held.vacated and held.last_month == 2026 * 12 + 3
+
+
+def test_a_move_since_does_not_undo_a_holding_judged_again(case: CaseHarness) -> None:
+    """A correction judges the post's pay again as of its approval: in the county the
+    person lived in then, not the one they moved to since."""
+    case.send("register", RURAL, on=D)
+    app = _assigned(case)
+    case.send("exit", {"reason": "moved_away", "exited_on": "2026-05-01"}, on=dt.date(2026, 5, 1))
+    case.send("register", RURAL | {"region": "370703"}, on=dt.date(2026, 5, 2))  # moved
+    assert case.state.region == "370703"
+    corrected = case.send(
+        "correct_facts",
+        {"facts": {"able_to_work": True}, "since": "2026-01-01", "document": "复核 2026-07"},
+        on=dt.date(2026, 5, 10),
+    )
+    assert "subsidy.stopped" not in case.types(corrected)
+    assert applications(case.state)[app].status != "stopped"
+    # a new candidate is judged where the person lives now
+    again = _candidate(case, on=dt.date(2026, 5, 10))
+    assert any("lives in 370703" in f for f in again["failed"])
+
+
+def test_an_attendance_raised_again_cuts_the_order_it_made(case: CaseHarness) -> None:
+    """A sheet corrected down orders the excess back; corrected up again (the first figure
+    was right), the order is cut by what it no longer owes, as far as it is unsettled."""
+    case.send("register", RURAL, on=D)
+    app = _assigned(case)
+    _attend(case, "2026-03", 22, on=dt.date(2026, 3, 31))
+    pay = {"application_id": app, "month": "2026-03", "amount": "1100.00"}
+    case.send("record_payment", pay, on=dt.date(2026, 4, 3), actor="finance-qin")
+    down = _attend(case, "2026-03", 11, on=dt.date(2026, 4, 6))
+    ordered = down[2].payload_dict()
+    assert (ordered["amount"], case.types(down)[2]) == ("550.00", "subsidy.recovery_ordered")
+    settle = {"application_id": app, "order_id": ordered["order_id"], "amount": "100.00"}
+    case.send("settle_recovery", settle, on=dt.date(2026, 4, 7), actor="finance-qin")
+    up = _attend(case, "2026-03", 22, on=dt.date(2026, 4, 8))
+    assert case.types(up) == ["welfare_post.attendance_recorded", "subsidy.entitled",
+                              "subsidy.recovery_cancelled"]  # fmt: skip
+    cut = up[2].payload_dict()
+    assert (cut["order_id"], cut["amount"]) == (ordered["order_id"], "450.00")
+    held = applications(case.state)[app]
+    assert held.outstanding(ordered["order_id"]) == 0  # what came back stays recovered
+    assert held.orders[ordered["order_id"]] == Decimal("100.00")
+
+
+def test_a_post_id_is_never_a_persons_number() -> None:
+    posts = WelfarePostAggregate()
+    with pytest.raises(CommandRejectedError, match="looks like a citizen ID"):
+        _decide(posts, posts.initial("wp-370702199001011234"), "open",
+                {"region": "370702", "title": "保洁"})  # fmt: skip
+    with pytest.raises(CommandRejectedError, match="looks like a citizen ID"):
+        _decide(posts, posts.initial("13812345678"), "open",
+                {"region": "370702", "title": "保洁"})  # fmt: skip
