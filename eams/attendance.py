@@ -28,6 +28,8 @@ from events.privacy import pseudonym
 __all__ = ["AttendanceSheetError", "read_sheet"]
 
 _MAX_ROWS = 2000
+#: What a workbook of a post's sheet may unpack to (2,000 rows unpack to well under 1 MiB).
+_UNPACKED = 32 << 20
 _ROLES: dict[str, tuple[str, ...]] = {
     "national_id": (
         "身份证号",
@@ -97,13 +99,16 @@ def read_sheet(data: bytes, filename: str, secret: bytes) -> list[dict[str, Any]
         path.write_bytes(data)
         delimiter = "auto" if suffix != ".xlsx" else None
         try:
-            table = open_table(path, FormatSpec(delimiter=delimiter))
+            table = open_table(path, FormatSpec(delimiter=delimiter, max_unpacked=_UNPACKED))
             cols, errors = _columns(table.columns)
             for header in range(2, 5):  # a title row or two above the header (the sheet's name)
                 if not errors:
                     break
                 try:
-                    below = open_table(path, FormatSpec(delimiter=delimiter, header_row=header))
+                    below = open_table(
+                        path,
+                        FormatSpec(delimiter=delimiter, header_row=header, max_unpacked=_UNPACKED),
+                    )
                 except ImportFileError:
                     break  # past the end: name what the first row holds
                 found, missing = _columns(below.columns)

@@ -44,6 +44,8 @@ __all__ = ["EXPORT_COLUMNS", "ReturnFileError", "digest", "export_csv", "read_re
 EXPORT_COLUMNS = ("批次号 batch", "序号 line", "付款参考号 reference", "收款人 payee",
                   "收款账户参考 account_ref", "账号尾号 account", "金额 amount",
                   "补贴项目 subsidy", "所属期 month", "摘要 memo")  # fmt: skip
+#: What a workbook of a bank's return may unpack to (a county's batch: well under 1 MiB).
+_UNPACKED = 64 << 20
 _PAID = {"成功", "已支付", "支付成功", "交易成功", "s", "success", "succeeded", "paid", "ok", "1"}
 _FAILED = {"失败", "支付失败", "交易失败", "退票", "f", "fail", "failed", "rejected", "0"}
 _ROLES: dict[str, tuple[str, ...]] = {
@@ -219,7 +221,10 @@ def read_return(data: bytes, filename: str, batch_id: str, lines: int) -> list[d
         path = Path(tmp) / f"return{suffix}"
         path.write_bytes(data)
         try:
-            table = open_table(path, FormatSpec(delimiter="auto" if suffix != ".xlsx" else None))
+            spec = FormatSpec(
+                delimiter="auto" if suffix != ".xlsx" else None, max_unpacked=_UNPACKED
+            )
+            table = open_table(path, spec)
             cols, errors = _columns(table.columns)
             rows = [_Row(r.line, r.values) for r in table.records()]
         except ImportFileError as exc:

@@ -114,6 +114,9 @@ class FormatSpec:
     sheet: str | int | None = None
     header_row: int = 1
     header_rows: int = 1
+    max_unpacked: int | None = None
+    """At most this many bytes an ``.xlsx`` may unpack to (None: 100 times the file, at
+    least 64 MiB): a zip bomb is refused before it is read."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -529,7 +532,7 @@ class _SheetSource(_Source):
     """One sheet of an ``.xlsx`` or ``.xls`` workbook (held in memory once read)."""
 
     def __init__(self, path: Path, kind: Literal["xlsx", "xls"], spec: FormatSpec) -> None:
-        self.sheet = open_sheet(path, kind, spec.sheet)
+        self.sheet = open_sheet(path, kind, spec.sheet, spec.max_unpacked)
         self.skip = spec.header_row - 1 + spec.header_rows
         if self.sheet.height < self.skip:
             raise _past_end(spec, f"{path.name}: sheet '{self.sheet.name}'", self.sheet.height)

@@ -40,6 +40,12 @@ __all__ = ["Cell", "Merge", "Sheet", "csv_line", "open_sheet"]
 Merge: TypeAlias = tuple[tuple[int, int], tuple[int, int]]
 
 _EXACT = 2.0**53  # floats below it hold whole numbers exactly
+#: A real ``.xlsx`` unpacks to some 5-30 times its size, a zip bomb to thousands: a
+#: workbook whose parts say they unpack to more than ``_RATIO`` times the file (and more
+#: than ``_FLOOR``) is refused before it is read. The parts' declared sizes bound the work:
+#: calamine refuses a part that unpacks to more than it declares.
+_RATIO = 100
+_FLOOR = 64 << 20
 _ERROR_CELL = re.compile(rb'<c\b([^>]*?\bt="e"[^>]*?)(?<!/)>(.*?)</c>', re.S)
 _CELL_REF = re.compile(rb'\br="([A-Z]+)(\d+)"')
 _CELL_VALUE = re.compile(rb"<v>([^<]*)</v>")
@@ -77,9 +83,18 @@ class Sheet:
             yield cells
 
 
-def open_sheet(path: Path, kind: Literal["xlsx", "xls"], wanted: str | int | None) -> Sheet:
+def open_sheet(
+    path: Path,
+    kind: Literal["xlsx", "xls"],
+    wanted: str | int | None,
+    max_unpacked: int | None = None,
+) -> Sheet:
     """The sheet ``wanted`` names (a name, a 1-based index, or None: the first visible
-    worksheet) of the workbook at ``path``; the format is taken from the content."""
+    worksheet) of the workbook at ``path``; the format is taken from the content. An
+    ``.xlsx`` that would unpack to more than ``max_unpacked`` bytes (default: 100 times
+    its size, at least 64 MiB) is refused unread."""
+    if kind == "xlsx":
+        _check_unpacked(path, max_unpacked)
     try:
         with path.open("rb") as f:
             book = calamine.CalamineWorkbook.from_filelike(f)
@@ -96,6 +111,25 @@ def open_sheet(path: Path, kind: Literal["xlsx", "xls"], wanted: str | int | Non
             "it again as .xlsx"
         ) from exc
     return Sheet(name, sheet, _error_cells(path, name) if kind == "xlsx" else {})
+
+
+def _check_unpacked(path: Path, limit: int | None) -> None:
+    """Refuse a zip bomb: a workbook whose parts declare more than the limit unpacked."""
+    try:
+        with zipfile.ZipFile(path) as z:
+            declared = sum(info.file_size for info in z.infolist())
+        size = path.stat().st_size
+    except (OSError, zipfile.BadZipFile):
+        return  # not a zip: calamine names what is wrong with it
+    cap = max(_FLOOR, _RATIO * size)
+    cap = cap if limit is None else min(cap, limit)
+    if declared > cap:
+        raise ReadError(
+            f"{path.name}: the workbook unpacks to {declared:,} bytes, "
+            f"{declared // max(size, 1):,} times its {size:,}; more than {cap:,} is not read "
+            "(a workbook unpacks to some 5-30 times its size). Open it in Excel and save it "
+            "again, or split it into smaller files"
+        )
 
 
 def _pick(path: Path, book: calamine.CalamineWorkbook, wanted: str | int | None) -> str:

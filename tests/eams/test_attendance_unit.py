@@ -8,6 +8,7 @@ import io
 
 import pytest
 import xlsxwriter
+from xlsx_bombs import bomb
 
 from eams.attendance import AttendanceSheetError, read_sheet
 from events.identity import make_national_id
@@ -71,3 +72,9 @@ def test_an_excel_sheet_reads_the_same() -> None:
     book.close()
     [row] = read_sheet(out.getvalue(), "考勤.xlsx", SECRET)
     assert (row["person_id"], row["days_present"]) == (pseudonym(ONE, SECRET), 18)
+
+
+def test_a_zip_bomb_for_a_sheet_is_refused_unread() -> None:
+    with pytest.raises(AttendanceSheetError, match="unpacks to [0-9,]+ bytes") as bad:
+        read_sheet(bomb(40), "考勤.xlsx", SECRET)
+    assert "more than 33,554,432 is not read" in str(bad.value)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import xlsxwriter
+from xlsx_bombs import bomb
 
 from eams.bankfiles import EXPORT_COLUMNS, ReturnFileError, export_csv, read_return
 
@@ -145,3 +146,9 @@ def test_a_cell_a_spreadsheet_would_run_is_defused() -> None:
     )
     assert rows[1][3] == "'=H*******" and rows[1][5] == "'+****8901"
     assert rows[1][6] == "1500.00"  # numbers as they are
+
+
+def test_a_zip_bomb_for_a_return_is_refused_unread() -> None:
+    with pytest.raises(ReturnFileError, match="unpacks to [0-9,]+ bytes") as bad:
+        read_return(bomb(80), "回盘.xlsx", BATCH, 2)
+    assert "more than 67,108,864 is not read" in str(bad.value)

@@ -91,11 +91,27 @@ def history() -> list[Envelope]:
         _money("entitled", P1, "sa-1", 1, amount="1500.00", month="2026-03"),
         _money("entitled", P1, "sa-1", 5, amount="1000.00", month="2026-03", reason="更正"),
         _money("entitled", P1, "sa-1", 31, amount="1500.00", month="2026-04"),  # later
-        _money("recovery_ordered", P1, "sa-1", 6, order_id="ro-1", amount="500.00",
-               reason="更正", ordered_on="2026-03-07"),  # fmt: skip
+        _money(
+            "recovery_ordered",
+            P1,
+            "sa-1",
+            6,
+            order_id="ro-1",
+            amount="500.00",
+            reason="更正",
+            ordered_on="2026-03-07",
+        ),  # fmt: skip
         # the correction undone: the order cut (the latest event: not the status)
-        _money("recovery_cancelled", P1, "sa-1", 32, order_id="ro-1", amount="200.00",
-               reason="复议", cancelled_on="2026-04-02"),  # fmt: skip
+        _money(
+            "recovery_cancelled",
+            P1,
+            "sa-1",
+            32,
+            order_id="ro-1",
+            amount="200.00",
+            reason="复议",
+            cancelled_on="2026-04-02",
+        ),  # fmt: skip
         _money("entitled", P2, "sa-2", 1, amount="600.00", month="2026-03"),  # in B2, unanswered
         _money("entitled", P3, "sa-3", -29, amount="800.00", month="2026-02"),  # B1 failed
         _money("entitled", P4, "sa-4", 1, amount="700.00", month="2026-03", region=LIXIA),

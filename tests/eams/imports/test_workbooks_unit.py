@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import xlsxwriter
+from xlsx_bombs import bomb, declaring, small_workbook
 
 from eams.imports.errors import ReadError
 from eams.imports.workbooks import csv_line, open_sheet
@@ -95,3 +96,28 @@ def test_csv_line_quotes_only_what_needs_it() -> None:
     cells = [None, 'a"b', "x\ny", "a,b", True, dt.date(2024, 3, 1), dt.datetime(2024, 3, 1, 9, 5)]
     assert csv_line(cells) == b',"a""b","x\ny","a,b",TRUE,2024-03-01,2024-03-01 09:05:00'
     assert csv_line([None, None]) == b""
+
+
+def test_a_zip_bomb_is_refused_before_it_is_read(tmp_path: Path) -> None:
+    """A 100 KiB workbook that unpacks to 80 MiB is refused unread (a real one unpacks to
+    5-30 times its size); so is any workbook past the caller's limit."""
+    path = tmp_path / "台账.xlsx"
+    path.write_bytes(bomb(80))
+    assert path.stat().st_size < 1 << 20
+    with pytest.raises(ReadError, match=r"unpacks to 8[0-9,]+ bytes, [0-9,]+ times its") as bad:
+        open_sheet(path, "xlsx", None)
+    assert "save it again, or split it" in str(bad.value)
+    small = tmp_path / "small.xlsx"
+    small.write_bytes(small_workbook([["身份证号", "出勤天数"], ["x", 1]]))
+    assert open_sheet(small, "xlsx", None).height == 2
+    with pytest.raises(ReadError, match="more than 100 is not read"):
+        open_sheet(small, "xlsx", None, max_unpacked=100)
+
+
+def test_a_part_larger_than_it_declares_is_refused(tmp_path: Path) -> None:
+    """The declared sizes bound the work: calamine refuses a part that unpacks to more than
+    its header says (so a bomb cannot pass the check by declaring little)."""
+    path = tmp_path / "lying.xlsx"
+    path.write_bytes(declaring(bomb(2), 1000))
+    with pytest.raises(ReadError, match="not a readable xlsx workbook"):
+        open_sheet(path, "xlsx", None)
