@@ -15,6 +15,10 @@ Cells (keys), and where an analyst is shown them:
 - ``("persons", city)``: registered persons (the overview).
 - ``("households", region)``: open zero-employment households (indicators).
 - ``("welfare_holders", region)``: people holding a public-welfare post (indicators).
+- ``("welfare_slots", region)``: the slots of the posts open (indicators): advertised
+  posts, not people, so shown as they are unless they would tell a holders' count (slots =
+  holders + the vacant slots, which no one is shown: one slot and a "<5" of holders is
+  one holder).
 - ``("part", name, region)``: parts of ratios (prior claims, headcounts); never shown, a
   ratio is withheld when a part is small.
 
@@ -100,12 +104,13 @@ def assemble(
     *,
     detail: bool,
     holders: dict[str, float] | None = None,
+    slots: dict[str, float] | None = None,
 ) -> CellTable:
     """The table of one hierarchy from per-region rows (not yet rolled up): ``windows``
     (column, window) -> sum, ``daily`` (column, day) -> sum, ``parts`` name -> region ->
     value. ``detail``: counties and the province are shown too (the primary hierarchy:
     indicators and trends); otherwise only the cities of the overview. ``holders``: people
-    on public-welfare posts per region."""
+    on public-welfare posts per region; ``slots``: the slots of their posts."""
     table = CellTable()
     cities = {c.code for c in reference.cities()}
     province = reference.root().code
@@ -133,6 +138,10 @@ def assemble(
         table.add(("households", region), held[0], shown=detail)
     for region, held in _roll(reference, {r: {0: v} for r, v in (holders or {}).items()}).items():
         table.add(("welfare_holders", region), held[0], shown=detail)
+    posts = _roll(reference, {r: {0: v} for r, v in (slots or {}).items()})
+    for region, open_slots in posts.items():
+        table.add(("welfare_slots", region), open_slots[0], shown=detail, count=False)
+        table.group(("welfare_slots", region), [("welfare_holders", region)])
     for name, per_region in parts.items():
         rolled_part = _roll(reference, {r: {0: v} for r, v in per_region.items()})
         for region, part in rolled_part.items():
@@ -164,6 +173,7 @@ def _region_groups(
             table.group(("d", column, parent, day), [("d", column, k, day) for k in kids])
         table.group(("households", parent), [("households", k) for k in kids])
         table.group(("welfare_holders", parent), [("welfare_holders", k) for k in kids])
+        table.group(("welfare_slots", parent), [("welfare_slots", k) for k in kids])
 
 
 def _time_groups(
@@ -245,6 +255,7 @@ def read(
     daily: dict[str, dict[tuple[str, dt.date], float]] = defaultdict(dict)
     households: dict[str, float] = {}
     holders: dict[str, float] = {}
+    slots: dict[str, float] = {}
     parts: dict[str, dict[str, float]] = {}
     if detail:
         sums = ", ".join(f"sum({c})" for c in TREND_COLUMNS)
@@ -258,7 +269,9 @@ def read(
                 if value:
                     daily[str(row[0])][(column, row[1])] = float(value)
         households = _households(store)
-        holders = {r: h for r, _, h in welfare_posts(store) if h}
+        posts = welfare_posts(store)
+        holders = {r: h for r, _, h in posts if h}
+        slots = {r: n for r, n, _ in posts if n}
         parts = _ratio_parts(store, today)
     return assemble(
         reference,
@@ -270,6 +283,7 @@ def read(
         parts,
         detail=detail,
         holders=holders,
+        slots=slots,
     ).solve()
 
 

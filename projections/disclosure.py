@@ -240,7 +240,11 @@ class CellTable:
             value = self.values.get(key, 0.0)
             shown = key in self.shown
         if key in markers:
-            return (1.0, t - 1.0, True) if markers[key] == "p" else (float(t), math.inf, True)
+            if markers[key] == "p":
+                return 1.0, t - 1.0, True
+            # a withheld count is not small (a small one says "<5"); a withheld cell that
+            # is no count of people (a post's slots) may be anything
+            return (float(t) if key in self.counts else 0.0), math.inf, True
         if shown or not value:
             return value, value, False
         return 0.0, math.inf, 0 < value < t  # a cell no one is shown

@@ -134,8 +134,8 @@ def _indicator(name: str, region: str, value: Any, ctx: Context) -> Any:
         return cells.show(("households", region))
     if name == WELFARE_HOLDERS:
         return cells.show(("welfare_holders", region))
-    if name == WELFARE_SLOTS:  # advertised posts; withheld with a hidden holders' count
-        return WITHHELD if _part_hidden(cells, ("welfare_holders", region)) else value
+    if name == WELFARE_SLOTS:  # advertised posts; withheld where they would tell holders
+        return cells.show(("welfare_slots", region))
     if name == "disaster_area":
         return value  # a severity, from public flags
     if name in RATIO_PARTS:

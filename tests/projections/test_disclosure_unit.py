@@ -41,7 +41,9 @@ def _audit(table: CellTable) -> dict[Any, set[float]]:
     solved = table.solve()
     withheld = sorted(solved.markers, key=repr)
     options = [
-        range(1, 5) if solved.markers[k] == SMALL else range(5, int(table.values[k]) + 7)
+        range(1, 5)
+        if solved.markers[k] == SMALL
+        else range(5 if k in table.counts else 0, int(table.values.get(k, 0)) + 7)
         for k in withheld
     ]
     possible: dict[Any, set[float]] = {k: set() for k in withheld}
@@ -328,18 +330,22 @@ def test_a_rate_per_million_is_withheld_with_its_count() -> None:
 
 def test_welfare_post_holders_are_a_count_of_people_and_the_slots_are_not() -> None:
     """A county with 3 people on posts is "<5", and its neighbour goes with it (the city's
-    total would give it back); the slots of advertised posts are shown, but not where the
-    holders are hidden (the slots bound them)."""
+    total would give it back); the slots of advertised posts are shown, but not where they
+    would tell the holders: 3 slots all taken and "<5" holders is 3, so that county's slots
+    are withheld, and then another county's too (the city's slots less its siblings' would
+    give them back)."""
     holders = {"371302": 3.0, "371311": 12.0, "371312": 9.0}
+    slots = {"371302": 3.0, "371311": 20.0, "371312": 9.0, "371321": 6.0}
     table = cell_table.assemble(
-        load_reference("shandong"), TODAY, {}, {}, {}, {}, {}, detail=True, holders=holders
-    )
+        load_reference("shandong"), TODAY, {}, {}, {}, {}, {}, detail=True, holders=holders,
+        slots=slots,
+    )  # fmt: skip
     _protected(table)
     cells = table.solve()
     ctx = views.Context(cells=cells)
     values = {
         "welfare_post_holders": {**holders, "371300": 24.0},
-        "welfare_post_slots": {"371302": 3.0, "371311": 20.0, "371300": 23.0},
+        "welfare_post_slots": {**slots, "371300": 38.0},
     }
     got = views.indicators(values, ctx)
     assert got["welfare_post_holders"]["371302"] == SMALL
@@ -348,10 +354,9 @@ def test_welfare_post_holders_are_a_count_of_people_and_the_slots_are_not() -> N
         got["welfare_post_holders"]["371311"],
         got["welfare_post_holders"]["371312"],
     )
-    # a county's slots would bound its holders (1 slot, "<5": exactly 1): withheld with them
-    hidden = {r for r, v in got["welfare_post_holders"].items() if v in (SMALL, WITHHELD)}
+    # 371312's 9 slots are all taken by its 9 withheld holders: withheld too; 371321's
+    # (the smallest) go with them, or 38 less the shown ones would give them back
     assert got["welfare_post_slots"] == {
-        r: WITHHELD if r in hidden else v for r, v in values["welfare_post_slots"].items()
-    }
-    assert got["welfare_post_slots"]["371300"] == 23
+        "371302": WITHHELD, "371311": 20, "371312": WITHHELD, "371321": WITHHELD, "371300": 38,
+    }  # fmt: skip
     assert "welfare_post_holders" in views.COUNT_INDICATORS
