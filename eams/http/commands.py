@@ -24,7 +24,7 @@ from eams.host import Host
 from eams.http.errors import InvalidRequestError, NotFoundError
 from events.commands import Outcome
 
-__all__ = ["IDEMPOTENCY_HEADER", "submit"]
+__all__ = ["IDEMPOTENCY_HEADER", "derived_id", "submit"]
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 _NAMESPACE = uuid.UUID("6a1f0c52-3e8d-4b7a-9c61-2d5e8f0a4b13")
@@ -39,6 +39,14 @@ def _command_id(request: Request | None, who: Principal) -> uuid.UUID | None:
             f"{IDEMPOTENCY_HEADER}: give 1 to 128 printable characters (a UUID is best)"
         )
     return uuid.uuid5(_NAMESPACE, f"{who.kind}:{who.name}:{key}")
+
+
+def derived_id(request: Request | None, who: Principal, purpose: str) -> uuid.UUID:
+    """An id a route makes for what a command creates (a post's, an application's): derived
+    from the caller's ``Idempotency-Key`` when there is one, so a retry names the same
+    thing; random otherwise."""
+    command = _command_id(request, who)
+    return uuid.uuid5(command, purpose) if command is not None else uuid.uuid4()
 
 
 async def submit(

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
@@ -26,7 +25,7 @@ from eams.auth import Principal
 from eams.host import Host
 from eams.http.auth import guard, scope_guard
 from eams.http.case_commands import PersonId, answer
-from eams.http.commands import IDEMPOTENCY_HEADER, submit
+from eams.http.commands import derived_id, submit
 from eams.http.errors import ConflictError, InvalidRequestError
 from eams.http.scope import Scope
 from eams.http.subsidies import payee_fields
@@ -39,29 +38,20 @@ from events.pii_scan import scrub
 from events.vocabulary import SubsidyKind
 from projections import welfare_queries
 from projections.client import run
+from subsidies.posts import OpenPost
 
 __all__ = ["router"]
 
-_NAMESPACE = uuid.UUID("5b3c2a1e-7d4f-4e8a-9c61-2f0b8d7e6a14")
-
 PostId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:\-]+$")]
-County = Annotated[str, StringConstraints(pattern=r"^\d{6}$")]
 
 
 class _Form(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class PostForm(_Form):
-    """A county's new post."""
+class PostForm(OpenPost):
+    """A county's new post (what the post's ``open`` takes) and its number."""
 
-    region: County
-    title: Text
-    slots: Annotated[int, Field(ge=1, le=10000)] = 1
-    village: Text | None = None
-    employer_name: Text | None = None
-    days_required: Annotated[int, Field(ge=1, le=31)] = 22
-    opened_on: IsoDate | None = None
     post_id: Reference | None = None
     """Given by the county (its own number, never a person's), or made by EAMS."""
 
@@ -153,8 +143,7 @@ def router(host: Host) -> APIRouter:
         Scope(who, host.reference).check(form.region)
         if host.reference.get(form.region) is None:
             raise InvalidRequestError(f"region: {form.region} is not a county EAMS knows")
-        key = request.headers.get(IDEMPOTENCY_HEADER)  # a retry opens the same post
-        made = uuid.uuid5(_NAMESPACE, f"{who.kind}:{who.name}:{key}") if key else uuid.uuid4()
+        made = derived_id(request, who, "welfare_post")  # a retry opens the same post
         post_id = form.post_id or f"wp-{form.region}-{made.hex[:10]}"
         payload, _ = scrub(form.model_dump(mode="json", exclude_none=True, exclude={"post_id"}))
         outcome = await submit(host, who, "welfare_post.open", post_id, payload,
@@ -196,8 +185,7 @@ def router(host: Host) -> APIRouter:
             "on": form.on.isoformat() if form.on else None,
         }
         payload |= payee_fields(form.payee_account, host.secret)
-        key = request.headers.get(IDEMPOTENCY_HEADER)  # a retry names the same application
-        made = uuid.uuid5(_NAMESPACE, f"{who.kind}:{who.name}:{key}") if key else uuid.uuid4()
+        made = derived_id(request, who, "application")  # a retry names the same one
         app_id = f"sa-{made}"[:40]
         payload["application_id"] = app_id
         await submit(host, who, "person.apply_subsidy", form.person_id, payload,
