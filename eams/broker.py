@@ -1,4 +1,7 @@
-"""The local Apache Kafka broker (4.x, KRaft, one node) that the project runs itself.
+"""The local Apache Kafka broker (4.x, KRaft) that the project runs itself: one node, or a
+cluster of N (``eams kafka start --brokers 3``: every node a broker and a voter of the
+metadata quorum, on consecutive ports, topics with three replicas of which two must hold
+a write).
 
 Jars come from Maven Central through ``deploy/kafka/pom.xml``; the broker's files live
 under ``<state_dir>/kafka``. Start order:
@@ -73,26 +76,83 @@ LIB_DIR = DEPLOY_DIR / "target" / "lib"
 
 @dataclass(frozen=True)
 class BrokerStatus:
-    """What ``eams kafka status`` reports."""
+    """What ``eams kafka status`` reports (of node 1, or of every node: ``nodes``)."""
 
     running: bool
     pid: int | None
     bootstrap: str
     accepting: bool
     data_dir: Path
+    nodes: tuple[NodeStatus, ...] = ()
+
+
+@dataclass(frozen=True)
+class NodeStatus:
+    """One node of the local broker."""
+
+    node_id: int
+    pid: int | None
+    port: int
+    accepting: bool
+
+
+@dataclass(frozen=True)
+class Node:
+    """One KRaft node (broker and controller) of the local cluster: its ports and files.
+    Node 1 keeps the single broker's paths (``<state>/kafka/data`` …), node N lives under
+    ``<state>/kafka/node-N``."""
+
+    node_id: int
+    port: int
+    controller_port: int
+    home: Path
+
+    @property
+    def data_dir(self) -> Path:
+        return self.home / "data"
+
+    @property
+    def pid_file(self) -> Path:
+        return self.home / "broker.pid"
+
+    @property
+    def log_file(self) -> Path:
+        return self.home / "broker.log"
+
+    @property
+    def config_file(self) -> Path:
+        return self.home / "server.properties"
 
 
 class LocalKafka:
-    """Manages one local KRaft broker under the state directory."""
+    """Manages the local KRaft broker under the state directory: one node, or a cluster of
+    ``EAMS_KAFKA_BROKERS`` (``eams kafka start --brokers N``) on consecutive ports."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.home = settings.state_dir.resolve() / "kafka"
-        self.data_dir = self.home / "data"
-        self.pid_file = self.home / "broker.pid"
-        self.log_file = self.home / "broker.log"
-        self.config_file = self.home / "server.properties"
         self.credentials_file = self.home / "credentials.json"
+        self.cluster_file = settings.kafka_cluster_file
+        self.nodes = [
+            Node(k + 1, port, controller, self.home if k == 0 else self.home / f"node-{k + 1}")
+            for k, (port, controller) in enumerate(settings.local_ports())
+        ]
+        first = self.nodes[0]
+        self.data_dir = first.data_dir
+        self.pid_file = first.pid_file
+        self.log_file = first.log_file
+        self.config_file = first.config_file
+
+    @property
+    def brokers(self) -> int:
+        """The nodes of this broker (1: a single broker)."""
+        return len(self.nodes)
+
+    def node(self, node_id: int) -> Node:
+        """Node ``node_id`` (from 1)."""
+        if not 1 <= node_id <= len(self.nodes):
+            raise BrokerError(f"no node {node_id}: the local broker has {len(self.nodes)}")
+        return self.nodes[node_id - 1]
 
     # -- jars -------------------------------------------------------------------------
     def ensure_jars(self) -> Path:
@@ -156,7 +216,7 @@ class LocalKafka:
             raise BrokerError(f"{self.credentials_file} is missing: run eams kafka start")
         entry = creds[role]
         return KafkaAccess(
-            bootstrap=f"127.0.0.1:{self.settings.kafka_port}",
+            bootstrap=",".join(f"127.0.0.1:{n.port}" for n in self.nodes),
             security_protocol="SASL_PLAINTEXT",
             sasl_mechanism="SCRAM-SHA-256",
             username=entry["username"],
@@ -165,32 +225,54 @@ class LocalKafka:
         )
 
     # -- lifecycle --------------------------------------------------------------------
-    def _render(self, template: str, creds: dict[str, dict[str, str]] | None) -> str:
+    def _render(
+        self, template: str, creds: dict[str, dict[str, str]] | None, node: Node | None = None
+    ) -> str:
+        node = node or self.nodes[0]
+        replicas, min_isr = topics.replication(len(self.nodes))
+        voters = ",".join(f"{n.node_id}@127.0.0.1:{n.controller_port}" for n in self.nodes)
         text = (
             (DEPLOY_DIR / template)
             .read_text()
-            .replace("${controller_port}", str(self.settings.kafka_controller_port))
-            .replace("${broker_port}", str(self.settings.kafka_port))
-            .replace("${log_dirs}", str(self.data_dir))
+            .replace("${node_id}", str(node.node_id))
+            .replace("${quorum_voters}", voters)
+            .replace("${replication}", str(replicas))
+            .replace("${min_isr}", str(min_isr))
+            .replace("${controller_port}", str(node.controller_port))
+            .replace("${broker_port}", str(node.port))
+            .replace("${log_dirs}", str(node.data_dir))
         )
         for role, entry in (creds or {}).items():
             text = text.replace(f"${{{role}_username}}", entry["username"])
             text = text.replace(f"${{{role}_password}}", entry["password"])
         return text
 
-    def _write_config(self, creds: dict[str, dict[str, str]]) -> None:
-        self.home.mkdir(parents=True, exist_ok=True)
-        _write_private(self.config_file, self._render("server.properties", creds))
+    def _write_config(self, creds: dict[str, dict[str, str]], node: Node | None = None) -> None:
+        node = node or self.nodes[0]
+        node.home.mkdir(parents=True, exist_ok=True)
+        _write_private(node.config_file, self._render("server.properties", creds, node))
 
-    def _formatted(self) -> bool:
-        return (self.data_dir / "meta.properties").exists()
+    def _formatted(self, node: Node | None = None) -> bool:
+        return ((node or self.nodes[0]).data_dir / "meta.properties").exists()
 
-    def _format(self, creds: dict[str, dict[str, str]]) -> None:
-        cluster_id = _kafka_uuid()
+    def _recorded_brokers(self) -> int | None:
+        """The nodes the state dir's cluster was formatted with (None: not recorded; a
+        single broker formatted before clusters were)."""
+        try:
+            return int(json.loads(self.cluster_file.read_text())["brokers"])
+        except FileNotFoundError:
+            return 1 if self._formatted() else None
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            raise BrokerError(f"{self.cluster_file} is unreadable ({e}); restore it") from e
+
+    def _format(self, creds: dict[str, dict[str, str]], node: Node | None = None,
+                cluster_id: str | None = None) -> None:  # fmt: skip
+        node = node or self.nodes[0]
+        cluster_id = cluster_id or _kafka_uuid()
         cmd = [
             self._java(), "-cp", self._classpath(), "kafka.tools.StorageTool", "format",
             # one id in 64 starts with "-": as a separate argument it reads as an option
-            f"--cluster-id={cluster_id}", "-c", str(self.config_file),
+            f"--cluster-id={cluster_id}", "-c", str(node.config_file),
         ]  # fmt: skip
         for role in _SCRAM_ROLES:
             entry = creds[role]
@@ -200,7 +282,8 @@ class LocalKafka:
         if done.returncode != 0:
             raise BrokerError(f"formatting Kafka storage failed: {done.stdout}{done.stderr}")
 
-    def _launch(self, config: Path) -> subprocess.Popen[bytes]:
+    def _launch(self, config: Path, node: Node | None = None) -> subprocess.Popen[bytes]:
+        node = node or self.nodes[0]
         log4j = DEPLOY_DIR / "log4j2.yaml"
         cmd = [
             self._java(), f"-Xmx{self.settings.kafka_heap}", f"-Xms{self.settings.kafka_heap}",
@@ -208,34 +291,46 @@ class LocalKafka:
             f"-Dlog4j2.configurationFile={log4j}",
             "-cp", self._classpath(), "kafka.Kafka", str(config),
         ]  # fmt: skip
-        with open(self.log_file, "ab") as log:
+        with open(node.log_file, "ab") as log:
             proc = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
                 cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
             )
         _DETACHED.append(proc)  # the broker outlives this object; don't warn on collection
-        self.pid_file.write_text(str(proc.pid))
+        node.pid_file.write_text(str(proc.pid))
         return proc
 
     def _wait_ready(
-        self, proc: subprocess.Popen[bytes], access: KafkaAccess, timeout: float
+        self,
+        proc: subprocess.Popen[bytes] | dict[int, subprocess.Popen[bytes]],
+        access: KafkaAccess,
+        timeout: float,
     ) -> None:
+        """Wait until every node launched (``proc``: node 1's, or each node's by id)
+        accepts connections and the cluster answers metadata with all its brokers."""
+        procs = proc if isinstance(proc, dict) else {1: proc}
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                tail = self.log_file.read_text(errors="replace").splitlines()[-20:]
-                raise BrokerError("Kafka exited while starting:\n  " + "\n  ".join(tail))
-            if self.accepting() and _metadata_ok(access):
+            for node_id, p in procs.items():
+                if p.poll() is not None:
+                    log_file = self.node(node_id).log_file
+                    tail = log_file.read_text(errors="replace").splitlines()[-20:]
+                    raise BrokerError(
+                        f"Kafka node {node_id} exited while starting:\n  " + "\n  ".join(tail)
+                    )
+            if all(self.accepting(n) for n in procs) and _metadata_ok(access, len(self.nodes)):
                 return
             time.sleep(0.3)
         hint = ""
-        if "Failed authentication" in self.log_file.read_text(errors="replace")[-20000:]:
+        logs = [self.node(n).log_file for n in procs]
+        if any("Failed authentication" in f.read_text(errors="replace")[-20000:] for f in logs):
             hint = (
                 f"; the broker refused the admin password of {self.credentials_file}: restore "
                 "the file that belongs to this data directory, or delete it to have new "
                 "passwords set"
             )
+        where = ", ".join(str(f) for f in logs)
         raise BrokerError(
-            f"Kafka did not accept connections within {timeout:.0f}s; see {self.log_file}{hint}"
+            f"Kafka did not accept connections within {timeout:.0f}s; see {where}{hint}"
         )
 
     def _add_credentials(self, creds: dict[str, dict[str, str]], timeout: float) -> None:
@@ -251,7 +346,7 @@ class LocalKafka:
         )
         maintenance = self.home / "maintenance.properties"
         _write_private(maintenance, self._render("maintenance.properties", None))
-        bootstrap = f"127.0.0.1:{self.settings.kafka_port}"
+        bootstrap = f"127.0.0.1:{self.nodes[0].port}"
         proc = self._launch(maintenance)
         try:
             self._wait_ready(proc, KafkaAccess.plaintext(bootstrap), timeout)
@@ -273,10 +368,10 @@ class LocalKafka:
             self.stop()
             maintenance.unlink(missing_ok=True)
 
-    def pid(self) -> int | None:
-        """The broker's pid when its process is alive."""
+    def pid(self, node_id: int = 1) -> int | None:
+        """A node's pid (node 1's by default) when its process is alive."""
         try:
-            pid = int(self.pid_file.read_text().strip())
+            pid = int(self.node(node_id).pid_file.read_text().strip())
         except (OSError, ValueError):
             return None
         try:
@@ -292,23 +387,33 @@ class LocalKafka:
             return None
         return pid if b"kafka.Kafka" in cmdline else None
 
-    def accepting(self) -> bool:
-        """True when the broker port accepts TCP connections."""
+    def accepting(self, node_id: int = 1) -> bool:
+        """True when a node's client port accepts TCP connections."""
         try:
-            with socket.create_connection(("127.0.0.1", self.settings.kafka_port), timeout=1):
+            with socket.create_connection(("127.0.0.1", self.node(node_id).port), timeout=1):
                 return True
         except OSError:
             return False
 
     def start(self, timeout: float = 90.0) -> BrokerStatus:
-        """Start the broker (fetching jars, creating credentials and formatting storage
-        first); idempotent."""
-        if self.pid() is not None and self.accepting():
+        """Start every node not running (fetching jars, creating credentials and formatting
+        storage first); idempotent, so it also brings back a node that died."""
+        down = [n for n in self.nodes if not (self.pid(n.node_id) and self.accepting(n.node_id))]
+        if not down:
             return self.status()
-        if self.accepting():
+        for node in down:
+            if self.accepting(node.node_id):
+                raise BrokerError(
+                    f"port {node.port} (node {node.node_id}) is taken by another process; "
+                    "stop it or set EAMS_KAFKA_PORT (node N listens on it + 2(N-1)), or point "
+                    "EAMS_KAFKA_BOOTSTRAP at that broker"
+                )
+        recorded = self._recorded_brokers()
+        if recorded is not None and recorded != len(self.nodes):
             raise BrokerError(
-                f"port {self.settings.kafka_port} is taken by another process; stop it or set "
-                "EAMS_KAFKA_PORT (or point EAMS_KAFKA_BOOTSTRAP at that broker)"
+                f"{self.home} holds a Kafka of {recorded} node(s), asked for {len(self.nodes)}; "
+                f"start it as it is (--brokers {recorded}), or stop it and move {self.home} "
+                "away to begin a new one (its event log stays there)"
             )
         self.settings.ensure_state_dir()  # 0700 before anything is written under it
         self.ensure_jars()
@@ -316,42 +421,87 @@ class LocalKafka:
         if creds is None:
             creds = _new_credentials()
             if self._formatted():
+                if len(self.nodes) > 1:
+                    raise BrokerError(
+                        f"{self.credentials_file} is missing and the cluster is formatted: "
+                        "restore the file (the cluster's passwords are in its metadata log)"
+                    )
                 # The event log is the source of truth: never re-format, add the users.
                 self._add_credentials(creds, timeout)
             self._save_credentials(creds)
-        self._write_config(creds)
-        if not self._formatted():
-            self._format(creds)
-        proc = self._launch(self.config_file)
-        self._wait_ready(proc, self.access("admin"), timeout)
+        cluster_id = _kafka_uuid()
+        for node in self.nodes:
+            self._write_config(creds, node)
+            if not self._formatted(node):
+                self._format(creds, node, self._cluster_id() or cluster_id)
+        if recorded is None:
+            self.home.mkdir(parents=True, exist_ok=True)
+            self.cluster_file.write_text(json.dumps({"brokers": len(self.nodes)}) + "\n")
+        procs = {node.node_id: self._launch(node.config_file, node) for node in down}
+        self._wait_ready(procs, self.access("admin"), timeout)
         return self.status()
 
-    def stop(self, timeout: float = 30.0) -> bool:
-        """Stop the broker cleanly (SIGTERM, then SIGKILL after ``timeout``)."""
-        pid = self.pid()
+    def _cluster_id(self) -> str | None:
+        """The cluster id a formatted node of this cluster holds (a node formatted later,
+        its storage lost, joins the same cluster)."""
+        for node in self.nodes:
+            try:
+                text = (node.data_dir / "meta.properties").read_text()
+            except OSError:
+                continue
+            for line in text.splitlines():
+                if line.startswith("cluster.id="):
+                    return line.split("=", 1)[1].strip()
+        return None
+
+    def kill(self, node_id: int) -> int:
+        """SIGKILL one node (a fault, for tests and drills); return its pid."""
+        pid = self.pid(node_id)
         if pid is None:
+            raise BrokerError(f"node {node_id} is not running")
+        os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while self.pid(node_id) is not None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.node(node_id).pid_file.unlink(missing_ok=True)
+        _reap(pid)
+        return pid
+
+    def stop(self, timeout: float = 30.0) -> bool:
+        """Stop every node cleanly (SIGTERM, then SIGKILL after ``timeout``)."""
+        pids = {n.node_id: pid for n in self.nodes if (pid := self.pid(n.node_id)) is not None}
+        if not pids:
             return False
-        os.kill(pid, signal.SIGTERM)
+        for pid in pids.values():
+            os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.pid() is None:
+            if all(self.pid(n) is None for n in pids):
                 break
             time.sleep(0.2)
         else:
-            os.kill(pid, signal.SIGKILL)
-        self.pid_file.unlink(missing_ok=True)
-        _reap(pid)
+            for node_id, pid in pids.items():
+                if self.pid(node_id) is not None:
+                    os.kill(pid, signal.SIGKILL)
+        for node_id, pid in pids.items():
+            self.node(node_id).pid_file.unlink(missing_ok=True)
+            _reap(pid)
         return True
 
     def status(self) -> BrokerStatus:
-        """Whether the broker runs and accepts connections."""
+        """Whether the broker runs and accepts connections (node 1, and every node)."""
         pid = self.pid()
+        nodes = tuple(
+            NodeStatus(n.node_id, self.pid(n.node_id), n.port, self.accepting(n.node_id))
+            for n in self.nodes
+        )
         return BrokerStatus(
             running=pid is not None,
             pid=pid,
             bootstrap=self.settings.bootstrap,
             accepting=self.accepting(),
             data_dir=self.data_dir,
+            nodes=nodes,
         )
 
 
@@ -378,14 +528,17 @@ def _write_private(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def _metadata_ok(access: KafkaAccess) -> bool:
-    """Ask the broker for metadata with aiokafka: the port alone can open before it serves."""
+def _metadata_ok(access: KafkaAccess, brokers: int = 1) -> bool:
+    """Ask the broker for metadata with aiokafka (the port alone can open before it
+    serves): it answers, and names ``brokers`` brokers."""
 
     async def probe() -> bool:
         admin = AIOKafkaAdminClient(**access.client_options(), request_timeout_ms=3000)
         try:
             await admin.start()
             await admin.list_topics()
+            if brokers > 1:
+                return len((await admin.describe_cluster())["brokers"]) >= brokers
             return True
         except Exception:  # noqa: BLE001 - any failure means "not ready yet"
             return False
@@ -412,6 +565,8 @@ async def ensure_namespace(settings: Settings) -> None:
         settings.topic_partitions,
         settings.topics,
         raw_retention_ms=settings.raw_retention_ms,
+        replicas=settings.topic_replication,
+        min_insync=settings.topic_min_insync,
     )
     await ensure_namespace_acls(settings)
 

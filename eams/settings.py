@@ -7,6 +7,7 @@ One class, one place: the CLI, the worker, the tests and the benchmarks all buil
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import os
 import secrets
@@ -48,8 +49,32 @@ class Settings(BaseSettings):
         default=None,
         description="host:port of an existing Kafka; unset = start the local broker.",
     )
-    kafka_port: int = Field(default=19092, description="Port of the local broker.")
-    kafka_controller_port: int = Field(default=19093, description="KRaft controller port.")
+    kafka_port: int = Field(
+        default=19092,
+        description="Port of the local broker (node N of a local cluster: this + 2(N-1)).",
+    )
+    kafka_controller_port: int = Field(
+        default=19093, description="KRaft controller port (node N's: this + 2(N-1))."
+    )
+    kafka_brokers: int | None = Field(
+        default=None,
+        ge=1,
+        le=9,
+        description="Nodes of the local KRaft cluster (eams kafka start --brokers N); unset = "
+        "as the state dir's cluster was formatted, else 1.",
+    )
+    topic_replication: int | None = Field(
+        default=None,
+        ge=1,
+        description="Replicas of each EAMS topic when it is created; unset = 3, or the "
+        "cluster's brokers when fewer.",
+    )
+    topic_min_insync: int | None = Field(
+        default=None,
+        ge=1,
+        description="min.insync.replicas of the EAMS topics (acks=all waits for this many); "
+        "unset = 2 with 3 replicas or more, else 1.",
+    )
     kafka_heap: str = Field(default="512m", description="JVM heap of the local broker.")
     kafka_security_protocol: SecurityProtocol | None = Field(
         default=None,
@@ -207,8 +232,33 @@ class Settings(BaseSettings):
 
     @property
     def bootstrap(self) -> str:
-        """The Kafka bootstrap address this process talks to."""
-        return self.kafka_bootstrap or f"127.0.0.1:{self.kafka_port}"
+        """The Kafka bootstrap address this process talks to (every node of a local
+        cluster)."""
+        if self.kafka_bootstrap:
+            return self.kafka_bootstrap
+        return ",".join(f"127.0.0.1:{port}" for port, _ in self.local_ports())
+
+    @property
+    def kafka_cluster_file(self) -> Path:
+        """What the local cluster was formatted as (its nodes), written by eams kafka start."""
+        return self.state_dir.resolve() / "kafka" / "cluster.json"
+
+    @property
+    def local_brokers(self) -> int:
+        """The nodes of the local broker: ``EAMS_KAFKA_BROKERS``, else as formatted, else 1."""
+        if self.kafka_brokers is not None:
+            return self.kafka_brokers
+        try:
+            return int(json.loads(self.kafka_cluster_file.read_text())["brokers"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return 1
+
+    def local_ports(self) -> list[tuple[int, int]]:
+        """(client port, controller port) of each node of the local broker."""
+        return [
+            (self.kafka_port + 2 * k, self.kafka_controller_port + 2 * k)
+            for k in range(self.local_brokers)
+        ]
 
     @property
     def uses_local_kafka(self) -> bool:

@@ -122,25 +122,54 @@ def topic_configs(names: TopicNames, raw_retention_ms: int) -> dict[str, dict[st
     }
 
 
+def replication(brokers: int, replicas: int | None = None, min_insync: int | None = None
+                ) -> tuple[int, int]:  # fmt: skip
+    """(replicas, min.insync.replicas) of a topic on a cluster of ``brokers``: three
+    replicas, two of them in sync for a write (``acks=all``) to count, so one broker can
+    fail without a write lost or refused; fewer on a smaller cluster. Given values win, but
+    never more replicas than brokers nor more in sync than replicas."""
+    rf = replicas if replicas is not None else min(3, brokers)
+    if rf > brokers:
+        raise TopicConfigError(
+            f"{rf} replicas asked (EAMS_TOPIC_REPLICATION) but the cluster has {brokers} "
+            "broker(s): ask for at most that many, or add brokers"
+        )
+    isr = min_insync if min_insync is not None else (2 if rf >= 3 else 1)
+    if isr > rf:
+        raise TopicConfigError(
+            f"min.insync.replicas {isr} (EAMS_TOPIC_MIN_INSYNC) is more than the {rf} "
+            "replicas: no write could ever be acknowledged"
+        )
+    return rf, isr
+
+
 async def ensure_topics(
     kafka: KafkaAccess,
     partitions: int,
     names: TopicNames,
     *,
     raw_retention_ms: int = RAW_RETENTION_MS,
+    replicas: int | None = None,
+    min_insync: int | None = None,
 ) -> None:
     """Create the EAMS topics if missing, and give existing ones the configuration of
-    :func:`topic_configs` (idempotent; other settings made on a topic by hand are kept)."""
+    :func:`topic_configs` (idempotent; other settings made on a topic by hand are kept).
+    Replicas as :func:`replication` says for the cluster's brokers; an existing topic keeps
+    its replicas (reassigning them is an operator's ``kafka-reassign-partitions``) and is
+    given the ``min.insync.replicas`` it can hold."""
     wanted = topic_configs(names, raw_retention_ms)
     admin = AIOKafkaAdminClient(**kafka.client_options())
     await admin.start()
     try:
+        brokers = len((await admin.describe_cluster())["brokers"])
+        rf, isr = replication(brokers, replicas, min_insync)
+        wanted = {n: c | {"min.insync.replicas": str(isr)} for n, c in wanted.items()}
         existing = set(await admin.list_topics())
         for name in names.all():
             if name in existing:
                 continue
             try:  # one at a time: a topic the listing missed (just created) is told apart
-                new = NewTopic(name, partitions, 1, topic_configs=wanted[name])
+                new = NewTopic(name, partitions, rf, topic_configs=wanted[name])
                 await admin.create_topics([new])
             except TopicAlreadyExistsError:
                 existing.add(name)  # it exists after all: it is brought in line below
