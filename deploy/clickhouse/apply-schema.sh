@@ -39,4 +39,7 @@ for file in "$dir"/[0-9][0-9][0-9][0-9]_*.sql; do
         client --multiquery < "$file"
     fi
 done
+# Every replica must hold the records before a worker reads them (through any server): a
+# worker that found a version missing would apply the single-node form of it.
+client --query "SYSTEM SYNC REPLICA ON CLUSTER 'eams' schema_migrations" >/dev/null
 echo "apply-schema: cluster eams holds every version of $dir"

@@ -241,6 +241,8 @@ def test_the_schema_is_rendered_and_applied_before_the_worker_starts(
     for server in services(compose, "clickhouse-"):
         assert apply["depends_on"][server]["condition"] == "service_healthy"
     assert mounts(apply)["/apply-schema.sh"] == str(DEPLOY / "clickhouse" / "apply-schema.sh")
+    servers = {aliases(s)[0] for s in services(compose, "clickhouse-").values()}
+    assert apply["environment"]["CLICKHOUSE_HOST"] in servers
     worker = compose["services"]["eams-all"]
     assert worker["depends_on"]["schema-apply"]["condition"] == "service_completed_successfully"
 

@@ -169,6 +169,8 @@ def test_every_eams_role_runs_and_the_one_that_projects_runs_once(k8s: Objects) 
     assert render["command"][:3] == ["eams", "schema", "render"]
     assert render["command"][render["command"].index("--cluster") + 1] == "eams"
     assert apply["command"] == ["/bin/sh", "/scripts/apply-schema.sh", "/schema"]
+    servers = pods(k8s, "StatefulSet", "clickhouse-s1") + pods(k8s, "StatefulSet", "clickhouse-s2")
+    assert env(apply)["CLICKHOUSE_HOST"] in servers  # one server for the whole run
     assert config_map(k8s, "clickhouse-schema") == {
         "apply-schema.sh": (DEPLOY / "clickhouse" / "apply-schema.sh").read_text()
     }
