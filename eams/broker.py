@@ -412,8 +412,6 @@ async def ensure_namespace(settings: Settings) -> None:
         settings.topic_partitions,
         settings.topics,
         raw_retention_ms=settings.raw_retention_ms,
-        replication=settings.topic_replication,
-        min_insync_replicas=settings.topic_min_insync_replicas,
     )
     await ensure_namespace_acls(settings)
 

@@ -13,7 +13,7 @@ import secrets
 import stat
 from pathlib import Path
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from events.errors import ConfigError
@@ -84,18 +84,6 @@ class Settings(BaseSettings):
         default=None, description="Password of the private key, if it is encrypted."
     )
     topic_partitions: int = Field(default=3, ge=1, description="Partitions per EAMS topic.")
-    topic_replication: int = Field(
-        default=1,
-        ge=1,
-        description="Replicas of each EAMS topic when EAMS creates it (3 on a cluster of 3 or "
-        "more brokers); the local broker is one node: 1.",
-    )
-    topic_min_insync_replicas: int | None = Field(
-        default=None,
-        ge=1,
-        description="min.insync.replicas set on each EAMS topic (2 with 3 replicas: a write "
-        "is acknowledged by two brokers); unset = the broker's default.",
-    )
     clickhouse_url: str | None = Field(
         default=None,
         description="ClickHouse DSN; unset = chdb://<state_dir>/clickhouse (embedded).",
@@ -211,23 +199,6 @@ class Settings(BaseSettings):
         description="Test hook: the worker exits right after its N-th write-ahead row, before "
         "the insert, so tests prove the replay path; 0 = never.",
     )
-
-    @model_validator(mode="after")
-    def _replication_fits(self) -> Settings:
-        """Replicas the brokers can hold, and an in-sync minimum the replicas can meet."""
-        if self.topic_replication > 1 and self.kafka_bootstrap is None:
-            raise ValueError(
-                f"EAMS_TOPIC_REPLICATION={self.topic_replication} needs a Kafka cluster "
-                "(EAMS_KAFKA_BOOTSTRAP); the local broker is one node: leave it at 1"
-            )
-        isr = self.topic_min_insync_replicas
-        if isr is not None and isr > self.topic_replication:
-            raise ValueError(
-                f"EAMS_TOPIC_MIN_INSYNC_REPLICAS={isr} is more than EAMS_TOPIC_REPLICATION="
-                f"{self.topic_replication}: no write could be acknowledged; use at most "
-                f"{self.topic_replication} (2 with 3 replicas)"
-            )
-        return self
 
     @property
     def topics(self) -> TopicNames:

@@ -16,11 +16,6 @@ existing topic at every start, so an upgraded install changes too):
 - ``<ns>.events.dlq``: compacted, keyed by entry id, so a replayed entry is purged by a
   tombstone (its values are sealed, see :mod:`streams.dlq`); segments roll daily so the
   cleaner reaches purged entries, and a tombstone is compacted away within a day.
-
-On a cluster of brokers, topics are created with ``EAMS_TOPIC_REPLICATION`` replicas and,
-with ``EAMS_TOPIC_MIN_INSYNC_REPLICAS``, every topic asks that many in-sync replicas of a
-write (every producer is idempotent, so it waits for them: acks=all); a broker lost then
-loses no acknowledged event (deploy/compose and deploy/k8s: 3 replicas, 2 in sync).
 """
 
 from __future__ import annotations
@@ -92,11 +87,8 @@ _DYNAMIC_TOPIC_CONFIG = 1  # DescribeConfigs config_source: set on the topic its
 _UNKNOWN_TOPIC = 3  # UNKNOWN_TOPIC_OR_PARTITION
 
 
-def topic_configs(
-    names: TopicNames, raw_retention_ms: int, min_insync_replicas: int | None = None
-) -> dict[str, dict[str, str]]:
-    """What each topic of the namespace keeps (see the module docstring); with
-    ``min_insync_replicas``, every topic also asks that many in-sync replicas of a write."""
+def topic_configs(names: TopicNames, raw_retention_ms: int) -> dict[str, dict[str, str]]:
+    """What each topic of the namespace keeps (see the module docstring)."""
     if raw_retention_ms < 1000:
         raise TopicConfigError(
             f"the raw topic's retention must be at least 1 s, got {raw_retention_ms} ms "
@@ -121,17 +113,13 @@ def topic_configs(
         "retention.ms": str(HOUR_MS),
         "segment.ms": str(HOUR_MS),
     }
-    configs = {
+    return {
         names.ingest_raw: raw,
         names.events: forever,
         names.dlq: dlq,
         names.commands: forever,
         names.outcomes: outcomes,
     }
-    if min_insync_replicas is not None:
-        isr = {"min.insync.replicas": str(min_insync_replicas)}
-        configs = {name: config | isr for name, config in configs.items()}
-    return configs
 
 
 async def ensure_topics(
@@ -140,13 +128,10 @@ async def ensure_topics(
     names: TopicNames,
     *,
     raw_retention_ms: int = RAW_RETENTION_MS,
-    replication: int = 1,
-    min_insync_replicas: int | None = None,
 ) -> None:
-    """Create the EAMS topics if missing (``replication`` replicas each), and give existing
-    ones the configuration of :func:`topic_configs` (idempotent; other settings made on a
-    topic by hand are kept; an existing topic's replicas are the operator's to change)."""
-    wanted = topic_configs(names, raw_retention_ms, min_insync_replicas)
+    """Create the EAMS topics if missing, and give existing ones the configuration of
+    :func:`topic_configs` (idempotent; other settings made on a topic by hand are kept)."""
+    wanted = topic_configs(names, raw_retention_ms)
     admin = AIOKafkaAdminClient(**kafka.client_options())
     await admin.start()
     try:
@@ -155,7 +140,7 @@ async def ensure_topics(
             if name in existing:
                 continue
             try:  # one at a time: a topic the listing missed (just created) is told apart
-                new = NewTopic(name, partitions, replication, topic_configs=wanted[name])
+                new = NewTopic(name, partitions, 1, topic_configs=wanted[name])
                 await admin.create_topics([new])
             except TopicAlreadyExistsError:
                 existing.add(name)  # it exists after all: it is brought in line below

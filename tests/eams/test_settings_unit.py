@@ -167,15 +167,3 @@ def test_settings_are_frozen() -> None:
     s = Settings()
     with pytest.raises(ValidationError):
         s.namespace = "other"  # type: ignore[misc]
-
-
-def test_topic_replication_needs_a_cluster_and_room_for_its_minimum() -> None:
-    assert (Settings().topic_replication, Settings().topic_min_insync_replicas) == (1, None)
-    cluster = Settings(
-        kafka_bootstrap="kafka-1:9092", topic_replication=3, topic_min_insync_replicas=2
-    )
-    assert (cluster.topic_replication, cluster.topic_min_insync_replicas) == (3, 2)
-    with pytest.raises(ValidationError, match="EAMS_KAFKA_BOOTSTRAP"):
-        Settings(topic_replication=3)  # the local broker is one node
-    with pytest.raises(ValidationError, match="at most 3"):
-        Settings(kafka_bootstrap="k:9092", topic_replication=3, topic_min_insync_replicas=4)
