@@ -155,7 +155,7 @@ def test_replication_three_and_two_in_sync_for_eams_and_the_brokers(
     assert workers
     for name, worker in workers.items():
         settings = settings_of(worker["environment"])  # valid, and a cluster
-        assert settings.topic_replication == 3 and settings.topic_min_insync_replicas == 2, name
+        assert settings.topic_replication == 3 and settings.topic_min_insync == 2, name
         assert {h.split(":")[0] for h in settings.bootstrap.split(",")} == hosts, name
         assert settings.kafka_sasl_mechanism == "PLAIN"
         assert settings.kafka("stream").principal == "User:eams-stream"

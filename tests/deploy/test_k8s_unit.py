@@ -176,7 +176,7 @@ def test_every_eams_role_runs_and_the_one_that_projects_runs_once(k8s: Objects) 
     }
     shared = of_kind(k8s, "ConfigMap")["eams-env"]["data"]
     settings = Settings(**{k.removeprefix("EAMS_").lower(): v for k, v in shared.items()})
-    assert (settings.topic_replication, settings.topic_min_insync_replicas) == (3, 2)
+    assert (settings.topic_replication, settings.topic_min_insync) == (3, 2)
     brokers = {p.split(".")[0] for p in pods(k8s, "StatefulSet", "kafka")}
     assert {h.split(".")[0] for h in settings.bootstrap.split(",")} == brokers
 
