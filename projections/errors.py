@@ -6,6 +6,7 @@ EamsError (events.errors)
       ├── StoreRefusedError      the store refused an insert for its data: retrying the same
       │                          rows fails the same way (the projector isolates and parks them)
       └── MigrationError         a schema migration could not be applied
+           └── ClusterSchemaError  a migration could not be rendered for a ClickHouse cluster
 """
 
 from __future__ import annotations
@@ -19,6 +20,11 @@ class ProjectionError(EamsError):
 
 class MigrationError(ProjectionError):
     """A schema migration could not be applied."""
+
+
+class ClusterSchemaError(MigrationError):
+    """A migration holds something :mod:`projections.cluster` cannot render for a cluster;
+    the message names the migration, the statement and what to do."""
 
 
 class StoreUnavailableError(ProjectionError):

@@ -61,13 +61,18 @@ def _sql(chunk: str) -> bool:
     return any(line.strip() and not line.strip().startswith("--") for line in chunk.splitlines())
 
 
+#: The record of applied versions, created before anything else (``projections.cluster``
+#: renders the same statement for a cluster).
+SCHEMA_MIGRATIONS = (
+    "CREATE TABLE IF NOT EXISTS schema_migrations (version UInt32, name String, "
+    "checksum String, applied_at DateTime64(3) DEFAULT now64(3)) "
+    "ENGINE = MergeTree ORDER BY version"
+)
+
+
 def migrate(store: Store) -> list[int]:
     """Apply the migrations not yet applied; return the versions applied now."""
-    store.command(
-        "CREATE TABLE IF NOT EXISTS schema_migrations (version UInt32, name String, "
-        "checksum String, applied_at DateTime64(3) DEFAULT now64(3)) "
-        "ENGINE = MergeTree ORDER BY version"
-    )
+    store.command(SCHEMA_MIGRATIONS)
     applied = {int(v): c for v, c in store.rows("SELECT version, checksum FROM schema_migrations")}
     done: list[int] = []
     for migration in load_migrations():

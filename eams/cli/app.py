@@ -18,6 +18,7 @@ from eams.cli import (
     playbooks,
     quarantine,
     rules,
+    schema,
     subsidies,
     tools,
     users,
@@ -46,6 +47,7 @@ Start here:
   eams fraud lint           check the fraud rules (风险内控)
   eams evaluation lint      check the performance evaluation's indicator table (绩效评价)
   eams kafka start|stop|status, eams rebuild, eams events schema
+  eams schema render        the ClickHouse schema as SQL (--cluster NAME: for a cluster)
 """
 
 app = typer.Typer(
@@ -78,6 +80,7 @@ app.add_typer(persons.persons_app, name="persons")
 app.add_typer(subsidies.subsidies_app, name="subsidies")
 app.add_typer(subsidies.fraud_app, name="fraud")
 app.add_typer(subsidies.evaluation_app, name="evaluation")
+app.add_typer(schema.schema_app, name="schema")
 
 
 def main() -> None:
