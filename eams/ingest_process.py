@@ -32,6 +32,7 @@ from multiprocessing.sharedctypes import SynchronizedString
 from multiprocessing.synchronize import Event as MpEvent
 from typing import TYPE_CHECKING, Any, cast
 
+from eams.metrics import serve_metrics
 from eams.settings import Settings
 from events.errors import ConfigError
 
@@ -125,14 +126,24 @@ def main() -> None:
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
     tune_gc()
 
+    latest: dict[str, Any] = {}
+
+    def report(stream: IngestStream) -> None:
+        latest["ingest"] = asdict(stream.stats)
+
     async def go() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        await run_ingest(settings, stop)
+        await run_ingest(settings, stop, report)
 
-    asyncio.run(go())
+    metrics = serve_metrics(settings, lambda: dict(latest))
+    try:
+        asyncio.run(go())
+    finally:
+        if metrics is not None:
+            metrics.close()
 
 
 def _die_with_parent() -> None:

@@ -37,6 +37,7 @@ from eams.broker import ensure_namespace
 from eams.host import Host, build_host, new_command_handler
 from eams.http.app import create_api
 from eams.keys import check_pseudonym_key, open_dead_letters
+from eams.metrics import serve_metrics
 from eams.process import tune_gc
 from eams.settings import Settings
 from events.regions import load_reference
@@ -129,6 +130,7 @@ async def serve(settings: Settings, on_ready: Callable[[Host], Any] | None = Non
     await host.producer.__aenter__()
     host.start_projector()
     await host.start_commands()
+    metrics = serve_metrics(settings, lambda: _parts(host))
     # Configuration errors (rules, roster) and a taken port must stop us before the ingest
     # child is spawned: a child orphaned mid-spawn prints a traceback nobody can act on.
     alerting = await host.start_alerting()
@@ -168,6 +170,8 @@ async def serve(settings: Settings, on_ready: Callable[[Host], Any] | None = Non
         await host.stop_projector()
         await host.producer.__aexit__(None, None, None)
         host.store.close()
+        if metrics is not None:
+            metrics.close()
 
 
 async def serve_commands(
@@ -186,7 +190,23 @@ async def serve_commands(
     library = load_library(settings.playbooks, reference=primary)
     handler = new_command_handler(settings, reference, primary, library)
     stop = _stop_on_signals()
-    task = await handler.start(stop)
-    if on_ready is not None and not task.done():
-        on_ready(handler.stats.partitions)
-    await task  # re-raises why the handler stopped, if it failed
+    metrics = serve_metrics(settings, lambda: {"commands": handler.stats})
+    try:
+        task = await handler.start(stop)
+        if on_ready is not None and not task.done():
+            on_ready(handler.stats.partitions)
+        await task  # re-raises why the handler stopped, if it failed
+    finally:
+        if metrics is not None:
+            metrics.close()
+
+
+def _parts(host: Host) -> dict[str, Any]:
+    """What ``/metrics`` reads of ``eams run`` at a scrape (from its own thread: copies)."""
+    dispatcher = host.dispatcher
+    return {
+        "ingest": host.ingest.stats(),
+        "projector": host.projector.stats,
+        "commands": host.command_handler.stats,
+        "dispatcher": dispatcher.status() if dispatcher is not None else None,
+    }

@@ -164,6 +164,17 @@ class Settings(BaseSettings):
         default=2_000_000, ge=1000, description="Recent event ids the projector remembers."
     )
     log_level: str = Field(default="warn", description="crit, error, warn, info or debug.")
+    metrics_port: int | None = Field(
+        default=None,
+        ge=0,
+        le=65535,
+        description="Port of the Prometheus /metrics of this process (every role); unset = "
+        "none; 0 = any free port, written to <state_dir>/metrics.port.",
+    )
+    metrics_host: str = Field(
+        default="127.0.0.1",
+        description="Address /metrics listens on (0.0.0.0 for a scraper on another host).",
+    )
     rules: Path = Field(
         default=PROJECT_ROOT / "alerting" / "rules" / "default.yaml",
         description="Alert rules: a YAML file or a directory of them (eams rules lint).",

@@ -41,6 +41,7 @@ from uuid import UUID
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import ConsumerRecord
+from prometheus_client import Histogram
 
 from events.clock import SHANGHAI
 from events.errors import EventRejectedError
@@ -68,6 +69,20 @@ NAME = "events"
 
 #: The projector's window of recent event ids (no marks needed: just seen or not).
 RecentIds = DedupeState
+
+
+#: Each batch the projector writes: how long it took (convert, write-ahead row, insert,
+#: quarantine) and how many events it held.
+BATCH_SECONDS = Histogram(
+    "eams_projector_batch_seconds",
+    "Seconds to project one batch of events into ClickHouse",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+BATCH_EVENTS = Histogram(
+    "eams_projector_batch_events",
+    "Events in one batch the projector wrote",
+    buckets=(1, 10, 100, 500, 1000, 2500, 5000, 10000, 20000, 50000),
+)
 
 
 @dataclass
@@ -297,6 +312,14 @@ class Projector:
         return rows, rejected, duplicates
 
     async def _write(
+        self, partition: int, chunk: list[ConsumerRecord[bytes, bytes]], *, replay: bool
+    ) -> None:
+        started = time.perf_counter()
+        await self._write_batch(partition, chunk, replay=replay)
+        BATCH_SECONDS.observe(time.perf_counter() - started)
+        BATCH_EVENTS.observe(len(chunk))
+
+    async def _write_batch(
         self, partition: int, chunk: list[ConsumerRecord[bytes, bytes]], *, replay: bool
     ) -> None:
         first, last = chunk[0].offset, chunk[-1].offset

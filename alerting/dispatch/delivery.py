@@ -21,10 +21,13 @@ import hashlib
 import logging
 from typing import Any
 
+from prometheus_client import Counter, Histogram
+
 from alerting.dispatch.pipeline import Changes, Channel, Notice
 from alerting.notify.base import Notifier
 from alerting.notify.message import AlertMessage
 from alerting.notify.retry import Attempt, deliver
+from events.clock import now
 from events.severity import rank
 from streams.writer import EventWriter, Record
 
@@ -33,6 +36,19 @@ __all__ = ["Channels", "Dedupe", "Deliver", "build_notifiers", "notification_id"
 log = logging.getLogger("alerting.dispatch")
 
 _KIND_ORDER = {"escalation": 0, "firing": 1, "handover": 2, "reminder": 3, "resolved": 4}
+
+
+#: Delivery attempts by channel kind (email, sms, webhook …) and outcome (sent, failed).
+NOTIFICATIONS = Counter(
+    "eams_notifications_total", "Notification attempts, by channel and outcome",
+    ["channel", "outcome"],
+)  # fmt: skip
+#: From an alert firing to its first notice delivered (each recipient's).
+ALERT_NOTIFY_SECONDS = Histogram(
+    "eams_alert_notify_seconds",
+    "Seconds from an alert firing to its notice delivered",
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300),
+)
 
 
 class Channels:
@@ -128,6 +144,13 @@ class Deliver:
     async def record_attempts(self, batch: list[Notice], attempt: Attempt) -> None:
         """Every attempt is an event, one per alert the message carried. Never raises: when
         the broker does not acknowledge them, they are held and sent again by the ticks."""
+        outcome = "sent" if attempt.delivery.ok else "failed"
+        for notice in batch:
+            kind = notice.channel.kind if notice.channel is not None else "none"
+            NOTIFICATIONS.labels(kind, outcome).inc()
+            if attempt.delivery.ok and notice.kind == "firing":
+                fired = notice.message.fired_at
+                ALERT_NOTIFY_SECONDS.observe(max(0.0, (now() - fired).total_seconds()))
         self.writer.stage([self.attempt_record(n, attempt) for n in batch])
         await self.writer.flush(force=True)
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.structs import ConsumerRecord, OffsetAndMetadata
+from prometheus_client import Counter
 from pydantic import ValidationError
 
 from events.clock import now
@@ -49,6 +50,13 @@ def _type_of(value: bytes) -> str | None:
     start = at + len(_TYPE_MARK)
     end = value.find(b'"', start, start + 80)
     return value[start:end].decode("ascii", "replace") if end > 0 else None
+
+
+#: Commands decided by this process: by type and outcome (``accepted``, ``duplicate``, or
+#: the refusal's code: ``invalid``, ``conflict``, ``not_found``, ``forbidden`` …).
+COMMANDS = Counter(
+    "eams_commands_total", "Commands decided, by type and outcome", ["command_type", "outcome"]
+)
 
 
 @dataclasses.dataclass
@@ -239,6 +247,7 @@ class CommandHandler:
         """Decide one command: its outcome, the events to append and the state after them."""
         if command.command_id in folded.commands:
             self.stats.duplicates += 1
+            COMMANDS.labels(command.command_type, "duplicate").inc()
             return (
                 Outcome(
                     command_id=command.command_id,
@@ -296,6 +305,7 @@ class CommandHandler:
             state, folded.version + len(envelopes), folded.commands | {command.command_id}
         )
         self.stats.accepted += 1
+        COMMANDS.labels(command.command_type, "accepted").inc()
         outcome = Outcome(
             command_id=command.command_id,
             aggregate_id=command.aggregate_id,
@@ -310,6 +320,7 @@ class CommandHandler:
 
     def _refuse(self, command: Command, folded: Folded, code: str, reason: str) -> _Decided:
         self.stats.rejected += 1
+        COMMANDS.labels(command.command_type, code).inc()
         return _rejected(command, folded.version, code, reason), [], None
 
     def _unknown_kind(self, command: Command) -> str:
