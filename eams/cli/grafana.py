@@ -44,14 +44,24 @@ def provision(
             "(http://host:8123); default: leave the data source as it is"
         ),
     ] = None,
+    prometheus_url: Annotated[
+        str | None,
+        typer.Option(
+            help="Also create/update the Prometheus data source (http://prometheus:9090) of "
+            "the dashboard of EAMS itself; default: leave it as it is"
+        ),
+    ] = None,
 ) -> None:
-    """Create or update the EAMS folder, data source and dashboards by uid (Grafana keeps
+    """Create or update the EAMS folder, data sources and dashboards by uid (Grafana keeps
     each dashboard's version history). Run it again after an upgrade: it is idempotent."""
     with GrafanaClient(url, token or os.environ.get("GRAFANA_TOKEN", "")) as client:
-        done = run(client, folder_uid=folder, clickhouse_url=clickhouse_url)
+        done = run(client, folder_uid=folder, clickhouse_url=clickhouse_url,
+                   prometheus_url=prometheus_url)  # fmt: skip
     if done.folder_created:
         console.print(f"folder {folder} created")
     if done.datasource:
         console.print(f"data source eams-clickhouse {done.datasource}")
+    if done.prometheus:
+        console.print(f"data source eams-prometheus {done.prometheus}")
     for d in done.dashboards:
         console.print(f"dashboard {d.get('uid')} version {d.get('version')}: {url}{d.get('url')}")

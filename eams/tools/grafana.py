@@ -3,9 +3,11 @@
 The dashboards are built with the grafana-foundation-sdk builders on the ClickHouse data
 source plugin (``grafana-clickhouse-datasource``), reading the same projections as the
 console: the province overview (cities, layoffs, registrations, disaster areas) and the
-alerts (open alerts, alerts raised per level). ``eams grafana export`` writes them as JSON
-to ``deploy/grafana/``; ``eams grafana provision --url --token`` creates or updates the
-folder, the data source (when ``--clickhouse-url`` is given) and each dashboard by uid:
+alerts (open alerts, alerts raised per level); and one of EAMS itself, on the Prometheus
+that scrapes every process's ``/metrics`` (eams/metrics.py). ``eams grafana export``
+writes them as JSON to ``deploy/grafana/``; ``eams grafana provision --url --token`` creates
+or updates the folder, the data sources (when ``--clickhouse-url``, ``--prometheus-url``
+are given) and each dashboard by uid:
 
 - ``GET /api/folders/{uid}``, then ``POST /api/folders`` if it is missing;
 - ``GET /api/datasources/uid/{uid}``, then ``POST /api/datasources`` or
@@ -28,7 +30,7 @@ from typing import Any
 
 import httpx
 from grafana_foundation_sdk.builders import dashboard as dash
-from grafana_foundation_sdk.builders import stat, table, timeseries
+from grafana_foundation_sdk.builders import prometheus, stat, table, timeseries
 from grafana_foundation_sdk.cog import builder as cogbuilder
 from grafana_foundation_sdk.cog import variants as cogvariants
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
@@ -40,6 +42,8 @@ from events.severity import LEVELS
 
 PLUGIN = "grafana-clickhouse-datasource"
 DATASOURCE_UID = "eams-clickhouse"
+#: The Prometheus that scrapes every EAMS process's /metrics (deploy/prometheus).
+PROMETHEUS_UID = "eams-prometheus"
 FOLDER_UID = "eams"
 EXPORT_DIR = PROJECT_ROOT / "deploy" / "grafana"
 
@@ -229,9 +233,77 @@ def alerts_dashboard() -> dict[str, Any]:
     return _json(board)
 
 
+def _prom() -> DataSourceRef:
+    return DataSourceRef(type_val="prometheus", uid=PROMETHEUS_UID)
+
+
+def _promql(expr: str, legend: str, ref_id: str = "A") -> prometheus.Dataquery:
+    return (
+        prometheus.Dataquery()
+        .expr(expr)
+        .legend_format(legend)
+        .range()
+        .ref_id(ref_id)
+        .datasource(_prom())
+    )
+
+
+def eams_self_dashboard() -> dict[str, Any]:
+    """EAMS 自身运行 / EAMS itself: what every process's ``/metrics`` says (eams/metrics.py),
+    through Prometheus: inputs and events per second, projector lag per partition, batch
+    durations, commands by outcome, notifications by channel and the time from an alert
+    firing to its notice."""
+    panels: list[tuple[str, list[tuple[str, str]], str]] = [
+        ("输入（每秒，按结果）/ Inputs per second, by outcome",
+         [("sum by (outcome) (rate(eams_ingest_inputs_total[1m]))", "{{outcome}}")], "ops"),
+        ("入库事件（每秒）/ Events projected per second",
+         [("sum(rate(eams_projector_events_total[1m]))", "projected")], "ops"),
+        ("未入库事件（按分区）/ Projector lag, by partition",
+         [("sum by (partition) (eams_projector_lag)", "partition {{partition}}")], "short"),
+        ("批次耗时 p50 / p99 / Batch duration",
+         [("histogram_quantile(0.5, sum by (le) "
+           "(rate(eams_projector_batch_seconds_bucket[5m])))", "p50"),
+          ("histogram_quantile(0.99, sum by (le) "
+           "(rate(eams_projector_batch_seconds_bucket[5m])))", "p99")], "s"),
+        ("指令（每秒，按结果）/ Commands per second, by outcome",
+         [("sum by (outcome) (rate(eams_commands_total[5m]))", "{{outcome}}")], "ops"),
+        ("通知（按渠道与结果）/ Notifications, by channel and outcome",
+         [("sum by (channel, outcome) (increase(eams_notifications_total[5m]))",
+           "{{channel}} {{outcome}}")], "short"),
+        ("预警到通知 p50 / p99 / Alert to notice",
+         [("histogram_quantile(0.5, sum by (le) "
+           "(rate(eams_alert_notify_seconds_bucket[15m])))", "p50"),
+          ("histogram_quantile(0.99, sum by (le) "
+           "(rate(eams_alert_notify_seconds_bucket[15m])))", "p99")], "s"),
+        ("隔离与死信 / Quarantined and dead-lettered",
+         [("sum(eams_projector_quarantined_total)", "quarantined"),
+          ('sum(eams_ingest_inputs_total{outcome="rejected"})', "dead-lettered")], "short"),
+    ]  # fmt: skip
+    board = (
+        dash.Dashboard("EAMS 自身运行 / EAMS itself")
+        .uid("eams-self")
+        .tags(["eams", "operations"])
+        .time("now-6h", "now")
+        .refresh("30s")
+    )
+    for n, (title, queries, unit) in enumerate(panels):
+        panel = (
+            timeseries.Panel()
+            .title(title)
+            .datasource(_prom())
+            .unit(unit)
+            .grid_pos(_at(12 * (n % 2), 8 * (n // 2), 12, 8))
+        )
+        for k, (expr, legend) in enumerate(queries):
+            panel = panel.with_target(_promql(expr, legend, ref_id="AB"[k]))
+        board = board.with_panel(panel)
+    return _json(board)
+
+
 DASHBOARDS: dict[str, Callable[[], dict[str, Any]]] = {
     "province-overview": province_overview,
     "alerts": alerts_dashboard,
+    "eams-self": eams_self_dashboard,
 }
 
 
@@ -260,6 +332,7 @@ class Provisioned:
     folder_created: bool
     datasource: str | None  # created | updated | None (left alone)
     dashboards: list[dict[str, Any]]
+    prometheus: str | None = None  # the Prometheus data source: the same
 
 
 class GrafanaClient:
@@ -349,15 +422,27 @@ class GrafanaClient:
                 "defaultDatabase": database,
             },
         }
-        got = self._call("GET", f"/api/datasources/uid/{DATASOURCE_UID}")
+        return self._upsert_datasource(DATASOURCE_UID, body)
+
+    def ensure_prometheus(self, prometheus_url: str) -> str:
+        """Create or update the Prometheus data source of the dashboard of EAMS itself."""
+        body = {
+            "uid": PROMETHEUS_UID,
+            "name": "EAMS Prometheus",
+            "type": "prometheus",
+            "access": "proxy",
+            "url": prometheus_url,
+            "jsonData": {"httpMethod": "POST"},
+        }
+        return self._upsert_datasource(PROMETHEUS_UID, body)
+
+    def _upsert_datasource(self, uid: str, body: dict[str, Any]) -> str:
+        got = self._call("GET", f"/api/datasources/uid/{uid}")
         if got.status_code == 404:
             self._ok(self._call("POST", "/api/datasources", body), "create data source")
             return "created"
         self._ok(got, "data source")
-        self._ok(
-            self._call("PUT", f"/api/datasources/uid/{DATASOURCE_UID}", body),
-            "update data source",
-        )
+        self._ok(self._call("PUT", f"/api/datasources/uid/{uid}", body), "update data source")
         return "updated"
 
     def upsert_dashboard(self, dashboard: dict[str, Any], folder_uid: str) -> dict[str, Any]:
@@ -379,9 +464,12 @@ def provision(
     folder_uid: str = FOLDER_UID,
     folder_title: str = "EAMS 就业援助监测",
     clickhouse_url: str | None = None,
+    prometheus_url: str | None = None,
 ) -> Provisioned:
-    """Folder, data source (if ``clickhouse_url``) and every dashboard, by uid."""
+    """Folder, data sources (ClickHouse if ``clickhouse_url``, Prometheus if
+    ``prometheus_url``) and every dashboard, by uid."""
     created = client.ensure_folder(folder_uid, folder_title)
     datasource = client.ensure_datasource(clickhouse_url) if clickhouse_url else None
+    prom = client.ensure_prometheus(prometheus_url) if prometheus_url else None
     answers = [client.upsert_dashboard(build(), folder_uid) for build in DASHBOARDS.values()]
-    return Provisioned(created, datasource, answers)
+    return Provisioned(created, datasource, answers, prom)

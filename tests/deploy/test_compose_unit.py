@@ -9,6 +9,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from deploy_files import (
     COMPOSE_FILE,
@@ -54,6 +55,7 @@ def test_the_file_loads_as_docker_compose_loads_it(compose: dict[str, Any]) -> N
         "kafka-0", "kafka-1", "kafka-2", "keeper-0", "keeper-1", "keeper-2",
         "clickhouse-s1-0", "clickhouse-s1-1", "clickhouse-s2-0", "clickhouse-s2-1",
         "schema-render", "schema-apply", "eams-all", "eams-ingest", "eams-commands", "grafana",
+        "prometheus",
     }  # fmt: skip
     for name, service in compose["services"].items():
         for target, source in mounts(service).items():
@@ -262,14 +264,19 @@ def test_grafana_provisioning_points_at_files_that_exist(compose: dict[str, Any]
     dashboards = {t: Path(s) for t, s in mounted.items() if t.startswith(folder + "/")}
     exported = sorted((DEPLOY / "grafana").glob("*.json"))
     assert sorted(dashboards.values()) == exported  # every exported dashboard, and only those
-    (source,) = yaml.safe_load((provisioning / "datasources" / "clickhouse.yaml").read_text())[
-        "datasources"
-    ]
-    for path in exported:
-        text = path.read_text()
-        assert json.loads(text)["uid"]
-        assert f'"uid": "{source["uid"]}"' in text, path.name
+    sources = {
+        d["uid"]: d
+        for f in sorted((provisioning / "datasources").glob("*.yaml"))
+        for d in yaml.safe_load(f.read_text())["datasources"]
+    }
+    for path in exported:  # every data source a panel reads is provisioned
+        board = json.loads(path.read_text())
+        used = {t["datasource"]["uid"] for p in board["panels"] for t in p["targets"]}
+        assert board["uid"] and used and used <= set(sources), (path.name, used)
+    source = sources["eams-clickhouse"]
     assert source["type"] == "grafana-clickhouse-datasource"
+    prometheus = httpx.URL(sources["eams-prometheus"]["url"])
+    assert prometheus.host in compose["services"] and prometheus.port == 9090
     assert grafana["environment"]["CLICKHOUSE_HOST"] in {
         aliases(s)[0] for s in services(compose, "clickhouse-").values()
     }
@@ -281,3 +288,23 @@ def test_the_schema_script_is_valid_shell() -> None:
     script = DEPLOY / "clickhouse" / "apply-schema.sh"
     done = subprocess.run(["sh", "-n", str(script)], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
+
+
+def test_prometheus_scrapes_every_eams_process(compose: dict[str, Any]) -> None:
+    """Its DNS name is an alias of every EAMS service, at the port their /metrics listens
+    on (on every address), and the file it reads is the one in deploy/prometheus."""
+    import yaml
+
+    config = yaml.safe_load((DEPLOY / "prometheus" / "prometheus.yml").read_text())
+    (job,) = [j for j in config["scrape_configs"] if j["job_name"] == "eams"]
+    (sd,) = job["dns_sd_configs"]
+    eams = {n: s for n, s in compose["services"].items() if n.startswith("eams-")}
+    assert set(eams) == {"eams-all", "eams-ingest", "eams-commands"}
+    for name, service in eams.items():
+        assert set(sd["names"]) <= set(aliases(service)), name
+        env = service["environment"]
+        assert (env["EAMS_METRICS_PORT"], env["EAMS_METRICS_HOST"]) == (str(sd["port"]), "0.0.0.0")
+    mounted = mounts(compose["services"]["prometheus"])
+    assert (
+        Path(mounted["/etc/prometheus/prometheus.yml"]) == DEPLOY / "prometheus" / "prometheus.yml"
+    )

@@ -239,16 +239,44 @@ def test_grafana_reads_the_exported_dashboards_and_its_provisioning(k8s: Objects
     assert providers == {"eams.yaml": (provisioning / "dashboards" / "eams.yaml").read_text()}
     sources = config_map(k8s, "grafana-datasources")
     assert sources == {
-        "clickhouse.yaml": (provisioning / "datasources" / "clickhouse.yaml").read_text()
+        p.name: p.read_text() for p in sorted((provisioning / "datasources").glob("*.yaml"))
     }
     (container,) = pod_spec(of_kind(k8s, "Deployment")["grafana"])["containers"]
     mounted = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
     (provider,) = yaml.safe_load(providers["eams.yaml"])["providers"]
     assert mounted[provider["options"]["path"]] == "dashboards"
-    (source,) = yaml.safe_load(sources["clickhouse.yaml"])["datasources"]
-    for text in exported.values():
-        assert f'"uid": "{source["uid"]}"' in text and json.loads(text)["uid"]
+    provisioned = {
+        d["uid"]: d for text in sources.values() for d in yaml.safe_load(text)["datasources"]
+    }
+    for text in exported.values():  # every data source a panel reads is provisioned
+        board = json.loads(text)
+        used = {t["datasource"]["uid"] for p in board["panels"] for t in p["targets"]}
+        assert board["uid"] and used and used <= set(provisioned), used
     assert env(container)["CLICKHOUSE_HOST"] in of_kind(k8s, "Service")
+    prometheus = provisioned["eams-prometheus"]["url"]
+    assert prometheus == "http://prometheus:9090" and "prometheus" in of_kind(k8s, "Service")
+
+
+def test_prometheus_scrapes_every_eams_pod(k8s: Objects) -> None:
+    """The DNS name it scrapes is a headless Service over every EAMS pod, at the port each
+    EAMS container names ``metrics`` and its /metrics listens on."""
+    config = yaml.safe_load(config_map(k8s, "prometheus-config")["prometheus.yml"])
+    assert config == yaml.safe_load((DEPLOY / "prometheus" / "prometheus.yml").read_text())
+    (job,) = [j for j in config["scrape_configs"] if j["job_name"] == "eams"]
+    ((sd,),) = [job["dns_sd_configs"]]
+    (name,) = sd["names"]
+    service = of_kind(k8s, "Service")[name]
+    assert service["spec"]["clusterIP"] == "None"  # headless: one address per pod
+    assert service["spec"]["selector"] == {"app.kubernetes.io/name": "eams"}
+    settings = of_kind(k8s, "ConfigMap")["eams-env"]["data"]
+    assert (settings["EAMS_METRICS_PORT"], settings["EAMS_METRICS_HOST"]) == (
+        str(sd["port"]), "0.0.0.0")  # fmt: skip
+    eams = {n: d for n, d in of_kind(k8s, "Deployment").items() if n.startswith("eams-")}
+    assert set(eams) == {"eams-all", "eams-ingest", "eams-commands"}
+    for deployment_name, deployment in eams.items():
+        (container,) = pod_spec(deployment)["containers"]
+        ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+        assert ports["metrics"] == sd["port"], deployment_name
 
 
 def test_images_are_set_in_one_place(k8s: Objects) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
+from prometheus_client import REGISTRY, CollectorRegistry
 
 from eams.tools.grafana import (
     DASHBOARDS,
@@ -23,6 +24,7 @@ from eams.tools.grafana import (
     GrafanaClient,
     GrafanaError,
     Provisioned,
+    eams_self_dashboard,
     provision,
 )
 from projections.client import Store
@@ -107,8 +109,11 @@ class FakeGrafana:
 
     @staticmethod
     def _check_datasource(body: dict[str, Any]) -> None:
-        assert body["type"] == "grafana-clickhouse-datasource" and body["access"] == "proxy"
-        assert body["name"] and body["uid"] and body["jsonData"]["host"]
+        assert body["access"] == "proxy" and body["name"] and body["uid"]
+        if body["type"] == "prometheus":  # a core data source: its server is "url"
+            assert httpx.URL(body["url"]).scheme in ("http", "https")
+        else:
+            assert body["type"] == "grafana-clickhouse-datasource" and body["jsonData"]["host"]
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -153,14 +158,17 @@ def _provision(grafana: tuple[FakeGrafana, str], token: str = TOKEN, **kw: Any) 
 
 def test_provision_creates_then_updates_by_uid(grafana: tuple[FakeGrafana, str]) -> None:
     fake, _ = grafana
-    first = _provision(grafana, clickhouse_url="http://clickhouse:8123")
-    assert first.folder_created and first.datasource == "created"
-    assert [d["version"] for d in first.dashboards] == [1, 1]
-    assert set(fake.dashboards) == {"eams-province-overview", "eams-alerts"}
+    first = _provision(grafana, clickhouse_url="http://clickhouse:8123",
+                       prometheus_url="http://prometheus:9090")  # fmt: skip
+    assert first.folder_created and first.datasource == first.prometheus == "created"
+    assert [d["version"] for d in first.dashboards] == [1, 1, 1]
+    assert set(fake.dashboards) == {"eams-province-overview", "eams-alerts", "eams-self"}
     assert fake.datasources["eams-clickhouse"]["jsonData"]["port"] == 8123
+    assert fake.datasources["eams-prometheus"]["url"] == "http://prometheus:9090"
     again = _provision(grafana, clickhouse_url="http://clickhouse:8123")
     assert not again.folder_created and again.datasource == "updated"
-    assert [d["version"] for d in again.dashboards] == [2, 2]  # updated in place, same uid
+    assert again.prometheus is None  # left as it is unless asked
+    assert [d["version"] for d in again.dashboards] == [2, 2, 2]  # updated in place, same uid
     assert len(fake.folders) == 1
     without = _provision(grafana)
     assert without.datasource is None  # left as it is unless asked
@@ -207,9 +215,40 @@ def test_every_panel_query_runs_on_the_projection_schema(store: Store) -> None:
     for build in DASHBOARDS.values():
         for panel in build()["panels"]:
             for target in panel["targets"]:
+                if "rawSql" not in target:
+                    continue  # a Prometheus query: see the next test
                 sql = re.sub(r"\$__timeFilter\(([^()]*(?:\([^()]*\))?[^()]*)\)",
                              r"(\1 >= now() - INTERVAL 30 DAY)", target["rawSql"])  # fmt: skip
                 assert "$__" not in sql
                 store.rows(sql)
                 count += 1
     assert count == 8
+
+
+def test_the_dashboard_of_eams_itself_reads_metrics_eams_exposes() -> None:
+    """Every metric its PromQL names is one a process of EAMS exposes (eams/metrics.py and
+    the modules that measure): a renamed metric cannot leave a panel empty unnoticed."""
+    import alerting.dispatch.delivery  # noqa: F401 - registers its metrics
+    import projections.projector  # noqa: F401
+    import streams.commands.handler  # noqa: F401
+    from eams.metrics import HostCollector
+    from projections.projector import ProjectorStats
+    from streams.commands.handler import HandlerStats
+
+    registry = CollectorRegistry()
+    parts = {"projector": ProjectorStats(highwater={0: 1}), "commands": HandlerStats(),
+             "ingest": {"by_type": {"x": 1}}, "dispatcher": {"queued": 0}}  # fmt: skip
+    registry.register(HostCollector(lambda: parts))
+    families = [*REGISTRY.collect(), *registry.collect()]  # a labelled one may have no samples
+    exposed = {f"{f.name}{end}" for f in families
+               for end in ("", "_total", "_bucket", "_count", "_sum")}  # fmt: skip
+    board = eams_self_dashboard()
+    named = {
+        name
+        for panel in board["panels"]
+        for target in panel["targets"]
+        for name in re.findall(r"\beams_[a-z_]+", target["expr"])
+    }
+    assert len(board["panels"]) == 8 and named
+    missing = named - exposed
+    assert not missing, f"the dashboard reads metrics no process exposes: {sorted(missing)}"
