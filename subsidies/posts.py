@@ -287,23 +287,9 @@ class PostDecisions(SettlementDecisions):
                         "version": app.version, "reason": reason}  # fmt: skip
             changes.append(self._change("subsidy.entitled", state, entitled, day, today))
         owed = {**app.entitled, month: amount}
-        changes += self._overpaid(state, app, owed, command, reason, day, today)
-        return changes
-
-    def _overpaid(
-        self,
-        state: PersonCase,
-        app: Application,
-        owed: dict[int, Decimal],
-        command: Command,
-        reason: str,
-        day: dt.date,
-        today: dt.date,
-    ) -> list[Change]:
-        """The order of what was paid beyond ``owed`` (and not ordered back yet), or the
-        cut of an earlier order that now asks too much."""
         why = f"公益性岗位 {app.post_id}: {reason}"
-        return self._settle_difference(state, app, owed, command, why, day, today)
+        changes += self._settle_difference(state, app, owed, command, why, day, today)
+        return changes
 
     def _vacate_post(
         self, state: PersonCase, body: VacatePost, command: Command, today: dt.date
@@ -351,5 +337,6 @@ class PostDecisions(SettlementDecisions):
                             "version": app.version,
                             "reason": f"离岗 left the post after {month_text(last)}"}  # fmt: skip
                 changes.append(self._change("subsidy.entitled", state, entitled, day, today))
-        changes += self._overpaid(state, app, owed, command, f"离岗 {body.reason}", day, today)
+        why = f"公益性岗位 {app.post_id}: 离岗 {body.reason}"
+        changes += self._settle_difference(state, app, owed, command, why, day, today)
         return changes
