@@ -46,27 +46,31 @@ def broker(work: Path, bootstrap: str | None) -> tuple[Settings, LocalKafka | No
 class Worker:
     """A real ``eams run`` process on a fresh namespace and state dir under ``work``."""
 
-    def __init__(self, work: Path, cluster: Settings, prefix: str, **env: str) -> None:
-        self.namespace = f"{prefix}-{uuid.uuid4().hex[:6]}"
+    def __init__(
+        self, work: Path, cluster: Settings, prefix: str, namespace: str | None = None, **env: str
+    ) -> None:
+        """``namespace``: that of an earlier worker on the same ``work`` (its state dir)."""
+        self.namespace = namespace or f"{prefix}-{uuid.uuid4().hex[:6]}"
         port = free_port()
         self.log = work / "worker.log"
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "eams.cli", "run"],
-            env=dict(
-                os.environ,
-                **cluster.kafka_env(),  # address, protocol and credentials of every role
-                EAMS_STATE_DIR=str(work / "worker"),
-                EAMS_NAMESPACE=self.namespace,
-                EAMS_HTTP_PORT=str(port),
-                EAMS_INGEST_SECRET=SIGNING_KEY.decode(),
-                EAMS_SSE_PER_USER="1000",  # the fan-out benchmark opens its streams as one user
-                EAMS_SSE_TOTAL="1000",
-                **env,
-            ),  # fmt: skip
-            stdout=self.log.open("wb"),
-            stderr=subprocess.STDOUT,
-            cwd=ROOT,
-        )
+        with self.log.open("ab") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "eams.cli", "run"],
+                env=dict(
+                    os.environ,
+                    **cluster.kafka_env(),  # address, protocol and credentials of every role
+                    EAMS_STATE_DIR=str(work / "worker"),
+                    EAMS_NAMESPACE=self.namespace,
+                    EAMS_HTTP_PORT=str(port),
+                    EAMS_INGEST_SECRET=SIGNING_KEY.decode(),
+                    EAMS_SSE_PER_USER="1000",  # the fan-out benchmark opens its streams as one user
+                    EAMS_SSE_TOTAL="1000",
+                    **env,
+                ),  # fmt: skip
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                cwd=ROOT,
+            )
         self.api = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10)
         self.state_dir = work / "worker"
 

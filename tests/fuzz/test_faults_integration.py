@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from fixtures import TestBroker, Worker, free_port
 from helpers import assert_counts, encode, expected, produce, scenario_events
@@ -101,9 +102,22 @@ def test_random_sigkills_of_worker_and_ingest_child(
 
 
 def test_crash_between_write_ahead_row_and_insert(worker_factory: Any) -> None:
+    # A batch spans the partitions that have events waiting: the first half is written
+    # whole (one batch, or more); the second half's batch dies after its write-ahead rows.
     events = scenario_events(2_500, seed=41)
+    raws = encode(events)
     first = worker_factory(EAMS_TEST_CRASH_AFTER_WAL="2")
-    produce(first.kafka("raw"), first.settings.topics.ingest_raw, encode(events))
+    topic = first.settings.topics.ingest_raw
+    produce(first.kafka("raw"), topic, raws[:1_200])
+    deadline = time.monotonic() + 120
+    while first.proc is not None and first.proc.poll() is None and time.monotonic() < deadline:
+        try:
+            if first.status()["projector"]["batches"] >= 1:
+                break
+        except httpx.HTTPError:
+            pass  # the crash hook may have fired already
+        time.sleep(0.05)
+    produce(first.kafka("raw"), topic, raws[1_200:])  # (if it died already: the second's)
     wait_exit(first, timeout=120)
     assert first.proc is not None and first.proc.returncode == 70, first.tail()
     second = worker_factory(like=first, EAMS_TEST_CRASH_AFTER_WAL="0")
