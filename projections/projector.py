@@ -50,6 +50,7 @@ from projections import quarantine
 from projections.client import Store, run
 from projections.errors import ProjectionError, StoreUnavailableError
 from projections.rows import COLUMNS, DEFAULT_BOUNDS, column_bounds, to_row
+from streams.context import about_event, bind_batch
 from streams.ingest import DedupeState
 from streams.kafka import KafkaAccess
 from streams.topics import TopicNames
@@ -323,6 +324,7 @@ class Projector:
         self, partition: int, chunk: list[ConsumerRecord[bytes, bytes]], *, replay: bool
     ) -> None:
         first, last = chunk[0].offset, chunk[-1].offset
+        bind_batch(self.topics.events, {partition: chunk})  # what it logs names the batch
         # Decoding and converting a batch is CPU work: do it off the event loop, so the API,
         # the evaluator and deliveries stay responsive while a large batch is projected.
         rows, rejected, duplicates = await run(self._convert, partition, chunk)
@@ -363,7 +365,10 @@ class Projector:
                 by_offset = {record.offset: record for record in chunk}
                 for row, exc in refused:
                     record = by_offset[row[-1]]  # kafka_offset is the last column
-                    log.error("event at %s:%s refused and quarantined: %s", partition, row[-1], exc)
+                    with about_event(row[0], row[1]):  # event_id, event_type
+                        log.error(
+                            "event at %s:%s refused and quarantined: %s", partition, row[-1], exc
+                        )
                     parked.append(
                         quarantine.parked_record(
                             record.topic,
