@@ -92,9 +92,8 @@ def _mask(value: Any) -> Any:
         return {k: _mask(v) for k, v in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
         return [_mask(v) for v in value]
-    text = str(value)  # rendered as its str() anyway (a UUID, a path, an exception)
-    masked = _mask_text(text)
-    return value if masked == text else masked
+    # a UUID, a path, an exception: written as its text in either format (never its repr)
+    return _mask_text(str(value))
 
 
 def mask_personal(_logger: WrappedLogger, _name: str, event_dict: EventDict) -> EventDict:

@@ -70,14 +70,6 @@ def about_event(event_id: Any, event_type: str | None = None) -> Iterator[None]:
         yield
 
 
-def _command_ids(command: Command) -> dict[str, Any]:
-    return {
-        "command_id": str(command.command_id),
-        "command_type": command.command_type,
-        "correlation_id": str(command.correlation_id) if command.correlation_id else None,
-    }
-
-
 def deciding(decide: Callable[[S, Any, Any, Command], D]) -> Callable[[S, Any, Any, Command], D]:
     """Decorates the command handler's ``_decide(aggregate, folded, command)``: while a
     command is decided, records carry its ``command_id``, ``command_type`` and
@@ -86,16 +78,24 @@ def deciding(decide: Callable[[S, Any, Any, Command], D]) -> Callable[[S, Any, A
 
     @functools.wraps(decide)
     def wrapper(self: S, aggregate: Any, folded: Any, command: Command) -> D:
-        with structlog.contextvars.bound_contextvars(**_command_ids(command)):
-            try:
-                decided = decide(self, aggregate, folded, command)
-            except Exception:
-                log.exception("deciding the command failed")
-                raise
+        # tokens, not bound_contextvars(): that reads the whole context first (2 us more a
+        # command); the ids are bound as they are (the renderer writes a UUID as its text)
+        tokens = structlog.contextvars.bind_contextvars(
+            command_id=command.command_id,
+            command_type=command.command_type,
+            correlation_id=command.correlation_id,
+        )
+        try:
+            decided = decide(self, aggregate, folded, command)
             if log.isEnabledFor(logging.INFO):
                 outcome = decided[0]
                 verdict = "duplicate" if outcome.duplicate else outcome.code or "accepted"
                 log.info("command decided: %s at version %s", verdict, outcome.version)
             return decided
+        except Exception:
+            log.exception("deciding the command failed")
+            raise
+        finally:
+            structlog.contextvars.reset_contextvars(**tokens)
 
     return wrapper
