@@ -23,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import json
-import logging
 import multiprocessing as mp
 import signal
 from collections.abc import Callable
@@ -32,6 +31,7 @@ from multiprocessing.sharedctypes import SynchronizedString
 from multiprocessing.synchronize import Event as MpEvent
 from typing import TYPE_CHECKING, Any, cast
 
+from eams.logs import configure
 from eams.metrics import serve_metrics
 from eams.settings import Settings
 from events.errors import ConfigError
@@ -119,11 +119,7 @@ def main() -> None:
     from eams.process import tune_gc
 
     settings = Settings()
-    level = {"crit": "CRITICAL", "warn": "WARNING"}.get(
-        settings.log_level, settings.log_level.upper()
-    )
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("aiokafka").setLevel(logging.WARNING)
+    configure(role="ingest", level=settings.log_level, fmt=settings.log_format)
     tune_gc()
 
     latest: dict[str, Any] = {}
@@ -162,7 +158,9 @@ def _child(
     _die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     tune_gc()
-    asyncio.run(_run(Settings(**settings), shared, ready, stop))
+    own = Settings(**settings)
+    configure(role="ingest", level=own.log_level, fmt=own.log_format)  # spawned: none yet
+    asyncio.run(_run(own, shared, ready, stop))
 
 
 async def _run(

@@ -140,6 +140,7 @@ async def serve(settings: Settings, on_ready: Callable[[Host], Any] | None = Non
         host=settings.http_host,
         port=settings.http_port,
         log_level="warning",
+        log_config=None,  # its records go through the process's handler (eams.logs)
         lifespan="off",
         access_log=False,
         timeout_graceful_shutdown=5,  # open live streams must not hold a stop up

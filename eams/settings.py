@@ -17,6 +17,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from eams.logs import LogFormat
 from events.errors import ConfigError
 from streams.dlq import DeadLetterKey, load_key
 from streams.kafka import (
@@ -163,7 +164,16 @@ class Settings(BaseSettings):
     dedupe_window: int = Field(
         default=2_000_000, ge=1000, description="Recent event ids the projector remembers."
     )
-    log_level: str = Field(default="warn", description="crit, error, warn, info or debug.")
+    log_level: str = Field(
+        default="warn",
+        pattern=r"(?i)^(crit|critical|error|warn|warning|info|debug)$",
+        description="crit, error, warn, info or debug.",
+    )
+    log_format: LogFormat = Field(
+        default="json",
+        description="Logs of the worker and ingest processes on stderr: json (one object a "
+        "line: time, level, logger, event, role, pid, bound ids) or console (for people).",
+    )
     metrics_port: int | None = Field(
         default=None,
         ge=0,

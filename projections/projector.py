@@ -59,6 +59,7 @@ from projections import quarantine
 from projections.client import Store, run
 from projections.errors import ProjectionError, StoreUnavailableError
 from projections.rows import COLUMNS, DEFAULT_BOUNDS, column_bounds, to_row
+from streams.context import about_event, bind_batch
 from streams.ingest import DedupeState
 from streams.kafka import KafkaAccess
 from streams.topics import TopicNames
@@ -419,6 +420,7 @@ class Projector:
         ranges = {p: (chunk[0].offset, chunk[-1].offset) for p, chunk in chunks.items() if chunk}
         replay = token is not None
         token = token or batch_token(ranges)
+        bind_batch(self.topics.events, chunks)  # what it logs names the batch
         # Decoding and converting a batch is CPU work: do it off the event loop, so the API,
         # the evaluator and deliveries stay responsive while a large batch is projected.
         rows, per_partition, rejected, duplicates = await run(self._convert, chunks)
@@ -467,12 +469,13 @@ class Projector:
                 by_offset = {(r.partition, r.offset): r for chunk in chunks.values() for r in chunk}
                 for row, exc in refused:
                     record = by_offset[(row[_PARTITION], row[_OFFSET])]
-                    log.error(
-                        "event at %s:%s refused and quarantined: %s",
-                        record.partition,
-                        record.offset,
-                        exc,
-                    )
+                    with about_event(row[0], row[1]):  # event_id, event_type
+                        log.error(
+                            "event at %s:%s refused and quarantined: %s",
+                            record.partition,
+                            record.offset,
+                            exc,
+                        )
                     parked.append(
                         quarantine.parked_record(
                             record.topic,

@@ -39,6 +39,7 @@ from events.clock import SHANGHAI, now
 from events.envelope import Envelope
 from streams.commands.bus import CommandBus
 from streams.commands.clients import bounded
+from streams.context import about_event, bind_batch
 from streams.errors import CommandTimeoutError
 from streams.kafka import KafkaAccess
 from streams.topics import TopicNames
@@ -150,6 +151,7 @@ class CaseworkReactor:
         records: list[ConsumerRecord[bytes, bytes]],
     ) -> None:
         async with self.lock:
+            bind_batch(self.topics.events, {tp: records})
             if tp.partition in self.folding:
                 await self._fold_history(consumer, tp)
                 self.folding.discard(tp.partition)
@@ -162,9 +164,12 @@ class CaseworkReactor:
                     reactions += self.view.react(envelope)
                 except Exception:  # noqa: BLE001 - one event must not stop casework
                     self.stats.passed_over += 1
-                    log.exception(
-                        "casework passed over %s at offset %s", envelope.event_type, record.offset
-                    )
+                    with about_event(envelope.event_id, envelope.event_type):
+                        log.exception(
+                            "casework passed over %s at offset %s",
+                            envelope.event_type,
+                            record.offset,
+                        )
             if not await self._send(reactions):
                 self.stats.retries += 1
                 consumer.seek(tp, records[0].offset)  # not committed: the batch is read again

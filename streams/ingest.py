@@ -78,6 +78,7 @@ from aiokafka.structs import ConsumerRecord, OffsetAndMetadata
 
 from events.regions import RegionReference
 from streams import topics
+from streams.context import bind_batch
 from streams.dlq import DeadLetterKey, dead_letter_part, dead_letter_record
 from streams.errors import RecordRefusedError
 from streams.kafka import KafkaAccess
@@ -210,6 +211,7 @@ class IngestStream:
                         self.ready.set()
                     records = [r for rs in fetched.values() for r in rs]
                     if records:
+                        bind_batch(self.topics.ingest_raw, fetched)  # its logs name the batch
                         await self._process(records, lane)
                         await self._commit(consumer, fetched)
         finally:

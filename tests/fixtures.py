@@ -198,6 +198,8 @@ class Worker:
         self.extra_env = env
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = state_dir / "worker.log"
+        #: where its stderr goes when set (its logs: eams.logs); unset: into ``log`` too
+        self.errors: Path | None = None
         self.settings = Settings(
             **{k.removeprefix("EAMS_").lower(): v for k, v in broker.env.items()},  # type: ignore[arg-type]
             state_dir=state_dir,
@@ -240,12 +242,14 @@ class Worker:
         port_file = self.state_dir / "api.port"
         port_file.unlink(missing_ok=True)  # a killed predecessor's
         self.port = 0
-        with self.log.open("ab") as fh:
+        with contextlib.ExitStack() as files:
+            out = files.enter_context(self.log.open("ab"))
+            err = files.enter_context(self.errors.open("ab")) if self.errors else None
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "eams.cli", "run"],
                 env=self.env(),
-                stdout=fh,
-                stderr=subprocess.STDOUT,
+                stdout=out,
+                stderr=err or subprocess.STDOUT,
             )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -4,7 +4,6 @@ and replaying its projections."""
 from __future__ import annotations
 
 import asyncio
-import logging
 import sys
 from typing import TYPE_CHECKING
 
@@ -13,6 +12,7 @@ import typer
 
 from eams.broker import ensure_broker
 from eams.cli.common import api, console, settings
+from eams.logs import configure
 from eams.settings import Settings
 from eams.tools.demo import rebuild
 
@@ -48,7 +48,7 @@ def run_cmd(
     if role == "ingest":
         ingest_main()
         return
-    _logging(s)
+    _logging(s, role)
 
     def ready(host: Host) -> None:
         console.print(
@@ -68,11 +68,8 @@ def run_cmd(
         asyncio.run(serve(s, on_ready=ready))
 
 
-def _logging(s: Settings) -> None:
-    level = {"crit": "CRITICAL", "warn": "WARNING"}.get(s.log_level, s.log_level.upper())
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for noisy in ("aiokafka", "kafka"):
-        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))
+def _logging(s: Settings, role: str) -> None:
+    configure(role=role, level=s.log_level, fmt=s.log_format)
 
 
 def status_cmd() -> None:

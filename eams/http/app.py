@@ -26,6 +26,7 @@ from eams.http import (
     welfare_posts,
 )
 from eams.http.auth import session_router
+from eams.http.correlation import Correlation
 from eams.http.disclosure import Disclosure
 from eams.http.errors import register
 from eams.http.limits import BodyLimit
@@ -44,6 +45,8 @@ def create_api(host: Host) -> FastAPI:
     # every answer passes the caller's disclosure policy (small cells): no route applies it
     api.add_middleware(Disclosure, host=host)
     api.add_middleware(BodyLimit, limit=host.settings.max_body_bytes)
+    # outermost: every answer names its correlation id, a 413 included
+    api.add_middleware(Correlation)
     register(api)  # the errors routes raise -> their status codes
     api.include_router(session_router(host))
     document(api)  # /openapi.json also names the routes' own 422 messages

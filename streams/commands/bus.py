@@ -18,6 +18,7 @@ from events.clock import now
 from events.commands import Command, Outcome
 from events.errors import CommandRejectedError
 from streams.commands.clients import bounded, partitions
+from streams.context import CORRELATION
 from streams.errors import CommandLayoutError, CommandTimeoutError
 from streams.kafka import KafkaAccess
 from streams.producer import new_producer
@@ -120,8 +121,11 @@ class CommandBus:
         expected_version: int | None = None,
         command_id: uuid.UUID | None = None,
         source: str | None = None,
+        correlation_id: uuid.UUID | None = None,
     ) -> Command:
-        """A command of this bus's source, issued now (a new id unless one is given)."""
+        """A command of this bus's source, issued now (a new id unless one is given). Its
+        correlation id is ``correlation_id``, else that of the HTTP request being answered
+        (:data:`streams.context.CORRELATION`), else none."""
         return Command(
             command_id=command_id or uuid.uuid4(),
             command_type=command_type,
@@ -132,6 +136,7 @@ class CommandBus:
             scope=tuple(scope),
             expected_version=expected_version,
             payload=payload or {},
+            correlation_id=correlation_id or CORRELATION.get(),
         )
 
     async def send(self, command: Command, timeout: float | None = None) -> Outcome:

@@ -23,6 +23,7 @@ from events.envelope import Envelope, internal_event
 from events.errors import CommandRejectedError
 from events.regions import RegionReference
 from streams.commands.clients import bounded, partitions
+from streams.context import deciding
 from streams.errors import CommandLayoutError
 from streams.kafka import KafkaAccess
 from streams.pipeline import in_regions
@@ -243,6 +244,7 @@ class CommandHandler:
             await asyncio.wait_for(asyncio.gather(*sends), APPEND_TIMEOUT)
         return outcomes, staged
 
+    @deciding  # its records carry the command's ids; each decision is logged (INFO)
     def _decide(self, aggregate: Aggregate[Any], folded: Folded, command: Command) -> _Decided:
         """Decide one command: its outcome, the events to append and the state after them."""
         if command.command_id in folded.commands:
