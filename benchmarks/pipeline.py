@@ -78,6 +78,25 @@ def children(pid: int) -> list[int]:
     return found
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a process so far (seconds)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def java_pid() -> int | None:
+    """The broker's process (the local one this benchmark started), if any."""
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                cmd = (proc / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if b"kafka.Kafka" in cmd and b"eams-bench-" in cmd:
+                return int(proc.name)
+    return None
+
+
 def peak_rss_mb(pid: int) -> float:
     """VmHWM of a process, in MiB."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -102,10 +121,10 @@ async def main():
     cluster = await c._client.fetch_all_metadata()
     tps = [TopicPartition(topic, p) for p in cluster.partitions_for_topic(topic)]
     c.assign(tps); await c.seek_to_beginning(*tps)
-    done = 0; t0 = None
+    done = 0; t0 = None; c0 = 0.0
     while done < n:
         got = await c.getmany(timeout_ms=500, max_records=20000)
-        if t0 is None and got: t0 = time.perf_counter()
+        if t0 is None and got: t0 = time.perf_counter(); c0 = time.process_time()
         rows = []
         for records in got.values():
             for r in records:
@@ -118,7 +137,7 @@ async def main():
             done += len(rows)
     elapsed = time.perf_counter() - t0
     await c.stop()
-    print(json.dumps({"events": done, "seconds": elapsed}))
+    print(json.dumps({"events": done, "seconds": elapsed, "cpu": time.process_time() - c0}))
 asyncio.run(main())
 """
 
@@ -182,6 +201,28 @@ def progress(t0: float, status: dict[str, Any]) -> str:
     )
 
 
+def rebuild_all(cluster: Any, names: TopicNames, api: Any) -> dict[str, float]:
+    """``POST /api/admin/rebuild`` on the settled worker: every projection dropped and the
+    whole log projected again (the projector alone: nothing new comes in); the seconds
+    until the projector is at the log's end, and how many events it wrote."""
+    ends = end_offsets(cluster.kafka("stream"), names.events)
+    print(f"rebuild: dropping every projection and projecting {sum(ends.values()):,} log "
+          "offsets again …", flush=True)  # fmt: skip
+    started = time.time()
+    api.post("/api/admin/rebuild", timeout=600).raise_for_status()
+    shown = time.time()
+    while True:
+        status = api.get("/api/status", timeout=60).json()
+        positions = {int(p): o for p, o in status["projector"]["positions"].items()}
+        if not status["rebuilding"] and all(positions.get(p, 0) >= e for p, e in ends.items()):
+            break
+        if time.time() - shown >= 5:
+            print(progress(started, status), flush=True)
+            shown = time.time()
+        time.sleep(0.2)
+    return {"seconds": time.time() - started, "rows": float(status["projector"]["rows"])}
+
+
 def main() -> None:
     """Run the pipeline and the baseline and print the figures."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -214,6 +255,8 @@ def main() -> None:
           "projected …", flush=True)  # fmt: skip
     worker = Worker(work, cluster, "bench", namespace=worker.namespace, **env)
     api = worker.api
+    broker_pid = java_pid()
+    broker_cpu = cpu_seconds(broker_pid) if broker_pid else 0.0
     try:
         worker.wait_ready()
         shown = 0.0
@@ -242,7 +285,14 @@ def main() -> None:
         print(progress(started, status), flush=True)
         rss = peak_rss_mb(worker.proc.pid)
         child_rss = sum(peak_rss_mb(c) for c in children(worker.proc.pid))
+        cpu = {
+            "worker (projector, commands, casework, API)": cpu_seconds(worker.proc.pid),
+            "ingest process": sum(cpu_seconds(c) for c in children(worker.proc.pid)),
+        }
+        if broker_pid:
+            cpu["Kafka broker"] = cpu_seconds(broker_pid) - broker_cpu
         counts = api.get("/api/projections/counts", timeout=300).json()
+        rebuild = rebuild_all(cluster, names, api)
     finally:
         worker.stop()
     t0 = first_append(cluster.kafka("stream"), names.events)
@@ -276,8 +326,20 @@ def main() -> None:
         f"({baseline['seconds']:.1f} s)"
     )
     print(f"ratio pipeline / baseline      {pipeline_eps / baseline_eps:>12.2f}")
+    rebuild_eps = rebuild["rows"] / rebuild["seconds"]
+    print(
+        f"rebuild (projector alone)      {rebuild_eps:>12,.0f} events/s  "
+        f"({rebuild['rows']:,.0f} events in {rebuild['seconds']:.1f} s; "
+        f"10M at this rate: {10_000_000 / rebuild_eps / 60:.1f} min)"
+    )
+    print(f"ratio rebuild / baseline       {rebuild_eps / baseline_eps:>12.2f}")
     print(f"worker peak RSS (projector)    {rss:>12,.0f} MiB")
     print(f"ingest process peak RSS        {child_rss:>12,.0f} MiB")
+    print("CPU per event (start of the worker to the last projection; user + system):")
+    for name, seconds in cpu.items():
+        print(f"  {name:45s} {seconds / n * 1e6:7.1f} us  ({seconds:.1f} s)")
+    print(f"  {'all of them':45s} {sum(cpu.values()) / n * 1e6:7.1f} us  "
+          f"(the copy's own process: {baseline['cpu'] / n * 1e6:.1f} us)")  # fmt: skip
     wrong = {k: (by_type.get(k, 0), v) for k, v in expected.items() if by_type.get(k, 0) != v}
     if wrong:
         raise SystemExit(f"projected (got, expected) by type: {wrong}")

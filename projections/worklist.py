@@ -26,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from projections.case_queries import LEDGER, groups_query
@@ -77,9 +77,23 @@ class WorklistKeeper:
     FULL_AT = 20_000  # more persons waiting than this: rebuild whole
     CHUNK = 2_000  # persons per refresh
 
-    def __init__(self, store: Store, *, interval: float = 0.2) -> None:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        interval: float = 0.2,
+        rest: float = 3.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.store = store
         self.interval = interval
+        #: After a whole pass that took d seconds, the next waits until ``rest`` x d after
+        #: it ended (at most a quarter of the time with 3): under a backfill or a rebuild
+        #: more than FULL_AT persons wait all the time, and back-to-back passes over the
+        #: whole ledger took the engine from the projector. What is told waits meanwhile.
+        self.rest = rest
+        self._clock = clock
+        self._next_full = 0.0
         self.pending: set[str] = set()
         self.inflight = 0
         self.rebuilt = False
@@ -120,11 +134,13 @@ class WorklistKeeper:
     async def step(self) -> bool:
         """Write what waits (a rebuild or one chunk); True when something was written."""
         if not self.rebuilt or len(self.pending) > self.FULL_AT:
+            if self.rebuilt and self._clock() < self._next_full:
+                return False  # resting after the last whole pass (see ``rest``)
             # persons told of from here on are written again after: the pass reads the
             # ledger as it is once it starts
             self.inflight, self.pending = len(self.pending), set()
+            started = self._clock()
             try:
-                started = time.perf_counter()
                 await run(rebuild, self.store, self._next_version())
             except BaseException:
                 self.inflight = 0
@@ -133,7 +149,9 @@ class WorklistKeeper:
             self.inflight = 0
             self.rebuilt = True
             self.rebuilds += 1
-            log.info("worklist rebuilt in %.1f s", time.perf_counter() - started)
+            ended = self._clock()
+            self._next_full = ended + self.rest * (ended - started)
+            log.info("worklist rebuilt in %.1f s", ended - started)
             return True
         if not self.pending:
             return False

@@ -135,7 +135,7 @@ def test_the_worklist_holds_what_the_ledger_says(store: Store) -> None:
 def test_many_waiting_persons_rebuild_whole_and_a_refusal_loses_nothing(store: Store) -> None:
     log = _Log(store)
     log.write(*_registered(P1, -5))
-    keeper = worklist.WorklistKeeper(store)
+    keeper = worklist.WorklistKeeper(store, rest=0)
     asyncio.run(keeper.step())
     keeper.FULL_AT = 1
     log.write(*_registered(P2, -4))
@@ -152,3 +152,37 @@ def test_many_waiting_persons_rebuild_whole_and_a_refusal_loses_nothing(store: S
     assert keeper.pending == {P2}  # put back, written on the next step
     store.command("RENAME TABLE case_worklist_away TO case_worklist")
     assert asyncio.run(keeper.step()) and keeper.pending == set()
+
+
+def test_a_whole_pass_rests_before_the_next_and_loses_nothing_meanwhile(store: Store) -> None:
+    log = _Log(store)
+    log.write(*_registered(P1, -5))
+    now = [100.0]
+    durations = iter([2.0])  # the first pass takes 2 s on this clock
+
+    def clock() -> float:
+        return now[0]
+
+    keeper = worklist.WorklistKeeper(store, rest=3.0, clock=clock)
+    real_rebuild = worklist.rebuild
+
+    def timed(store: Store, version: int) -> None:
+        real_rebuild(store, version)
+        now[0] += next(durations, 0.0)
+
+    worklist.rebuild = timed  # type: ignore[assignment]
+    try:
+        asyncio.run(keeper.step())  # the first pass: 100 -> 102, rest until 108
+        keeper.FULL_AT = 1
+        log.write(*_registered(P2, -4))
+        keeper.touch([P1, P2])
+        now[0] = 107.9
+        assert asyncio.run(keeper.step()) is False  # still resting: nothing written
+        assert keeper.rebuilds == 1 and keeper.pending == {P1, P2}
+        assert _officer(store, "li") == [P1]
+        now[0] = 108.0
+        assert asyncio.run(keeper.step()) is True
+        assert keeper.rebuilds == 2 and keeper.pending == set()
+        assert _officer(store, "li") == [P1, P2]
+    finally:
+        worklist.rebuild = real_rebuild  # type: ignore[assignment]
