@@ -153,13 +153,6 @@ class Application:
         ours = sum((v for k, v in self.orders.items() if k not in self.order_cases), _ZERO)
         return ours - self.paid_beyond(owed)
 
-    @property
-    def overpaid(self) -> Decimal:
-        """What was paid beyond the entitlements and is not yet ordered back."""
-        paid = sum(self.paid.values(), _ZERO)
-        owed = sum(self.entitled.values(), _ZERO)
-        return paid - owed - sum(self.orders.values(), _ZERO)
-
     def outstanding(self, order_id: str) -> Decimal:
         """What an order still asks back."""
         return self.orders.get(order_id, _ZERO) - self.recovered.get(order_id, _ZERO)

@@ -69,7 +69,7 @@ def test_a_bank_line_paid_beyond_what_is_due_is_recorded_and_ordered_back(
     order = again[1].payload_dict()
     assert order["amount"] == "1500.00" and "pb-371302-2026-04-1" in order["reason"]
     held = applications(case.state)[app]
-    assert held.paid == {2026 * 12 + 2: Decimal("3000.00")} and held.overpaid == 0
+    assert held.paid == {2026 * 12 + 2: Decimal("3000.00")} and held.excess() == 0
     assert held.orders == {order["order_id"]: Decimal("1500.00")}
 
 

@@ -121,7 +121,7 @@ def test_attendance_entitles_the_months_pay_in_proportion_once(case: CaseHarness
     assert corrected[1].payload_dict()["amount"] == "500.00"
     assert corrected[2].payload_dict()["amount"] == "50.00"
     held = applications(case.state)[app]
-    assert held.attendance == {2026 * 12 + 2: (10, 22)} and held.overpaid == 0
+    assert held.attendance == {2026 * 12 + 2: (10, 22)} and held.excess() == 0
 
 
 def test_leaving_ends_the_pay_and_orders_back_a_month_paid_after_it(case: CaseHarness) -> None:
