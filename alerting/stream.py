@@ -47,6 +47,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import ConsumerRecord
 
 from alerting.engine import AlertState
+from alerting.errors import AlertingError
 from alerting.evaluator import NAMESPACE, Evaluator, rule_of
 from alerting.rules import Rule, RuleSet
 from alerting.stream_indicators import StreamIndicators, relevant, streamed
@@ -245,6 +246,10 @@ class StreamEvaluator(Evaluator):
         """Steps 1 and 2: read every partition to its end at the start, then restore."""
         cluster = await consumer._client.fetch_all_metadata()  # noqa: SLF001 - metadata only
         parts = sorted(cluster.partitions_for_topic(self.topics.events) or ())
+        if not parts:
+            raise AlertingError(
+                f"topic {self.topics.events} has no partitions; `eams run` creates it"
+            )
         tps = [TopicPartition(self.topics.events, p) for p in parts]
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
