@@ -179,6 +179,8 @@ class StreamEvaluator(Evaluator):
             actor="eams.alerting",
             now=lambda: self.now(),
         )
+        # the indicators this path's rules judge: a change of another one needs no evaluation
+        self._judged = frozenset(r.indicator for r in self.own_rules)
         self.ready = False  # the log was read to its end and the alerts restored
         self.replayed = 0  # records read before ready
         self.restored = 0
@@ -198,8 +200,8 @@ class StreamEvaluator(Evaluator):
         return self.indicators.values(now.astimezone(SHANGHAI).date())
 
     def take(self, record: ConsumerRecord[bytes, bytes], alerts: AlertReplay | None) -> bool:
-        """Apply one record of the log; True when it changed a streamed indicator.
-        ``alerts`` (while restoring) also takes the lifecycle events."""
+        """Apply one record of the log; True when it changed an indicator a rule of this
+        path judges. ``alerts`` (while restoring) also takes the lifecycle events."""
         value = record.value or b""
         ours = relevant(value)
         lifecycle = alerts is not None and _ALERT_MARKER in value
@@ -214,7 +216,7 @@ class StreamEvaluator(Evaluator):
         if lifecycle and alerts is not None and str(doc.get("event_type", "")).startswith("alert."):
             alerts.apply(doc)
             return False
-        return self.indicators.apply(doc, record.partition, record.offset) is not None
+        return bool(self.indicators.apply(doc, record.partition, record.offset) & self._judged)
 
     async def restore(self) -> int:
         """Nothing to read from the projections: :meth:`run` restores from the log."""

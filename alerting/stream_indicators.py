@@ -60,6 +60,10 @@ CONCENTRATED = 200
 WINDOW_DAYS = 7
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _COL = {name: i for i, name in enumerate(COLUMNS)}
+_NONE: frozenset[str] = frozenset()
+_DISASTER = frozenset({"disaster_area"})
+_PEOPLE = frozenset({"people_laid_off_7d"})
+_BOTH = frozenset({"people_laid_off_7d", "concentrated_layoffs_7d"})
 
 
 def streamed(rule: Rule) -> bool:
@@ -102,41 +106,41 @@ class StreamIndicators:
         self._counted: dict[dt.date, set[str]] = defaultdict(set)  # layoff ids, by day
         self.applied = 0  # events that changed the state
 
-    def apply(self, doc: dict[str, Any], partition: int, offset: int) -> str | None:
+    def apply(self, doc: dict[str, Any], partition: int, offset: int) -> frozenset[str]:
         """Take one decoded event of the log at (``partition``, ``offset``); returns the
-        indicator it may have changed (None: not one of ours, a duplicate, or an event the
+        indicators it may have changed (none: not one of ours, a duplicate, or an event the
         projector would park)."""
         event_type = doc.get("event_type")
         if event_type not in DISASTER_TYPES and event_type != LAYOFF_TYPE:
-            return None
+            return _NONE
         try:
             row = to_row(doc, partition, offset, self.reference)
         except (EventRejectedError, TypeError, ValueError, KeyError, OverflowError):
-            return None  # the projector parks it: it counts in no indicator
+            return _NONE  # the projector parks it: it counts in no indicator
         at = _ms(row[_COL["occurred_at"]])
         if event_type == LAYOFF_TYPE:
             return self._layoff(row, at)
         return self._disaster(str(event_type), row, at, offset)
 
-    def _layoff(self, row: tuple[Any, ...], at: dt.datetime) -> str | None:
+    def _layoff(self, row: tuple[Any, ...], at: dt.datetime) -> frozenset[str]:
         region = str(row[_COL["region"]])
         if self.reference.get(region) is None:
-            return None
+            return _NONE
         day = at.date()
         event_id = str(row[_COL["event_id"]])
         if event_id in self._counted[day]:
-            return None  # a duplicate of the log: the projector drops it by id
+            return _NONE  # a duplicate of the log: the projector drops it by id
         self._counted[day].add(event_id)
         laid_off = int(row[_COL["laid_off"]])
         self.laid_off[(region, day)] += laid_off
         if laid_off >= CONCENTRATED:
             self.concentrated[(region, day)] += 1
         self.applied += 1
-        return "concentrated_layoffs_7d" if laid_off >= CONCENTRATED else "people_laid_off_7d"
+        return _BOTH if laid_off >= CONCENTRATED else _PEOPLE
 
     def _disaster(
         self, event_type: str, row: tuple[Any, ...], at: dt.datetime, offset: int
-    ) -> str | None:
+    ) -> frozenset[str]:
         disaster_id = str(row[_COL["disaster_id"]])
         regions = [str(r) for r in row[_COL["disaster_regions"]]]
         cleared = event_type == "disaster_area.cleared"
@@ -144,7 +148,7 @@ class StreamIndicators:
             if at > self.clears.get(disaster_id, _EPOCH):
                 self.clears[disaster_id] = at
             self.applied += 1
-            return "disaster_area"
+            return _DISASTER
         latest = (at, offset)
         severity = str(row[_COL["severity"]])
         for region in regions:
@@ -158,7 +162,7 @@ class StreamIndicators:
             else:  # an older event, arriving late: only the latest flag time can move
                 flag.flagged_at = flagged_at
         self.applied += 1
-        return "disaster_area"
+        return _DISASTER
 
     def disaster(self) -> dict[str, float]:
         """``disaster_area`` per region: the most severe active flag, rolled up."""

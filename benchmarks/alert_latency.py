@@ -43,6 +43,7 @@ from email.header import decode_header, make_header
 from pathlib import Path
 from typing import Any
 
+import httpx
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition  # noqa: E402
 from aiosmtpd.controller import Controller  # noqa: E402
@@ -123,6 +124,8 @@ class LogTail:
         self.kafka = kafka
         self.topic = topic
         self.flags: dict[tuple[str, str], float] = {}  # (disaster id, county) -> seconds
+        # alert id -> (decided: the raise's time, appended: its record's Kafka timestamp)
+        self.raised: dict[str, tuple[float, float]] = {}
         self.stop = threading.Event()
         self.thread = threading.Thread(target=lambda: asyncio.run(self._run()), daemon=True)
 
@@ -139,7 +142,11 @@ class LogTail:
                 batch = await consumer.getmany(timeout_ms=100, max_records=50_000)
                 for records in batch.values():
                     for r in records:
-                        if b"disaster_area.flagged" in (r.value or b""):
+                        if b'"alert.raised"' in (r.value or b""):
+                            doc = orjson.loads(r.value or b"{}")
+                            at = dt.datetime.fromisoformat(doc["occurred_at"]).timestamp()
+                            self.raised[doc["payload"]["alert_id"]] = (at, r.timestamp / 1000)
+                        elif b"disaster_area.flagged" in (r.value or b""):
                             doc = orjson.loads(r.value or b"{}")
                             for code in doc["payload"]["regions"]:
                                 key = (doc["payload"]["disaster_id"], code)
@@ -192,6 +199,15 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
+def patient(api: Any, path: str) -> Any:
+    """GET ``path`` as JSON, asking again when the loaded worker is slow to answer."""
+    while True:
+        try:
+            return api.get(path).json()
+        except httpx.TimeoutException:
+            print(f"  (GET {path} timed out; asking again)", flush=True)
+
+
 def figures(name: str, values: list[float]) -> None:
     """One line per quantile of ``values`` (seconds)."""
     if not values:
@@ -242,6 +258,8 @@ def main() -> None:
     counties = [c.code for c in load_reference("shandong").counties() if not c.is_statistical_zone]
     tail = LogTail(cluster.kafka("stream"), names.events)
     latencies: dict[str, list[float]] = {path: [] for path in PATHS}
+    # per path: flag appended -> raise decided, decided -> alert.raised appended, -> SMTP
+    stages: dict[str, list[tuple[float, float, float]]] = {path: [] for path in PATHS}
     baseline: list[float] = []
     try:
         worker.wait_ready()
@@ -275,14 +293,24 @@ def main() -> None:
                         latencies[path].append(inbox.arrived[(path, c)] - appended)
                 if c in seen_at:
                     baseline.append(seen_at[c] - appended)
+            for alert_id in inbox.alert_ids:
+                match = REGION.fullmatch(alert_id)
+                raised = tail.raised.get(alert_id)
+                appended = tail.flags.get((did, match.group(2))) if match else None
+                mailed = inbox.arrived.get((match.group(1), match.group(2))) if match else None
+                if match and raised and appended and mailed:
+                    decided, logged = raised
+                    stages[match.group(1)].append(
+                        (decided - appended, logged - decided, mailed - logged)
+                    )
             asyncio.run(send(raw, names.ingest_raw, [flag(c, did, True) for c in wave]))
             # The next wave flags the same counties: it may only start once every alert of
             # this one has resolved, or it would be the same (still firing) alerts.
             for alert_id in sorted(inbox.alert_ids):
                 # (404 until the alert's own event is projected: the e-mail can be faster)
-                while api.get(f"/api/alerts/{alert_id}").json().get("status") != "resolved":
+                while patient(api, f"/api/alerts/{alert_id}").get("status") != "resolved":
                     time.sleep(0.1)
-            while any(a["region"] in wave for a in api.get("/api/alerts").json()):
+            while any(a["region"] in wave for a in patient(api, "/api/alerts")):
                 time.sleep(0.1)
             done += len(wave)
             wave_no += 1
@@ -313,6 +341,14 @@ def main() -> None:
     figures("stream path: log -> SMTP", stream)
     figures("projection path: log -> SMTP", projection)
     figures("baseline: log -> projections", baseline)
+    for path in PATHS:
+        if stages[path]:
+            cols = list(zip(*stages[path], strict=True))
+            print(
+                f"{path} path p50 by stage: flag -> raise decided "
+                f"{statistics.median(cols[0]):.3f} s, -> alert.raised appended "
+                f"{statistics.median(cols[1]):.3f} s, -> SMTP {statistics.median(cols[2]):.3f} s"
+            )
     if stream and projection and baseline:
         p50 = statistics.median
         print(f"ratio p50 stream / projection          {p50(stream) / p50(projection):.2f}")
