@@ -30,7 +30,7 @@ path. In order:
 Nothing here reads the projections, waits for the projector or polls them: a rebuild of
 the projections does not pause it. The log is the only input, so the state after a
 restart is the state before it (the days before the 7-day window are forgotten, and
-restoring reads the log once from its start: ~100k records/s, most skipped unparsed).
+restoring reads the log once from its start, parsing only the records of its event types).
 """
 
 from __future__ import annotations
