@@ -113,8 +113,13 @@ class Evaluator:
         interval: float = 2.0,
         now: Callable[[], dt.datetime] = lambda: dt.datetime.now(SHANGHAI),
         commands: CommandBus | None = None,
+        evaluates: Callable[[Rule], bool] | None = None,
     ) -> None:
         self.store = store
+        #: Which rules this evaluator decides (every rule if None): each rule is decided by
+        #: exactly one evaluator (:func:`alerting.stream.streamed` splits them), so one
+        #: condition is never two alerts.
+        self.evaluates = evaluates
         self.commands = commands
         self._held: Decision | None = None  # decided, its commands not answered yet
         self.reference = reference
@@ -141,14 +146,25 @@ class Evaluator:
         self._announce: list[Fired] = []  # applied, not yet handed to the listeners
 
     @property
+    def own_rules(self) -> tuple[Rule, ...]:
+        """The rules this evaluator decides (see ``evaluates``), in file order."""
+        if self.evaluates is None:
+            return self.rules.rules
+        return tuple(r for r in self.rules.rules if self.evaluates(r))
+
+    @property
     def outbox(self) -> EventWriter:
         """The writer, by the name the host sets its dead-letter hook through."""
         return self.writer
 
     def status(self) -> dict[str, Any]:
-        """What ``/api/status`` shows: ticks (evaluations whose events are in the log) and
-        the health of the appends (see :class:`~streams.writer.FlushStats`)."""
-        return self.writer.status() | {"evaluations": self.evaluations}
+        """What ``/api/status`` shows: ticks (evaluations whose events are in the log), the
+        health of the appends (see :class:`~streams.writer.FlushStats`) and how many rules
+        this evaluator judges."""
+        return self.writer.status() | {
+            "evaluations": self.evaluations,
+            "rules": len(self.own_rules),
+        }
 
     def open_alerts(self) -> list[tuple[str, Rule, str, str]]:
         """(alert id, rule, region, level) of every alert firing now."""
@@ -166,7 +182,7 @@ class Evaluator:
         restored = 0
         for row in rows:
             rule = self.rules.by_id(rule_of(row))
-            if rule is None:
+            if rule is None or (self.evaluates is not None and not self.evaluates(rule)):
                 continue
             key = (rule.id, row["region"])
             self.alert_ids[key] = row["alert_id"]
@@ -201,7 +217,7 @@ class Evaluator:
     async def indicator_values(self, now: dt.datetime) -> Values:
         """Every indicator as of ``now``, plus one series per rule whose kind derives its
         value (key ``rule:<id>``): see :mod:`alerting.series`."""
-        return await run(rule_values, self.rules.rules, now, self.history)
+        return await run(rule_values, self.own_rules, now, self.history)
 
     async def evaluate(self, now: dt.datetime) -> list[Fired]:
         """One evaluation cycle; returns what fired, changed level or resolved (empty while
@@ -227,7 +243,7 @@ class Evaluator:
         states = dict(self.states)
         alert_ids = dict(self.alert_ids)
         fired: list[Fired] = []
-        for rule in self.rules.rules:
+        for rule in self.own_rules:
             derived = f"rule:{rule.id}"
             per_region = values.get(derived, values.get(rule.indicator, {}))
             plain = derived not in values and rule.indicator in ZERO_WHEN_ABSENT

@@ -2,23 +2,29 @@
 
     .venv/bin/python benchmarks/alert_latency.py [--alerts 1000] [--load 5000] [--wave 50]
 
-One run, on the embedded default:
+One run, on the embedded default, measures both paths of alerting (README, "Alerting: two
+paths") on the same flags:
 
-- a real broker (started here unless ``--bootstrap``), a real ``eams run`` worker with one
-  county-level disaster rule (pending 0, keep-firing 0) and a roster whose province duty
-  officer receives every alert by e-mail, a real SMTP server (aiosmtpd) on loopback;
-  grouping by city with group wait and group interval 0 s (no message is held back on
-  purpose, so the figure is the pipeline's own latency; the alerts of one evaluation still
-  share one message per city);
+- a real broker (started here unless ``--bootstrap``), a real ``eams run`` worker with two
+  county-level disaster rules (pending 0, keep-firing 0): ``bench-stream`` on the stream
+  path (:mod:`alerting.stream`: judged as the flag arrives in the log) and
+  ``bench-projection``, the same rule kept on the projection path
+  (``EAMS_ALERT_PROJECTION_RULES``: judged from the projections every ``--interval``); a
+  roster whose province duty officer receives every alert by e-mail, a real SMTP server
+  (aiosmtpd) on loopback; grouping by city with group wait and group interval 0 s (no
+  message is held back on purpose, so the figure is the pipeline's own latency; the alerts
+  of one evaluation still share one message per city);
 - a background load of ``--load`` scenario events per second into the ingest topic;
 - alerts in waves: ``--wave`` counties are flagged as disaster areas at once; each
   flag's time is the Kafka timestamp of its record in ``<ns>.events`` (read back from the
-  log), and the alert's time is when the SMTP server received the e-mail naming that
-  county; then the counties are cleared and the next wave starts once all resolved.
+  log), and each alert's time is when the SMTP server received the e-mail naming that
+  county's alert of that rule; then the counties are cleared and the next wave starts once
+  all resolved.
 
-It prints p50, p95, p99 and max over all alerts, and, as the baseline measured in the same
-run, the time from the flag's append to the worker's ``/api/disaster-areas`` showing it
-(what the evaluator waits for before it can decide anything).
+It prints p50, p95, p99 and max of each path over all alerts, and, as the baseline
+measured in the same run, the time from the flag's append to the worker's
+``/api/disaster-areas`` showing it (what the projection path waits for before it can
+decide anything). No figure is asserted anywhere: the numbers go in the README.
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ from email.header import decode_header, make_header
 from pathlib import Path
 from typing import Any
 
+import httpx
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition  # noqa: E402
 from aiosmtpd.controller import Controller  # noqa: E402
@@ -49,27 +56,29 @@ from streams.kafka import KafkaAccess  # noqa: E402
 from streams.producer import RawProducer  # noqa: E402
 from streams.topics import TopicNames  # noqa: E402
 
-RULES = """rules:
-  - id: bench-disaster-county
+RULE = """
+  - id: bench-{path}
     title: 灾区 / Disaster area
     indicator: disaster_area
     kind: absolute
-    scope: {level: county}
+    scope: {{level: county}}
     levels:
-      IV: {enter: 1, exit: 1}
+      IV: {{enter: 1, exit: 1}}
     pending: 0s
     keep_firing: 0s
 """
+PATHS = ("stream", "projection")
+RULES = "rules:" + "".join(RULE.format(path=p) for p in PATHS)
 # Every alert a message carries (the lead and the rest of its group) links to its id,
-# which names the county: ``…/alerts/bench-disaster-county:371302:20261127T…``.
-REGION = re.compile(r"bench-disaster-county:(\d{6}):\d{8}T\d{6}")
+# which names the rule and the county: ``…/alerts/bench-stream:371302:20261127T…``.
+REGION = re.compile(r"bench-(stream|projection):(\d{6}):\d{8}T\d{6}")
 
 
 class Inbox:
-    """SMTP handler: when each region's firing e-mail arrived."""
+    """SMTP handler: when the firing e-mail of each (path, county) arrived."""
 
     def __init__(self) -> None:
-        self.arrived: dict[str, float] = {}
+        self.arrived: dict[tuple[str, str], float] = {}
         self.alert_ids: set[str] = set()
         self.lock = threading.Lock()
 
@@ -82,7 +91,7 @@ class Inbox:
         if "解除" not in subject:
             for match in REGION.finditer(text):
                 with self.lock:
-                    self.arrived.setdefault(match.group(1), now)
+                    self.arrived.setdefault((match.group(1), match.group(2)), now)
                     self.alert_ids.add(match.group(0))
         return "250 OK"
 
@@ -115,6 +124,8 @@ class LogTail:
         self.kafka = kafka
         self.topic = topic
         self.flags: dict[tuple[str, str], float] = {}  # (disaster id, county) -> seconds
+        # alert id -> (decided: the raise's time, appended: its record's Kafka timestamp)
+        self.raised: dict[str, tuple[float, float]] = {}
         self.stop = threading.Event()
         self.thread = threading.Thread(target=lambda: asyncio.run(self._run()), daemon=True)
 
@@ -131,7 +142,11 @@ class LogTail:
                 batch = await consumer.getmany(timeout_ms=100, max_records=50_000)
                 for records in batch.values():
                     for r in records:
-                        if b"disaster_area.flagged" in (r.value or b""):
+                        if b'"alert.raised"' in (r.value or b""):
+                            doc = orjson.loads(r.value or b"{}")
+                            at = dt.datetime.fromisoformat(doc["occurred_at"]).timestamp()
+                            self.raised[doc["payload"]["alert_id"]] = (at, r.timestamp / 1000)
+                        elif b"disaster_area.flagged" in (r.value or b""):
                             doc = orjson.loads(r.value or b"{}")
                             for code in doc["payload"]["regions"]:
                                 key = (doc["payload"]["disaster_id"], code)
@@ -184,10 +199,30 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
+def patient(api: Any, path: str) -> Any:
+    """GET ``path`` as JSON, asking again when the loaded worker is slow to answer."""
+    while True:
+        try:
+            return api.get(path).json()
+        except httpx.TimeoutException:
+            print(f"  (GET {path} timed out; asking again)", flush=True)
+
+
+def figures(name: str, values: list[float]) -> None:
+    """One line per quantile of ``values`` (seconds)."""
+    if not values:
+        print(f"{name:<27}  no alert measured")
+        return
+    print(f"{name:<27}p50 {statistics.median(values):>8.3f} s")
+    for label, q in (("p95", 0.95), ("p99", 0.99)):
+        print(f"{'':<27}{label} {pct(values, q):>8.3f} s")
+    print(f"{'':<27}max {max(values):>8.3f} s")
+
+
 def main() -> None:
     """Run the benchmark and print the figures."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--alerts", type=int, default=1000)
+    parser.add_argument("--alerts", type=int, default=1000, help="alerts per path")
     parser.add_argument("--load", type=float, default=5000.0, help="background events/s")
     parser.add_argument("--wave", type=int, default=50, help="counties flagged at once")
     parser.add_argument("--interval", type=float, default=0.2, help="EAMS_RISK_INTERVAL")
@@ -211,6 +246,7 @@ def main() -> None:
         work, cluster, "alertbench",
         EAMS_RULES=str(work / "rules.yaml"), EAMS_ROSTER=str(work / "roster.yaml"),
         EAMS_RISK_INTERVAL=str(args.interval), EAMS_PROJECTOR_LINGER_MS="100",
+        EAMS_ALERT_PROJECTION_RULES="bench-projection",
     )  # fmt: skip
     names = TopicNames.for_namespace(worker.namespace)
     api = worker.api
@@ -221,6 +257,10 @@ def main() -> None:
     )
     counties = [c.code for c in load_reference("shandong").counties() if not c.is_statistical_zone]
     tail = LogTail(cluster.kafka("stream"), names.events)
+    latencies: dict[str, list[float]] = {path: [] for path in PATHS}
+    # per path: flag appended -> raise decided, decided -> alert.raised appended, -> SMTP
+    stages: dict[str, list[tuple[float, float, float]]] = {path: [] for path in PATHS}
+    baseline: list[float] = []
     try:
         worker.wait_ready()
         load.start()
@@ -228,8 +268,6 @@ def main() -> None:
         time.sleep(3)
         done = 0
         wave_no = 0
-        latencies: list[float] = []
-        baseline: list[float] = []
         while done < args.alerts:
             wave = counties[: min(args.wave, args.alerts - done)]
             inbox.arrived.clear()
@@ -238,7 +276,7 @@ def main() -> None:
             asyncio.run(send(raw, names.ingest_raw, [flag(c, did) for c in wave]))
             deadline = time.monotonic() + 60
             seen_at: dict[str, float] = {}
-            while time.monotonic() < deadline and len(inbox.arrived) < len(wave):
+            while time.monotonic() < deadline and len(inbox.arrived) < len(PATHS) * len(wave):
                 if len(seen_at) < len(wave):
                     now = time.time()
                     for a in api.get("/api/disaster-areas").json():
@@ -250,24 +288,36 @@ def main() -> None:
                 appended = tail.flags.get((did, c))
                 if appended is None:
                     continue
-                if c in inbox.arrived:
-                    latencies.append(inbox.arrived[c] - appended)
+                for path in PATHS:
+                    if (path, c) in inbox.arrived:
+                        latencies[path].append(inbox.arrived[(path, c)] - appended)
                 if c in seen_at:
                     baseline.append(seen_at[c] - appended)
+            for alert_id in inbox.alert_ids:
+                match = REGION.fullmatch(alert_id)
+                raised = tail.raised.get(alert_id)
+                appended = tail.flags.get((did, match.group(2))) if match else None
+                mailed = inbox.arrived.get((match.group(1), match.group(2))) if match else None
+                if match and raised and appended and mailed:
+                    decided, logged = raised
+                    stages[match.group(1)].append(
+                        (decided - appended, logged - decided, mailed - logged)
+                    )
             asyncio.run(send(raw, names.ingest_raw, [flag(c, did, True) for c in wave]))
             # The next wave flags the same counties: it may only start once every alert of
             # this one has resolved, or it would be the same (still firing) alerts.
             for alert_id in sorted(inbox.alert_ids):
                 # (404 until the alert's own event is projected: the e-mail can be faster)
-                while api.get(f"/api/alerts/{alert_id}").json().get("status") != "resolved":
+                while patient(api, f"/api/alerts/{alert_id}").get("status") != "resolved":
                     time.sleep(0.1)
-            while any(a["region"] in wave for a in api.get("/api/alerts").json()):
+            while any(a["region"] in wave for a in patient(api, "/api/alerts")):
                 time.sleep(0.1)
             done += len(wave)
             wave_no += 1
             print(
-                f"  {done}/{args.alerts} alerts, {len(latencies)} measured "
-                f"(mails {len(inbox.arrived)}, flags {len(tail.flags)}, seen {len(seen_at)})",
+                f"  {done}/{args.alerts} flags, measured stream {len(latencies['stream'])} "
+                f"projection {len(latencies['projection'])} (flags {len(tail.flags)}, "
+                f"seen {len(seen_at)})",
                 flush=True,
             )
         status = api.get("/api/status").json()
@@ -279,23 +329,33 @@ def main() -> None:
         if local_broker is not None:
             local_broker.stop()
 
+    stream, projection = latencies["stream"], latencies["projection"]
     print()
-    print(f"alerts measured            {len(latencies):>8} of {args.alerts}")
+    print(f"alerts measured            stream {len(stream)}, projection {len(projection)} "
+          f"of {args.alerts} each")  # fmt: skip
     print(
         f"background load            {args.load:>8,.0f} events/s "
         f"(worker accepted {status['ingest']['accepted']:,})"
     )
-    print(f"evaluation interval        {args.interval:>8.2f} s")
-    print(f"event log -> SMTP  p50     {statistics.median(latencies):>8.3f} s")
-    print(f"                   p95     {pct(latencies, 0.95):>8.3f} s")
-    print(f"                   p99     {pct(latencies, 0.99):>8.3f} s")
-    print(f"                   max     {max(latencies):>8.3f} s")
-    print(
-        f"baseline: log -> visible in projections p50 {statistics.median(baseline):.3f} s, "
-        f"p99 {pct(baseline, 0.99):.3f} s"
-    )
-    ratio = statistics.median(latencies) / statistics.median(baseline)
-    print(f"ratio p50 alert / p50 visible          {ratio:.2f}")
+    print(f"evaluation interval        {args.interval:>8.2f} s (the projection path's)")
+    figures("stream path: log -> SMTP", stream)
+    figures("projection path: log -> SMTP", projection)
+    figures("baseline: log -> projections", baseline)
+    for path in PATHS:
+        if stages[path]:
+            cols = list(zip(*stages[path], strict=True))
+            print(
+                f"{path} path p50 by stage: flag -> raise decided "
+                f"{statistics.median(cols[0]):.3f} s, -> alert.raised appended "
+                f"{statistics.median(cols[1]):.3f} s, -> SMTP {statistics.median(cols[2]):.3f} s"
+            )
+    if stream and projection and baseline:
+        p50 = statistics.median
+        print(f"ratio p50 stream / projection          {p50(stream) / p50(projection):.2f}")
+        print(f"ratio p99 stream / projection          "
+              f"{pct(stream, 0.99) / pct(projection, 0.99):.2f}")  # fmt: skip
+        print(f"ratio p50 stream / visible in projections {p50(stream) / p50(baseline):.2f}")
+        print(f"ratio p50 projection / visible         {p50(projection) / p50(baseline):.2f}")
 
 
 if __name__ == "__main__":

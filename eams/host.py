@@ -13,17 +13,19 @@ import asyncio
 import contextlib
 import logging
 import signal
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
 
 from alerting.dispatch import Dispatcher
-from alerting.evaluator import Evaluator
+from alerting.evaluator import Evaluator, Fired
 from alerting.indicator_names import INDICATOR_NAMES
 from alerting.lifecycle import AlertAggregate
 from alerting.roster import load_roster
 from alerting.rules import load_rules
 from alerting.silencing import SilenceAggregate
+from alerting.stream import StreamEvaluator, split
 from cases.household import HouseholdAggregate
 from cases.person import PersonAggregate
 from cases.policy import CasePolicy, load_policy
@@ -98,6 +100,7 @@ class Host:
         self.projector = new_projector(settings, store, reference)
         self.rebuilding = False
         self.evaluator: Evaluator | None = None
+        self.stream: StreamEvaluator | None = None  # the rules judged as events arrive
         self.dispatcher: Dispatcher | None = None
         self.playbooks: PlaybookRunner | None = None
         self.fraud: FraudSweep | None = None
@@ -257,6 +260,7 @@ class Host:
         see streams/writer.py); a component not started is absent."""
         parts: tuple[tuple[str, Evaluator | Dispatcher | PlaybookRunner | None], ...] = (
             ("evaluator", self.evaluator),
+            ("stream", self.stream),
             ("dispatcher", self.dispatcher),
             ("playbooks", self.playbooks),
         )
@@ -272,11 +276,17 @@ class Host:
         return self.projector.stats.caught_up and not self.rebuilding
 
     async def start_alerting(self) -> list[asyncio.Task[None]]:
-        """Start the evaluator (and the dispatcher when a roster is configured)."""
+        """Start the evaluators (the stream path and the projection path, each judging its
+        own rules: :func:`alerting.stream.split`), the dispatcher when a roster is
+        configured, and the playbook runtime."""
         s = self.settings
         rules = load_rules(s.rules, indicators=INDICATOR_NAMES, reference=self.reference)
         self._alert_producer = new_producer(s.kafka("stream"))
         await self._alert_producer.start()
+        on_stream, on_projection = split(
+            stream=s.alert_stream,
+            projection_rules=[r.strip() for r in s.alert_projection_rules.split(",") if r.strip()],
+        )
         self.evaluator = Evaluator(
             store=self.store,
             reference=self.primary,
@@ -286,14 +296,30 @@ class Host:
             topic_names=s.topics,
             interval=s.risk_interval,
             commands=self.commands,
+            evaluates=on_projection,
         )
+        self.stream = StreamEvaluator(
+            kafka=s.kafka("stream"),
+            store=self.store,
+            reference=self.primary,
+            rules=rules,
+            components=self.evaluator.components,
+            sender=BatchSender(self._alert_producer),
+            topic_names=s.topics,
+            interval=s.risk_interval,
+            commands=self.commands,
+            evaluates=on_stream,
+        )
+        evaluators = (self.evaluator, self.stream)
         self.projector.revised.append(self.evaluator.history.revise)
         self._stop_alerting = asyncio.Event()
         tasks = [
             asyncio.create_task(
                 self.evaluator.run(self._stop_alerting, self.caught_up), name="evaluator"
-            )
+            ),
+            asyncio.create_task(self.stream.run(self._stop_alerting), name="stream-evaluator"),
         ]
+        tasks[-1].add_done_callback(_crash_if_failed)  # a dead consumer would miss alerts
         if s.roster is not None:
             self.dispatcher = Dispatcher(
                 store=self.store,
@@ -302,10 +328,12 @@ class Host:
                 sender=BatchSender(self._alert_producer),
                 topic_names=s.topics,
                 rules=rules,
-                open_alerts=self.evaluator.open_alerts,
+                open_alerts=lambda: [a for e in evaluators for a in e.open_alerts()],
                 commands=self.commands,
             )
-            self.evaluator.listeners.append(self.dispatcher.on_fired)
+            notify = _one_at_a_time(self.dispatcher.on_fired)  # one lock for both evaluators
+            for evaluator in evaluators:
+                evaluator.listeners.append(notify)
             tasks.append(asyncio.create_task(self._dispatch_loop(), name="dispatcher"))
         self.playbooks = PlaybookRunner(
             store=self.store,
@@ -316,8 +344,11 @@ class Host:
             dispatcher=self.dispatcher,
             commands=self.commands,
         )
+        # Playbooks read the disaster flags a proposal names from the projections: the
+        # stream path's alerts are proposed by the runtime's tick (propose_open_alerts), once
+        # the alert and its flags are projected, as before.
         self.evaluator.listeners.append(self.playbooks.on_fired)
-        for part in (self.evaluator, self.dispatcher, self.playbooks):
+        for part in (self.evaluator, self.stream, self.dispatcher, self.playbooks):
             if part is not None:
                 part.outbox.dead_letter = self._dead_letter_event
         tasks.append(
@@ -466,9 +497,23 @@ def new_projector(settings: Settings, store: Store, reference: RegionReference) 
     )
 
 
+def _one_at_a_time(
+    listener: Callable[[Sequence[Fired]], Awaitable[None]],
+) -> Callable[[Sequence[Fired]], Awaitable[None]]:
+    """``listener`` behind a lock: both evaluators hand it transitions, and one batch is
+    decided (its commands answered) before the next is taken."""
+    lock = asyncio.Lock()
+
+    async def call(fired: Sequence[Fired]) -> None:
+        async with lock:
+            await listener(fired)
+
+    return call
+
+
 def _crash_if_failed(task: asyncio.Task[None]) -> None:
     """A dead projector must not leave a live-looking process: stop the host."""
     if task.cancelled() or task.exception() is None:
         return
-    log.error("projector stopped: %s", task.exception())
+    log.error("%s stopped: %s", task.get_name(), task.exception())
     signal.raise_signal(signal.SIGTERM)

@@ -239,6 +239,17 @@ class Settings(BaseSettings):
         default=None, description="Risk-index weights (YAML); unset = documented defaults."
     )
     risk_interval: float = Field(default=2.0, gt=0, description="Seconds between evaluations.")
+    alert_stream: bool = Field(
+        default=True,
+        description="Decide the rules whose indicator the events give by themselves (disaster "
+        "areas, layoffs) as the events arrive (alerting.stream); off: every rule is decided "
+        "from the projections every risk_interval.",
+    )
+    alert_projection_rules: str = Field(
+        default="",
+        description="Comma-separated rule ids decided from the projections even though the "
+        "stream could decide them (to compare both paths; alerting.stream).",
+    )
     test_crash_after_wal: int = Field(
         default=0,
         ge=0,

@@ -110,25 +110,32 @@ def wait_ticks(worker: Worker, component: str, n: int = 3, timeout: float = 60) 
     """Wait until ``component`` (``evaluator``, ``dispatcher`` or ``playbooks``) of the
     worker completed ``n`` more cycles (``/api/status`` ``alerting.<component>.ticks``), and
     for the dispatcher until nothing is queued or being delivered: then whatever those
-    cycles decided has happened, and a test may assert that something did *not*."""
+    cycles decided has happened, and a test may assert that something did *not*. For the
+    ``evaluator``, the stream path's evaluator (``alerting.stream``) too, when it judges
+    any rule: both paths have evaluated ``n`` more times."""
     deadline = time.monotonic() + timeout
 
-    def part() -> dict[str, Any]:
-        got: dict[str, Any] = worker.status()["alerting"][component]
+    def parts() -> dict[str, dict[str, Any]]:
+        alerting: dict[str, Any] = worker.status()["alerting"]
+        got = {component: alerting[component]}
+        stream = alerting.get("stream")
+        if component == "evaluator" and stream is not None and stream.get("rules"):
+            got["stream"] = stream
         return got
 
-    start = part()["ticks"]
+    start = {name: part["ticks"] for name, part in parts().items()}
     while True:
-        now = part()
-        done = now["ticks"] >= start + n
+        now = parts()
+        done = all(part["ticks"] >= start.get(name, 0) + n for name, part in now.items())
         if done and component == "dispatcher":
-            done = not (now["queued"] or now["delivering"] or now["backlog"])
+            part = now[component]
+            done = not (part["queued"] or part["delivering"] or part["backlog"])
         if done:
             return
         if time.monotonic() > deadline:
             raise AssertionError(
-                f"{component}: {now['ticks'] - start} of {n} ticks within {timeout}s "
-                f"({now}):\n{worker.tail()}"
+                f"{component}: not {n} ticks within {timeout}s from {start} ({now}):\n"
+                f"{worker.tail()}"
             )
         time.sleep(0.1)
 

@@ -13,6 +13,9 @@ then    the broker is started again on its data: the held event goes out, and on
         the alert raised in memory and handed to the dispatcher
 end     the log has exactly one ``alert.raised`` for the condition, and one
         ``notification.sent`` per recipient; each duty officer got one e-mail
+
+Run once per path of alerting: the disaster rule judged by the stream evaluator (the
+default) and by the projection evaluator (``EAMS_ALERT_STREAM=0``).
 """
 
 from __future__ import annotations
@@ -84,8 +87,17 @@ def _wait(what: str, check: Any, worker: Worker, timeout: float = 60) -> Any:
     raise AssertionError(f"timed out waiting for {what}\n{worker.tail(60)}")
 
 
+@pytest.mark.parametrize(
+    ("path", "env"),
+    [("stream", {}), ("evaluator", {"EAMS_ALERT_STREAM": "0"})],
+    ids=["stream", "projection"],
+)
 def test_an_alert_raised_while_the_broker_is_down_is_appended_once_and_notified_once(
-    own_broker: tuple[LocalKafka, TestBroker], mailbox: tuple[Any, int], tmp_path: Path
+    own_broker: tuple[LocalKafka, TestBroker],
+    mailbox: tuple[Any, int],
+    tmp_path: Path,
+    path: str,
+    env: dict[str, str],
 ) -> None:
     broker, test_broker = own_broker
     box, port = mailbox
@@ -106,6 +118,7 @@ def test_an_alert_raised_while_the_broker_is_down_is_appended_once_and_notified_
         EAMS_RULES=str(tmp_path / "rules.yaml"),
         EAMS_ROSTER=str(tmp_path / "roster.yaml"),
         EAMS_RISK_INTERVAL="0.3",
+        **env,
     ).start()
     try:
         flag = event("disaster_area.flagged", LINYI, {
@@ -122,10 +135,10 @@ def test_an_alert_raised_while_the_broker_is_down_is_appended_once_and_notified_
         _kill(broker)
 
         def failing() -> dict[str, Any] | None:
-            part: dict[str, Any] = worker.status()["alerting"]["evaluator"]
+            part: dict[str, Any] = worker.status()["alerting"][path]
             return part if part["flush_failures"] and part["pending_events"] else None
 
-        held = _wait("the evaluator's flush failure", failing, worker)
+        held = _wait(f"the {path}'s flush failure", failing, worker)
         assert held["last_flush_error"] and held["pending_events"] == 1
         assert worker.api.get("/api/alerts").json() == []  # nothing raised yet
         assert "events not acknowledged by the broker" in worker.log.read_text()
@@ -138,7 +151,7 @@ def test_an_alert_raised_while_the_broker_is_down_is_appended_once_and_notified_
         )
         assert status.returncode == 0, status.stderr
         assert '"flush_failures"' in status.stdout
-        assert "warning: evaluator: 1 events wait for the broker" in status.stderr
+        assert f"warning: {path}: 1 events wait for the broker" in status.stderr
         assert box.messages == []
 
         broker.start()
@@ -159,7 +172,7 @@ def test_an_alert_raised_while_the_broker_is_down_is_appended_once_and_notified_
             "linyi-a@example.gov.cn": 1,
             "province-a@example.gov.cn": 1,
         }
-        after = worker.status()["alerting"]["evaluator"]
+        after = worker.status()["alerting"][path]
         assert after["pending_events"] == 0 and after["flush_failures"] >= 1
     finally:
         worker.stop()
