@@ -40,7 +40,7 @@ from eams.tools.simulator import Scenario, ScenarioConfig  # noqa: E402
 from events.regions import load_reference  # noqa: E402
 from streams.kafka import KafkaAccess  # noqa: E402
 from streams.producer import RawProducer  # noqa: E402
-from streams.topics import TopicNames  # noqa: E402
+from streams.topics import TopicNames, log_ends  # noqa: E402
 
 
 def generate(n: int) -> list[bytes]:
@@ -142,23 +142,6 @@ asyncio.run(main())
 """
 
 
-def end_offsets(kafka: KafkaAccess, topic: str) -> dict[int, int]:
-    """The end offset of each partition of ``topic`` now."""
-
-    async def go() -> dict[int, int]:
-        consumer = AIOKafkaConsumer(**kafka.client_options(), enable_auto_commit=False)
-        await consumer.start()
-        try:
-            cluster = await consumer._client.fetch_all_metadata()  # noqa: SLF001
-            tps = [TopicPartition(topic, p) for p in cluster.partitions_for_topic(topic) or ()]
-            ends = await consumer.end_offsets(tps)
-            return {tp.partition: int(end) for tp, end in ends.items()}
-        finally:
-            await consumer.stop()
-
-    return asyncio.run(go())
-
-
 def first_append(kafka: KafkaAccess, topic: str) -> float:
     """The earliest record timestamp (epoch seconds) over the partitions of ``topic``: when
     the worker's ingest appended its first event."""
@@ -205,22 +188,28 @@ def rebuild_all(cluster: Any, names: TopicNames, api: Any) -> dict[str, float]:
     """``POST /api/admin/rebuild`` on the settled worker: every projection dropped and the
     whole log projected again (the projector alone: nothing new comes in); the seconds
     until the projector is at the log's end, and how many events it wrote."""
-    ends = end_offsets(cluster.kafka("stream"), names.events)
+    ends = asyncio.run(log_ends(cluster.kafka("stream"), names.events))
     print(f"rebuild: dropping every projection and projecting {sum(ends.values()):,} log "
           "offsets again …", flush=True)  # fmt: skip
     started = time.time()
     api.post("/api/admin/rebuild", timeout=600).raise_for_status()
+    status = wait_past(api, ends, started)
+    return {"seconds": time.time() - started, "rows": float(status["projector"]["rows"])}
+
+
+def wait_past(api: Any, ends: dict[int, int], started: float) -> dict[str, Any]:
+    """Until the projector (not rebuilding) is past ``ends`` on every partition, with a
+    progress line every 5 s; its last status."""
     shown = time.time()
     while True:
-        status = api.get("/api/status", timeout=60).json()
+        status: dict[str, Any] = api.get("/api/status", timeout=60).json()
         positions = {int(p): o for p, o in status["projector"]["positions"].items()}
         if not status["rebuilding"] and all(positions.get(p, 0) >= e for p, e in ends.items()):
-            break
+            return status
         if time.time() - shown >= 5:
             print(progress(started, status), flush=True)
             shown = time.time()
         time.sleep(0.2)
-    return {"seconds": time.time() - started, "rows": float(status["projector"]["rows"])}
 
 
 def main() -> None:
@@ -271,16 +260,8 @@ def main() -> None:
             time.sleep(0.5)
         # Every input is in the log (the counters are published after the batch's flush
         # at the latest half a second later): wait until the projector is past them.
-        ends = end_offsets(cluster.kafka("stream"), names.events)
-        while True:
-            status = api.get("/api/status", timeout=60).json()
-            positions = {int(p): o for p, o in status["projector"]["positions"].items()}
-            if all(positions.get(p, 0) >= end for p, end in ends.items()):
-                break
-            if time.time() - shown >= 5:
-                print(progress(started, status), flush=True)
-                shown = time.time()
-            time.sleep(0.2)
+        ends = asyncio.run(log_ends(cluster.kafka("stream"), names.events))
+        status = wait_past(api, ends, started)
         done_at = time.time()
         print(progress(started, status), flush=True)
         rss = peak_rss_mb(worker.proc.pid)

@@ -296,8 +296,6 @@ class Projector:
                 # where to read from: the first offset of a batch to insert again, else
                 # after the partition's last (complete) batch, else the beginning
                 begin = replayed.get(tp.partition, resume.get(tp.partition))
-                if begin is None and tp.partition in positions:
-                    begin = positions[tp.partition][1] + 1
                 if begin is not None:
                     consumer.seek(tp, begin)
                 else:
@@ -358,7 +356,7 @@ class Projector:
             if not (total >= self.batch or force or now - oldest >= self.linger):
                 return
             # a fair share of the batch for each partition, then what is left of it in order
-            share = -(-self.batch // len(waiting))
+            share = self.batch // len(waiting)
             counts = {p: min(share, len(pending.records)) for p, pending in waiting.items()}
             room = self.batch - sum(counts.values())
             for p, pending in sorted(waiting.items()):

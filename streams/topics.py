@@ -231,17 +231,22 @@ async def _align(admin: AIOKafkaAdminClient, wanted: dict[str, dict[str, str]]) 
                 )
 
 
-async def topic_has_records(kafka: KafkaAccess, topic: str) -> bool:
-    """True when anything was ever appended to ``topic`` (an end offset above 0)."""
+async def log_ends(kafka: KafkaAccess, topic: str) -> dict[int, int]:
+    """The end offset of each partition of ``topic`` now (none: no such topic)."""
     consumer = AIOKafkaConsumer(**kafka.client_options(), enable_auto_commit=False)
     await consumer.start()
     try:
         cluster = await consumer._client.fetch_all_metadata()  # noqa: SLF001 - metadata only
         tps = [TopicPartition(topic, p) for p in cluster.partitions_for_topic(topic) or ()]
         ends = await consumer.end_offsets(tps) if tps else {}
-        return any(end > 0 for end in ends.values())
+        return {tp.partition: int(end) for tp, end in ends.items()}
     finally:
         await consumer.stop()
+
+
+async def topic_has_records(kafka: KafkaAccess, topic: str) -> bool:
+    """True when anything was ever appended to ``topic`` (an end offset above 0)."""
+    return any(end > 0 for end in (await log_ends(kafka, topic)).values())
 
 
 def header(headers: object, name: str) -> str | None:
