@@ -308,12 +308,16 @@ def main() -> None:
     )
     print(f"ratio pipeline / baseline      {pipeline_eps / baseline_eps:>12.2f}")
     rebuild_eps = rebuild["rows"] / rebuild["seconds"]
-    print(
-        f"rebuild (projector alone)      {rebuild_eps:>12,.0f} events/s  "
-        f"({rebuild['rows']:,.0f} events in {rebuild['seconds']:.1f} s; "
-        f"10M at this rate: {10_000_000 / rebuild_eps / 60:.1f} min)"
-    )
-    print(f"ratio rebuild / baseline       {rebuild_eps / baseline_eps:>12.2f}")
+    if rebuild_eps > 0:
+        print(
+            f"rebuild (projector alone)      {rebuild_eps:>12,.0f} events/s  "
+            f"({rebuild['rows']:,.0f} events in {rebuild['seconds']:.1f} s; "
+            f"10M at this rate: {10_000_000 / rebuild_eps / 60:.1f} min)"
+        )
+        print(f"ratio rebuild / baseline       {rebuild_eps / baseline_eps:>12.2f}")
+    else:  # seen at 5,000 events, not at 300,000 or more: not yet explained
+        print("rebuild (projector alone)      not measured: the rebuilt projector reports no "
+              "event written when it is already past the log's end")  # fmt: skip
     print(f"worker peak RSS (projector)    {rss:>12,.0f} MiB")
     print(f"ingest process peak RSS        {child_rss:>12,.0f} MiB")
     print("CPU per event (start of the worker to the last projection; user + system):")
@@ -324,6 +328,8 @@ def main() -> None:
     wrong = {k: (by_type.get(k, 0), v) for k, v in expected.items() if by_type.get(k, 0) != v}
     if wrong:
         raise SystemExit(f"projected (got, expected) by type: {wrong}")
+    if rebuild_eps <= 0:
+        raise SystemExit("the rebuild wrote no event: its figure is missing from this run")
 
 
 if __name__ == "__main__":
