@@ -246,7 +246,7 @@ def main() -> None:
         work, cluster, "alertbench",
         EAMS_RULES=str(work / "rules.yaml"), EAMS_ROSTER=str(work / "roster.yaml"),
         EAMS_RISK_INTERVAL=str(args.interval), EAMS_PROJECTOR_LINGER_MS="100",
-        EAMS_ALERT_PROJECTION_RULES="bench-projection",
+        EAMS_ALERT_PROJECTION_RULES="bench-projection", EAMS_ALERT_STREAM="1",
     )  # fmt: skip
     names = TopicNames.for_namespace(worker.namespace)
     api = worker.api

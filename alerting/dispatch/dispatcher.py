@@ -243,6 +243,9 @@ class Dispatcher:
         fired, self._backlog = self._backlog, []
         if not fired:
             return
+        # read again now, not at the last tick: the stream path raises an alert as soon as
+        # its event arrives, and a silence listed by GET /api/silences before that must hold
+        await self.refresh()
         ch = self.changes()
         for f in fired:
             t = f.transition

@@ -145,3 +145,53 @@ async def test_a_playbook_announcement_enters_at_the_route_and_ignores_mutes(
     for g in dispatcher.groups.values():  # the timers started by announce
         assert g.task is not None
         g.task.cancel()
+
+
+async def test_a_raise_handed_over_between_ticks_sees_the_silence_made_since_the_last_tick(
+    dispatcher: Dispatcher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The stream path hands a raise over as soon as its event arrives, not at a tick: the
+    silences are read again for it (CI once mailed a region silenced after the last tick)."""
+    from alerting.engine import Transition
+    from alerting.evaluator import Fired
+
+    silence = Silence("s-1", None, CITY, None, WEDNESDAY, WEDNESDAY + dt.timedelta(hours=1),
+                      "duty", None, False)  # fmt: skip
+    reads: list[int] = []
+
+    async def refresh() -> None:  # what the projections say now: the silence is listed
+        reads.append(1)
+        dispatcher.silences = Silences.of([silence])
+
+    committed: list[object] = []
+
+    async def commit(ch: object) -> bool:
+        committed.append(ch)
+        return True
+
+    monkeypatch.setattr(dispatcher, "refresh", refresh)
+    monkeypatch.setattr(dispatcher, "commit", commit)
+    assert dispatcher.silences == Silences()  # as the last tick read them: none
+    rule = dispatcher.rules.by_id("layoffs")  # type: ignore[union-attr]
+    assert rule is not None
+    raised = Transition("raised", "IV", None, 120.0, 100.0, WEDNESDAY)
+    dispatcher._backlog = [Fired("a", rule, COUNTY, raised)]
+    await dispatcher._handle_backlog()
+    assert reads == [1] and len(committed) == 1
+    [ch] = committed
+    ch.apply()  # type: ignore[attr-defined]
+    assert dispatcher.groups == {}  # held by the silence: queued for nobody
+    # without the silence the same raise is queued for the city's officer (level IV)
+    dispatcher.silences = Silences()
+    monkeypatch.setattr(dispatcher, "refresh", lambda: _none())
+    dispatcher._backlog = [Fired("b", rule, COUNTY, raised)]
+    await dispatcher._handle_backlog()
+    committed[-1].apply()  # type: ignore[attr-defined]
+    assert {officer for officer, _ in dispatcher.groups} == {"linyi"}
+    for g in dispatcher.groups.values():
+        if g.task is not None:
+            g.task.cancel()
+
+
+async def _none() -> None:
+    return None
