@@ -41,6 +41,10 @@ def router(host: Host) -> APIRouter:
     @api.get("/api/status", summary="Pipeline state: ingest counters, projector positions")
     async def status(who: Principal = need("read:overview")) -> dict[str, Any]:
         """Counters of the ingest agent and the projector's positions and lag."""
+        # the awaits first, then one snapshot with no await in it: the projector goes on
+        # while a query runs, and positions read after its rows (or the live dicts, changed
+        # before the response is serialized) would say it is past events it has not written
+        quarantined = await run(quarantine.counts, host.store)
         p = host.projector.stats
         return {
             "ingest": host.ingest.stats(),
@@ -53,13 +57,13 @@ def router(host: Host) -> APIRouter:
                 "store_errors": p.store_errors,
                 "last_store_error": p.last_store_error,
                 "replayed_batches": p.replayed_batches,
-                "positions": p.positions,
-                "highwater": p.highwater,
+                "positions": dict(p.positions),
+                "highwater": dict(p.highwater),
                 "lag": p.lag,
                 "version": p.version,
             },
             "worklist": host.worklist.status(),
-            "quarantine": await run(quarantine.counts, host.store),
+            "quarantine": quarantined,
             "alerting": host.alerting_status(),
             "rebuilding": host.rebuilding,
             "ingest_ready": host.ingest.ready,
