@@ -67,6 +67,7 @@ class HandlerStats:
     partitions: list[int] = dataclasses.field(default_factory=list)
     aggregates: int = 0
     folded_events: int = 0
+    skipped_own: int = 0  # events of its own decisions read back and skipped unparsed
     accepted: int = 0
     rejected: int = 0
     duplicates: int = 0
@@ -124,6 +125,9 @@ class CommandHandler:
         self._producer: AIOKafkaProducer | None = None
         self._reader: AIOKafkaConsumer | None = None  # catches up with other writers' events
         self._positions: dict[int, int] = {}  # events partition -> next offset to fold
+        # events partition -> offsets of this handler's own adopted decisions not yet read
+        # back: a catch-up skips them unparsed (they were applied when decided)
+        self._own: dict[int, set[int]] = {}
         self.ready = asyncio.Event()  # set once a first assignment has been folded
 
     def status(self) -> dict[str, Any]:
@@ -191,7 +195,9 @@ class CommandHandler:
                 return
             try:
                 await self._catch_up(tp.partition, states)
-                outcomes, adopt = await self._decide_and_append(tp.partition, states, records)
+                outcomes, adopt, appended = await self._decide_and_append(
+                    tp.partition, states, records
+                )
             except Exception:
                 # nothing adopted, nothing committed: decide the batch again (same ids)
                 self.stats.failures += 1
@@ -200,6 +206,7 @@ class CommandHandler:
                 await asyncio.sleep(1.0)
                 return
             states.update(adopt)
+            self._own.setdefault(tp.partition, set()).update(appended)
             self.stats.aggregates = sum(len(s) for s in self._states.values())
             await self._reply(outcomes)
             await consumer.commit({tp: OffsetAndMetadata(records[-1].offset + 1, "")})
@@ -210,8 +217,9 @@ class CommandHandler:
         partition: int,
         states: dict[tuple[str, str], Folded],
         records: list[ConsumerRecord[bytes, bytes]],
-    ) -> tuple[list[Outcome], dict[tuple[str, str], Folded]]:
-        """Steps 2 and 3 for one batch: the outcomes and the states to adopt."""
+    ) -> tuple[list[Outcome], dict[tuple[str, str], Folded], list[int]]:
+        """Steps 2 and 3 for one batch: the outcomes, the states to adopt and the offsets
+        its events got in the events partition."""
         assert self._producer is not None
         staged: dict[tuple[str, str], Folded] = {}
         outcomes: list[Outcome] = []
@@ -240,9 +248,12 @@ class CommandHandler:
                         key=command.aggregate_id.encode(),
                     )
                 )
+        appended: list[int] = []
         if sends:  # bounded: a batch waiting on a broker that is away is retried instead
-            await asyncio.wait_for(asyncio.gather(*sends), APPEND_TIMEOUT)
-        return outcomes, staged
+            for meta in await asyncio.wait_for(asyncio.gather(*sends), APPEND_TIMEOUT):
+                if meta.partition == partition:  # (the same key: the same partition number)
+                    appended.append(meta.offset)
+        return outcomes, staged, appended
 
     @deciding  # its records carry the command's ids; each decision is logged (INFO)
     def _decide(self, aggregate: Aggregate[Any], folded: Folded, command: Command) -> _Decided:
@@ -376,6 +387,7 @@ class CommandHandler:
             for p in partitions:
                 self._states.pop(p, None)
                 self._positions.pop(p, None)
+                self._own.pop(p, None)
             self.stats.partitions = sorted(self._states)
             self.stats.aggregates = sum(len(s) for s in self._states.values())
 
@@ -392,6 +404,7 @@ class CommandHandler:
     async def _fold(self, partition: int) -> dict[tuple[str, str], Folded]:
         states: dict[tuple[str, str], Folded] = {}
         self._positions[partition] = 0
+        self._own.pop(partition, None)
         await self._read_events(partition, states)
         return states
 
@@ -414,6 +427,7 @@ class CommandHandler:
             start = max(
                 self._positions.get(partition, 0), (await consumer.beginning_offsets([tp]))[tp]
             )
+            own = self._own.get(partition, set())
             if start >= end:
                 self._positions[partition] = end
                 return
@@ -425,8 +439,14 @@ class CommandHandler:
                 for record in batch.get(tp, []):
                     if record.offset >= end or record.value is None:
                         continue
+                    if record.offset in own:  # decided here and applied then: not parsed
+                        own.discard(record.offset)
+                        self.stats.skipped_own += 1
+                        continue
                     self._fold_one(states, record.value)
             self._positions[partition] = end
+            if own:  # read past: none of them can come again
+                own.difference_update([o for o in own if o < end])
         finally:
             if shared:  # nothing assigned between catch-ups: no fetch waits on the broker
                 consumer.unsubscribe()

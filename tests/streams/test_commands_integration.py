@@ -201,3 +201,31 @@ async def test_a_new_handler_folds_the_log_before_deciding(
             await task
     finally:
         await bus.stop()
+
+
+async def test_its_own_events_are_skipped_unparsed_and_another_writers_are_folded(
+    running: tuple[Settings, CommandHandler, CommandBus],
+) -> None:
+    """A catch-up reads the partition back: the events of the handler's own decisions are
+    skipped by their offsets (applied when decided), an event another writer appended to
+    the same aggregate between two commands is folded and decides the next one."""
+    from events.envelope import internal_event
+    from streams.producer import new_producer
+
+    settings, handler, bus = running
+    await bus.submit(bus.command("alert.raise", ALERT, actor="a", payload=RAISE))
+    other = internal_event(
+        "alert.acknowledged", region="371302", aggregate_id=ALERT, actor="duty-elsewhere",
+        source="test", payload={"alert_id": ALERT},
+    )  # fmt: skip
+    producer = new_producer(settings.kafka("stream"))
+    await producer.start()
+    try:
+        await producer.send_and_wait(settings.topics.events, other.to_json(), key=ALERT.encode())
+    finally:
+        await producer.stop()
+    again = await bus.send(bus.command("alert.acknowledge", ALERT, actor="duty-a"))
+    assert not again.accepted and "already acknowledged by duty-elsewhere" in (again.reason or "")
+    assert (handler.stats.skipped_own, handler.stats.folded_events) == (1, 1)
+    log = await log_of(settings)
+    assert [e["event_type"] for e in log] == ["alert.raised", "alert.acknowledged"]
