@@ -164,8 +164,8 @@ class CommandHandler:
             consumer.subscribe([self.topics.commands], listener=_Listener(self))
             while not stop.is_set():
                 batch = await consumer.getmany(timeout_ms=200, max_records=500)
-                for tp, records in batch.items():
-                    await self._handle_batch(consumer, tp, records)
+                if batch:
+                    await self._handle_batch(consumer, batch)
         finally:
             await bounded(consumer.stop())  # leaves the group: its partitions move at once
             await bounded(self._producer.stop())
@@ -186,74 +186,84 @@ class CommandHandler:
     async def _handle_batch(
         self,
         consumer: AIOKafkaConsumer,
-        tp: TopicPartition,
-        records: list[ConsumerRecord[bytes, bytes]],
+        batch: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]],
     ) -> None:
+        """One fetch, every partition in it at once: one catch-up read over them, their
+        decisions' events awaited together, one reply, one commit (each partition paid these
+        waits in turn before, and a command waited for the partitions ahead of its own)."""
         async with self._lock:
-            states = self._states.get(tp.partition)
-            if states is None:  # revoked while fetched: the next owner decides them
+            # a partition revoked while fetched: the next owner decides its commands
+            work = {tp: rs for tp, rs in batch.items() if rs and tp.partition in self._states}
+            if not work:
                 return
             try:
-                await self._catch_up(tp.partition, states)
-                outcomes, adopt, appended = await self._decide_and_append(
-                    tp.partition, states, records
-                )
+                await self._catch_up([tp.partition for tp in work])
+                decided = await self._decide_and_append(work)
             except Exception:
                 # nothing adopted, nothing committed: decide the batch again (same ids)
                 self.stats.failures += 1
-                log.exception("command batch on partition %s failed; retrying", tp.partition)
-                consumer.seek(tp, records[0].offset)
+                log.exception(
+                    "command batch on partitions %s failed; retrying",
+                    sorted(tp.partition for tp in work),
+                )
+                for tp, records in work.items():
+                    consumer.seek(tp, records[0].offset)
                 await asyncio.sleep(1.0)
                 return
-            states.update(adopt)
-            self._own.setdefault(tp.partition, set()).update(appended)
+            outcomes: list[Outcome] = []
+            for partition, (decisions, adopt, appended) in decided.items():
+                self._states[partition].update(adopt)
+                self._own.setdefault(partition, set()).update(appended)
+                outcomes += decisions
             self.stats.aggregates = sum(len(s) for s in self._states.values())
             await self._reply(outcomes)
-            await consumer.commit({tp: OffsetAndMetadata(records[-1].offset + 1, "")})
+            await consumer.commit(
+                {tp: OffsetAndMetadata(records[-1].offset + 1, "") for tp, records in work.items()}
+            )
             self.stats.batches += 1
 
     async def _decide_and_append(
-        self,
-        partition: int,
-        states: dict[tuple[str, str], Folded],
-        records: list[ConsumerRecord[bytes, bytes]],
-    ) -> tuple[list[Outcome], dict[tuple[str, str], Folded], list[int]]:
-        """Steps 2 and 3 for one batch: the outcomes, the states to adopt and the offsets
-        its events got in the events partition."""
+        self, work: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
+    ) -> dict[int, tuple[list[Outcome], dict[tuple[str, str], Folded], list[int]]]:
+        """Steps 2 and 3 for each partition of a batch: the outcomes, the states to adopt
+        and the offsets its events got in the events partition."""
         assert self._producer is not None
-        staged: dict[tuple[str, str], Folded] = {}
-        outcomes: list[Outcome] = []
+        decided: dict[int, tuple[list[Outcome], dict[tuple[str, str], Folded], list[int]]] = {}
         sends: list[asyncio.Future[Any]] = []
-        for record in records:
-            command = _parse(record)
-            if command is None:
-                continue
-            key = (command.kind, command.aggregate_id)
-            aggregate = self.aggregates.get(command.kind)
-            if aggregate is None:
-                outcomes.append(_rejected(command, 0, "invalid", self._unknown_kind(command)))
-                continue
-            folded = staged.get(key) or states.get(key)
-            if folded is None:
-                folded = Folded(aggregate.initial(command.aggregate_id))
-            outcome, envelopes, after = self._decide(aggregate, folded, command)
-            outcomes.append(outcome)
-            if after is not None:
-                staged[key] = after
-            for envelope in envelopes:
-                sends.append(
-                    await self._producer.send(
-                        self.topics.events,
-                        envelope.to_json(),
-                        key=command.aggregate_id.encode(),
+        for tp, records in work.items():
+            states = self._states[tp.partition]
+            staged: dict[tuple[str, str], Folded] = {}
+            outcomes: list[Outcome] = []
+            decided[tp.partition] = (outcomes, staged, [])
+            for record in records:
+                command = _parse(record)
+                if command is None:
+                    continue
+                key = (command.kind, command.aggregate_id)
+                aggregate = self.aggregates.get(command.kind)
+                if aggregate is None:
+                    outcomes.append(_rejected(command, 0, "invalid", self._unknown_kind(command)))
+                    continue
+                folded = staged.get(key) or states.get(key)
+                if folded is None:
+                    folded = Folded(aggregate.initial(command.aggregate_id))
+                outcome, envelopes, after = self._decide(aggregate, folded, command)
+                outcomes.append(outcome)
+                if after is not None:
+                    staged[key] = after
+                for envelope in envelopes:
+                    sends.append(
+                        await self._producer.send(
+                            self.topics.events,
+                            envelope.to_json(),
+                            key=command.aggregate_id.encode(),
+                        )
                     )
-                )
-        appended: list[int] = []
         if sends:  # bounded: a batch waiting on a broker that is away is retried instead
             for meta in await asyncio.wait_for(asyncio.gather(*sends), APPEND_TIMEOUT):
-                if meta.partition == partition:  # (the same key: the same partition number)
-                    appended.append(meta.offset)
-        return outcomes, staged, appended
+                if meta.partition in decided:  # (the same key: the same partition number)
+                    decided[meta.partition][2].append(meta.offset)
+        return decided
 
     @deciding  # its records carry the command's ids; each decision is logged (INFO)
     def _decide(self, aggregate: Aggregate[Any], folded: Folded, command: Command) -> _Decided:
@@ -405,48 +415,61 @@ class CommandHandler:
         states: dict[tuple[str, str], Folded] = {}
         self._positions[partition] = 0
         self._own.pop(partition, None)
-        await self._read_events(partition, states)
+        await self._read_events({partition: states})
         return states
 
-    async def _catch_up(self, partition: int, states: dict[tuple[str, str], Folded]) -> None:
-        """Fold what other writers appended to the partition since it was last read (ingest
-        writes person events too: an imported registration or lead). Events of this
+    async def _catch_up(self, partitions: list[int]) -> None:
+        """Fold what other writers appended to these partitions since they were last read
+        (ingest writes person events too: an imported registration or lead). Events of this
         handler's own decisions were applied when they were decided and are skipped."""
-        await self._read_events(partition, states)
+        await self._read_events({p: self._states[p] for p in partitions})
 
-    async def _read_events(self, partition: int, states: dict[tuple[str, str], Folded]) -> None:
-        """Fold the events of ``partition`` from the last position read up to its end now."""
-        tp = TopicPartition(self.topics.events, partition)
+    async def _read_events(self, states_of: dict[int, dict[tuple[str, str], Folded]]) -> None:
+        """Fold the events of each partition of ``states_of`` into its states, from the
+        last position read up to the partition's end now (one read over all of them)."""
+        tps = {TopicPartition(self.topics.events, p): p for p in states_of}
         consumer = self._reader or _reader(self.kafka)
         shared = consumer is self._reader
         if not shared:
             await consumer.start()
         try:
-            consumer.assign([tp])
-            end = (await consumer.end_offsets([tp]))[tp]
-            start = max(
-                self._positions.get(partition, 0), (await consumer.beginning_offsets([tp]))[tp]
-            )
-            own = self._own.get(partition, set())
-            if start >= end:
-                self._positions[partition] = end
-                return
-            # an explicit offset: seek_to_beginning right after assign can lose to the
-            # assignment's own reset to the end
-            consumer.seek(tp, start)
-            while await consumer.position(tp) < end:
-                batch = await consumer.getmany(tp, timeout_ms=500, max_records=5000)
-                for record in batch.get(tp, []):
-                    if record.offset >= end or record.value is None:
+            consumer.assign(list(tps))
+            ends = await consumer.end_offsets(list(tps))
+            begins = await consumer.beginning_offsets(list(tps))
+            pending: list[TopicPartition] = []
+            for tp, p in tps.items():
+                start = max(self._positions.get(p, 0), begins[tp])
+                if start >= ends[tp]:
+                    self._positions[p] = ends[tp]
+                    continue
+                # an explicit offset: seek_to_beginning right after assign can lose to the
+                # assignment's own reset to the end
+                consumer.seek(tp, start)
+                pending.append(tp)
+            while pending:
+                batch = await consumer.getmany(*pending, timeout_ms=500, max_records=5000)
+                for tp, records in batch.items():
+                    p, end = tps[tp], ends[tp]
+                    states, own = states_of[p], self._own.get(p, set())
+                    for record in records:
+                        if record.offset >= end or record.value is None:
+                            continue
+                        if record.offset in own:  # decided here and applied then: not parsed
+                            own.discard(record.offset)
+                            self.stats.skipped_own += 1
+                            continue
+                        self._fold_one(states, record.value)
+                left: list[TopicPartition] = []
+                for tp in pending:
+                    if await consumer.position(tp) < ends[tp]:
+                        left.append(tp)
                         continue
-                    if record.offset in own:  # decided here and applied then: not parsed
-                        own.discard(record.offset)
-                        self.stats.skipped_own += 1
-                        continue
-                    self._fold_one(states, record.value)
-            self._positions[partition] = end
-            if own:  # read past: none of them can come again
-                own.difference_update([o for o in own if o < end])
+                    p = tps[tp]
+                    self._positions[p] = ends[tp]
+                    mine = self._own.get(p)
+                    if mine:  # read past: none of them can come again
+                        mine.difference_update([o for o in mine if o < ends[tp]])
+                pending = left
         finally:
             if shared:  # nothing assigned between catch-ups: no fetch waits on the broker
                 consumer.unsubscribe()
