@@ -47,27 +47,35 @@ class Silence:
         )
 
 
+def from_payload(
+    silence_id: str, p: dict[str, Any], actor: str, *, expired: bool = False
+) -> Silence:
+    """A silence from the payload of its ``silence.created`` event."""
+    return Silence(
+        silence_id=silence_id,
+        rule=p.get("rule"),
+        region=p.get("region"),
+        level=p.get("level"),
+        starts_at=dt.datetime.fromisoformat(p["starts_at"]),
+        ends_at=dt.datetime.fromisoformat(p["ends_at"]),
+        actor=actor,
+        reason=p.get("reason"),
+        expired=expired,
+    )
+
+
 def from_rows(rows: Iterable[dict[str, Any]]) -> list[Silence]:
     """Silences from the rows of :func:`projections.alert_queries.silence_rows`."""
-    out: list[Silence] = []
-    for row in rows:
-        if not row["payload"]:
-            continue
-        p = orjson.loads(row["payload"])
-        out.append(
-            Silence(
-                silence_id=row["silence_id"],
-                rule=p.get("rule"),
-                region=p.get("region"),
-                level=p.get("level"),
-                starts_at=dt.datetime.fromisoformat(p["starts_at"]),
-                ends_at=dt.datetime.fromisoformat(p["ends_at"]),
-                actor=row["actor"],
-                reason=p.get("reason"),
-                expired=bool(row["expired"]),
-            )
-        )
-    return out
+    return [
+        from_payload(
+            row["silence_id"],
+            orjson.loads(row["payload"]),
+            row["actor"],
+            expired=bool(row["expired"]),
+        )  # fmt: skip
+        for row in rows
+        if row["payload"]
+    ]
 
 
 def silenced(

@@ -331,6 +331,8 @@ class Host:
                 open_alerts=lambda: [a for e in evaluators for a in e.open_alerts()],
                 commands=self.commands,
             )
+            # silences made or ended anywhere, heard before the projections show them
+            self.commands.listeners.append(self.dispatcher.hear)
             notify = _one_at_a_time(self.dispatcher.on_fired)  # one lock for both evaluators
             for evaluator in evaluators:
                 evaluator.listeners.append(notify)
@@ -388,6 +390,8 @@ class Host:
             await self.playbooks.drain()
         if self.dispatcher is not None:
             await self.dispatcher.drain()
+            if self.dispatcher.hear in self.commands.listeners:
+                self.commands.listeners.remove(self.dispatcher.hear)
         await self._appender().stop()
 
     async def rebuild(self) -> None:

@@ -35,8 +35,9 @@ from alerting.notify.base import Notifier
 from alerting.notify.message import AlertMessage, MessageKind
 from alerting.roster import Roster
 from alerting.rules import Rule, RuleSet
-from alerting.silences import from_rows
+from alerting.silences import Silence, from_payload, from_rows
 from events.clock import SHANGHAI
+from events.commands import Outcome
 from events.regions import RegionReference
 from events.severity import LEVEL_NAMES
 from projections import alert_queries
@@ -93,7 +94,11 @@ class Dispatcher:
         self.inhibited: set[str] = set()
         self.last_round: dict[str, tuple[int, dt.datetime]] = {}  # alert -> (round, at)
         self.escalated: set[str] = set()
-        self.silences = Silences()
+        self.silences = Silences()  # what the silence stage reads: the two below, merged
+        self._read_silences: list[Silence] = []  # from the projections, at the last tick
+        # from the command outcomes since (made or ended anywhere, not yet projected)
+        self._heard: dict[str, Silence] = {}
+        self._heard_ended: set[str] = set()
         self.router = Router(reference, roster)
         self.messages = Messages(reference, roster, rules)
         self.inhibitions = Inhibitions(open_alerts)
@@ -190,8 +195,42 @@ class Dispatcher:
     async def refresh(self) -> None:
         """Reload the silences and the active playbook runs (they change rarely; read every
         tick)."""
-        self.silences = Silences.of(from_rows(await run(alert_queries.silence_rows, self.store)))
+        read = from_rows(await run(alert_queries.silence_rows, self.store))
+        self._read_silences = read
+        # what the projections show now needs hearing no longer
+        shown = {s.silence_id: s.expired for s in read}
+        self._heard = {k: s for k, s in self._heard.items() if k not in shown}
+        self._heard_ended = {k for k in self._heard_ended if not shown.get(k, False)}
+        self._merge_silences()
         self.inhibitions.runs = await run(active_runs, self.store)
+
+    def hear(self, outcome: Outcome) -> None:
+        """A command's outcome (``CommandBus.listeners``): a silence made or ended holds, or
+        stops holding, at once, though the projections read at the next tick do not show it
+        yet. The stream path raises an alert as soon as its event arrives, between two
+        ticks: a silence made just before must hold for it."""
+        if not outcome.accepted or outcome.duplicate:
+            return
+        for event_type, payload in zip(outcome.event_types, outcome.payloads, strict=False):
+            if event_type == "silence.created":
+                silence_id = str(payload.get("silence_id") or outcome.aggregate_id)
+                try:
+                    self._heard[silence_id] = from_payload(silence_id, payload, actor="")
+                except (KeyError, TypeError, ValueError):
+                    log.warning("silence %s: an outcome without its times", silence_id)
+            elif event_type == "silence.expired":
+                self._heard_ended.add(str(payload.get("silence_id") or outcome.aggregate_id))
+            else:
+                continue
+            self._merge_silences()
+
+    def _merge_silences(self) -> None:
+        by_id = {s.silence_id: s for s in self._read_silences}
+        by_id.update(self._heard)
+        for silence_id in self._heard_ended:
+            if silence_id in by_id:
+                by_id[silence_id] = dataclasses.replace(by_id[silence_id], expired=True)
+        self.silences = Silences.of(by_id.values())
 
     async def open_rows(self, now: dt.datetime) -> list[dict[str, Any]]:
         """The open alerts of the projection, each with its rule and indicator: the
@@ -243,9 +282,6 @@ class Dispatcher:
         fired, self._backlog = self._backlog, []
         if not fired:
             return
-        # read again now, not at the last tick: the stream path raises an alert as soon as
-        # its event arrives, and a silence listed by GET /api/silences before that must hold
-        await self.refresh()
         ch = self.changes()
         for f in fired:
             t = f.transition

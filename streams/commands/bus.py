@@ -54,6 +54,9 @@ class CommandBus:
         self.timeout = timeout
         self.clock = clock
         self._waiting: dict[uuid.UUID, asyncio.Future[Outcome]] = {}
+        #: told of every outcome on the topic, this process's commands or not (the
+        #: dispatcher hears silences made anywhere before the projections show them)
+        self.listeners: list[Callable[[Outcome], None]] = []
         self._producer: AIOKafkaProducer | None = None
         self._consumer: AIOKafkaConsumer | None = None
         self._reader: asyncio.Task[None] | None = None
@@ -106,6 +109,11 @@ class CommandBus:
                     except ValidationError:
                         log.warning("unreadable command outcome at offset %s", record.offset)
                         continue
+                    for listener in self.listeners:
+                        try:
+                            listener(outcome)
+                        except Exception:  # a listener's bug must not stop the outcomes
+                            log.exception("an outcome listener failed")
                     waiting = self._waiting.pop(outcome.command_id, None)
                     if waiting is not None and not waiting.done():
                         waiting.set_result(outcome)

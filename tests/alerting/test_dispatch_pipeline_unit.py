@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import Any
 
+import orjson
 import pytest
 
 from alerting.dispatch import Dispatcher
+from alerting.dispatch import dispatcher as dispatcher_module
 from alerting.dispatch.mutes import Alert, MuteWindows, Reason, Silences
 from alerting.dispatch.pipeline import Notice
 from alerting.indicator_names import INDICATOR_NAMES
@@ -18,6 +21,7 @@ from alerting.rules import load_rules_text
 from alerting.silences import Silence
 from events.clock import SHANGHAI
 from events.regions import load_reference
+from projections import alert_queries
 from streams.commands import CommandBus
 from streams.kafka import KafkaAccess
 from streams.topics import TopicNames
@@ -147,51 +151,63 @@ async def test_a_playbook_announcement_enters_at_the_route_and_ignores_mutes(
         g.task.cancel()
 
 
-async def test_a_raise_handed_over_between_ticks_sees_the_silence_made_since_the_last_tick(
+async def test_a_silence_made_since_the_last_tick_holds_for_a_raise_handed_over_now(
     dispatcher: Dispatcher, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The stream path hands a raise over as soon as its event arrives, not at a tick: the
-    silences are read again for it (CI once mailed a region silenced after the last tick)."""
+    """The stream path hands a raise over as soon as its event arrives, between two ticks:
+    the silence made just before is heard from its command's outcome (the projections read
+    at the last tick do not show it yet; CI once mailed a region silenced so), and ending it
+    is heard the same way. What the projections show later needs hearing no longer."""
+    import uuid
+
     from alerting.engine import Transition
     from alerting.evaluator import Fired
+    from events.commands import Outcome
 
-    silence = Silence("s-1", None, CITY, None, WEDNESDAY, WEDNESDAY + dt.timedelta(hours=1),
-                      "duty", None, False)  # fmt: skip
-    reads: list[int] = []
+    committed: list[Any] = []
 
-    async def refresh() -> None:  # what the projections say now: the silence is listed
-        reads.append(1)
-        dispatcher.silences = Silences.of([silence])
-
-    committed: list[object] = []
-
-    async def commit(ch: object) -> bool:
+    async def commit(ch: Any) -> bool:
         committed.append(ch)
+        ch.apply()
         return True
 
-    monkeypatch.setattr(dispatcher, "refresh", refresh)
     monkeypatch.setattr(dispatcher, "commit", commit)
-    assert dispatcher.silences == Silences()  # as the last tick read them: none
     rule = dispatcher.rules.by_id("layoffs")  # type: ignore[union-attr]
     assert rule is not None
     raised = Transition("raised", "IV", None, 120.0, 100.0, WEDNESDAY)
-    dispatcher._backlog = [Fired("a", rule, COUNTY, raised)]
-    await dispatcher._handle_backlog()
-    assert reads == [1] and len(committed) == 1
-    [ch] = committed
-    ch.apply()  # type: ignore[attr-defined]
-    assert dispatcher.groups == {}  # held by the silence: queued for nobody
-    # without the silence the same raise is queued for the city's officer (level IV)
-    dispatcher.silences = Silences()
-    monkeypatch.setattr(dispatcher, "refresh", lambda: _none())
-    dispatcher._backlog = [Fired("b", rule, COUNTY, raised)]
-    await dispatcher._handle_backlog()
-    committed[-1].apply()  # type: ignore[attr-defined]
-    assert {officer for officer, _ in dispatcher.groups} == {"linyi"}
+    payload = {"silence_id": "s-1", "region": CITY, "reason": "演练",
+               "starts_at": WEDNESDAY.isoformat(),
+               "ends_at": (WEDNESDAY + dt.timedelta(hours=1)).isoformat()}  # fmt: skip
+
+    def outcome(event_type: str, body: dict[str, Any]) -> Outcome:
+        return Outcome(command_id=uuid.uuid4(), aggregate_id="s-1", accepted=True, version=1,
+                       event_types=(event_type,), payloads=(body,))  # fmt: skip
+
+    async def hand_over(alert_id: str) -> set[str]:
+        dispatcher._backlog = [Fired(alert_id, rule, COUNTY, raised)]
+        await dispatcher._handle_backlog()
+        return {item for g in dispatcher.groups.values() for item, _ in g.items}
+
+    assert dispatcher.silences == Silences()  # as the last tick read them: none
+    dispatcher.hear(outcome("silence.created", payload))
+    assert await hand_over("a") == set()  # held by the silence: queued for nobody
+    # the next tick reads projections that do not show it yet: it still holds
+    rows = [{"silence_id": "s-1", "payload": orjson.dumps(payload), "actor": "duty",
+             "expired": False}]  # fmt: skip
+    answers: list[list[dict[str, Any]]] = [[], rows, rows]
+
+    async def read(query: Any, store: Any, *args: Any) -> Any:
+        return answers.pop(0) if query is alert_queries.silence_rows else []
+
+    monkeypatch.setattr(dispatcher_module, "run", read)
+    await dispatcher.refresh()
+    assert await hand_over("b") == set() and "s-1" in dispatcher._heard
+    await dispatcher.refresh()  # now they show it: heard no longer, still holding
+    assert dispatcher._heard == {} and await hand_over("c") == set()
+    dispatcher.hear(outcome("silence.expired", {"silence_id": "s-1", "reason": "done"}))
+    assert await hand_over("d") == {"d"}  # the end is heard at once
+    await dispatcher.refresh()  # the projections still show it open: the end stands
+    assert await hand_over("e") == {"d", "e"}
     for g in dispatcher.groups.values():
         if g.task is not None:
             g.task.cancel()
-
-
-async def _none() -> None:
-    return None
