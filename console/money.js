@@ -50,7 +50,7 @@ Object.assign(I18N.en, {
 const yuan = (v) => (v == null ? "—" : Number(v).toLocaleString(state.lang === "zh" ? "zh-CN" : "en-US",
   { minimumFractionDigits: 2, maximumFractionDigits: 2 }));
 const pct = (v) => (v == null ? "—" : `${(Number(v) * 100).toFixed(1)}%`);
-const money = { status: "suspected", evaluation: null, period: null };
+const money = { status: "suspected", evaluation: null, period: null, shown: 0 };
 
 // -- 公益性岗位: the public-welfare posts -----------------------------------------------------
 
@@ -194,15 +194,21 @@ function evaluationTable(id, rows, indicators, county) {
 }
 
 async function evaluation() {
-  const frozen = await api("/api/evaluations");
+  // a later call (another period asked for, a live refresh) supersedes this one: a slower
+  // answer for the period shown before must not be drawn over the newer one
+  const mine = ++money.shown;
   money.period = money.period || lastQuarter();
+  const period = money.period;
+  const frozen = await api("/api/evaluations");
   let doc = money.evaluation;
-  if (!doc || doc.period !== money.period) {
-    const done = frozen.find((f) => f.period === money.period);
+  if (!doc || doc.period !== period) {
+    const done = frozen.find((f) => f.period === period);
     doc = done ? await api(`/api/evaluations/${encodeURIComponent(done.evaluation_id)}`)
-      : await api(`/api/evaluations/live?period=${encodeURIComponent(money.period)}`);
+      : await api(`/api/evaluations/live?period=${encodeURIComponent(period)}`);
+    if (mine !== money.shown) return;
     money.evaluation = doc;
   }
+  if (mine !== money.shown) return;
   const list = frozen.map((f) => `<li><a href="#" data-period="${esc(f.period)}">${esc(f.period)}</a> · ${esc(f.frozen_by)} · ${when(f.frozen_at)}</li>`).join("");
   const files = doc.frozen
     ? `<a id="ev-xlsx" href="/api/evaluations/${esc(doc.evaluation_id)}/export?format=xlsx&lang=${state.lang}">${t("ev_xlsx")}</a> `
